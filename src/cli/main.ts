@@ -1,0 +1,39 @@
+import { Command, CommanderError } from 'commander';
+import { isDancerError } from '../errors.js';
+import { registerCommands } from './commands.js';
+
+/** The `dancer` program with every command group registered. */
+export function buildProgram(): Command {
+  const program = new Command('dancer')
+    .description(
+      'Services that fix themselves: capture logs, mine patterns, let Claude write fixes, deploy them safely.',
+    )
+    .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+/**
+ * Run the CLI with `argv` (as in `process.argv`) and return the exit code. Errors are printed
+ * once, with their code: a DancerError exits 2 for usage problems, 1 otherwise.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode;
+    }
+    if (isDancerError(error)) {
+      const wantsJson = argv.includes('--json');
+      if (wantsJson) process.stderr.write(`${JSON.stringify({ error: error.toJSON() })}\n`);
+      else process.stderr.write(`dancer: ${error.code}: ${error.message}\n`);
+      return error.code === 'DANCER_USAGE' || error.code === 'DANCER_TIME_INVALID' ? 2 : 1;
+    }
+    throw error;
+  }
+}

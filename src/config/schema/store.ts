@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/** `store:` where the SQLite database lives and how long records are kept. */
+export const storeSchema = z
+  .object({
+    path: z.string().default('.dancer/dancer.db').describe('SQLite database file, relative to the config file.'),
+    retention: z
+      .object({
+        maxAgeDays: z.number().positive().default(14).describe('Log rows older than this are deleted.'),
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024 * 1024)
+          .describe('Approximate upper bound on the database size; the oldest log rows go first.'),
+      })
+      .prefault({}),
+    batch: z
+      .object({
+        maxRecords: z.number().int().positive().default(2000).describe('Flush a batch at this many records.'),
+        maxDelayMs: z.number().int().positive().default(200).describe('Flush a batch at least this often.'),
+      })
+      .prefault({}),
+  })
+  .strict();

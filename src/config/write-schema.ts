@@ -1,0 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { configJsonSchema } from './json-schema.js';
+
+// `npm run schema`: regenerate docs/dancer.schema.json from the zod schema.
+const target = fileURLToPath(new URL('../../docs/dancer.schema.json', import.meta.url));
+writeFileSync(target, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+process.stdout.write(`wrote ${target}\n`);
