@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   DANCER_STORE_MIGRATION_FAILED: 'A schema migration failed; the database was left at the previous version.',
   DANCER_STORE_NEWER_SCHEMA: 'The database was written by a newer Dancer (unknown schema version).',
   DANCER_STORE_WRITE_FAILED: 'Records could not be written (disk full, read-only, I/O error).',
+  DANCER_STORE_PLUGIN_FAILED: 'A batch plugin of the log writer failed; the logs were still written.',
   DANCER_NOT_FOUND: 'The requested record (pattern, fix, consultation, ...) does not exist.',
   // capture
   DANCER_CAPTURE_INPUT_FAILED: 'A capture input (file, pipe, socket) could not be read.',
@@ -25,6 +26,7 @@ export const ERROR_CODES = {
   DANCER_TIME_INVALID: 'A time or duration argument could not be parsed.',
   // patterns
   DANCER_MINER_STATE_INVALID: 'The persisted miner state could not be loaded.',
+  DANCER_DETECTOR_FAILED: 'The pattern detector failed to evaluate a batch or a timer tick; ingest goes on.',
   // consult
   DANCER_CONSULT_FAILED: 'A consultation failed (agent error, no outcome, or an invalid outcome).',
   DANCER_CONSULT_TIMEOUT: 'A consultation ran past its wall-clock limit and was aborted.',
@@ -36,6 +38,7 @@ export const ERROR_CODES = {
   DANCER_GIT_DIRTY: 'The main working tree has uncommitted changes; Dancer will not touch it.',
   DANCER_GIT_STATE: 'The repository is in a state Dancer cannot work from (detached HEAD, missing branch, ...).',
   DANCER_WORKTREE_EXISTS: 'The worktree folder or branch for a fix already exists.',
+  DANCER_GIT_CONFLICT: 'A fix branch does not merge (or a merge does not revert) cleanly; nothing was changed.',
   DANCER_GATE_FAILED: 'A gate step (install, build, test, regression check) failed.',
   DANCER_POLICY_VIOLATION: 'A fix breaks the policy (protected path, size, forbidden pattern, risk).',
   DANCER_ILLEGAL_TRANSITION: 'A fix state transition that the state machine does not allow.',

@@ -1,4 +1,8 @@
 import type { Command } from 'commander';
+import { register as registerMine } from './mine.js';
+import { register as registerPatterns } from './patterns.js';
+import { register as registerIngest } from './ingest.js';
+import { register as registerLogs } from './logs.js';
 
 /**
  * Every command group, registered in one place. Each group lives in its own file and exports
@@ -6,4 +10,8 @@ import type { Command } from 'commander';
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerMine(program);
+  registerPatterns(program);
+  registerIngest(program);
+  registerLogs(program);
 }

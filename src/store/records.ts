@@ -88,4 +88,6 @@ export interface StoredLog extends LogRecord {
   /** Time of the last record of the run (equals `ts` when `count` is 1). */
   lastTs: number;
   count: number;
+  /** Grouping hash of the error (type, code, top stack frames), computed by the writer. */
+  errHash?: string | undefined;
 }

@@ -1,19 +1,141 @@
 import { z } from 'zod';
 
-/** `fixes:` worktrees and the gate. Owned by src/fixes. */
+const gateStepSchema = z
+  .object({
+    name: z.string().min(1).describe('Step name, shown in the fix record and the changelog (e.g. build, test).'),
+    run: z.string().min(1).describe('Shell command, run through /bin/sh in the fix worktree.'),
+    timeoutSeconds: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Kill the whole process tree after this long. Default: fixes.gate.stepTimeoutSeconds.'),
+  })
+  .strict();
+
+const installSchema = z
+  .object({
+    run: z.string().min(1).default('npm ci').describe('Install command, run first in the fix worktree.'),
+    lockfiles: z
+      .array(z.string())
+      .default(['package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml'])
+      .describe('When none of these changed, the deployed release dependencies are reused instead.'),
+    reuseDeployed: z
+      .boolean()
+      .default(true)
+      .describe('Link node_modules from the deployed release (or the main working tree) when lockfiles did not change.'),
+    timeoutSeconds: z.number().positive().optional(),
+  })
+  .strict();
+
+const regressionSchema = z
+  .object({
+    command: z
+      .string()
+      .min(1)
+      .default('node --test {file}')
+      .describe('Command template that runs one test file; {file} is replaced by its quoted path.'),
+    testGlobs: z
+      .array(z.string())
+      .default(['**/*.test.*', '**/*.spec.*', 'test/**', 'tests/**', '**/__tests__/**'])
+      .describe('Which added files count as tests when the agent does not name its regression test.'),
+    requireForImproveLogging: z
+      .boolean()
+      .default(false)
+      .describe('Also demand a failing-before test from improve_logging outcomes.'),
+    timeoutSeconds: z.number().positive().optional(),
+  })
+  .strict();
+
+/** `fixes:` git worktrees, the gate and repair rounds. Owned by src/fixes. */
 export const fixesSchema = z
   .object({
     repo: z.string().default('.').describe('The service git repository, relative to the config file.'),
+    mainBranch: z
+      .string()
+      .optional()
+      .describe('Branch fixes are merged into. Default: the branch checked out in the repository.'),
     worktreeBase: z
       .string()
       .optional()
       .describe('Default: /var/dancer/worktrees as root when writable, else .dancer/worktrees.'),
+    author: z
+      .object({
+        name: z.string().default('Dancer'),
+        email: z.string().default('dancer@localhost'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Git identity for the commits, merges and reverts Dancer makes.'),
+    repairRounds: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(2)
+      .describe('How many times a failing gate goes back to the agent before the fix fails.'),
+    retention: z
+      .object({
+        keepFailed: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(20)
+          .describe('Failed or rejected fixes whose worktree and branch are kept for analysis.'),
+      })
+      .strict()
+      .prefault({}),
+    gate: z
+      .object({
+        install: installSchema.optional().describe('Install step; omit for services without dependencies.'),
+        steps: z
+          .array(gateStepSchema)
+          .default([
+            { name: 'build', run: 'npm run --if-present build' },
+            { name: 'test', run: 'npm test' },
+          ])
+          .describe('Steps run in order after install; the first failure stops the gate.'),
+        stepTimeoutSeconds: z.number().positive().default(600),
+        outputTailBytes: z.number().int().positive().default(8192).describe('Output kept per step.'),
+        regression: regressionSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
-/** `policy:` what a fix may change. Owned by src/fixes. */
+/** `policy:` what a fix may change and when it may deploy without a human. Owned by src/fixes. */
 export const policySchema = z
   .object({
-    protectedPaths: z.array(z.string()).default([]),
+    protectedPaths: z
+      .array(z.string())
+      .default([])
+      .describe('Extra globs a fix must never touch (added to the defaults).'),
+    defaultProtectedPaths: z
+      .boolean()
+      .default(true)
+      .describe('Protect dancer.yaml, CI config, migrations, .gitmodules, and lockfiles unless dependencies are allowed.'),
+    maxFiles: z.number().int().positive().default(10).describe('Most files a fix may change.'),
+    maxLines: z.number().int().positive().default(400).describe('Most lines (added + removed) a fix may change.'),
+    allowDependencies: z.boolean().default(false).describe('Allow new dependencies and lockfile changes.'),
+    allowEval: z.boolean().default(false).describe('Allow eval( and new Function( in added code.'),
+    forbiddenPatterns: z
+      .array(
+        z
+          .object({
+            pattern: z.string().describe('Regular expression matched against every added line.'),
+            reason: z.string().describe('Shown when the pattern matches.'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('Extra patterns no added line may match.'),
+    autoApprove: z
+      .enum(['none', 'low'])
+      .default('none')
+      .describe('none: every fix waits for a human; low: low-risk fixes deploy without one. Medium and high always wait.'),
   })
   .strict();
+
+/** The validated `fixes:` section. */
+export type FixesConfig = z.infer<typeof fixesSchema>;
+/** The validated `policy:` section. */
+export type PolicyConfig = z.infer<typeof policySchema>;

@@ -13,13 +13,46 @@ const readinessSchema = z
     http: z
       .object({ path: z.string().default('/healthz'), port: z.number().int().optional() })
       .strict()
-      .optional(),
-    tcp: z.object({ port: z.number().int() }).strict().optional(),
+      .optional()
+      .describe('Ready when GET path answers 2xx/3xx. On a shared listen port, only an answer from the new worker counts.'),
+    tcp: z.object({ port: z.number().int() }).strict().optional().describe('Ready when the new worker accepts a connection.'),
     notify: z.boolean().optional().describe('Wait for READY=1 on NOTIFY_SOCKET.'),
     logLine: z.string().optional().describe('Regular expression a log line must match.'),
     timeoutSeconds: z.number().positive().default(10),
+    graceMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(1000)
+      .describe('With no probe configured and no socket: ready after this long alive.'),
   })
   .strict();
+
+const observeSchema = z
+  .object({
+    windowSeconds: z.number().positive().default(300).describe('Observation window after a deploy.'),
+    baselineSeconds: z.number().positive().default(900).describe('Pre-deploy period the window is compared with.'),
+    checkEverySeconds: z.number().positive().default(5),
+    errorRateIncrease: z.number().nonnegative().default(0.5).describe('Roll back when the error rate grows by this fraction.'),
+    minErrors: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(5)
+      .describe('Error-rate and pattern triggers need at least this many errors in the window.'),
+    rssIncrease: z.number().nonnegative().default(0.5).describe('Roll back when worker RSS grows by this fraction.'),
+    rssLimitMb: z.number().positive().optional().describe('Roll back when worker RSS exceeds this (MiB).'),
+    newPatternMin: z.number().int().positive().default(5).describe('A new error pattern seen this often rolls back.'),
+    latencyIncrease: z.number().nonnegative().default(1).describe('Roll back when p95 latency grows by this fraction.'),
+    minRecords: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(20)
+      .describe('Fewer log records than this in the window is too little traffic: inconclusive.'),
+    maxExtensions: z.number().int().nonnegative().default(2).describe('Inconclusive windows are extended this often.'),
+  })
+  .prefault({});
 
 /** `service:` the program Dancer supervises. */
 export const serviceSchema = z
@@ -29,9 +62,21 @@ export const serviceSchema = z
     cwd: z.string().default('.').describe('Working directory, relative to the config file.'),
     env: z.record(z.string(), z.string()).default({}),
     listen: z.array(listenSchema).default([]),
+    mode: z
+      .enum(['socket', 'port'])
+      .default('socket')
+      .describe(
+        'socket: Dancer binds and passes LISTEN_FDS (zero-downtime). port: the service binds PORT itself; NOT zero-downtime.',
+      ),
     readiness: readinessSchema.prefault({}),
     drainSeconds: z.number().positive().default(10),
     build: z.string().optional().describe('Command that builds a release (run in the release directory).'),
+    repo: z.string().optional().describe('Git repository releases are built from (default: the one holding cwd).'),
+    releasesDir: z
+      .string()
+      .optional()
+      .describe('Where releases are built (default: /var/dancer/<name>/releases as root, else .dancer/releases).'),
+    stateDir: z.string().optional().describe('State folder with the control socket (default: .dancer/<name>).'),
     restart: z
       .object({
         maxRestarts: z.number().int().nonnegative().default(5),
@@ -40,5 +85,15 @@ export const serviceSchema = z
         backoffMaxMs: z.number().int().positive().default(30_000),
       })
       .prefault({}),
+    observe: observeSchema,
+    metrics: z
+      .object({
+        sampleSeconds: z.number().positive().default(5).describe('How often /proc is sampled.'),
+        port: z.number().int().min(0).max(65535).optional().describe('Prometheus /metrics port (loopback); off when unset.'),
+        host: z.string().default('127.0.0.1'),
+        keepHours: z.number().positive().default(72),
+      })
+      .prefault({}),
+    watchdogSeconds: z.number().positive().default(30).describe('WatchdogSec written by `dancer init --systemd`.'),
   })
   .strict();

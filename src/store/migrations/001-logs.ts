@@ -1,14 +1,19 @@
 import type { Migration } from './types.js';
 
-/** Log records, the FTS index over them, dropped-record counters and a key/value meta table. */
+/**
+ * Log records, the FTS index over them, dropped-record counters and a key/value meta table.
+ * Every column is described in docs/store.md. `id` is AUTOINCREMENT so an id is never reused
+ * (followers poll `id > last`, patterns keep example record ids).
+ */
 export const migration001Logs: Migration = {
   version: 1,
   name: 'logs',
   up: `
     CREATE TABLE logs (
-      id            INTEGER PRIMARY KEY,
+      id            INTEGER PRIMARY KEY AUTOINCREMENT,
       ts            INTEGER NOT NULL,          -- ms since epoch of the first record in the run
       last_ts       INTEGER NOT NULL,          -- ms since epoch of the last record in the run
+      first_ts      INTEGER GENERATED ALWAYS AS (ts) VIRTUAL, -- alias of ts, the name the docs use
       count         INTEGER NOT NULL DEFAULT 1,
       level         INTEGER NOT NULL,          -- pino numbers: 10 trace .. 60 fatal
       source        TEXT,                      -- module / logger name / stream
@@ -17,7 +22,7 @@ export const migration001Logs: Migration = {
       err_type      TEXT,
       err_message   TEXT,
       err_code      TEXT,
-      err_hash      TEXT,
+      err_hash      TEXT,                      -- see errorHash() in src/store/error-hash.ts
       stack         TEXT,
       pid           INTEGER,
       thread        TEXT,
@@ -37,20 +42,24 @@ export const migration001Logs: Migration = {
       line          INTEGER,
       func          TEXT,
       stream        TEXT,                      -- stdout | stderr | pino | ingest
-      flags         INTEGER NOT NULL DEFAULT 0,-- bit set, see src/store/logs.ts
+      flags         INTEGER NOT NULL DEFAULT 0,-- RECORD_FLAGS bits, see src/store/records.ts
       original_bytes INTEGER,
       extra         TEXT                       -- JSON object: every other field
     );
+    -- Few, slim indexes: each one costs ingest speed (bench/ingest.mjs). Partial indexes cover
+    -- the selective filters; queries repeat the partial condition (level >= 40, IS NOT NULL).
     CREATE INDEX logs_ts ON logs(ts);
-    CREATE INDEX logs_level_ts ON logs(level, ts);
-    CREATE INDEX logs_template_ts ON logs(template_id, ts);
+    CREATE INDEX logs_warn_ts ON logs(ts) WHERE level >= 40;
+    CREATE INDEX logs_template ON logs(template_id) WHERE template_id IS NOT NULL;
     CREATE INDEX logs_request ON logs(request_id) WHERE request_id IS NOT NULL;
+    -- Contentless: the text lives in logs; the writer indexes each batch with one INSERT ... SELECT
+    -- (err = err_type, err_code and err_message joined by spaces). Rowid = logs.id.
     CREATE VIRTUAL TABLE logs_fts USING fts5(
       message, err, stack,
       content = '', contentless_delete = 1,
       tokenize = 'porter unicode61'
     );
-    CREATE TABLE dropped (
+    CREATE TABLE dropped (                     -- records that were not stored, by reason
       reason TEXT PRIMARY KEY,
       count  INTEGER NOT NULL DEFAULT 0,
       last_ts INTEGER

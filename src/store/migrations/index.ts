@@ -1,4 +1,11 @@
 import { migration001Logs } from './001-logs.js';
+import { migration010Templates } from './010-templates.js';
+import { migration011TemplateBuckets } from './011-template-buckets.js';
+import { migration012Decisions } from './012-decisions.js';
+import { migration020Consultations } from './020-consultations.js';
+import { migration030Fixes } from './030-fixes.js';
+import { migration040Supervise } from './040-supervise.js';
+import { migration050Notify } from './050-notify.js';
 import type { Migration } from './types.js';
 
 /**
@@ -7,6 +14,15 @@ import type { Migration } from './types.js';
  * 40-49 supervise, 50-59 notify/audit, 60-69 dashboard. Never change a migration that shipped:
  * add a new one.
  */
-export const MIGRATIONS: readonly Migration[] = [migration001Logs];
+export const MIGRATIONS: readonly Migration[] = [
+  migration001Logs,
+  migration010Templates,
+  migration011TemplateBuckets,
+  migration012Decisions,
+  migration020Consultations,
+  migration030Fixes,
+  migration040Supervise,
+  migration050Notify,
+];
 
 export type { Migration } from './types.js';

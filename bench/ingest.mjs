@@ -1,0 +1,304 @@
+// Ingest benchmark: NDJSON lines -> store (LogWriter: FTS5 + collapsing on) vs a raw better-sqlite3
+// batched insert of the same parsed rows into the same logs table without FTS or collapsing,
+// in the same run, on fresh database files.
+//
+//   npm run build && node bench/ingest.mjs [--lines 300000] [--batch 2000] [--rounds 3]
+//
+// Prints one JSON object with the figures (best round of each, and every round).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { LogWriter, openStore } from '../dist/store/index.js';
+
+const { values } = parseArgs({
+  options: {
+    lines: { type: 'string', default: '300000' },
+    batch: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+const LINES = Number(values.lines);
+const BATCH = Number(values.batch);
+const ROUNDS = Number(values.rounds);
+
+// ---- input: a deterministic mix of pino-shaped lines --------------------------------------------
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const STACK = [
+  'TypeError: Cannot read properties of undefined (reading "id")',
+  '    at getUser (/srv/app/dist/users/service.js:42:17)',
+  '    at async handler (/srv/app/dist/users/routes.js:18:22)',
+  '    at async Server.<anonymous> (/srv/app/dist/server.js:77:5)',
+  '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+].join('\n');
+
+/** Generate `n` NDJSON lines: request logs, varied app logs, runs of duplicates, errors. */
+function makeLines(n) {
+  const rand = rng(42);
+  const lines = [];
+  let t = Date.UTC(2026, 10, 25, 12, 0, 0);
+  const base = { pid: 4242, hostname: 'web-1' };
+  while (lines.length < n) {
+    t += 1;
+    const r = rand();
+    if (r < 0.6) {
+      const id = Math.floor(rand() * 1e6);
+      lines.push(
+        JSON.stringify({
+          level: 30,
+          time: t,
+          ...base,
+          name: 'http',
+          reqId: `req-${lines.length}`,
+          req: { method: 'GET', url: `/users/${id}` },
+          res: { statusCode: rand() < 0.97 ? 200 : 500 },
+          responseTime: Math.round(rand() * 5000) / 100,
+          msg: 'request completed',
+        }),
+      );
+    } else if (r < 0.93) {
+      const id = Math.floor(rand() * 1e5);
+      const msgs = [
+        `cache miss for key user:${id}`,
+        `loaded ${id % 100} rows from orders in ${id % 37} ms`,
+        `session ${id.toString(16)} refreshed`,
+        `queue depth ${id % 500} below high-water mark`,
+      ];
+      lines.push(JSON.stringify({ level: rand() < 0.5 ? 20 : 30, time: t, ...base, name: 'app', msg: msgs[id % 4] }));
+    } else if (r < 0.94) {
+      const run = 5 + Math.floor(rand() * 45);
+      for (let i = 0; i < run && lines.length < n; i++) {
+        t += 1;
+        lines.push(
+          JSON.stringify({ level: 40, time: t, ...base, name: 'db', msg: 'connection pool exhausted, retrying' }),
+        );
+      }
+    } else {
+      lines.push(
+        JSON.stringify({
+          level: 50,
+          time: t,
+          ...base,
+          name: 'users',
+          err: {
+            type: 'TypeError',
+            message: 'Cannot read properties of undefined (reading "id")',
+            stack: STACK,
+            code: 'ERR_USER',
+          },
+          msg: 'failed to load user',
+        }),
+      );
+    }
+  }
+  return lines;
+}
+
+// ---- parsing: A2's parser from dist/capture when present, else a plain JSON.parse mapping -------
+const KNOWN = new Set([
+  'level',
+  'time',
+  'pid',
+  'hostname',
+  'name',
+  'msg',
+  'err',
+  'reqId',
+  'req',
+  'res',
+  'responseTime',
+]);
+
+function plainParse(line) {
+  const o = JSON.parse(line);
+  const rec = {
+    ts: typeof o.time === 'number' ? o.time : Date.parse(o.time),
+    level: o.level,
+    message: o.msg ?? '',
+    source: o.name,
+    pid: o.pid,
+    hostname: o.hostname,
+    requestId: o.reqId,
+    stream: 'ingest',
+  };
+  if (o.err) {
+    rec.errType = o.err.type;
+    rec.errMessage = o.err.message;
+    rec.errCode = o.err.code;
+    rec.stack = o.err.stack;
+  }
+  if (o.req) {
+    rec.httpMethod = o.req.method;
+    rec.httpRoute = o.req.url;
+  }
+  if (o.res) rec.httpStatus = o.res.statusCode;
+  if (o.responseTime !== undefined) rec.durationMs = o.responseTime;
+  let extra;
+  for (const k in o) {
+    if (KNOWN.has(k)) continue;
+    extra ??= {};
+    extra[k] = o[k];
+  }
+  if (extra) rec.extra = extra;
+  return rec;
+}
+
+async function loadParser() {
+  try {
+    const capture = await import('../dist/capture/index.js');
+    if (typeof capture.parseLine === 'function') {
+      return { name: 'dist/capture parseLine', parse: (line) => capture.parseLine(line, { stream: 'ingest' }) };
+    }
+  } catch {
+    // capture not built yet: fall back below
+  }
+  return { name: 'plain JSON.parse mapping (bench/ingest.mjs)', parse: plainParse };
+}
+
+// ---- the two contenders ---------------------------------------------------------------------------
+function runDancer(dir, lines, parse) {
+  const db = openStore(path.join(dir, 'dancer.db'));
+  const writer = new LogWriter(db, { maxBatchRecords: BATCH, maxBatchDelayMs: 60_000 });
+  const t0 = process.hrtime.bigint();
+  for (const line of lines) writer.write(parse(line));
+  writer.close();
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const rows = db.prepare('SELECT count(*) AS n, sum(count) AS records FROM logs').get();
+  const dropped = db.prepare('SELECT coalesce(sum(count), 0) AS n FROM dropped').get().n;
+  db.close();
+  if (rows.records !== lines.length) throw new Error(`dancer stored ${rows.records} of ${lines.length} records`);
+  return { ms, rows: rows.n, records: rows.records, dropped };
+}
+
+const RAW_COLUMNS = [
+  'ts',
+  'last_ts',
+  'level',
+  'source',
+  'message',
+  'err_type',
+  'err_message',
+  'err_code',
+  'stack',
+  'pid',
+  'hostname',
+  'request_id',
+  'http_method',
+  'http_route',
+  'http_status',
+  'duration_ms',
+  'stream',
+  'extra',
+];
+
+function runRaw(dir, lines, parse) {
+  // Same logs table (same migration), no FTS index written, no collapsing, no error hash.
+  const setup = openStore(path.join(dir, 'raw.db'));
+  setup.close();
+  const db = new Database(path.join(dir, 'raw.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  const insert = db.prepare(
+    `INSERT INTO logs (${RAW_COLUMNS.join(', ')}) VALUES (${RAW_COLUMNS.map(() => '?').join(', ')})`,
+  );
+  const tx = db.transaction((batch) => {
+    for (const r of batch) {
+      insert.run(
+        r.ts,
+        r.ts,
+        r.level,
+        r.source ?? null,
+        r.message,
+        r.errType ?? null,
+        r.errMessage ?? null,
+        r.errCode ?? null,
+        r.stack ?? null,
+        r.pid ?? null,
+        r.hostname ?? null,
+        r.requestId ?? null,
+        r.httpMethod ?? null,
+        r.httpRoute ?? null,
+        r.httpStatus ?? null,
+        r.durationMs ?? null,
+        r.stream ?? null,
+        r.extra ? JSON.stringify(r.extra) : null,
+      );
+    }
+  });
+  const t0 = process.hrtime.bigint();
+  let batch = [];
+  for (const line of lines) {
+    batch.push(parse(line));
+    if (batch.length >= BATCH) {
+      tx.immediate(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) tx.immediate(batch);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const rows = db.prepare('SELECT count(*) AS n FROM logs').get().n;
+  db.close();
+  if (rows !== lines.length) throw new Error(`raw stored ${rows} of ${lines.length}`);
+  return { ms, rows };
+}
+
+function parseOnly(lines, parse) {
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  for (const line of lines) if (parse(line)) n++;
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, n };
+}
+
+// ---- run ------------------------------------------------------------------------------------------
+const parser = await loadParser();
+const lines = makeLines(LINES);
+const bytes = lines.reduce((s, l) => s + l.length + 1, 0);
+const rounds = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dancer-bench-ingest-'));
+  try {
+    // Alternate the order so neither side always runs on a warmer machine.
+    const order = round % 2 === 0 ? ['raw', 'dancer'] : ['dancer', 'raw'];
+    const result = {};
+    for (const who of order) {
+      result[who] = who === 'raw' ? runRaw(dir, lines, parser.parse) : runDancer(dir, lines, parser.parse);
+    }
+    result.parse = parseOnly(lines, parser.parse);
+    rounds.push(result);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const rate = (ms) => Math.round((LINES / ms) * 1000);
+const best = (who) => Math.min(...rounds.map((r) => r[who].ms));
+const out = {
+  lines: LINES,
+  mbIn: +(bytes / 1e6).toFixed(1),
+  batch: BATCH,
+  parser: parser.name,
+  dancerRowsForLines: rounds[0].dancer.rows,
+  best: {
+    dancerLinesPerSec: rate(best('dancer')),
+    rawLinesPerSec: rate(best('raw')),
+    parseOnlyLinesPerSec: rate(best('parse')),
+    ratio: +(best('raw') / best('dancer')).toFixed(2),
+  },
+  rounds: rounds.map((r) => ({
+    dancer: rate(r.dancer.ms),
+    raw: rate(r.raw.ms),
+    ratio: +(r.raw.ms / r.dancer.ms).toFixed(2),
+  })),
+  node: process.version,
+};
+process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

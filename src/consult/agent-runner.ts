@@ -1,0 +1,325 @@
+/**
+ * The agent runner (shell): one Claude Code run through the Agent SDK in a worktree, guarded by
+ * hooks, ended by the `submit_outcome` tool. It stores nothing itself: every SDK message goes to
+ * `onMessage` as it arrives, and the run's facts come back as one {@link AgentRunResult}.
+ */
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  AbortError,
+  createSdkMcpServer,
+  type HookCallback,
+  type Options,
+  type PostToolUseHookInput,
+  type PreToolUseHookInput,
+  query,
+  type SDKMessage,
+  type SDKResultMessage,
+  type SdkMcpToolDefinition,
+  tool,
+} from '@anthropic-ai/claude-agent-sdk';
+import { agentEnv } from './env.js';
+import { decideToolUse, type GuardPolicy } from './guard.js';
+import { checkOutcome, type Outcome, submitOutcomeShape } from './outcome.js';
+import type { Redactor } from './redact.js';
+
+/** Built-in tools the agent may use (Bash only when commands are allowed). */
+export const AGENT_TOOLS = ['Read', 'Grep', 'Glob', 'Edit', 'Write', 'Bash'] as const;
+
+/** Built-in tools removed from the model's list, whatever the defaults of the Claude Code release. */
+export const DISALLOWED_TOOLS = [
+  'Agent',
+  'Task',
+  'WebFetch',
+  'WebSearch',
+  'NotebookEdit',
+  'Skill',
+  'Workflow',
+  'ScheduleWakeup',
+  'ListAgents',
+  'ReportFindings',
+  'CronCreate',
+  'CronDelete',
+  'CronList',
+  'Monitor',
+  'KillShell',
+  'TodoWrite',
+  'ExitPlanMode',
+  'AskUserQuestion',
+] as const;
+
+/** Name of the in-process MCP server; tools appear to the model as `mcp__dancer__<name>`. */
+export const MCP_SERVER_NAME = 'dancer';
+
+/** Options of one agent run. */
+export interface AgentRunOptions {
+  /** The user message: the brief. */
+  prompt: string;
+  /** Appended to Claude Code's preset system prompt. */
+  systemPrompt: string;
+  /** The worktree the agent works in (cwd). */
+  worktree: string;
+  /** Model id or alias, e.g. `sonnet`. */
+  model: string;
+  maxTurns: number;
+  maxBudgetUsd?: number | undefined;
+  /** Wall-clock limit; the run is aborted after it. */
+  timeoutMs: number;
+  /** Abort from outside (emergency stop, shutdown). */
+  signal?: AbortSignal | undefined;
+  /** Globs the agent may not write. */
+  protectedPaths: readonly string[];
+  /** Commands Bash may run; empty = Bash not offered. */
+  allowedCommands: readonly string[];
+  /** Extra in-process MCP tools (the store tools), served next to `submit_outcome`. */
+  // biome-ignore lint/suspicious/noExplicitAny: tool definitions with different shapes share one list.
+  tools?: ReadonlyArray<SdkMcpToolDefinition<any>>;
+  /** Applied to every built-in tool result before the model sees it. */
+  redactor: Redactor;
+  /** API credential (`ANTHROPIC_API_KEY`). */
+  apiKey?: string | undefined;
+  /** Messages API base URL (the scripted model server in tests). */
+  baseUrl?: string | undefined;
+  /** Parent folder of the per-run HOME and temp folders (default: the system temp folder). */
+  runDir?: string | undefined;
+  /** Claude Code executable (default: the SDK's). */
+  claudePath?: string | undefined;
+  /** Extra environment variables for Claude Code (e.g. `CLAUDE_CODE_MAX_RETRIES`). */
+  extraEnv?: Record<string, string> | undefined;
+  /** Called with every SDK message, in order, as it arrives. */
+  onMessage?: ((message: SDKMessage) => void) | undefined;
+}
+
+/** How the run stopped. */
+export type AgentStop = 'completed' | 'error' | 'timeout' | 'aborted' | 'no_result' | 'spawn_failed';
+
+/** What one run produced, whatever happened. */
+export interface AgentRunResult {
+  stop: AgentStop;
+  /** The accepted outcome, if the agent submitted a valid one. */
+  outcome: Outcome | null;
+  /** Problems of rejected submissions, for the transcript reader. */
+  rejectedOutcomes: string[][];
+  /** The last result message. */
+  result: SDKResultMessage | null;
+  /** Why the run failed (null when it completed). */
+  error: string | null;
+  sessionId: string | null;
+  /** Wall-clock duration of the run. */
+  durationMs: number;
+  /** Tool calls the guard refused: tool, input and reason. */
+  denials: Array<{ toolName: string; toolInput: unknown; reason: string }>;
+  /** Number of SDK messages seen. */
+  messageCount: number;
+}
+
+function realpathDeep(absolute: string): string {
+  let current = absolute;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      const real = realpathSync(current);
+      return rest.length ? path.join(real, ...rest.reverse()) : real;
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return absolute;
+      rest.push(path.basename(current));
+      current = parent;
+    }
+  }
+}
+
+/** The result text of an error result: `errors[0]`, else `result`, else the subtype. */
+export function resultError(result: SDKResultMessage): string {
+  const r = result as { errors?: string[]; result?: string; subtype: string; terminal_reason?: string };
+  const text = r.errors?.[0] ?? r.result ?? r.subtype;
+  return r.terminal_reason ? `${text} (${r.subtype}, ${r.terminal_reason})` : `${text} (${r.subtype})`;
+}
+
+/**
+ * Run Claude Code once in `options.worktree`. Never throws for agent failures: a timeout, an
+ * abort, an error result or a missing result are reported in {@link AgentRunResult.stop}.
+ */
+export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult> {
+  const started = Date.now();
+  const worktree = realpathSync(options.worktree);
+  const runParent = options.runDir ?? tmpdir();
+  mkdirSync(runParent, { recursive: true });
+  const runDir = mkdtempSync(path.join(runParent, 'dancer-run-'));
+  const home = path.join(runDir, 'home');
+  const tmp = path.join(runDir, 'tmp');
+  mkdirSync(home);
+  mkdirSync(tmp);
+
+  let outcome: Outcome | null = null;
+  const rejectedOutcomes: string[][] = [];
+  const denials: AgentRunResult['denials'] = [];
+
+  const submitOutcome = tool(
+    'submit_outcome',
+    'End the consultation: submit exactly one outcome (fix, ignore, escalate or improve_logging) with the fields its kind needs. Call it once, last.',
+    submitOutcomeShape,
+    async (args) => {
+      if (outcome !== null) {
+        return {
+          isError: true,
+          content: [{ type: 'text', text: `An outcome (${outcome.kind}) was already accepted; it cannot be changed. Stop now.` }],
+        };
+      }
+      const checked = checkOutcome(args);
+      if (!checked.ok) {
+        rejectedOutcomes.push(checked.problems);
+        return {
+          isError: true,
+          content: [
+            {
+              type: 'text',
+              text: `Outcome rejected:\n- ${checked.problems.join('\n- ')}\nFix these fields and call submit_outcome again.`,
+            },
+          ],
+        };
+      }
+      outcome = checked.outcome;
+      return {
+        content: [{ type: 'text', text: `Outcome accepted (${checked.outcome.kind}). Stop now: end your turn without further tool calls.` }],
+      };
+    },
+  );
+  const mcpTools = [submitOutcome, ...(options.tools ?? [])];
+  const mcpNames = mcpTools.map((t) => `mcp__${MCP_SERVER_NAME}__${t.name}`);
+  const server = createSdkMcpServer({ name: MCP_SERVER_NAME, version: '1.0.0', tools: mcpTools, alwaysLoad: true });
+
+  const guard: GuardPolicy = {
+    worktree,
+    protectedPaths: options.protectedPaths,
+    allowedCommands: options.allowedCommands,
+    mcpTools: mcpNames,
+  };
+  const preToolUse: HookCallback = async (input) => {
+    const pre = input as PreToolUseHookInput;
+    const toolInput = (pre.tool_input ?? {}) as Record<string, unknown>;
+    const decision = decideToolUse(
+      { toolName: pre.tool_name, toolInput, cwd: pre.cwd || worktree },
+      guard,
+      realpathDeep,
+    );
+    if (decision.allow) return { continue: true };
+    denials.push({ toolName: pre.tool_name, toolInput, reason: decision.reason });
+    return {
+      hookSpecificOutput: {
+        hookEventName: 'PreToolUse',
+        permissionDecision: 'deny',
+        permissionDecisionReason: decision.reason,
+      },
+    };
+  };
+  const postToolUse: HookCallback = async (input) => {
+    const post = input as PostToolUseHookInput;
+    if (post.tool_name.startsWith(`mcp__${MCP_SERVER_NAME}__`)) return { continue: true };
+    const redacted = options.redactor.redactDeep(post.tool_response);
+    if (JSON.stringify(redacted) === JSON.stringify(post.tool_response)) return { continue: true };
+    return { hookSpecificOutput: { hookEventName: 'PostToolUse', updatedToolOutput: redacted } };
+  };
+
+  const controller = new AbortController();
+  let why: 'timeout' | 'aborted' | null = null;
+  const timer = setTimeout(() => {
+    why ??= 'timeout';
+    controller.abort();
+  }, options.timeoutMs);
+  const onAbort = () => {
+    why ??= 'aborted';
+    controller.abort();
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const builtins = AGENT_TOOLS.filter((t) => t !== 'Bash' || options.allowedCommands.length > 0);
+  const stderrTail: string[] = [];
+  const sdkOptions: Options = {
+    cwd: worktree,
+    model: options.model,
+    tools: [...builtins],
+    allowedTools: [...builtins, ...mcpNames],
+    disallowedTools: [...DISALLOWED_TOOLS, ...(builtins.includes('Bash') ? [] : ['Bash'])],
+    permissionMode: 'acceptEdits',
+    settingSources: [],
+    strictMcpConfig: true,
+    persistSession: false,
+    maxTurns: options.maxTurns,
+    ...(options.maxBudgetUsd !== undefined ? { maxBudgetUsd: options.maxBudgetUsd } : {}),
+    systemPrompt: { type: 'preset', preset: 'claude_code', append: options.systemPrompt },
+    mcpServers: { [MCP_SERVER_NAME]: server },
+    hooks: {
+      PreToolUse: [{ hooks: [preToolUse] }],
+      PostToolUse: [{ hooks: [postToolUse] }],
+    },
+    abortController: controller,
+    env: agentEnv({
+      home,
+      tmpDir: tmp,
+      apiKey: options.apiKey,
+      baseUrl: options.baseUrl,
+      extra: options.extraEnv,
+    }),
+    stderr: (data: string) => {
+      stderrTail.push(data);
+      if (stderrTail.length > 50) stderrTail.shift();
+    },
+    ...(options.claudePath ? { pathToClaudeCodeExecutable: options.claudePath } : {}),
+  };
+
+  let result: SDKResultMessage | null = null;
+  let sessionId: string | null = null;
+  let messageCount = 0;
+  let thrown: unknown = null;
+  try {
+    const q = query({ prompt: options.prompt, options: sdkOptions });
+    for await (const message of q) {
+      messageCount++;
+      if ('session_id' in message && typeof message.session_id === 'string') sessionId = message.session_id;
+      options.onMessage?.(message);
+      if (message.type === 'result') result = message;
+    }
+  } catch (error) {
+    thrown = error;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    if (existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
+  }
+
+  let stop: AgentStop;
+  let error: string | null = null;
+  if (why === 'timeout') {
+    stop = 'timeout';
+    error = `Timed out after ${options.timeoutMs} ms.`;
+  } else if (why === 'aborted') {
+    stop = 'aborted';
+    error = 'Aborted.';
+  } else if (result?.is_error) {
+    stop = 'error';
+    error = resultError(result);
+  } else if (result) {
+    stop = 'completed';
+  } else if (thrown && messageCount === 0 && !(thrown instanceof AbortError)) {
+    stop = 'spawn_failed';
+    const tail = stderrTail.join('').trim().slice(-2000);
+    error = `Claude Code could not start: ${(thrown as Error).message ?? String(thrown)}${tail ? `\n${tail}` : ''}`;
+  } else {
+    stop = 'no_result';
+    error = thrown ? `Claude Code ended without a result: ${(thrown as Error).message ?? String(thrown)}` : 'Claude Code ended without a result.';
+  }
+  return {
+    stop,
+    outcome,
+    rejectedOutcomes,
+    result,
+    error,
+    sessionId,
+    durationMs: Date.now() - started,
+    denials,
+    messageCount,
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * The gate: everything a fix must pass in its worktree before a human sees it. Install (reusing
+ * the deployed dependencies when no lockfile changed), the configured steps, and the regression
+ * test run both ways: it must fail on the base commit and pass on the fix.
+ */
+import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import type { FixesConfig } from '../config/schema/fixes.js';
+import { matchesGlob } from './glob.js';
+import { addDetachedWorktree, removeWorktree } from './repo.js';
+import { runStep, type StepResult, shellQuote } from './run-step.js';
+
+/** One gate step as it ran. */
+export interface GateStepOutcome extends StepResult {
+  name: string;
+  command: string;
+  startedAt: number;
+  note: string | null;
+}
+
+/** What {@link runGate} needs. */
+export interface GateInput {
+  /** The main repository (for the temporary base worktree). */
+  repo: string;
+  /** The fix worktree. */
+  worktree: string;
+  baseCommit: string;
+  /** Files the fix changed, repository-relative. */
+  changedFiles: readonly string[];
+  /** The regression test(s) to run both ways; see {@link findRegressionTests}. */
+  regressionTests: readonly string[];
+  /** Refuse a fix that has no regression test. */
+  requireRegression: boolean;
+  config: FixesConfig;
+  /** Folder whose `node_modules` can be reused (the deployed release, else the main working tree). */
+  dependenciesFrom?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Called after each step, in order (the pipeline stores it). */
+  onStep?: ((step: GateStepOutcome) => void) | undefined;
+  clock?: () => number;
+}
+
+/** The result of a gate run. */
+export interface GateOutcome {
+  ok: boolean;
+  steps: GateStepOutcome[];
+  /** Name of the step that failed. */
+  failedStep?: string | undefined;
+  /** Why it failed, for the fix record and the agent's repair round. */
+  reason?: string | undefined;
+}
+
+/**
+ * The regression tests of a fix: the one the agent named if the fix touched it, else the test
+ * files the fix added or changed (by `fixes.gate.regression.testGlobs`).
+ */
+export function findRegressionTests(
+  named: string | null | undefined,
+  changedFiles: readonly string[],
+  testGlobs: readonly string[],
+): string[] {
+  const clean = (p: string) => p.replace(/^\.\//, '');
+  if (named && changedFiles.includes(clean(named))) return [clean(named)];
+  return changedFiles.filter((f) => testGlobs.some((g) => matchesGlob(f, g)));
+}
+
+/** Fill `{file}` in a command template (each file quoted; several files space-separated). */
+export function regressionCommand(template: string, files: readonly string[]): string {
+  const quoted = files.map(shellQuote).join(' ');
+  return template.includes('{file}') ? template.replaceAll('{file}', quoted) : `${template} ${quoted}`;
+}
+
+function tail(text: string): string {
+  const lines = text.trimEnd().split('\n');
+  return lines.slice(-30).join('\n');
+}
+
+function linkDependencies(from: string | undefined, into: string): string | undefined {
+  if (!from) return undefined;
+  const source = path.join(from, 'node_modules');
+  const target = path.join(into, 'node_modules');
+  if (!existsSync(source) || existsSync(target)) return undefined;
+  symlinkSync(source, target, 'dir');
+  return source;
+}
+
+/** Run the gate in `input.worktree`. Stops at the first failing step. Never throws for a failing step. */
+export async function runGate(input: GateInput): Promise<GateOutcome> {
+  const clock = input.clock ?? Date.now;
+  const gate = input.config.gate;
+  const steps: GateStepOutcome[] = [];
+  const tailBytes = gate.outputTailBytes;
+  const record = (step: GateStepOutcome) => {
+    steps.push(step);
+    input.onStep?.(step);
+    return step;
+  };
+  const run = async (name: string, command: string, cwd: string, timeoutSeconds: number | undefined) => {
+    const startedAt = clock();
+    const result = await runStep(command, {
+      cwd,
+      timeoutMs: (timeoutSeconds ?? gate.stepTimeoutSeconds) * 1000,
+      tailBytes,
+      signal: input.signal,
+    });
+    return { ...result, name, command, startedAt, note: null };
+  };
+  const fail = (failedStep: string, reason: string): GateOutcome => ({ ok: false, steps, failedStep, reason });
+
+  if (gate.install) {
+    const install = gate.install;
+    const lockChanged = input.changedFiles.some((f) => install.lockfiles.some((l) => matchesGlob(f, l)));
+    const reused =
+      install.reuseDeployed && !lockChanged ? linkDependencies(input.dependenciesFrom, input.worktree) : undefined;
+    if (reused) {
+      record({
+        ok: true,
+        exitCode: 0,
+        signal: null,
+        timedOut: false,
+        durationMs: 0,
+        outputTail: '',
+        name: 'install',
+        command: install.run,
+        startedAt: clock(),
+        note: `skipped: no lockfile changed; reused ${reused}`,
+      });
+    } else {
+      const step = record(await run('install', install.run, input.worktree, install.timeoutSeconds));
+      if (!step.ok) return fail('install', stepReason(step));
+    }
+  } else {
+    linkDependencies(input.dependenciesFrom, input.worktree);
+  }
+
+  for (const spec of gate.steps) {
+    const step = record(await run(spec.name, spec.run, input.worktree, spec.timeoutSeconds));
+    if (!step.ok) return fail(spec.name, stepReason(step));
+  }
+
+  const tests = input.regressionTests;
+  if (tests.length === 0) {
+    if (!input.requireRegression) return { ok: true, steps };
+    return fail(
+      'regression',
+      'the fix adds no regression test: add a test that fails on the base commit and passes with the fix, and name it in regressionTest',
+    );
+  }
+  const regression = gate.regression;
+  const command = regressionCommand(regression.command, tests);
+  const after = record(await run('regression:fix', command, input.worktree, regression.timeoutSeconds));
+  if (!after.ok) {
+    return fail('regression:fix', `the regression test ${tests.join(', ')} does not pass with the fix: ${stepReason(after)}`);
+  }
+  const baseDir = `${input.worktree.replace(/\/+$/, '')}.base`;
+  if (existsSync(baseDir)) rmSync(baseDir, { recursive: true, force: true });
+  await addDetachedWorktree(input.repo, baseDir, input.baseCommit);
+  try {
+    for (const test of tests) {
+      const target = path.join(baseDir, test);
+      mkdirSync(path.dirname(target), { recursive: true });
+      cpSync(path.join(input.worktree, test), target);
+    }
+    const deps = existsSync(path.join(input.worktree, 'node_modules')) ? input.worktree : input.dependenciesFrom;
+    linkDependencies(deps, baseDir);
+    const before = await run('regression:base', command, baseDir, regression.timeoutSeconds);
+    const passedOnBase = before.ok;
+    record({
+      ...before,
+      // On the base commit, failing is what we want.
+      ok: !passedOnBase && !input.signal?.aborted,
+      note: passedOnBase
+        ? `passes on the base commit ${input.baseCommit.slice(0, 12)}: it does not reproduce the bug`
+        : `fails on the base commit ${input.baseCommit.slice(0, 12)}, as it should`,
+    });
+    if (passedOnBase) {
+      return fail(
+        'regression:base',
+        `the regression test ${tests.join(', ')} already passes on the base commit ${input.baseCommit.slice(0, 12)}, so it does not reproduce the bug; write a test that fails without the fix`,
+      );
+    }
+  } finally {
+    await removeWorktree(input.repo, baseDir);
+  }
+  return { ok: true, steps };
+}
+
+function stepReason(step: StepResult & { name: string }): string {
+  const how = step.timedOut
+    ? 'timed out'
+    : step.signal
+      ? `was killed by ${step.signal}`
+      : `exited with status ${step.exitCode}`;
+  const out = tail(step.outputTail);
+  return `step ${step.name} ${how}${out ? `:\n${out}` : ''}`;
+}

@@ -1,0 +1,796 @@
+/**
+ * The fix pipeline: the imperative shell around the pure state machine. Each state has one
+ * handler that does its I/O and then records exactly one transition; {@link advanceFix} runs
+ * handlers until the fix waits for a human or is final. Everything it needs to continue lives
+ * in SQLite and git, so a process killed in any state resumes with {@link resumeFix}.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
+import { DancerError, errorMessage, isDancerError } from '../errors.js';
+import type { Db } from '../store/open.js';
+import { parseDiff } from './diff.js';
+import { findRegressionTests, type GateStepOutcome, runGate } from './gate.js';
+import { authorEnv, git, gitOut } from './git.js';
+import { type ChangelogEntry, formatCommitMessage } from './message.js';
+import { beforeTagName, fixBranchName, rollbackBranchName, worktreeFolderName } from './names.js';
+import { checkPolicy, formatViolations, type PolicyResult, protectedGlobs } from './policy.js';
+import {
+  applyEvent,
+  createFix,
+  type FixRecord,
+  type FixUpdate,
+  gateSteps,
+  getFix,
+  listFixes,
+  markRetryTaken,
+  pendingRetries,
+  recordGateStep,
+  type Transition,
+  updateFix,
+} from './records.js';
+import {
+  assertMergeable,
+  branchExists,
+  changedFiles,
+  commitAll,
+  createTag,
+  createWorktree,
+  currentBranch,
+  deleteBranch,
+  diffBetween,
+  excludeDancerPaths,
+  fileAt,
+  findMergeOf,
+  hasChanges,
+  mergeNoFf,
+  removeWorktree,
+  revertMerge,
+  revParse,
+  tagExists,
+} from './repo.js';
+import { type Actor, type FixState, humanActor, isTerminal, OPEN_STATES } from './state.js';
+import type {
+  AgentOutcome,
+  DeployFn,
+  DeployRequest,
+  FixBrief,
+  FixTrigger,
+  ObserveFn,
+  RepairContext,
+  RunAgent,
+} from './types.js';
+
+/** Everything the pipeline needs, injected. */
+export interface PipelineDeps {
+  db: Db;
+  /** The service repository's main working tree. */
+  repo: string;
+  /** Folder the fix worktrees go under (see `defaultWorktreeBase`). */
+  worktreeBase: string;
+  fixes: FixesConfig;
+  policy: PolicyConfig;
+  /** Runs the consultation in the worktree (consult's runner, or a fake in tests). */
+  runAgent: RunAgent;
+  /** Deploys a merged commit. Without it the pipeline stops at `approved`. */
+  deploy?: DeployFn | undefined;
+  /** The observation window. Without it a live deploy is confirmed at once. */
+  observe?: ObserveFn | undefined;
+  /** The deployed commit fixes start from. Default: the tip of the main branch. */
+  deployedCommit?: (() => string | Promise<string>) | undefined;
+  /** Folder whose node_modules the gate may reuse. Default: the main working tree. */
+  dependenciesFrom?: string | undefined;
+  /** Repository-relative path of dancer.yaml when it lives in the repository (always protected). */
+  configPath?: string | undefined;
+  clock?: (() => number) | undefined;
+  /** Emergency stop / shutdown: the pipeline stops between steps and kills running gate steps. */
+  signal?: AbortSignal | undefined;
+  /** Called (and awaited) after every recorded transition. */
+  onTransition?: ((fix: FixRecord, transition: Transition) => void | Promise<void>) | undefined;
+  /** Progress lines (the supervisor logs them). */
+  log?: ((message: string) => void) | undefined;
+}
+
+const now = (deps: PipelineDeps) => (deps.clock ?? Date.now)();
+
+async function move(deps: PipelineDeps, id: number, t: Transition): Promise<FixRecord> {
+  const fix = applyEvent(deps.db, id, t, now(deps));
+  deps.log?.(`fix ${id}: ${t.event} -> ${fix.state} (${t.actor}): ${t.reason.split('\n')[0]}`);
+  await deps.onTransition?.(fix, t);
+  return fix;
+}
+
+async function mainBranchOf(deps: PipelineDeps): Promise<string> {
+  return deps.fixes.mainBranch ?? currentBranch(deps.repo);
+}
+
+function env(deps: PipelineDeps): Record<string, string> {
+  return authorEnv(deps.fixes.author);
+}
+
+/** A one-paragraph statement of the policy, for the agent's brief. */
+export function policySummary(policy: PolicyConfig, configPath?: string): string {
+  return [
+    `Never touch: ${protectedGlobs(policy, configPath).join(', ')}.`,
+    `At most ${policy.maxFiles} files and ${policy.maxLines} changed lines.`,
+    'Do not skip, narrow or delete tests; no eval or new Function.',
+    policy.allowDependencies ? 'New dependencies are allowed.' : 'Do not add dependencies.',
+    'Add a regression test that fails without the fix and passes with it, and name it in regressionTest.',
+  ].join(' ');
+}
+
+/**
+ * Start a fix for `trigger`: supersede older open fixes for the same pattern, record the new fix,
+ * then {@link advanceFix} it as far as it goes without a human.
+ */
+export async function startFix(
+  deps: PipelineDeps,
+  trigger: FixTrigger,
+  options: { retryOf?: number; actor?: Actor } = {},
+): Promise<FixRecord> {
+  await excludeDancerPaths(deps.repo);
+  const fix = createFix(
+    deps.db,
+    {
+      patternId: trigger.patternId,
+      patternHash: trigger.patternHash,
+      patternText: trigger.patternText,
+      consultationId: trigger.consultationId,
+      retryOf: options.retryOf,
+      actor: options.actor ?? 'detector',
+      reason: trigger.reason ?? `pattern ${trigger.patternId} triggered a consultation`,
+    },
+    now(deps),
+  );
+  for (const older of listFixes(deps.db, { patternId: trigger.patternId, states: OPEN_STATES })) {
+    if (older.id === fix.id) continue;
+    await move(deps, older.id, {
+      event: 'supersede',
+      actor: options.actor ?? 'detector',
+      reason: `superseded by fix ${fix.id} for the same pattern`,
+    });
+  }
+  return advanceFix(deps, fix.id);
+}
+
+/**
+ * Run the fix's state handlers until it needs a human (`awaiting_approval`, or `approved` with no
+ * deploy function), is final, or the signal aborts. Safe to call again at any time: this is how
+ * a restarted supervisor resumes.
+ */
+export async function advanceFix(deps: PipelineDeps, id: number): Promise<FixRecord> {
+  for (;;) {
+    const fix = getFix(deps.db, id);
+    if (deps.signal?.aborted || isTerminal(fix.state)) return fix;
+    let next: FixRecord | undefined;
+    switch (fix.state) {
+      case 'proposed':
+        next = await consult(deps, fix);
+        break;
+      case 'testing':
+        next = await test(deps, fix);
+        break;
+      case 'awaiting_approval':
+        return fix;
+      case 'approved':
+        if (!deps.deploy) return fix;
+        next = await merge(deps, fix);
+        break;
+      case 'deploying':
+        next = await deploy(deps, fix);
+        break;
+      case 'observing':
+        next = await observe(deps, fix);
+        break;
+      case 'deployed':
+        return fix;
+    }
+    if (!next || next.state === fix.state) return next ?? fix;
+  }
+}
+
+/** Resume one fix after a restart. Same as {@link advanceFix}. */
+export const resumeFix = advanceFix;
+
+/**
+ * Resume every fix that was in flight (after a restart), oldest first, then start pending retry
+ * requests. Returns the fixes as they ended.
+ */
+export async function resumePipeline(deps: PipelineDeps): Promise<FixRecord[]> {
+  const states: FixState[] = ['proposed', 'testing', 'approved', 'deploying', 'observing'];
+  const out: FixRecord[] = [];
+  for (const fix of listFixes(deps.db, { states, ascending: true })) {
+    if (deps.signal?.aborted) break;
+    if (fix.state === 'approved' && !deps.deploy) continue;
+    // A rollback that was under way when the process died is finished first.
+    if (fix.rollbackBranch && !fix.rollbackCommit) out.push(await rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' }));
+    else out.push(await advanceFix(deps, fix.id));
+  }
+  out.push(...(await processRetryRequests(deps)));
+  return out;
+}
+
+// --- proposed: worktree, agent, commit -----------------------------------------------------------
+
+async function ensureWorktree(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
+  if (fix.branch && fix.worktree && existsSync(fix.worktree)) return fix;
+  if (fix.branch && fix.worktree && (await branchExists(deps.repo, fix.branch))) {
+    // Killed after the branch was made but the folder is gone: check the branch out again.
+    await git(deps.repo, ['worktree', 'prune']);
+    await git(deps.repo, ['worktree', 'add', fix.worktree, fix.branch]);
+    return fix;
+  }
+  const base = fix.baseCommit ?? (await revParse(deps.repo, await (deps.deployedCommit?.() ?? mainBranchOf(deps))));
+  let attempt = 1;
+  let branch = fixBranchName(fix.createdAt, fix.patternHash, attempt);
+  while (
+    (await branchExists(deps.repo, branch)) ||
+    existsSync(path.join(deps.worktreeBase, worktreeFolderName(branch)))
+  ) {
+    attempt++;
+    branch = fixBranchName(fix.createdAt, fix.patternHash, attempt);
+  }
+  const dir = path.join(deps.worktreeBase, worktreeFolderName(branch));
+  mkdirSync(deps.worktreeBase, { recursive: true });
+  updateFix(deps.db, fix.id, { branch, worktree: dir, baseCommit: base, headCommit: base }, now(deps));
+  await createWorktree(deps.repo, { branch, dir, base });
+  return getFix(deps.db, fix.id);
+}
+
+async function stashInterrupted(dir: string, what: string, deps: PipelineDeps): Promise<boolean> {
+  if (!(await hasChanges(dir))) return false;
+  await git(dir, ['stash', 'push', '--include-untracked', '-m', `dancer: ${what}`, '--', '.', ':(exclude,top)node_modules'], {
+    env: env(deps),
+  });
+  deps.log?.(`${dir}: stashed the changes of an interrupted run (${what})`);
+  return true;
+}
+
+function brief(deps: PipelineDeps, fix: FixRecord, resumed: boolean): FixBrief {
+  let previousAttempt: FixBrief['previousAttempt'];
+  if (fix.retryOf !== null) {
+    const prev = getFix(deps.db, fix.retryOf);
+    const request = deps.db
+      .prepare('SELECT reason FROM fix_retry_requests WHERE fix_id = ? AND new_fix_id = ? ORDER BY id DESC LIMIT 1')
+      .get(prev.id, fix.id) as { reason: string } | undefined;
+    previousAttempt = {
+      fixId: prev.id,
+      state: prev.state,
+      failedStep: prev.failedStep ?? undefined,
+      reason: prev.reason ?? '',
+      retryReason: request?.reason,
+    };
+  }
+  return {
+    fixId: fix.id,
+    patternId: fix.patternId,
+    patternHash: fix.patternHash,
+    patternText: fix.patternText ?? undefined,
+    consultationId: fix.consultationId ?? undefined,
+    policySummary: policySummary(deps.policy, deps.configPath),
+    previousAttempt,
+    resumed,
+  };
+}
+
+function entryFor(fix: FixRecord, outcome: AgentOutcome, title?: string): ChangelogEntry {
+  const files = outcome.filesChanged?.length ? ` Files: ${outcome.filesChanged.join(', ')}.` : '';
+  return {
+    title: title ?? outcome.summary ?? `Dancer fix ${fix.id} for pattern ${fix.patternId}`,
+    problem: outcome.rootCause ?? outcome.missing ?? fix.patternText ?? undefined,
+    change: `${outcome.analysis ?? outcome.summary ?? ''}${files}`.trim(),
+    testing: outcome.regressionTest
+      ? `Regression test ${outcome.regressionTest}: the gate checks that it fails on the base commit and passes with the fix.`
+      : 'No regression test named; the gate runs the configured steps.',
+  };
+}
+
+async function consult(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
+  let fix = await ensureWorktree(deps, fixIn);
+  const dir = fix.worktree as string;
+  const resumed = await stashInterrupted(dir, `fix ${fix.id} interrupted consultation`, deps);
+  let outcome: AgentOutcome;
+  try {
+    outcome = await deps.runAgent(dir, brief(deps, fix, resumed));
+  } catch (error) {
+    if (deps.signal?.aborted) throw error;
+    return move(deps, fix.id, {
+      event: 'fail',
+      actor: 'agent',
+      reason: `the consultation failed: ${errorMessage(error)}`,
+      fields: { failedStep: 'agent' },
+      details: isDancerError(error) ? error.toJSON() : undefined,
+    });
+  }
+  const cost = fix.costUsd + (outcome.costUsd ?? 0);
+  updateFix(
+    deps.db,
+    fix.id,
+    {
+      kind: outcome.kind === 'improve_logging' ? 'improve_logging' : 'fix',
+      consultationId: outcome.consultationId ?? fix.consultationId,
+      summary: outcome.summary ?? outcome.why ?? null,
+      analysis: outcome.analysis ?? outcome.where ?? null,
+      rootCause: outcome.rootCause ?? outcome.missing ?? null,
+      regressionTest: outcome.regressionTest ?? null,
+      risk: outcome.risk ?? null,
+      confidence: outcome.confidence ?? null,
+      costUsd: cost,
+    },
+    now(deps),
+  );
+  fix = getFix(deps.db, fix.id);
+  if (outcome.kind === 'ignore' || outcome.kind === 'escalate') {
+    await stashInterrupted(dir, `fix ${fix.id} ${outcome.kind} outcome left changes`, deps);
+    const rejected = await move(deps, fix.id, {
+      event: 'reject',
+      actor: 'agent',
+      reason: `the agent chose ${outcome.kind}: ${outcome.why ?? outcome.summary ?? ''}${outcome.where ? ` (look at ${outcome.where})` : ''}`,
+      details: { outcome: outcome.kind },
+    });
+    await removeWorktree(deps.repo, dir);
+    await deleteBranch(deps.repo, fix.branch as string);
+    updateFix(deps.db, fix.id, { worktree: null }, now(deps));
+    return getFix(deps.db, rejected.id);
+  }
+  const message = formatCommitMessage(entryFor(fix, outcome), {
+    fixId: fix.id,
+    patternId: fix.patternId,
+    consultationId: fix.consultationId ?? undefined,
+    costUsd: cost,
+  });
+  const head = await commitAll(dir, message, env(deps));
+  if (head === undefined) {
+    return move(deps, fix.id, {
+      event: 'fail',
+      actor: 'agent',
+      reason: `the agent reported ${outcome.kind} but changed no files`,
+      fields: { failedStep: 'agent' },
+    });
+  }
+  return move(deps, fix.id, {
+    event: 'submit',
+    actor: 'agent',
+    reason: `the agent proposed a change: ${outcome.summary ?? ''}`,
+    fields: { headCommit: head },
+  });
+}
+
+// --- testing: policy and gate, with repair rounds ------------------------------------------------
+
+async function policyFor(deps: PipelineDeps, fix: FixRecord, head: string): Promise<PolicyResult> {
+  const base = fix.baseCommit as string;
+  const diff = parseDiff(await diffBetween(deps.repo, base, head));
+  const packageJson = await Promise.all(
+    diff.files
+      .filter((f) => path.basename(f.path) === 'package.json')
+      .map(async (f) => ({
+        path: f.path,
+        before: await fileAt(deps.repo, base, f.oldPath),
+        after: await fileAt(deps.repo, head, f.path),
+      })),
+  );
+  return checkPolicy(diff, deps.policy, { risk: fix.risk ?? undefined, packageJson, configPath: deps.configPath });
+}
+
+async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
+  let fix = await ensureWorktree(deps, fixIn);
+  const dir = fix.worktree as string;
+  await stashInterrupted(dir, `fix ${fix.id} interrupted repair`, deps);
+  for (;;) {
+    const head = await gitOut(dir, ['rev-parse', 'HEAD']);
+    const policy = await policyFor(deps, fix, head);
+    updateFix(
+      deps.db,
+      fix.id,
+      { headCommit: head, filesChanged: policy.filesChanged, linesChanged: policy.linesChanged },
+      now(deps),
+    );
+    if (!policy.ok) {
+      return move(deps, fix.id, {
+        event: 'fail',
+        actor: 'policy',
+        reason: `the fix breaks the policy:\n${formatViolations(policy.violations)}`,
+        fields: { failedStep: 'policy' },
+        details: { violations: policy.violations },
+      });
+    }
+    const round = fix.repairRounds;
+    const files = await changedFiles(deps.repo, fix.baseCommit as string, head);
+    let seq = 0;
+    const result = await runGate({
+      repo: deps.repo,
+      worktree: dir,
+      baseCommit: fix.baseCommit as string,
+      changedFiles: files,
+      regressionTests: findRegressionTests(fix.regressionTest, files, deps.fixes.gate.regression.testGlobs),
+      requireRegression: fix.kind === 'fix' || deps.fixes.gate.regression.requireForImproveLogging,
+      config: deps.fixes,
+      dependenciesFrom: deps.dependenciesFrom ?? deps.repo,
+      signal: deps.signal,
+      clock: deps.clock,
+      onStep: (step: GateStepOutcome) => {
+        recordGateStep(deps.db, {
+          fixId: fix.id,
+          round,
+          seq: seq++,
+          name: step.name,
+          command: step.command,
+          ok: step.ok,
+          exitCode: step.exitCode,
+          signal: step.signal,
+          timedOut: step.timedOut,
+          durationMs: step.durationMs,
+          outputTail: step.outputTail,
+          note: step.note,
+          startedAt: step.startedAt,
+        });
+      },
+    });
+    if (deps.signal?.aborted) return getFix(deps.db, fix.id);
+    if (result.ok) {
+      let passed = await move(deps, fix.id, {
+        event: 'pass',
+        actor: 'gate',
+        reason: `the gate passed (round ${round}): ${result.steps.map((s) => `${s.name} ${formatMs(s.durationMs)}`).join(', ')}`,
+      });
+      if (!policy.needsApproval) {
+        passed = await move(deps, fix.id, {
+          event: 'approve',
+          actor: 'policy',
+          reason: 'risk is low and policy.autoApprove allows low-risk fixes to deploy without a human',
+        });
+      }
+      return passed;
+    }
+    const failed = result.steps.at(-1);
+    if (round >= deps.fixes.repairRounds) {
+      return move(deps, fix.id, {
+        event: 'fail',
+        actor: 'gate',
+        reason: `the gate failed at ${result.failedStep}${round > 0 ? ` after ${round} repair round${round === 1 ? '' : 's'}` : ''}: ${result.reason}`,
+        fields: { failedStep: result.failedStep ?? null },
+      });
+    }
+    const repair: RepairContext = {
+      round: round + 1,
+      failedStep: result.failedStep ?? 'gate',
+      reason: result.reason ?? '',
+      outputTail: failed?.outputTail ?? '',
+    };
+    let outcome: AgentOutcome;
+    try {
+      outcome = await deps.runAgent(dir, brief(deps, fix, false), repair);
+    } catch (error) {
+      if (deps.signal?.aborted) throw error;
+      return move(deps, fix.id, {
+        event: 'fail',
+        actor: 'agent',
+        reason: `repair round ${repair.round} failed: ${errorMessage(error)}`,
+        fields: { failedStep: result.failedStep ?? 'agent' },
+      });
+    }
+    const cost = fix.costUsd + (outcome.costUsd ?? 0);
+    const message = formatCommitMessage(
+      {
+        ...entryFor(fix, outcome, `Repair round ${repair.round}: ${outcome.summary ?? `fix ${repair.failedStep}`}`),
+        problem: `The gate failed at ${repair.failedStep}.`,
+      },
+      { fixId: fix.id, patternId: fix.patternId, consultationId: fix.consultationId ?? undefined, costUsd: cost },
+    );
+    const update: FixUpdate = { repairRounds: round + 1, costUsd: cost };
+    if (outcome.regressionTest) update.regressionTest = outcome.regressionTest;
+    if (outcome.risk) update.risk = outcome.risk;
+    if (outcome.summary) update.summary = outcome.summary;
+    await commitAll(dir, message, env(deps));
+    updateFix(deps.db, fix.id, update, now(deps));
+    fix = getFix(deps.db, fix.id);
+  }
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+// --- approval ------------------------------------------------------------------------------------
+
+/** A human approves a fix waiting for approval. */
+export async function approveFix(deps: Pick<PipelineDeps, 'db' | 'clock' | 'onTransition' | 'log'>, id: number, by: string, reason = '') {
+  return move(deps as PipelineDeps, id, {
+    event: 'approve',
+    actor: humanActor(by),
+    reason: reason || `approved by ${by}`,
+    expect: 'awaiting_approval',
+  });
+}
+
+/** A human rejects a fix that has not been deployed. Its worktree and branch are kept (retention). */
+export async function rejectFix(
+  deps: Pick<PipelineDeps, 'db' | 'clock' | 'onTransition' | 'log'>,
+  id: number,
+  by: string,
+  reason: string,
+) {
+  if (!reason.trim()) throw new DancerError('DANCER_USAGE', 'A rejection needs a reason (--reason TEXT)');
+  return move(deps as PipelineDeps, id, { event: 'reject', actor: humanActor(by), reason });
+}
+
+// --- approved: tag and merge ---------------------------------------------------------------------
+
+async function uniqueTag(repo: string, at: number): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const name = beforeTagName(at, attempt);
+    if (!(await tagExists(repo, name))) return name;
+  }
+}
+
+function testedText(deps: PipelineDeps, fix: FixRecord): string {
+  const steps = gateSteps(deps.db, fix.id).filter((s) => s.round === fix.repairRounds);
+  const list = steps.map((s) => `${s.name} (${s.note ?? `${s.command}, ${formatMs(s.durationMs)}`})`).join('; ');
+  return `Gate passed${fix.repairRounds > 0 ? ` after ${fix.repairRounds} repair round(s)` : ''}: ${list || 'no steps configured'}.`;
+}
+
+/** The merge commit message of a fix: the changelog entry and the trailers. */
+export function mergeMessage(deps: PipelineDeps, fix: FixRecord, approvedBy: string): string {
+  return formatCommitMessage(
+    {
+      title: `Dancer fix ${fix.id}: ${fix.summary ?? `pattern ${fix.patternId}`}`,
+      problem: [fix.rootCause, fix.patternText ? `Pattern: ${fix.patternText}` : ''].filter(Boolean).join('\n\n'),
+      change: `${fix.analysis ?? fix.summary ?? ''} (${fix.filesChanged ?? '?'} files, ${fix.linesChanged ?? '?'} lines; risk ${fix.risk ?? 'unknown'}; approved by ${approvedBy}; branch ${fix.branch})`,
+      testing: testedText(deps, fix),
+    },
+    { fixId: fix.id, patternId: fix.patternId, consultationId: fix.consultationId ?? undefined, costUsd: fix.costUsd },
+  );
+}
+
+function approverOf(deps: PipelineDeps, id: number): string {
+  const row = deps.db
+    .prepare("SELECT actor FROM fix_events WHERE fix_id = ? AND event = 'approve' ORDER BY id DESC LIMIT 1")
+    .get(id) as { actor: string } | undefined;
+  return row ? row.actor.replace(/^human:/, '') : 'unknown';
+}
+
+async function merge(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
+  const main = await mainBranchOf(deps);
+  const head = fix.headCommit as string;
+  let mergeCommit = fix.mergeCommit ?? (await findMergeOf(deps.repo, main, head));
+  let tag = fix.beforeTag;
+  if (!mergeCommit) {
+    await assertMergeable(deps.repo, main);
+    tag = await uniqueTag(deps.repo, now(deps));
+    await createTag(deps.repo, tag, main, `Before merging dancer fix ${fix.id} (${fix.branch})`, env(deps));
+    updateFix(deps.db, fix.id, { beforeTag: tag }, now(deps));
+    try {
+      mergeCommit = await mergeNoFf(deps.repo, fix.branch as string, mergeMessage(deps, fix, approverOf(deps, fix.id)), env(deps));
+    } catch (error) {
+      if (!isDancerError(error, 'DANCER_GIT_CONFLICT')) throw error;
+      return move(deps, fix.id, {
+        event: 'fail',
+        actor: 'git',
+        reason: `${error.message}; the main branch moved since the fix started: retry it`,
+        fields: { failedStep: 'merge' },
+        details: error.details,
+      });
+    }
+  }
+  if (fix.worktree) await removeWorktree(deps.repo, fix.worktree);
+  return move(deps, fix.id, {
+    event: 'deploy',
+    actor: 'git',
+    reason: `merged ${fix.branch} into ${main} as ${mergeCommit.slice(0, 12)} (main tagged ${tag ?? '?'} before)`,
+    fields: { mergeCommit, beforeTag: tag, worktree: null },
+  });
+}
+
+// --- deploying and observing ---------------------------------------------------------------------
+
+function request(fix: FixRecord, kind: DeployRequest['kind'], commit: string, signal?: AbortSignal): DeployRequest {
+  return { kind, fixId: fix.id, commit, patternId: fix.patternId, signal };
+}
+
+async function deploy(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
+  if (fix.rollbackBranch) return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' });
+  if (!deps.deploy) return fix;
+  const result = await deps.deploy(request(fix, 'fix', fix.mergeCommit as string, deps.signal));
+  if (deps.signal?.aborted) return getFix(deps.db, fix.id);
+  if (!result.ok) {
+    return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: `the deploy failed: ${result.reason}`, redeploy: false });
+  }
+  return move(deps, fix.id, { event: 'live', actor: 'supervisor', reason: 'the new release is live; observing' });
+}
+
+async function observe(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
+  if (fix.rollbackBranch) return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' });
+  if (!deps.observe) {
+    return move(deps, fix.id, { event: 'confirm', actor: 'timer', reason: 'no observation window configured' });
+  }
+  const verdict = await deps.observe(request(fix, 'fix', fix.mergeCommit as string, deps.signal));
+  if (deps.signal?.aborted) return getFix(deps.db, fix.id);
+  if (verdict.verdict === 'healthy') {
+    return move(deps, fix.id, {
+      event: 'confirm',
+      actor: 'timer',
+      reason: verdict.reason ?? 'the observation window closed with no rollback trigger',
+    });
+  }
+  return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: verdict.reason });
+}
+
+// --- rollback ------------------------------------------------------------------------------------
+
+/** Options for {@link rollbackFix}. */
+export interface RollbackOptions {
+  actor: Actor;
+  reason: string;
+  /** Deploy the revert through `deps.deploy` (default true; false when the supervisor already restored the previous release). */
+  redeploy?: boolean;
+}
+
+/**
+ * Roll a merged fix back without rewriting history: `git revert -m 1` of its merge on a
+ * `dancer/rollback-<UTC yyyymmdd-hhmm>` branch, merged into main with `--no-ff` (main tagged
+ * before), the reason in the message; then deploy the result and record `rolled_back`.
+ *
+ * @throws {DancerError} `DANCER_ROLLBACK_FAILED` when the revert does not apply or main is not
+ * mergeable; the fix keeps its state, and the reason is in the error.
+ */
+export async function rollbackFix(deps: PipelineDeps, id: number, options: RollbackOptions): Promise<FixRecord> {
+  let fix = getFix(deps.db, id);
+  if (!['deploying', 'observing', 'deployed'].includes(fix.state) || !fix.mergeCommit) {
+    throw new DancerError('DANCER_ILLEGAL_TRANSITION', `Fix ${id} is ${fix.state}; only a merged fix can be rolled back`, {
+      details: { id, state: fix.state },
+    });
+  }
+  const main = await mainBranchOf(deps);
+  try {
+    if (!fix.rollbackCommit) {
+      let branch = fix.rollbackBranch;
+      if (!branch) {
+        for (let attempt = 1; ; attempt++) {
+          branch = rollbackBranchName(now(deps), attempt);
+          if (!(await branchExists(deps.repo, branch))) break;
+        }
+        updateFix(deps.db, id, { rollbackBranch: branch, reason: options.reason }, now(deps));
+      }
+      branch = branch as string;
+      const dir = path.join(deps.worktreeBase, worktreeFolderName(branch));
+      const message = formatCommitMessage(
+        {
+          title: `Roll back dancer fix ${id}: ${fix.summary ?? `pattern ${fix.patternId}`}`,
+          problem: `Rolled back by ${options.actor.replace(/^human:/, '')}: ${options.reason}`,
+          change: `Reverts merge ${fix.mergeCommit.slice(0, 12)} (branch ${fix.branch}) against its first parent.`,
+          testing: 'A revert restores the tree of the commit before the merge.',
+        },
+        {
+          fixId: id,
+          patternId: fix.patternId,
+          consultationId: fix.consultationId ?? undefined,
+          costUsd: 0,
+          rollbackOf: id,
+        },
+      );
+      let rollbackMerge = await findMergeOf(deps.repo, main, (await revIfExists(deps.repo, branch)) ?? '-');
+      if (!rollbackMerge) {
+        await assertMergeable(deps.repo, main);
+        if (!(await branchExists(deps.repo, branch))) {
+          if (existsSync(dir)) await removeWorktree(deps.repo, dir);
+          await createWorktree(deps.repo, { branch, dir, base: main });
+          await revertMerge(dir, fix.mergeCommit, message, env(deps));
+        } else if (existsSync(dir) && (await gitOut(dir, ['rev-parse', 'HEAD'])) === (await revParse(deps.repo, main))) {
+          await revertMerge(dir, fix.mergeCommit, message, env(deps));
+        }
+        const tag = await uniqueTag(deps.repo, now(deps));
+        await createTag(deps.repo, tag, main, `Before rolling back dancer fix ${id}`, env(deps));
+        rollbackMerge = await mergeNoFf(deps.repo, branch, message, env(deps));
+      }
+      if (existsSync(dir)) await removeWorktree(deps.repo, dir);
+      updateFix(deps.db, id, { rollbackCommit: rollbackMerge }, now(deps));
+      fix = getFix(deps.db, id);
+    }
+  } catch (error) {
+    throw new DancerError('DANCER_ROLLBACK_FAILED', `Rolling back fix ${id} failed: ${errorMessage(error)}`, {
+      cause: error,
+      details: { id, ...(isDancerError(error) ? { code: error.code, ...error.details } : {}) },
+    });
+  }
+  if ((options.redeploy ?? true) && deps.deploy) {
+    const result = await deps.deploy(request(fix, 'rollback', fix.rollbackCommit as string, deps.signal));
+    if (!result.ok) {
+      throw new DancerError('DANCER_ROLLBACK_FAILED', `The rollback of fix ${id} is merged but its deploy failed: ${result.reason}`, {
+        details: { id, commit: fix.rollbackCommit },
+      });
+    }
+  }
+  return move(deps, id, {
+    event: 'rollback',
+    actor: options.actor,
+    reason: options.reason,
+    details: { rollbackCommit: fix.rollbackCommit, rollbackBranch: fix.rollbackBranch },
+  });
+}
+
+async function revIfExists(repo: string, branch: string): Promise<string | undefined> {
+  const r = await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+// --- retries and retention -----------------------------------------------------------------------
+
+/**
+ * Start a new attempt at a finished fix's pattern; the agent is told why the last attempt failed.
+ */
+export async function retryFix(
+  deps: PipelineDeps,
+  id: number,
+  options: { actor?: Actor; reason?: string; onCreated?: (fixId: number) => void } = {},
+): Promise<FixRecord> {
+  const prev = getFix(deps.db, id);
+  if (!isTerminal(prev.state)) {
+    throw new DancerError('DANCER_USAGE', `Fix ${id} is ${prev.state}; only a finished fix can be retried`, {
+      details: { id, state: prev.state },
+    });
+  }
+  const trigger: FixTrigger = {
+    patternId: prev.patternId,
+    patternHash: prev.patternHash,
+    patternText: prev.patternText ?? undefined,
+    reason: `retry of fix ${id} (${prev.state}${prev.failedStep ? ` at ${prev.failedStep}` : ''})${options.reason ? `: ${options.reason}` : ''}`,
+  };
+  const hooked: PipelineDeps = {
+    ...deps,
+    onTransition: deps.onTransition,
+  };
+  // Create first so the caller can link the request before the (long) run starts.
+  const created = createFix(
+    deps.db,
+    {
+      patternId: trigger.patternId,
+      patternHash: trigger.patternHash,
+      patternText: trigger.patternText,
+      retryOf: id,
+      actor: options.actor ?? 'supervisor',
+      reason: trigger.reason as string,
+    },
+    now(deps),
+  );
+  options.onCreated?.(created.id);
+  for (const older of listFixes(deps.db, { patternId: prev.patternId, states: OPEN_STATES })) {
+    if (older.id !== created.id) {
+      await move(hooked, older.id, { event: 'supersede', actor: options.actor ?? 'supervisor', reason: `superseded by fix ${created.id}` });
+    }
+  }
+  return advanceFix(hooked, created.id);
+}
+
+/** Start every pending retry request (recorded by `dancer fixes retry`). */
+export async function processRetryRequests(deps: PipelineDeps): Promise<FixRecord[]> {
+  const out: FixRecord[] = [];
+  for (const req of pendingRetries(deps.db)) {
+    if (deps.signal?.aborted) break;
+    out.push(
+      await retryFix(deps, req.fixId, {
+        actor: humanActor(req.requestedBy),
+        reason: req.reason,
+        onCreated: (newId) => markRetryTaken(deps.db, req.id, now(deps), newId),
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Keep the worktrees and branches of the newest `fixes.retention.keepFailed` failed, rejected or
+ * superseded fixes; remove the rest. Returns the ids cleaned.
+ */
+export async function pruneRetained(deps: Pick<PipelineDeps, 'db' | 'repo' | 'fixes' | 'clock'>): Promise<number[]> {
+  const finished = listFixes(deps.db, { states: ['failed', 'rejected', 'superseded'] });
+  const cleaned: number[] = [];
+  for (const fix of finished.slice(deps.fixes.retention.keepFailed)) {
+    if (!fix.worktree && !(fix.branch && (await branchExists(deps.repo, fix.branch)))) continue;
+    if (fix.worktree) await removeWorktree(deps.repo, fix.worktree);
+    if (fix.branch && (await branchExists(deps.repo, fix.branch))) await deleteBranch(deps.repo, fix.branch);
+    updateFix(deps.db, fix.id, { worktree: null }, (deps.clock ?? Date.now)());
+    cleaned.push(fix.id);
+  }
+  return cleaned;
+}

@@ -1,0 +1,341 @@
+/**
+ * Masking: the first step of template mining. Variable parts of a log message (numbers, ids,
+ * addresses, paths, ...) are replaced by the wildcard `<*>` before the message is tokenised, so
+ * that the miner compares only the constant words. Pure functions, no I/O.
+ *
+ * Two kinds of mask run, in order:
+ * 1. Regex masks over the whole message (URLs, emails, UUIDs, IP addresses, timestamps, paths,
+ *    sizes, quoted strings, `key=value` values, booleans, hex, user-defined patterns). A regex
+ *    mask may span spaces, so a value such as `"two words"` or `12 KB` becomes one token.
+ * 2. The token rule (`numbers`): within each whitespace-separated token, runs of letters and
+ *    digits that are numbers or numeric identifiers (`42`, `-1`, `3.5`, `65020ms`, `rdd_2_1`,
+ *    `8a2a501`) become `<*>`; adjacent variable runs joined by `.`, `:`, `-`, `_`, `/` or `@`
+ *    become a single `<*>` (`10.0.0.1:80` is one value), while `,`, `#`, `|` and `=` still
+ *    separate values.
+ */
+
+/** The wildcard that marks a variable part in a masked message and in a template. */
+export const WILDCARD = '<*>';
+
+/** The names of the built-in masks, in the order they run. */
+export const BUILTIN_MASK_NAMES = [
+  'url',
+  'email',
+  'uuid',
+  'ipv6',
+  'hostport',
+  'ipv4',
+  'timestamp',
+  'path',
+  'size',
+  'quoted',
+  'keyvalue',
+  'hex',
+  'bool',
+  'numbers',
+] as const;
+
+/** One of {@link BUILTIN_MASK_NAMES}. */
+export type BuiltinMaskName = (typeof BUILTIN_MASK_NAMES)[number];
+
+/** A user-defined mask: every match of `pattern` is replaced by `replacement` (default `<*>`). */
+export interface CustomMask {
+  /** A name, for docs and error messages. */
+  name: string;
+  /** A JavaScript regular expression source (no slashes); compiled with the `g` flag. */
+  pattern: string;
+  /** Replacement text; `$1`-style group references work. Default `<*>`. */
+  replacement?: string;
+}
+
+/** Which masks to run: the `patterns.masks` section of `dancer.yaml`. */
+export interface MaskConfig {
+  /** Built-in masks to turn off, by name. */
+  disable?: readonly string[];
+  /** Extra masks, run before the built-ins (so they can claim text first). */
+  custom?: readonly CustomMask[];
+}
+
+interface RegexMask {
+  name: string;
+  re: RegExp;
+  /** Cheap precondition on the raw text; the regex is skipped when it returns false. */
+  gate?: (s: string) => boolean;
+  replace: string | ((match: string, ...groups: string[]) => string);
+}
+
+const hasDigit = (s: string): boolean => /\d/.test(s);
+
+/** `::` or seven colons: a real IPv6 address, not a time like `12:30:45`. */
+function ipv6Replace(match: string): string {
+  const core = match.replace(/^\[/, '').replace(/\](:\d+)?$/, '');
+  const colons = core.split(':').length - 1;
+  if (!core.includes('::') && colons < 7) return match;
+  if (core === '::') return match;
+  return WILDCARD;
+}
+
+const BUILTIN_REGEX_MASKS: Record<Exclude<BuiltinMaskName, 'numbers'>, RegexMask> = {
+  url: {
+    name: 'url',
+    re: /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>)\]},]*/g,
+    gate: (s) => s.includes('://'),
+    replace: WILDCARD,
+  },
+  email: {
+    name: 'email',
+    re: /(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b/g,
+    gate: (s) => s.includes('@'),
+    replace: WILDCARD,
+  },
+  uuid: {
+    name: 'uuid',
+    re: /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b/g,
+    gate: (s) => s.includes('-'),
+    replace: WILDCARD,
+  },
+  ipv6: {
+    name: 'ipv6',
+    re: /(?<![\w:.])\[?(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?:%\w+)?(?:\](?::\d{1,5})?)?(?![\w:])/g,
+    gate: (s) => s.includes('::') || s.includes(':'),
+    replace: ipv6Replace,
+  },
+  hostport: {
+    name: 'hostport',
+    re: /(?<![\w.-])(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*:\d{1,5}(?![\w.])/g,
+    gate: (s) => s.includes(':'),
+    replace: WILDCARD,
+  },
+  ipv4: {
+    name: 'ipv4',
+    re: /(?:(?<![^\s([{=,])\/)?(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w-]|\.\w)/g,
+    gate: (s) => s.includes('.'),
+    replace: WILDCARD,
+  },
+  timestamp: {
+    name: 'timestamp',
+    re: /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b|\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\b/g,
+    gate: (s) => s.includes(':') || s.includes('-'),
+    replace: WILDCARD,
+  },
+  path: {
+    name: 'path',
+    re: /(?<![\w.\/~\\-])(?:~|\.{1,2})?(?:\/[\w.@%+~$*:-]+)+\/?|(?<![\w.\/-])[\w.-]+(?:\/[\w.@%+~$*-]+){2,}\/?|\b[A-Za-z]:\\[^\s"'<>|]*/g,
+    gate: (s) => s.includes('/') || s.includes('\\'),
+    replace: WILDCARD,
+  },
+  size: {
+    name: 'size',
+    re: /(?<![\w.])[-+]?\d+(?:\.\d+)? ?(?:[KMGTPE]i?B|[kmgt]b|bytes?|B)\b/g,
+    replace: WILDCARD,
+  },
+  quoted: {
+    name: 'quoted',
+    re: /"(?:[^"\\\n]|\\.)*"|(?<![\w'])'[^'\n]+'(?![\w'])/g,
+    gate: (s) => s.includes('"') || s.includes("'"),
+    replace: (m) => (m.startsWith('"') ? '"<*>"' : "'<*>'"),
+  },
+  keyvalue: {
+    name: 'keyvalue',
+    re: /(?<=^|[\s,;(\[{<])([A-Za-z_][\w.-]*)([=:])(?!\/\/)([^\s,;)\]}>=]*\d[^\s,;)\]}>=]*)/g,
+    gate: (s) => s.includes('=') || s.includes(':'),
+    replace: (_m, key: string, sep: string) => `${key}${sep}${WILDCARD}`,
+  },
+  hex: {
+    name: 'hex',
+    re: /\b0[xX][0-9a-fA-F]+\b/g,
+    gate: (s) => s.includes('0x') || s.includes('0X'),
+    replace: WILDCARD,
+  },
+  bool: {
+    name: 'bool',
+    re: /(?<![\w.-])(?:true|false|null|True|False|TRUE|FALSE|NULL)(?![\w-]|\.\w)/g,
+    replace: WILDCARD,
+  },
+};
+
+/** A compiled set of masks: turns a raw message into its masked form. */
+export interface Masker {
+  /** The masked message: variable parts replaced by `<*>` (whitespace as in the input). */
+  mask(message: string): string;
+  /** The names of the masks that run, in order. */
+  readonly names: readonly string[];
+}
+
+/**
+ * Compile the masks named by `config` (all built-ins by default).
+ *
+ * @throws {Error} when a custom pattern is not a valid regular expression (the config loader
+ * reports it with the file position).
+ */
+export function createMasker(config: MaskConfig = {}): Masker {
+  const disabled = new Set(config.disable ?? []);
+  const regexMasks: RegexMask[] = [];
+  for (const custom of config.custom ?? []) {
+    regexMasks.push({
+      name: custom.name,
+      re: new RegExp(custom.pattern, 'g'),
+      replace: custom.replacement ?? WILDCARD,
+    });
+  }
+  for (const name of BUILTIN_MASK_NAMES) {
+    if (name === 'numbers' || disabled.has(name)) continue;
+    regexMasks.push(BUILTIN_REGEX_MASKS[name]);
+  }
+  const numbers = !disabled.has('numbers');
+  const names = [...regexMasks.map((m) => m.name), ...(numbers ? ['numbers'] : [])];
+  return {
+    names,
+    mask(message: string): string {
+      let s = message;
+      for (const m of regexMasks) {
+        if (m.gate && !m.gate(s)) continue;
+        m.re.lastIndex = 0;
+        // The two overloads of replace differ only in the type of the second argument.
+        s = typeof m.replace === 'string' ? s.replace(m.re, m.replace) : s.replace(m.re, m.replace);
+      }
+      return numbers ? maskNumbers(s) : s;
+    },
+  };
+}
+
+/** Apply the token rule (see the module comment) to every whitespace-separated token. */
+export function maskNumbers(s: string): string {
+  if (!hasDigit(s)) return s;
+  let out = '';
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) {
+      out += s[i];
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < n) {
+      const d = s.charCodeAt(j);
+      if (d === 32 || d === 9 || d === 10 || d === 13) break;
+      j++;
+    }
+    out += maskToken(s.slice(i, j));
+    i = j;
+  }
+  return out;
+}
+
+const isWordChar = (c: number): boolean =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
+
+/** Separators across which adjacent variable runs join into one value. */
+const JOINERS = new Set(['.', ':', '-', '_', '/', '@']);
+
+/**
+ * Is a run of `[A-Za-z0-9_]` a variable? Numbers (`42`, `007`), numbers with a short unit
+ * (`65020ms`, `5s`, `100k`), identifiers with an all-digit `_` segment (`rdd_2_1`,
+ * `job_1445144423722_0020Job`) and hex-looking strings of six or more with a digit (`8a2a501`).
+ * Words with an embedded digit (`log4j`, `ssh2`, `jk2_init`, `SOCKS5`) stay constant.
+ */
+export function isVariableRun(run: string): boolean {
+  if (run === '<*>') return true;
+  let digits = 0;
+  for (let k = 0; k < run.length; k++) if (isDigitCode(run.charCodeAt(k))) digits++;
+  if (digits === 0) return false;
+  if (digits === run.length) return true;
+  if (/^\d+[a-zA-Z]{1,3}$/.test(run)) return true;
+  if (run.includes('_')) {
+    for (const part of run.split('_')) if (part.length > 0 && /^\d+[a-zA-Z]{0,3}$/.test(part)) return true;
+  }
+  if (run.length >= 6 && /^[0-9a-fA-F]+$/.test(run) && /[a-fA-F]/.test(run)) return true;
+  return false;
+}
+
+/** Mask the numeric runs of one token (no whitespace inside). */
+export function maskToken(token: string): string {
+  let digit = false;
+  for (let k = 0; k < token.length; k++) {
+    if (isDigitCode(token.charCodeAt(k))) {
+      digit = true;
+      break;
+    }
+  }
+  if (!digit) return token;
+  // Split into alternating pieces: word runs ([A-Za-z0-9_]) and the rest; `<*>` counts as a word.
+  const pieces: { text: string; word: boolean; variable: boolean }[] = [];
+  let i = 0;
+  while (i < token.length) {
+    if (token.startsWith(WILDCARD, i)) {
+      pieces.push({ text: WILDCARD, word: true, variable: true });
+      i += WILDCARD.length;
+      continue;
+    }
+    const c = token.charCodeAt(i);
+    let j = i + 1;
+    if (isWordChar(c)) {
+      while (j < token.length && isWordChar(token.charCodeAt(j))) j++;
+      const text = token.slice(i, j);
+      pieces.push({ text, word: true, variable: isVariableRun(text) });
+    } else {
+      while (j < token.length && !isWordChar(token.charCodeAt(j)) && !token.startsWith(WILDCARD, j)) j++;
+      pieces.push({ text: token.slice(i, j), word: false, variable: false });
+    }
+    i = j;
+  }
+  // A sign directly before a number belongs to it (`-1`, `(-5`, `=+3`, `blk_-42`), unless it is
+  // a hyphen between two words (`msra-sa-41`).
+  for (let k = 1; k < pieces.length; k++) {
+    const prev = pieces[k - 1] as (typeof pieces)[number];
+    const cur = pieces[k] as (typeof pieces)[number];
+    if (!cur.variable || prev.word) continue;
+    const sign = prev.text.at(-1);
+    if (sign !== '-' && sign !== '+') continue;
+    const before = pieces[k - 2];
+    if (prev.text.length > 1 || !before || before.text.endsWith('_')) {
+      prev.text = prev.text.slice(0, -1);
+      cur.text = `${sign}${cur.text}`;
+    }
+  }
+  // An identifier prefix ending in `_` directly before a signed number (`blk_-42`) is one value.
+  for (let k = 0; k + 1 < pieces.length; k++) {
+    const cur = pieces[k];
+    const next = pieces[k + 1];
+    const after = next && !next.word && next.text === '' ? pieces[k + 2] : next;
+    if (cur?.word && !cur.variable && cur.text.endsWith('_') && after?.variable) cur.variable = true;
+  }
+  let out = '';
+  let k = 0;
+  while (k < pieces.length) {
+    const p = pieces[k] as (typeof pieces)[number];
+    if (!p.variable) {
+      out += p.text;
+      k++;
+      continue;
+    }
+    // Extend the variable over joiners followed by more variables.
+    let end = k;
+    let m = k + 1;
+    while (m < pieces.length) {
+      const sep = pieces[m] as (typeof pieces)[number];
+      if (sep.variable) {
+        end = m;
+        m++;
+        continue;
+      }
+      if (!sep.word && isJoiner(sep.text) && pieces[m + 1]?.variable) {
+        end = m + 1;
+        m += 2;
+        continue;
+      }
+      break;
+    }
+    out += WILDCARD;
+    k = end + 1;
+  }
+  return out;
+}
+
+function isJoiner(text: string): boolean {
+  for (const ch of text) if (!JOINERS.has(ch)) return false;
+  return true;
+}

@@ -1,0 +1,719 @@
+/**
+ * The online template miner: a Drain-family parser (He et al., ICWS 2017) with the extensions
+ * described in docs/patterns-miner.md. Pure and in-memory: persistence is template-store.ts.
+ *
+ * add(message) masks the message (masks.ts), tokenises it, and looks for the most similar template
+ * with the same stack fingerprint and token count in a few leaves of a fixed-depth index keyed by
+ * the leading tokens (a leading token that is a wildcard is looked up under `*` too, so a template
+ * is never split by a variable first word). Above the similarity threshold the message joins the
+ * template, and positions that differ become `<*>`; otherwise, before a new template is created,
+ * templates of other lengths whose wildcards can absorb the extra tokens are tried (variable parts
+ * that change the token count). Ids are stable: a template keeps its id as it generalises; when it
+ * comes to cover another template, the other one is merged into it and records `mergedInto`.
+ */
+import { fingerprintFrames } from './fingerprint.js';
+import { createMasker, type Masker, type MaskConfig, WILDCARD } from './masks.js';
+import { joinTokens, tokenize } from './tokenize.js';
+
+/** Options of a {@link TemplateMiner}; the `patterns.miner` section of `dancer.yaml`. */
+export interface MinerOptions {
+  /** Share of a template's constant tokens a message must match to join it. Default 0.7. */
+  similarityThreshold?: number;
+  /** Leading tokens used as index keys. Default 2. */
+  depth?: number;
+  /** Distinct values per index position before new ones go under `*`. Default 100. */
+  maxChildren?: number;
+  /** Which masks run (see masks.ts). */
+  masks?: MaskConfig;
+  /** In-application stack frames that make up the fingerprint. Default 3. */
+  maxFrames?: number;
+}
+
+/** Per-record options of {@link TemplateMiner.add}. */
+export interface AddOptions {
+  /** Stack frame lines (`at fn (file:1:2)`), top first; one string may hold several lines. */
+  frames?: readonly string[];
+  /** Time of the record (ms since epoch), for first/last seen. */
+  ts?: number;
+}
+
+/** What {@link TemplateMiner.add} returns. */
+export interface AddResult {
+  /** The template the message now belongs to (never a merged one). */
+  templateId: number;
+  /** Its text, `<*>` for variable parts, tokens joined by single spaces. */
+  template: string;
+  /** The message's values for the template's `<*>` (computed on first read). */
+  readonly parameters: string[];
+  /** A new template was made for this message. */
+  created: boolean;
+  /** An existing template gained a `<*>` (its text changed) or absorbed another one. */
+  changed: boolean;
+}
+
+/** What {@link TemplateMiner.match} returns. */
+export interface MatchResult {
+  templateId: number;
+  template: string;
+  readonly parameters: string[];
+}
+
+/** A template as the miner knows it (a snapshot; plain data). */
+export interface TemplateInfo {
+  id: number;
+  /** Template text. */
+  template: string;
+  tokens: string[];
+  /** Token count of the messages that created it. */
+  tokenCount: number;
+  /** Stack fingerprint ('' for messages without an in-application stack). */
+  fingerprint: string;
+  /** Messages assigned (including those of templates merged into this one). */
+  count: number;
+  firstSeen?: number;
+  lastSeen?: number;
+  /** Set when this template was merged into another one; look that one up instead. */
+  mergedInto?: number;
+}
+
+interface Cluster {
+  id: number;
+  tokens: string[];
+  tokenCount: number;
+  fingerprint: string;
+  count: number;
+  firstSeen?: number;
+  lastSeen?: number;
+  mergedInto?: number;
+  leaf?: string;
+  anchors?: string[];
+  text?: string;
+  paramRe?: RegExp;
+  paramReText?: string;
+}
+
+const STAR = '*';
+const SEP = '\u0001';
+
+/** The defaults of {@link MinerOptions}. */
+export const DEFAULT_MINER_OPTIONS = Object.freeze({
+  similarityThreshold: 0.7,
+  depth: 2,
+  maxChildren: 100,
+  maxFrames: 3,
+});
+
+/** The online template miner. See the module comment. */
+export class TemplateMiner {
+  private readonly masker: Masker;
+  private readonly st: number;
+  private readonly depth: number;
+  private readonly maxChildren: number;
+  private readonly maxFrames: number;
+  private readonly clusters = new Map<number, Cluster>();
+  /** leaf key → clusters (live ones only). */
+  private readonly leaves = new Map<string, Cluster[]>();
+  /** group key (fingerprint + length) → leaf keys in it. */
+  private readonly groups = new Map<string, Set<string>>();
+  /** group key + position → distinct keys seen there (for maxChildren). */
+  private readonly children = new Map<string, Set<string>>();
+  /** fingerprint + anchor token → live clusters, for matching across token counts. */
+  private readonly anchors = new Map<string, Set<Cluster>>();
+  private nextId = 1;
+  private readonly dirty = new Set<number>();
+
+  constructor(options: MinerOptions = {}) {
+    this.masker = createMasker(options.masks);
+    this.st = options.similarityThreshold ?? DEFAULT_MINER_OPTIONS.similarityThreshold;
+    this.depth = options.depth ?? DEFAULT_MINER_OPTIONS.depth;
+    this.maxChildren = options.maxChildren ?? DEFAULT_MINER_OPTIONS.maxChildren;
+    this.maxFrames = options.maxFrames ?? DEFAULT_MINER_OPTIONS.maxFrames;
+  }
+
+  /** Mask and tokenise a message as the miner sees it. */
+  tokens(message: string): string[] {
+    return tokenize(this.masker.mask(message));
+  }
+
+  /** The stack fingerprint for `frames` under this miner's options. */
+  fingerprint(frames: readonly string[] | undefined): string {
+    return fingerprintFrames(frames, { maxFrames: this.maxFrames });
+  }
+
+  /** Assign `message` to a template, learning from it. */
+  add(message: string, opts: AddOptions = {}): AddResult {
+    const tokens = this.tokens(message);
+    const fp = opts.frames ? this.fingerprint(opts.frames) : '';
+    let cluster = this.search(tokens, fp);
+    let created = false;
+    let changed = false;
+    if (cluster && !covers(cluster.tokens, tokens)) {
+      // A template of another length that covers the message beats generalising this one.
+      cluster = this.findAcrossLengths(tokens, fp) ?? cluster;
+    }
+    if (cluster) {
+      changed = this.absorb(cluster, tokens);
+    } else {
+      cluster = this.findAcrossLengths(tokens, fp);
+      if (!cluster) {
+        cluster = this.create(tokens, fp);
+        created = true;
+        if (this.mergeCovered(cluster)) changed = true;
+      }
+    }
+    const live = this.resolve(cluster.id) as Cluster;
+    if (live !== cluster) {
+      // The new or changed template was folded into an older one that now covers it.
+      cluster = live;
+      created = false;
+      changed = true;
+    }
+    cluster.count++;
+    if (opts.ts !== undefined) {
+      if (cluster.firstSeen === undefined || opts.ts < cluster.firstSeen) cluster.firstSeen = opts.ts;
+      if (cluster.lastSeen === undefined || opts.ts > cluster.lastSeen) cluster.lastSeen = opts.ts;
+    }
+    this.dirty.add(cluster.id);
+    return this.result(cluster, message, created, changed);
+  }
+
+  /** Find the template `message` belongs to without learning: every constant token must match. */
+  match(message: string, opts: { frames?: readonly string[] } = {}): MatchResult | undefined {
+    const tokens = this.tokens(message);
+    const fp = opts.frames ? this.fingerprint(opts.frames) : '';
+    let best: Cluster | undefined;
+    for (const leaf of this.leafKeysFor(tokens, fp)) {
+      for (const c of this.leaves.get(leaf) ?? []) {
+        if (covers(c.tokens, tokens) && (!best || c.id < best.id)) best = c;
+      }
+    }
+    best ??= this.findAcrossLengths(tokens, fp, false);
+    if (!best) return undefined;
+    const found = best;
+    const miner = this;
+    return {
+      templateId: found.id,
+      template: this.text(found),
+      get parameters() {
+        return miner.parametersOf(message, found.id) ?? [];
+      },
+    };
+  }
+
+  /** A template by id, following merges to the template that absorbed it. */
+  get(id: number): TemplateInfo | undefined {
+    const c = this.resolve(id);
+    return c ? this.info(c) : undefined;
+  }
+
+  /** A template by id as stored, without following merges (merged ones carry `mergedInto`). */
+  raw(id: number): TemplateInfo | undefined {
+    const c = this.clusters.get(id);
+    return c ? this.info(c) : undefined;
+  }
+
+  /** The id a template id resolves to after merges (the id itself when not merged). */
+  resolveId(id: number): number | undefined {
+    return this.resolve(id)?.id;
+  }
+
+  /** Every template, merged ones included (they carry `mergedInto`), by id. */
+  templates(): TemplateInfo[] {
+    return [...this.clusters.values()].sort((a, b) => a.id - b.id).map((c) => this.info(c));
+  }
+
+  /** Number of live (not merged) templates. */
+  get size(): number {
+    let n = 0;
+    for (const c of this.clusters.values()) if (c.mergedInto === undefined) n++;
+    return n;
+  }
+
+  /**
+   * The values of `message` for the `<*>` of template `templateId` (after merges), in order, or
+   * undefined when the message does not fit the template.
+   */
+  parametersOf(message: string, templateId: number): string[] | undefined {
+    const c = this.resolve(templateId);
+    if (!c) return undefined;
+    const text = this.text(c);
+    if (!c.paramRe || c.paramReText !== text) {
+      c.paramRe = templateRegex(c.tokens);
+      c.paramReText = text;
+    }
+    const m = c.paramRe.exec(message);
+    if (!m) return undefined;
+    return m.slice(1).map((v) => v ?? '');
+  }
+
+  /** Ids changed since the last {@link takeDirty} (for incremental persistence). */
+  takeDirty(): number[] {
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    return ids;
+  }
+
+  /**
+   * Restore a template exactly as persisted (template-store.ts). Call for every template, in any
+   * order, on a fresh miner; ids stay as they were.
+   */
+  restore(t: TemplateInfo): void {
+    const c: Cluster = {
+      id: t.id,
+      tokens: [...t.tokens],
+      tokenCount: t.tokenCount,
+      fingerprint: t.fingerprint,
+      count: t.count,
+      firstSeen: t.firstSeen,
+      lastSeen: t.lastSeen,
+      mergedInto: t.mergedInto,
+    };
+    this.clusters.set(c.id, c);
+    if (c.mergedInto === undefined) this.index(c);
+    if (c.id >= this.nextId) this.nextId = c.id + 1;
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private resolve(id: number): Cluster | undefined {
+    let c = this.clusters.get(id);
+    let hops = 0;
+    while (c && c.mergedInto !== undefined && hops++ < 1000) c = this.clusters.get(c.mergedInto);
+    return c;
+  }
+
+  private info(c: Cluster): TemplateInfo {
+    const out: TemplateInfo = {
+      id: c.id,
+      template: this.text(c),
+      tokens: [...c.tokens],
+      tokenCount: c.tokenCount,
+      fingerprint: c.fingerprint,
+      count: c.count,
+    };
+    if (c.firstSeen !== undefined) out.firstSeen = c.firstSeen;
+    if (c.lastSeen !== undefined) out.lastSeen = c.lastSeen;
+    if (c.mergedInto !== undefined) out.mergedInto = c.mergedInto;
+    return out;
+  }
+
+  private text(c: Cluster): string {
+    c.text ??= joinTokens(c.tokens);
+    return c.text;
+  }
+
+  private result(c: Cluster, message: string, created: boolean, changed: boolean): AddResult {
+    const miner = this;
+    let params: string[] | undefined;
+    return {
+      templateId: c.id,
+      template: this.text(c),
+      created,
+      changed,
+      get parameters() {
+        params ??= miner.parametersOf(message, c.id) ?? [];
+        return params;
+      },
+    };
+  }
+
+  private key(token: string | undefined): string {
+    if (token === undefined) return '';
+    return token.includes(WILDCARD) ? STAR : token;
+  }
+
+  private groupKey(fp: string, len: number): string {
+    return `${fp}${SEP}${len}`;
+  }
+
+  /** Leaf keys a message may be found under: each leading position exact or `*`. */
+  private leafKeysFor(tokens: readonly string[], fp: string): string[] {
+    let keys = [this.groupKey(fp, tokens.length)];
+    for (let i = 0; i < this.depth; i++) {
+      const k = this.key(tokens[i]);
+      const next: string[] = [];
+      for (const prefix of keys) {
+        next.push(`${prefix}${SEP}${k}`);
+        if (k !== STAR && k !== '') next.push(`${prefix}${SEP}${STAR}`);
+      }
+      keys = next;
+    }
+    return keys;
+  }
+
+  /** The leaf a template lives in: its leading tokens, `*` for wildcards or crowded positions. */
+  private leafKeyOf(c: Cluster): string {
+    const group = this.groupKey(c.fingerprint, c.tokens.length);
+    let key = group;
+    for (let i = 0; i < this.depth; i++) {
+      let k = this.key(c.tokens[i]);
+      if (k !== STAR && k !== '') {
+        const slot = `${key}${SEP}#${i}`;
+        let seen = this.children.get(slot);
+        if (!seen) {
+          seen = new Set();
+          this.children.set(slot, seen);
+        }
+        if (!seen.has(k)) {
+          if (seen.size >= this.maxChildren) k = STAR;
+          else seen.add(k);
+        }
+      }
+      key = `${key}${SEP}${k}`;
+    }
+    return key;
+  }
+
+  private index(c: Cluster): void {
+    const leaf = this.leafKeyOf(c);
+    c.leaf = leaf;
+    let list = this.leaves.get(leaf);
+    if (!list) {
+      list = [];
+      this.leaves.set(leaf, list);
+      const group = this.groupKey(c.fingerprint, c.tokens.length);
+      let set = this.groups.get(group);
+      if (!set) {
+        set = new Set();
+        this.groups.set(group, set);
+      }
+      set.add(leaf);
+    }
+    list.push(c);
+    c.anchors = anchorsOf(c.tokens);
+    for (const a of c.anchors) {
+      const k = `${c.fingerprint}${SEP}${a}`;
+      let set = this.anchors.get(k);
+      if (!set) {
+        set = new Set();
+        this.anchors.set(k, set);
+      }
+      set.add(c);
+    }
+  }
+
+  private unindex(c: Cluster): void {
+    if (c.leaf !== undefined) {
+      const list = this.leaves.get(c.leaf);
+      if (list) {
+        const i = list.indexOf(c);
+        if (i >= 0) list.splice(i, 1);
+      }
+      c.leaf = undefined;
+    }
+    for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
+    c.anchors = undefined;
+  }
+
+  private search(tokens: readonly string[], fp: string): Cluster | undefined {
+    let best: Cluster | undefined;
+    let bestSim = -1;
+    let bestEq = -1;
+    for (const leaf of this.leafKeysFor(tokens, fp)) {
+      const list = this.leaves.get(leaf);
+      if (!list) continue;
+      for (const c of list) {
+        const t = c.tokens;
+        let lit = 0;
+        let eq = 0;
+        for (let i = 0; i < t.length; i++) {
+          const tt = t[i] as string;
+          if (tt === WILDCARD) continue;
+          lit++;
+          const mt = tokens[i] as string;
+          if (tt === mt) eq++;
+          else if (isKeyword(tt) && isKeyword(mt)) {
+            eq = -1;
+            break;
+          }
+        }
+        if (eq < 0) continue;
+        const sim = lit === 0 ? (allWild(tokens) ? 1 : 0) : eq / lit;
+        if (sim < this.st) continue;
+        if (sim > bestSim || (sim === bestSim && (eq > bestEq || (eq === bestEq && best && c.id < best.id)))) {
+          best = c;
+          bestSim = sim;
+          bestEq = eq;
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Merge a message into a template of the same length; true when the template text changed. */
+  private absorb(c: Cluster, tokens: readonly string[]): boolean {
+    let changed = false;
+    let lead = false;
+    const t = c.tokens;
+    for (let i = 0; i < t.length; i++) {
+      const tt = t[i] as string;
+      const mt = tokens[i] as string;
+      if (tt === mt || tt === WILDCARD) continue;
+      t[i] = generalize(tt, mt);
+      changed = true;
+      if (i < this.depth) lead = true;
+    }
+    if (!changed) return false;
+    c.text = undefined;
+    this.reindex(c, lead);
+    this.mergeCovered(c);
+    return true;
+  }
+
+  private reindex(c: Cluster, lead: boolean): void {
+    if (lead) {
+      this.unindex(c);
+      this.index(c);
+      return;
+    }
+    for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
+    c.anchors = anchorsOf(c.tokens);
+    for (const a of c.anchors) {
+      const k = `${c.fingerprint}${SEP}${a}`;
+      let set = this.anchors.get(k);
+      if (!set) {
+        set = new Set();
+        this.anchors.set(k, set);
+      }
+      set.add(c);
+    }
+  }
+
+  private create(tokens: readonly string[], fp: string): Cluster {
+    const c: Cluster = { id: this.nextId++, tokens: [...tokens], tokenCount: tokens.length, fingerprint: fp, count: 0 };
+    this.clusters.set(c.id, c);
+    this.index(c);
+    return c;
+  }
+
+  /**
+   * Merge into `c` every other live template it covers (same fingerprint; same length with every
+   * constant token equal, or another length that `c`'s wildcards absorb). Returns true if any.
+   */
+  private mergeCovered(c: Cluster): boolean {
+    let merged = false;
+    for (const other of this.candidatesSharingAnchors(c)) {
+      if (other === c || other.mergedInto !== undefined) continue;
+      if (!coversTemplate(c.tokens, other.tokens)) continue;
+      // The older template keeps its id: merge the newer into the older, taking the general text.
+      const [keep, gone] = other.id < c.id ? [other, c] : [c, other];
+      if (keep !== c) {
+        keep.tokens = [...c.tokens];
+        keep.text = undefined;
+        this.unindex(keep);
+        this.index(keep);
+      }
+      this.mergeInto(gone, keep);
+      merged = true;
+      if (keep !== c) return this.mergeCovered(keep) || merged;
+    }
+    // Same-length templates that c covers but that share no anchor (all-wildcard leading part).
+    const group = this.groups.get(this.groupKey(c.fingerprint, c.tokens.length));
+    if (group && this.key(c.tokens[0]) === STAR && group.size <= 64) {
+      for (const leaf of group) {
+        for (const other of [...(this.leaves.get(leaf) ?? [])]) {
+          if (other === c || !covers(c.tokens, other.tokens)) continue;
+          const [keep, gone] = other.id < c.id ? [other, c] : [c, other];
+          if (keep !== c) {
+            keep.tokens = [...c.tokens];
+            keep.text = undefined;
+            this.unindex(keep);
+            this.index(keep);
+          }
+          this.mergeInto(gone, keep);
+          if (keep !== c) return this.mergeCovered(keep) || true;
+          merged = true;
+        }
+      }
+    }
+    return merged;
+  }
+
+  private mergeInto(gone: Cluster, keep: Cluster): void {
+    this.unindex(gone);
+    gone.mergedInto = keep.id;
+    keep.count += gone.count;
+    if (gone.firstSeen !== undefined && (keep.firstSeen === undefined || gone.firstSeen < keep.firstSeen)) {
+      keep.firstSeen = gone.firstSeen;
+    }
+    if (gone.lastSeen !== undefined && (keep.lastSeen === undefined || gone.lastSeen > keep.lastSeen)) {
+      keep.lastSeen = gone.lastSeen;
+    }
+    this.dirty.add(gone.id);
+    this.dirty.add(keep.id);
+  }
+
+  private candidatesSharingAnchors(c: Cluster): Cluster[] {
+    const out = new Set<Cluster>();
+    for (const a of c.anchors ?? []) {
+      const set = this.anchors.get(`${c.fingerprint}${SEP}${a}`);
+      if (!set) continue;
+      let n = 0;
+      for (const other of set) {
+        if (n++ > 256) break;
+        out.add(other);
+      }
+    }
+    return [...out];
+  }
+
+  /**
+   * A template of another token count whose wildcards absorb the message's extra tokens (or whose
+   * extra tokens the message's wildcards cover), with every constant token equal.
+   */
+  private findAcrossLengths(tokens: readonly string[], fp: string, _learn = true): Cluster | undefined {
+    const seen = new Set<Cluster>();
+    let best: Cluster | undefined;
+    for (const a of anchorsOf(tokens)) {
+      const set = this.anchors.get(`${fp}${SEP}${a}`);
+      if (!set) continue;
+      let n = 0;
+      for (const c of set) {
+        if (n++ > 256) break;
+        if (seen.has(c)) continue;
+        seen.add(c);
+        if (c.tokens.length >= tokens.length) continue;
+        if (!flexCovers(c.tokens, tokens)) continue;
+        if (!best || c.id < best.id) best = c;
+      }
+    }
+    return best;
+  }
+}
+
+/**
+ * Anchor tokens of a template or message: its first constant token that is a plain word, used to
+ * find templates of other token counts. Empty when there is none.
+ */
+function anchorsOf(tokens: readonly string[]): string[] {
+  for (const t of tokens) {
+    if (!t.includes(WILDCARD) && t.length > 1) return [t];
+  }
+  return [];
+}
+
+/**
+ * An upper-case identifier (`RUNNING`, `FAIL_TASK_CLEANUP`, `HTTPS`, `GET`): an enum constant or
+ * keyword from the code, so two different ones make two templates, never a `<*>`.
+ */
+export function isKeyword(token: string): boolean {
+  let start = 0;
+  let end = token.length;
+  while (start < end && !isAlnum(token.charCodeAt(start))) start++;
+  while (end > start && !isAlnum(token.charCodeAt(end - 1))) end--;
+  if (end - start < 2) return false;
+  let upper = 0;
+  for (let i = start; i < end; i++) {
+    const c = token.charCodeAt(i);
+    if (c >= 65 && c <= 90) upper++;
+    else if (!((c >= 48 && c <= 57) || c === 95)) return false;
+  }
+  return upper >= 2;
+}
+
+function allWild(tokens: readonly string[]): boolean {
+  for (const t of tokens) if (t !== WILDCARD) return false;
+  return true;
+}
+
+/** The token that stands for two different tokens: `<*>`, keeping shared outer punctuation. */
+export function generalize(a: string, b: string): string {
+  let p = 0;
+  const max = Math.min(a.length, b.length);
+  while (p < max && a[p] === b[p] && !isAlnum(a.charCodeAt(p)) && a[p] !== '<') p++;
+  if (p === 0) {
+    // A shared `key=` or `key:` prefix stays: `user=root` and `user=bob` give `user=<*>`.
+    let q = 0;
+    while (q < max && a[q] === b[q]) q++;
+    const cut = Math.max(a.lastIndexOf('=', q - 1), a.lastIndexOf(':', q - 1));
+    if (cut > 0 && cut < q && !a.slice(0, cut).includes(WILDCARD)) p = cut + 1;
+  }
+  let s = 0;
+  while (
+    s < max - p &&
+    a[a.length - 1 - s] === b[b.length - 1 - s] &&
+    !isAlnum(a.charCodeAt(a.length - 1 - s)) &&
+    a[a.length - 1 - s] !== '>'
+  )
+    s++;
+  if (p === 0 && s === 0) return WILDCARD;
+  return `${a.slice(0, p)}${WILDCARD}${a.slice(a.length - s)}`;
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** Does template `t` cover tokens `m` of the same length (every constant token equal)? */
+export function covers(t: readonly string[], m: readonly string[]): boolean {
+  if (t.length !== m.length) return false;
+  for (let i = 0; i < t.length; i++) {
+    const tt = t[i] as string;
+    if (tt !== WILDCARD && tt !== m[i] && !tokenCovers(tt, m[i] as string)) return false;
+  }
+  return true;
+}
+
+/** Does template `t` cover template `o` (same length, or a length its wildcards absorb)? */
+function coversTemplate(t: readonly string[], o: readonly string[]): boolean {
+  if (t.length === o.length) return covers(t, o);
+  return flexCovers(t, o);
+}
+
+/** Does a partly variable token (`<*>).`) match a token (`3).`, `<*>).`)? */
+function tokenCovers(tt: string, mt: string): boolean {
+  const i = tt.indexOf(WILDCARD);
+  if (i < 0) return false;
+  const pre = tt.slice(0, i);
+  const post = tt.slice(i + WILDCARD.length);
+  if (post.includes(WILDCARD)) return false;
+  return mt.length >= pre.length + post.length && mt.startsWith(pre) && mt.endsWith(post);
+}
+
+/**
+ * Alignment of a template with a longer message (or template): each pure `<*>` of the template
+ * takes one or more tokens, every other token must be equal (or covered). A `<*>` that takes
+ * several tokens must take mostly variable ones (half or more contain `<*>`): `<1 sec` or
+ * `18846 bytes (18.4 KB)` are one value, `invalid user bob` is not. At most 8 extra tokens.
+ */
+export function flexCovers(t: readonly string[], m: readonly string[]): boolean {
+  const extra = m.length - t.length;
+  if (extra < 0 || extra > 8) return false;
+  if (extra === 0) return covers(t, m);
+  const cols = m.length + 1;
+  const memo = new Uint8Array((t.length + 1) * cols); // 0 unknown, 1 true, 2 false
+  const go = (i: number, j: number): boolean => {
+    if (i === t.length) return j === m.length;
+    if (j >= m.length) return false;
+    const slot = i * cols + j;
+    const known = memo[slot];
+    if (known) return known === 1;
+    const tt = t[i] as string;
+    let ok = false;
+    if (tt === WILDCARD) {
+      const room = m.length - j - (t.length - i);
+      let vars = 0;
+      for (let span = 1; span <= room + 1 && !ok; span++) {
+        if ((m[j + span - 1] as string).includes(WILDCARD)) vars++;
+        if (span > 1 && vars * 2 < span) continue;
+        ok = go(i + 1, j + span);
+      }
+    } else {
+      const mt = m[j] as string;
+      ok = (tt === mt || tokenCovers(tt, mt)) && go(i + 1, j + 1);
+    }
+    memo[slot] = ok ? 1 : 2;
+    return ok;
+  };
+  return go(0, 0);
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A regex that matches a raw message against a template and captures each `<*>`. */
+export function templateRegex(tokens: readonly string[]): RegExp {
+  const parts = tokens.map((t) => t.split(WILDCARD).map(escapeRegex).join('(.*?)'));
+  return new RegExp(`^\\s*${parts.join('\\s+')}\\s*$`, 's');
+}

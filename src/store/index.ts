@@ -1,0 +1,56 @@
+/**
+ * The store stage: the SQLite database (open + migrations), the single log writer, retention and
+ * the log queries. Other stages import from here only.
+ */
+export { COLLAPSE_FIELDS, sameRun } from './collapse.js';
+export { readDropped, recordDropped } from './dropped.js';
+export { ERROR_HASH_FRAMES, errorHash } from './error-hash.js';
+export {
+  type ErrorGroup,
+  type ErrorGroupOptions,
+  errorGroups,
+  type FollowOptions,
+  followLogs,
+  iterateLogs,
+  type LogFilter,
+  type LogStats,
+  lastLogId,
+  listLogs,
+  logStats,
+  logWhere,
+  SEARCH_HINT,
+  searchLogs,
+} from './log-queries.js';
+export { LOG_COLUMNS, rowToStoredLog } from './log-rows.js';
+export {
+  type BatchPlugin,
+  COLLAPSE_MAX_SPAN_MS,
+  dropReason,
+  type FlushResult,
+  LogWriter,
+  type LogWriterOptions,
+  type LogWriterStats,
+  type WrittenRow,
+} from './log-writer.js';
+export { applyMigrations, type Db, type OpenStoreOptions, openStore, toStoreError } from './open.js';
+export {
+  LEVELS,
+  type LevelName,
+  type LogRecord,
+  levelName,
+  RECORD_FLAGS,
+  type StoredLog,
+} from './records.js';
+export {
+  planRetention,
+  type RetentionPlan,
+  type RetentionPolicy,
+  type RetentionState,
+  type RetentionStepResult,
+  readRetentionState,
+  retentionPolicyFromConfig,
+  runRetentionStep,
+  type ScheduleRetentionOptions,
+  scheduleRetention,
+} from './retention.js';
+export { parseDuration, parseTimeArg } from './time.js';

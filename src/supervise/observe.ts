@@ -1,0 +1,116 @@
+import type { Db } from '../store/open.js';
+import { type NewPattern, type PeriodStats, p95 } from './verdict.js';
+
+/** What to measure for one period. */
+export interface PeriodQuery {
+  service: string;
+  from: number;
+  to: number;
+  targetTemplateId?: number | null | undefined;
+  /** Crashes the supervisor counted in the period. */
+  crashes: number;
+}
+
+const ERROR_LEVEL = 50;
+
+function hasTable(db: Db, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?").get(name) !== undefined;
+}
+
+/**
+ * Measure one period from the store: records and errors from `logs`, the target pattern's
+ * count, p95 of logged durations, worker RSS and CPU from `metrics`.
+ */
+export function periodStats(db: Db, q: PeriodQuery): PeriodStats {
+  const durationMs = Math.max(1, q.to - q.from);
+  let records = 0;
+  let errors = 0;
+  let targetCount: number | undefined;
+  let latency: number | undefined;
+  if (hasTable(db, 'logs')) {
+    const row = db
+      .prepare(
+        `SELECT COALESCE(SUM(count),0) AS records,
+                COALESCE(SUM(CASE WHEN level >= ${ERROR_LEVEL} THEN count ELSE 0 END),0) AS errors
+         FROM logs WHERE ts >= ? AND ts < ?`,
+      )
+      .get(q.from, q.to) as { records: number; errors: number };
+    records = row.records;
+    errors = row.errors;
+    if (q.targetTemplateId !== undefined && q.targetTemplateId !== null) {
+      targetCount = (
+        db
+          .prepare('SELECT COALESCE(SUM(count),0) AS n FROM logs WHERE template_id = ? AND ts >= ? AND ts < ?')
+          .get(q.targetTemplateId, q.from, q.to) as { n: number }
+      ).n;
+    }
+    const durations = (
+      db
+        .prepare('SELECT duration_ms AS d FROM logs WHERE duration_ms IS NOT NULL AND ts >= ? AND ts < ? LIMIT 50000')
+        .all(q.from, q.to) as Array<{ d: number }>
+    ).map((r) => r.d);
+    latency = p95(durations);
+  }
+  let maxRssBytes: number | undefined;
+  let meanRssBytes: number | undefined;
+  let meanCpuPercent: number | undefined;
+  if (hasTable(db, 'metrics')) {
+    const rss = db
+      .prepare(
+        `SELECT MAX(value) AS max, AVG(value) AS mean FROM metrics
+         WHERE service = ? AND scope = 'worker' AND name = 'rss_bytes' AND ts >= ? AND ts < ?`,
+      )
+      .get(q.service, q.from, q.to) as { max: number | null; mean: number | null };
+    maxRssBytes = rss.max ?? undefined;
+    meanRssBytes = rss.mean ?? undefined;
+    const cpu = db
+      .prepare(
+        `SELECT AVG(value) AS mean FROM metrics
+         WHERE service = ? AND scope = 'worker' AND name = 'cpu_percent' AND ts >= ? AND ts < ?`,
+      )
+      .get(q.service, q.from, q.to) as { mean: number | null };
+    meanCpuPercent = cpu.mean ?? undefined;
+  }
+  return {
+    durationMs,
+    records,
+    errors,
+    targetCount,
+    p95LatencyMs: latency,
+    maxRssBytes,
+    meanRssBytes,
+    meanCpuPercent,
+    crashes: q.crashes,
+  };
+}
+
+/**
+ * Error patterns seen in [from, to) that never appeared before `from`: keyed by template id
+ * when the miner set one, else by error hash, else by message.
+ */
+export function newErrorPatterns(db: Db, from: number, to: number): NewPattern[] {
+  if (!hasTable(db, 'logs')) return [];
+  const rows = db
+    .prepare(
+      `SELECT template_id AS t, err_hash AS h, message AS m, SUM(count) AS n FROM logs
+       WHERE level >= ${ERROR_LEVEL} AND ts >= ? AND ts < ?
+       GROUP BY COALESCE(CAST(template_id AS TEXT), err_hash, message)`,
+    )
+    .all(from, to) as Array<{ t: number | null; h: string | null; m: string; n: number }>;
+  const before = {
+    t: db.prepare(`SELECT 1 FROM logs WHERE template_id = ? AND ts < ? LIMIT 1`),
+    h: db.prepare(`SELECT 1 FROM logs WHERE template_id IS NULL AND err_hash = ? AND ts < ? LIMIT 1`),
+    m: db.prepare(
+      `SELECT 1 FROM logs WHERE template_id IS NULL AND err_hash IS NULL AND message = ? AND ts < ? LIMIT 1`,
+    ),
+  };
+  const out: NewPattern[] = [];
+  for (const r of rows) {
+    const seen =
+      r.t !== null ? before.t.get(r.t, from) : r.h !== null ? before.h.get(r.h, from) : before.m.get(r.m, from);
+    if (seen) continue;
+    const key = r.t !== null ? `template:${r.t}` : r.h !== null ? `error:${r.h}` : `message:${r.m.slice(0, 80)}`;
+    out.push({ key, count: r.n, example: r.m.slice(0, 200) });
+  }
+  return out;
+}

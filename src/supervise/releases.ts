@@ -1,0 +1,113 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DancerError } from '../errors.js';
+import type { ReleaseRow, SuperviseStore } from './state-store.js';
+
+/** The pseudo-release that runs the working tree as it is (what `dancer run` starts first). */
+export const WORKTREE_RELEASE = 'worktree';
+
+const MARKER = '.dancer-release';
+
+/**
+ * Resolve a git ref to a full commit sha.
+ *
+ * @throws {DancerError} `DANCER_DEPLOY_FAILED` when the repository or the ref is unknown.
+ */
+export function resolveCommit(repo: string | undefined, ref: string): string {
+  if (!repo) throw new DancerError('DANCER_DEPLOY_FAILED', 'Deploys need the service to live in a git repository.');
+  const result = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: repo, encoding: 'utf8' });
+  const sha = result.stdout.trim();
+  if (result.status !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) {
+    throw new DancerError('DANCER_DEPLOY_FAILED', `Unknown git ref "${ref}" in ${repo}.`, { details: { ref, repo } });
+  }
+  return sha;
+}
+
+/** Options for {@link buildRelease}. */
+export interface BuildReleaseOptions {
+  service: string;
+  repo: string;
+  commit: string;
+  releasesDir: string;
+  /** `service.build`, run with /bin/sh in the release directory. */
+  build?: string | undefined;
+  store: SuperviseStore;
+  env?: Record<string, string>;
+  /** Build output goes here (the supervisor tees it to stderr). */
+  onOutput?: (chunk: Buffer) => void;
+}
+
+/**
+ * Build `commit` once into `<releasesDir>/<commit>`: `git archive` into a temporary folder,
+ * run the build command there, then rename it into place. A release that is already built is
+ * reused as is (a rollback is a restart, never a rebuild).
+ *
+ * @throws {DancerError} `DANCER_DEPLOY_FAILED` when extraction or the build fails (the row says why).
+ */
+export async function buildRelease(options: BuildReleaseOptions): Promise<ReleaseRow> {
+  const { store, service, commit } = options;
+  const dir = path.join(options.releasesDir, commit);
+  const existing = store.getRelease(service, commit);
+  if (existing?.status === 'ready' && existsSync(path.join(existing.dir, MARKER))) return existing;
+  const createdAt = Date.now();
+  store.putRelease({ service, id: commit, commitSha: commit, dir, status: 'building', createdAt, builtAt: null, error: null });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    await run('/bin/sh', ['-c', `git -C "$DANCER_REPO" archive --format=tar "$DANCER_COMMIT" | tar -x -C "$DANCER_DEST"`], {
+      cwd: tmp,
+      env: { ...process.env, DANCER_REPO: options.repo, DANCER_COMMIT: commit, DANCER_DEST: tmp },
+      what: 'git archive',
+    });
+    if (options.build) {
+      await run('/bin/sh', ['-c', options.build], {
+        cwd: tmp,
+        env: { ...process.env, ...options.env, DANCER_RELEASE: commit },
+        what: `build "${options.build}"`,
+        onOutput: options.onOutput,
+      });
+    }
+    writeFileSync(path.join(tmp, MARKER), `${JSON.stringify({ commit, builtAt: Date.now() })}\n`);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    const message = (error as Error).message;
+    store.putRelease({ service, id: commit, commitSha: commit, dir, status: 'failed', createdAt, builtAt: null, error: message });
+    throw error instanceof DancerError
+      ? error
+      : new DancerError('DANCER_DEPLOY_FAILED', `Release ${commit.slice(0, 12)} failed: ${message}`, { cause: error });
+  }
+  const row: ReleaseRow = { service, id: commit, commitSha: commit, dir, status: 'ready', createdAt, builtAt: Date.now(), error: null };
+  store.putRelease(row);
+  return row;
+}
+
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; what: string; onOutput?: ((chunk: Buffer) => void) | undefined },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const onData = (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-4000);
+      opts.onOutput?.(chunk);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (error) => reject(new DancerError('DANCER_DEPLOY_FAILED', `${opts.what}: ${error.message}`, { cause: error })));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new DancerError('DANCER_DEPLOY_FAILED', `${opts.what} failed (${signal ?? `exit ${code}`}): ${tail.trim().slice(-1000)}`, {
+            details: { code, signal, output: tail },
+          }),
+        );
+    });
+  });
+}

@@ -1,0 +1,197 @@
+/**
+ * The verdict of an observation window after a deploy. Pure: the numbers of the baseline and
+ * of the window so far, thresholds and elapsed time in; a verdict with its reasons out.
+ */
+
+/** Figures of one period (the pre-deploy baseline or the window after the deploy). */
+export interface PeriodStats {
+  /** Length of the period in ms (for rates). */
+  durationMs: number;
+  /** Log records in the period (traffic proxy). */
+  records: number;
+  /** Records at level error or above. */
+  errors: number;
+  /** Records of the target pattern (the one a fix is meant to remove), when there is one. */
+  targetCount?: number | undefined;
+  /** p95 of `duration_ms` over records that have it; undefined when none. */
+  p95LatencyMs?: number | undefined;
+  /** Largest worker RSS sampled, bytes. */
+  maxRssBytes?: number | undefined;
+  /** Mean worker RSS sampled, bytes. */
+  meanRssBytes?: number | undefined;
+  /** Mean worker CPU, percent of one core. */
+  meanCpuPercent?: number | undefined;
+  /** Worker crashes in the period. */
+  crashes: number;
+}
+
+/** Error patterns that were never seen before the deploy, with their counts in the window. */
+export interface NewPattern {
+  key: string;
+  count: number;
+  example?: string | undefined;
+}
+
+/** Thresholds (from `service.observe`). */
+export interface VerdictThresholds {
+  errorRateIncrease: number;
+  minErrors: number;
+  rssIncrease: number;
+  rssLimitBytes?: number | undefined;
+  newPatternMin: number;
+  latencyIncrease: number;
+  minRecords: number;
+  maxExtensions: number;
+  /** Crashes in the window that count as a crash loop. */
+  crashLoop?: number | undefined;
+}
+
+/** Everything {@link judgeWindow} looks at. */
+export interface VerdictInput {
+  baseline: PeriodStats;
+  window: PeriodStats;
+  newPatterns: readonly NewPattern[];
+  /** Time since the new worker became ready, ms. */
+  elapsedMs: number;
+  /** Planned window length, ms (per extension). */
+  windowMs: number;
+  /** Extensions already granted. */
+  extensions: number;
+  thresholds: VerdictThresholds;
+  /** The supervisor gave up restarting (intensity limit) during the window. */
+  crashLoop?: boolean | undefined;
+}
+
+/** Why a window rolled back. Stable strings, stored with the deploy. */
+export type RollbackReason =
+  | 'crash_loop'
+  | 'error_rate'
+  | 'memory_spike'
+  | 'memory_limit'
+  | 'new_error_pattern'
+  | 'latency'
+  | 'target_pattern_worse';
+
+/** The outcome of one evaluation. */
+export type Verdict =
+  /** Keep observing. */
+  | { verdict: 'continue'; reasons: string[]; efficacy: Efficacy | undefined }
+  /** Window over, nothing wrong, enough traffic. */
+  | { verdict: 'pass'; reasons: string[]; efficacy: Efficacy | undefined }
+  /** A trigger fired: roll back. */
+  | { verdict: 'rollback'; reasons: string[]; triggers: RollbackReason[]; efficacy: Efficacy | undefined }
+  /** Window over with too little traffic: extend the window. */
+  | { verdict: 'extend'; reasons: string[]; efficacy: Efficacy | undefined }
+  /** Too little traffic even after every extension: a human decides. */
+  | { verdict: 'inconclusive'; reasons: string[]; efficacy: Efficacy | undefined };
+
+/** Did the fix work: the target pattern's rate (per minute) before and after. */
+export interface Efficacy {
+  beforePerMinute: number;
+  afterPerMinute: number;
+  /** 1 = pattern gone, 0 = unchanged, negative = worse. */
+  reduction: number;
+}
+
+const perMinute = (count: number, durationMs: number): number => (durationMs > 0 ? (count * 60_000) / durationMs : 0);
+
+/** The target pattern's efficacy, when the deploy has a target. */
+export function efficacyOf(baseline: PeriodStats, window: PeriodStats): Efficacy | undefined {
+  if (baseline.targetCount === undefined || window.targetCount === undefined) return undefined;
+  const beforePerMinute = perMinute(baseline.targetCount, baseline.durationMs);
+  const afterPerMinute = perMinute(window.targetCount, window.durationMs);
+  const reduction = beforePerMinute > 0 ? 1 - afterPerMinute / beforePerMinute : afterPerMinute > 0 ? -1 : 0;
+  return { beforePerMinute, afterPerMinute, reduction };
+}
+
+/**
+ * Judge the window so far. Rollback triggers are checked at every evaluation (a memory spike
+ * or crash loop need not wait for the end); rate triggers need `minErrors` errors in the window
+ * so a single early error does not roll back. At the end of the window: `pass` with enough
+ * traffic, otherwise `extend` until `maxExtensions`, then `inconclusive`. Never passes silently
+ * without traffic.
+ */
+export function judgeWindow(input: VerdictInput): Verdict {
+  const { baseline, window, thresholds: t } = input;
+  const efficacy = efficacyOf(baseline, window);
+  const triggers: RollbackReason[] = [];
+  const reasons: string[] = [];
+
+  if (input.crashLoop || (t.crashLoop !== undefined && window.crashes >= t.crashLoop)) {
+    triggers.push('crash_loop');
+    reasons.push(`crash loop: ${window.crashes} crashes in the window`);
+  }
+
+  const baseRate = perMinute(baseline.errors, baseline.durationMs);
+  const winRate = perMinute(window.errors, window.durationMs);
+  if (window.errors >= t.minErrors && winRate > baseRate * (1 + t.errorRateIncrease)) {
+    triggers.push('error_rate');
+    reasons.push(
+      `error rate ${winRate.toFixed(2)}/min vs baseline ${baseRate.toFixed(2)}/min (limit +${Math.round(t.errorRateIncrease * 100)}%)`,
+    );
+  }
+
+  if (t.rssLimitBytes !== undefined && window.maxRssBytes !== undefined && window.maxRssBytes > t.rssLimitBytes) {
+    triggers.push('memory_limit');
+    reasons.push(`worker RSS ${mib(window.maxRssBytes)} over the limit ${mib(t.rssLimitBytes)}`);
+  } else if (
+    baseline.meanRssBytes !== undefined &&
+    baseline.meanRssBytes > 0 &&
+    window.maxRssBytes !== undefined &&
+    window.maxRssBytes > baseline.meanRssBytes * (1 + t.rssIncrease)
+  ) {
+    triggers.push('memory_spike');
+    reasons.push(
+      `worker RSS ${mib(window.maxRssBytes)} vs baseline ${mib(baseline.meanRssBytes)} (limit +${Math.round(t.rssIncrease * 100)}%)`,
+    );
+  }
+
+  const fresh = input.newPatterns.filter((p) => p.count >= t.newPatternMin);
+  if (fresh.length > 0) {
+    triggers.push('new_error_pattern');
+    reasons.push(`new error pattern${fresh.length > 1 ? 's' : ''}: ${fresh.map((p) => `${p.key} x${p.count}`).join(', ')}`);
+  }
+
+  if (
+    baseline.p95LatencyMs !== undefined &&
+    window.p95LatencyMs !== undefined &&
+    baseline.p95LatencyMs > 0 &&
+    window.records >= t.minRecords &&
+    window.p95LatencyMs > baseline.p95LatencyMs * (1 + t.latencyIncrease)
+  ) {
+    triggers.push('latency');
+    reasons.push(`p95 latency ${window.p95LatencyMs.toFixed(1)} ms vs baseline ${baseline.p95LatencyMs.toFixed(1)} ms`);
+  }
+
+  if (efficacy && window.targetCount !== undefined && window.targetCount >= t.minErrors && efficacy.reduction < -t.errorRateIncrease) {
+    triggers.push('target_pattern_worse');
+    reasons.push(
+      `target pattern ${efficacy.afterPerMinute.toFixed(2)}/min vs ${efficacy.beforePerMinute.toFixed(2)}/min before`,
+    );
+  }
+
+  if (triggers.length > 0) return { verdict: 'rollback', reasons, triggers, efficacy };
+
+  const windowOver = input.elapsedMs >= input.windowMs * (1 + input.extensions);
+  if (!windowOver) return { verdict: 'continue', reasons: [], efficacy };
+  if (window.records < t.minRecords) {
+    const why = `too little traffic: ${window.records} records in the window (need ${t.minRecords})`;
+    if (input.extensions < t.maxExtensions) return { verdict: 'extend', reasons: [why], efficacy };
+    return { verdict: 'inconclusive', reasons: [why, 'a human must decide: `dancer rollback` or `dancer accept`'], efficacy };
+  }
+  const summary = [`error rate ${winRate.toFixed(2)}/min vs baseline ${baseRate.toFixed(2)}/min`];
+  if (efficacy) summary.push(`target pattern ${efficacy.beforePerMinute.toFixed(2)} -> ${efficacy.afterPerMinute.toFixed(2)}/min`);
+  return { verdict: 'pass', reasons: summary, efficacy };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** p95 of a list of numbers (nearest rank); undefined when empty. */
+export function p95(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(0, Math.ceil(0.95 * sorted.length) - 1);
+  return sorted[rank];
+}

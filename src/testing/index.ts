@@ -1,0 +1,43 @@
+/**
+ * `dancer/testing`: test servers for running Dancer's real loops offline.
+ *
+ * - {@link startModelServer}: a scripted Anthropic Messages API for the real Claude Code binary.
+ */
+export {
+  EXHAUSTED_TEXT,
+  type ModelServer,
+  type ModelServerOptions,
+  NO_MATCH_TEXT,
+  type RecordedAnswer,
+  type RecordedRequest,
+  readRecording,
+  startModelServer,
+} from './model-server.js';
+export {
+  contentText,
+  loadScenarioFile,
+  type MessagesRequestBody,
+  parseScenario,
+  parseScenarioText,
+  type Scenario,
+  type ScenarioInput,
+  type ScriptedTurn,
+  selectTurn,
+  type ToolResultBlock,
+  type TurnMatcher,
+  toolResults,
+  toolResultText,
+  turnIndex,
+} from './scenario.js';
+export { encodeSse, jsonMessage, type ReplySpec, sseEvents } from './sse.js';
+export {
+  createZulipTestServer,
+  type ZulipTestMessage,
+  type ZulipTestQueue,
+  type ZulipTestReaction,
+  type ZulipTestRequest,
+  type ZulipTestServer,
+  type ZulipTestServerOptions,
+  type ZulipTestUser,
+  type ZulipTestUserInput,
+} from './zulip-server.js';
