@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { LogWriter, openStore } from '../dist/store/index.js';
+import { LogWriter, openStore, readRetentionState, runRetentionStep } from '../dist/store/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -156,9 +156,13 @@ function plainParse(line) {
 
 async function loadParser() {
   try {
-    const capture = await import('../dist/capture/index.js');
-    if (typeof capture.parseLine === 'function') {
-      return { name: 'dist/capture parseLine', parse: (line) => capture.parseLine(line, { stream: 'ingest' }) };
+    const { parseLine } = await import('../dist/capture/parse-line.js');
+    if (typeof parseLine === 'function') {
+      const now = Date.now();
+      return {
+        name: "A2's parseLine from dist/capture/parse-line.js",
+        parse: (line) => parseLine(line, { now, stream: 'ingest' })?.record,
+      };
     }
   } catch {
     // capture not built yet: fall back below
@@ -176,64 +180,81 @@ function runDancer(dir, lines, parse) {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const rows = db.prepare('SELECT count(*) AS n, sum(count) AS records FROM logs').get();
   const dropped = db.prepare('SELECT coalesce(sum(count), 0) AS n FROM dropped').get().n;
-  db.close();
   if (rows.records !== lines.length) throw new Error(`dancer stored ${rows.records} of ${lines.length} records`);
-  return { ms, rows: rows.n, records: rows.records, dropped };
+  // Retention on the result: shrink to half the used size in default-size steps; time each step
+  // (the longest a writer would wait for one).
+  const used = readRetentionState(db).usedBytes;
+  const stepMs = [];
+  let deleted = 0;
+  for (let i = 0; i < 1000; i++) {
+    const s0 = process.hrtime.bigint();
+    const step = runRetentionStep(db, { maxAgeMs: 1e15, maxBytes: Math.floor(used / 2) }, Date.now());
+    stepMs.push(Number(process.hrtime.bigint() - s0) / 1e6);
+    deleted += step.deleted;
+    if (!step.more) break;
+  }
+  db.close();
+  stepMs.sort((a, b) => a - b);
+  const retention = {
+    steps: stepMs.length,
+    deleted,
+    medianStepMs: +stepMs[Math.floor(stepMs.length / 2)].toFixed(1),
+    maxStepMs: +stepMs[stepMs.length - 1].toFixed(1),
+  };
+  return { ms, rows: rows.n, records: rows.records, dropped, retention };
 }
 
-const RAW_COLUMNS = [
-  'ts',
-  'last_ts',
-  'level',
-  'source',
-  'message',
-  'err_type',
-  'err_message',
-  'err_code',
-  'stack',
-  'pid',
-  'hostname',
-  'request_id',
-  'http_method',
-  'http_route',
-  'http_status',
-  'duration_ms',
-  'stream',
-  'extra',
-];
+// Every column the writer fills, except err_hash (computed by the writer), straight from the record.
+const RAW_FIELDS = {
+  ts: 'ts',
+  last_ts: 'ts',
+  level: 'level',
+  source: 'source',
+  message: 'message',
+  template_id: 'templateId',
+  err_type: 'errType',
+  err_message: 'errMessage',
+  err_code: 'errCode',
+  stack: 'stack',
+  pid: 'pid',
+  thread: 'thread',
+  hostname: 'hostname',
+  request_id: 'requestId',
+  session_id: 'sessionId',
+  user_id: 'userId',
+  tenant_id: 'tenantId',
+  trace_id: 'traceId',
+  span_id: 'spanId',
+  http_method: 'httpMethod',
+  http_route: 'httpRoute',
+  http_status: 'httpStatus',
+  duration_ms: 'durationMs',
+  mem_bytes: 'memBytes',
+  file: 'file',
+  line: 'line',
+  func: 'func',
+  stream: 'stream',
+  flags: 'flags',
+  original_bytes: 'originalBytes',
+};
+const RAW_COLUMNS = Object.keys(RAW_FIELDS);
+const RAW_KEYS = Object.values(RAW_FIELDS);
 
 function runRaw(dir, lines, parse) {
-  // Same logs table (same migration), no FTS index written, no collapsing, no error hash.
-  const setup = openStore(path.join(dir, 'raw.db'));
-  setup.close();
+  // Same logs table (same migration, same indexes), no FTS index written, no collapsing, no error hash.
+  openStore(path.join(dir, 'raw.db')).close();
   const db = new Database(path.join(dir, 'raw.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   const insert = db.prepare(
-    `INSERT INTO logs (${RAW_COLUMNS.join(', ')}) VALUES (${RAW_COLUMNS.map(() => '?').join(', ')})`,
+    `INSERT INTO logs (${RAW_COLUMNS.join(', ')}, extra) VALUES (${RAW_COLUMNS.map(() => '?').join(', ')}, ?)`,
   );
   const tx = db.transaction((batch) => {
     for (const r of batch) {
-      insert.run(
-        r.ts,
-        r.ts,
-        r.level,
-        r.source ?? null,
-        r.message,
-        r.errType ?? null,
-        r.errMessage ?? null,
-        r.errCode ?? null,
-        r.stack ?? null,
-        r.pid ?? null,
-        r.hostname ?? null,
-        r.requestId ?? null,
-        r.httpMethod ?? null,
-        r.httpRoute ?? null,
-        r.httpStatus ?? null,
-        r.durationMs ?? null,
-        r.stream ?? null,
-        r.extra ? JSON.stringify(r.extra) : null,
-      );
+      const values = RAW_KEYS.map((k) => r[k] ?? null);
+      values[RAW_KEYS.indexOf('flags')] = r.flags ?? 0;
+      values.push(r.extra ? JSON.stringify(r.extra) : null);
+      insert.run(values);
     }
   });
   const t0 = process.hrtime.bigint();
@@ -288,6 +309,7 @@ const out = {
   batch: BATCH,
   parser: parser.name,
   dancerRowsForLines: rounds[0].dancer.rows,
+  retentionOnResult: rounds.map((r) => r.dancer.retention),
   best: {
     dancerLinesPerSec: rate(best('dancer')),
     rawLinesPerSec: rate(best('raw')),

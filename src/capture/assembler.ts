@@ -78,7 +78,13 @@ export class Assembler {
       g.lastAt = now;
       return out;
     }
-    if (g !== null && TRACEBACK.test(text) && g.mode === 'plain' && g.lines.length === 0 && g.head.level >= LEVELS.error) {
+    if (
+      g !== null &&
+      TRACEBACK.test(text) &&
+      g.mode === 'plain' &&
+      g.lines.length === 0 &&
+      g.head.level >= LEVELS.error
+    ) {
       // logging.exception(): "ERROR:root:failed" followed by its traceback.
       g.mode = 'python';
       g.pyStart = 0;

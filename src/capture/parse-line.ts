@@ -95,8 +95,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const LEADING_TIME =
-  /^\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)\]?\s/;
+const LEADING_TIME = /^\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)\]?\s/;
 
 function textRecord(text: string, options: ParseOptions, flags: number, originalBytes?: number): ParsedLine {
   let ts = options.now;
@@ -160,7 +159,11 @@ function num(value: unknown): number | undefined {
 }
 
 /** Take the first key of `keys` whose value `read` accepts; remove it from `obj`. */
-function take<T>(obj: Record<string, unknown>, keys: readonly string[], read: (v: unknown) => T | undefined): T | undefined {
+function take<T>(
+  obj: Record<string, unknown>,
+  keys: readonly string[],
+  read: (v: unknown) => T | undefined,
+): T | undefined {
   for (const key of keys) {
     if (!(key in obj)) continue;
     const v = read(obj[key]);
@@ -205,7 +208,11 @@ export function recordFromObject(
       record.errMessage = take(rest, ['message', 'msg'], str);
       record.errCode = take(rest, ['code', 'errno'], str);
       record.stack = take(rest, ['stack', 'stacktrace', 'stack_trace', 'backtrace'], (v) =>
-        typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join('\n') : undefined,
+        typeof v === 'string'
+          ? v
+          : Array.isArray(v) && v.every((x) => typeof x === 'string')
+            ? v.join('\n')
+            : undefined,
       );
       if (Object.keys(rest).length > 0) obj[errKey] = rest;
       else delete obj[errKey];
@@ -266,7 +273,9 @@ export function recordFromObject(
   if (record.httpRoute === undefined) {
     record.httpRoute = take(obj, ['route', 'http_route', 'httpRoute'], str);
     if (record.httpRoute === undefined) {
-      const url = take(obj, ['url', 'path', 'uri'], (v) => (typeof v === 'string' && v.startsWith('/') ? v : undefined));
+      const url = take(obj, ['url', 'path', 'uri'], (v) =>
+        typeof v === 'string' && v.startsWith('/') ? v : undefined,
+      );
       if (url !== undefined) record.httpRoute = routeFromUrl(url);
     }
   }
@@ -276,7 +285,17 @@ export function recordFromObject(
   });
   record.durationMs = take(
     obj,
-    ['responseTime', 'response_time', 'durationMs', 'duration_ms', 'duration', 'elapsed', 'elapsedMs', 'latency', 'took'],
+    [
+      'responseTime',
+      'response_time',
+      'durationMs',
+      'duration_ms',
+      'duration',
+      'elapsed',
+      'elapsedMs',
+      'latency',
+      'took',
+    ],
     num,
   );
 
@@ -317,7 +336,8 @@ export function recordFromObject(
   if (level === undefined) {
     record.level =
       record.errType !== undefined || record.errMessage !== undefined || record.stack !== undefined
-        ? LEVELS.error : inferLevel(record.message).level;
+        ? LEVELS.error
+        : inferLevel(record.message).level;
   }
   if (options.stream !== undefined) record.stream = options.stream;
 

@@ -18,9 +18,7 @@ export type PushResult = 'queued' | 'evicted' | 'dropped';
 
 /** A rough size of a record in memory, for the byte bound. */
 export function estimateRecordBytes(record: LogRecord): number {
-  return (
-    200 + record.message.length * 2 + (record.stack?.length ?? 0) * 2 + (record.errMessage?.length ?? 0) * 2
-  );
+  return 200 + record.message.length * 2 + (record.stack?.length ?? 0) * 2 + (record.errMessage?.length ?? 0) * 2;
 }
 
 /** Priority class of a level: 0 trace, 1 debug, 2 info, 3 warn, 4 error, 5 fatal. */

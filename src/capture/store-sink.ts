@@ -26,6 +26,11 @@ export interface StoreSinkOptions<T> {
   busyTimeoutMs?: number | undefined;
   /** How often to try again to open a store that could not be opened. Default 5000 ms. */
   reopenIntervalMs?: number | undefined;
+  /**
+   * For inputs that may wait (a file, not a live app): when the queue is full, `push` writes
+   * the queued records synchronously instead of dropping any. Default false (drop, never wait).
+   */
+  backpressure?: boolean | undefined;
   /** Told once per condition (store cannot be opened, writes failing). Default: stderr. */
   onReport?: ((error: DancerError) => void) | undefined;
 }
@@ -78,8 +83,7 @@ export class StoreSink<T> {
       options.levelOf,
       options.sizeOf,
     );
-    this.report =
-      options.onReport ?? ((error) => process.stderr.write(`dancer: ${error.code}: ${error.message}\n`));
+    this.report = options.onReport ?? ((error) => process.stderr.write(`dancer: ${error.code}: ${error.message}\n`));
     this.tryOpen(Date.now());
   }
 
@@ -112,6 +116,7 @@ export class StoreSink<T> {
       this.queue.countDropped(this.options.levelOf(item));
       return;
     }
+    if (this.options.backpressure && this.queue.size >= this.queue.maxRecords) this.drain(this.queue.size);
     this.queue.push(item);
     this.schedule();
   }
@@ -148,6 +153,15 @@ export class StoreSink<T> {
     this.drain(Number.POSITIVE_INFINITY);
     this.closed = true;
     this.countDrops();
+    if (this.writer === null && this.pendingUnavailable > 0) {
+      this.report(
+        new DancerError(
+          'DANCER_STORE_WRITE_FAILED',
+          `${this.pendingUnavailable} record(s) were dropped because the store ${this.options.dbPath} could not be opened.`,
+          { details: { file: this.options.dbPath, dropped: this.pendingUnavailable, reason: 'store_unavailable' } },
+        ),
+      );
+    }
     try {
       this.writer?.close();
     } finally {

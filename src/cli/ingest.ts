@@ -1,10 +1,10 @@
 import { createReadStream, fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { followFile } from '../capture/follow.js';
 import { createLineCapture } from '../capture/line-capture.js';
 import { estimateRecordBytes } from '../capture/queue.js';
 import { StoreSink } from '../capture/store-sink.js';
-import { followFile } from '../capture/follow.js';
 import { DancerError, errorMessage } from '../errors.js';
 import type { LogRecord } from '../store/records.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
@@ -79,29 +79,34 @@ export async function runIngest(file: string, options: IngestOptions): Promise<I
   const mayWait = !fromStdin || isRegularFile(0);
 
   let reportedFailure: DancerError | undefined;
+  let opened = false;
   const sink = new StoreSink<LogRecord>({
     dbPath,
     toRecord: (r) => r,
     levelOf: (r) => r.level,
     sizeOf: estimateRecordBytes,
     queueMaxRecords: capture.queueMaxRecords,
+    backpressure: mayWait || Boolean(options.follow),
     maxBatchRecords: store.batch.maxRecords,
     maxBatchDelayMs: store.batch.maxDelayMs,
     onReport: (error) => {
-      reportedFailure ??= error;
-      progress(`dancer ingest: ${error.code}: ${error.message}`);
+      // A store that cannot be opened at start fails the command (reported once, by main);
+      // later conditions are reported here, once each.
+      if (reportedFailure === undefined && !opened) reportedFailure = error;
+      else progress(`dancer ingest: ${error.code}: ${error.message}`);
     },
   });
   if (!sink.open && reportedFailure) {
     sink.close();
     throw reportedFailure;
   }
+  opened = true;
   const lineCapture = createLineCapture({
     stream: 'ingest',
     maxRecordBytes: capture.maxRecordBytes,
     sink: (record) => sink.push(record),
   });
-  const highWater = Math.max(1000, Math.floor(capture.queueMaxRecords / 2));
+  const highWater = Math.max(1, Math.floor(capture.queueMaxRecords / 2));
   const input = fromStdin ? 'stdin' : path.resolve(file);
 
   const ticker =

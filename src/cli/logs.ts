@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nTimes (--since, --until): a duration before now (30s, 15m, 2h, 7d, 1w) or an ISO time (2026-11-25T14:00:00Z).\n' +
-        'Levels (--level): trace, debug, info, warn, error, fatal or a pino number; means "this level and above".',
+        'Levels (--level): trace, debug, info, warn, error, fatal or a pino number; means "this level and above".\n',
     );
 
   filters(logs.command('list'))

@@ -19,7 +19,7 @@ import {
   withMergedIds,
 } from '../patterns/pattern-queries.js';
 import { addCounts, type BucketCounts, emptyCounts, MINUTE_MS, minuteOf } from '../patterns/windows.js';
-import { openStore, type Db } from '../store/open.js';
+import { type Db, openStore } from '../store/open.js';
 import { LEVELS, type LevelName, levelName } from '../store/records.js';
 import { parseTimeArg } from '../store/time.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
@@ -31,7 +31,7 @@ const BARS = '▁▂▃▄▅▆▇█';
 export function sparkline(values: readonly number[]): string {
   const max = Math.max(0, ...values);
   return values
-    .map((v) => (v <= 0 || max <= 0 ? ' ' : BARS[Math.min(7, Math.floor((v / max) * 7.999))] ?? '█'))
+    .map((v) => (v <= 0 || max <= 0 ? ' ' : (BARS[Math.min(7, Math.floor((v / max) * 7.999))] ?? '█')))
     .join('');
 }
 
@@ -95,12 +95,18 @@ function parseCount(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) {
-    throw new DancerError('DANCER_USAGE', `--min-count wants a whole number, got "${raw}".`, { details: { minCount: raw } });
+    throw new DancerError('DANCER_USAGE', `--min-count wants a whole number, got "${raw}".`, {
+      details: { minCount: raw },
+    });
   }
   return n;
 }
 
-function withStore<T>(options: GlobalOptions, readonly: boolean, fn: (db: Db, loaded: ReturnType<typeof configFor>) => T): T {
+function withStore<T>(
+  options: GlobalOptions,
+  readonly: boolean,
+  fn: (db: Db, loaded: ReturnType<typeof configFor>) => T,
+): T {
   const loaded = configFor(options);
   const db = openStore(dbPathFor(options, loaded), { readonly });
   try {
@@ -120,7 +126,10 @@ function requireTemplate(db: Db, id: number): TemplateRow {
 }
 
 function time(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function statusColor(status: string, c: Colors): string {
@@ -217,7 +226,14 @@ function showCommand(rawId: string, options: ListOptions): void {
         maxLevel: levelName(t.maxLevel),
         firstSeen: new Date(t.firstSeen).toISOString(),
         lastSeen: new Date(t.lastSeen).toISOString(),
-        levels: { trace: totals.trace, debug: totals.debug, info: totals.info, warn: totals.warn, error: totals.error, fatal: totals.fatal },
+        levels: {
+          trace: totals.trace,
+          debug: totals.debug,
+          info: totals.info,
+          warn: totals.warn,
+          error: totals.error,
+          fatal: totals.fatal,
+        },
         slowRequests: totals.slow,
         trend24h: day.series,
         lastHour: hour,
@@ -248,7 +264,9 @@ function showCommand(rawId: string, options: ListOptions): void {
     ];
     if (examples.length === 0) lines.push('    (no stored records; retention may have removed them)');
     for (const e of examples) {
-      lines.push(`    #${e.id} ${time(e.ts)} ${levelColor(e.level, c)}${e.count > 1 ? ` x${e.count}` : ''}  ${e.message.split('\n', 1)[0]}`);
+      lines.push(
+        `    #${e.id} ${time(e.ts)} ${levelColor(e.level, c)}${e.count > 1 ? ` x${e.count}` : ''}  ${e.message.split('\n', 1)[0]}`,
+      );
       if (e.parameters && e.parameters.length > 0) {
         lines.push(c.dim(`      parameters: ${e.parameters.map((p) => JSON.stringify(p)).join(', ')}`));
       }
@@ -288,7 +306,10 @@ function whyCommand(rawId: string, options: ListOptions & { limit?: string }): v
     }
     if (t.status === 'ignored') {
       const rate = ignoredRates(db).get(id);
-      if (rate !== undefined) lines.push(`It is ignored at ${rate.toFixed(2)}/min; it stays quiet until its rate changes by an order of magnitude.`);
+      if (rate !== undefined)
+        lines.push(
+          `It is ignored at ${rate.toFixed(2)}/min; it stays quiet until its rate changes by an order of magnitude.`,
+        );
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   });
@@ -342,9 +363,11 @@ export function register(program: Command): void {
       .option('--since <time>', 'only patterns seen since (30m, 2h, 7d or an ISO time); the trend covers this period')
       .option('--level <level>', 'only patterns that reached this level (trace..fatal)'),
   ).action((options: ListOptions) => listCommand(options));
-  common(patterns.command('show <id>').description('One pattern: counts per level, trend, baseline, examples with parameters.')).action(
-    (id: string, options: ListOptions) => showCommand(id, options),
-  );
+  common(
+    patterns
+      .command('show <id>')
+      .description('One pattern: counts per level, trend, baseline, examples with parameters.'),
+  ).action((id: string, options: ListOptions) => showCommand(id, options));
   common(
     patterns
       .command('why <id>')
@@ -356,7 +379,7 @@ export function register(program: Command): void {
       .command('ignore <id>')
       .description('Ignore a pattern: it stays quiet until its rate changes by an order of magnitude.'),
   ).action((id: string, options: ListOptions) => ignoreCommand(id, true, options));
-  common(patterns.command('unignore <id>').description('Watch an ignored pattern again.')).action((id: string, options: ListOptions) =>
-    ignoreCommand(id, false, options),
+  common(patterns.command('unignore <id>').description('Watch an ignored pattern again.')).action(
+    (id: string, options: ListOptions) => ignoreCommand(id, false, options),
   );
 }

@@ -112,6 +112,8 @@ export interface AgentRunResult {
   denials: Array<{ toolName: string; toolInput: unknown; reason: string }>;
   /** Number of SDK messages seen. */
   messageCount: number;
+  /** Model replies on the main thread (distinct assistant message ids): the ledger's turns. */
+  modelReplies: number;
 }
 
 function realpathDeep(absolute: string): string {
@@ -273,6 +275,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   let result: SDKResultMessage | null = null;
   let sessionId: string | null = null;
   let messageCount = 0;
+  const replies = new Set<string>();
   let thrown: unknown = null;
   try {
     const q = query({ prompt: options.prompt, options: sdkOptions });
@@ -281,6 +284,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
       if ('session_id' in message && typeof message.session_id === 'string') sessionId = message.session_id;
       options.onMessage?.(message);
       if (message.type === 'result') result = message;
+      if (message.type === 'assistant' && message.parent_tool_use_id === null) replies.add(message.message.id);
     }
   } catch (error) {
     thrown = error;
@@ -321,5 +325,6 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     durationMs: Date.now() - started,
     denials,
     messageCount,
+    modelReplies: replies.size,
   };
 }

@@ -155,16 +155,17 @@ export function builtinRules(options: RedactOptions = {}): RedactRule[] {
       name: 'secret',
       // key=value, key: value, "key": "value", key='value' where the key names a secret.
       regex: new RegExp(
-        `((?:["']?)\\b[\\w.-]*?${SECRET_KEY}["']?[ \\t]*(?:=|:)[ \\t]*)(?:"((?:[^"\\\\\\n]|\\\\.){1,500})"|'([^'\\n]{1,500})'|(?!\\[REDACTED)([^\\s,;&"'}\\])]{1,500}))`,
+        `((?:\\\\?["']?)\\b[\\w.-]*?${SECRET_KEY}\\\\?["']?[ \\t]*(?:=|:)[ \\t]*)(?:\\\\"((?:[^"\\\\\\n]|\\\\[^"]){1,500})\\\\"|"((?:[^"\\\\\\n]|\\\\.){1,500})"|'([^'\\n]{1,500})'|(?!\\[REDACTED)([^\\s,;&"'}\\])\\\\]{1,500}))`,
         'gi',
       ),
       quick: keywordQuick,
-      replace: (m, prefix = '', dq, sq, bare) => {
-        const value = dq ?? sq ?? bare ?? '';
+      replace: (m, prefix = '', eq, dq, sq, bare) => {
+        const value = eq ?? dq ?? sq ?? bare ?? '';
         if (value === '' || value.startsWith('[REDACTED') || /^(?:null|undefined|true|false|\*+)$/i.test(value)) return m;
         // `Authorization: Bearer [REDACTED:bearer_token]`: the scheme word is not the secret.
         if (bare !== undefined && /^(?:Bearer|Basic|Token|Digest)$/i.test(value)) return m;
         const ph = placeholder('secret');
+        if (eq !== undefined) return `${prefix}\\"${ph}\\"`;
         if (dq !== undefined) return `${prefix}"${ph}"`;
         if (sq !== undefined) return `${prefix}'${ph}'`;
         return `${prefix}${ph}`;

@@ -239,9 +239,8 @@ async function ensureWorktree(deps: PipelineDeps, fix: FixRecord): Promise<FixRe
 
 async function stashInterrupted(dir: string, what: string, deps: PipelineDeps): Promise<boolean> {
   if (!(await hasChanges(dir))) return false;
-  await git(dir, ['stash', 'push', '--include-untracked', '-m', `dancer: ${what}`, '--', '.', ':(exclude,top)node_modules'], {
-    env: env(deps),
-  });
+  // Kept, not thrown away: `git stash list` shows it (node_modules and .dancer are excluded).
+  await git(dir, ['stash', 'push', '--include-untracked', '-m', `dancer: ${what}`], { env: env(deps) });
   deps.log?.(`${dir}: stashed the changes of an interrupted run (${what})`);
   return true;
 }

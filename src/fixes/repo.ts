@@ -3,7 +3,17 @@
  * commits, tags, merges and reverts. Each is one or a few git commands; none rewrites history,
  * and none deletes anything that Dancer did not create.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DancerError } from '../errors.js';
 import { git, gitOut } from './git.js';
@@ -85,9 +95,12 @@ export async function assertMergeable(repo: string, expectBranch?: string): Prom
       });
     }
   }
-  const status = await gitOut(repo, ['status', '--porcelain=v1', '--untracked-files=no']);
-  if (status !== '') {
-    const paths = status.split('\n').map((l) => l.slice(3));
+  const status = (await git(repo, ['status', '--porcelain=v1', '--untracked-files=no'])).stdout;
+  if (status.trim() !== '') {
+    const paths = status
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => l.slice(3));
     throw new DancerError(
       'DANCER_GIT_DIRTY',
       `${repo} has uncommitted changes (${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', ...' : ''}); commit or stash them first`,
@@ -98,17 +111,19 @@ export async function assertMergeable(repo: string, expectBranch?: string): Prom
 }
 
 /**
- * Hide Dancer's own folders from `git status` in every worktree of `repo`, through the
- * repository's `info/exclude` (never a tracked file).
+ * Hide Dancer's own folder and the reused dependencies link from git in every worktree of
+ * `repo`, through the repository's `info/exclude` (never a tracked file). `/node_modules` has no
+ * trailing slash so that it also matches a symlink.
  */
 export async function excludeDancerPaths(repo: string): Promise<void> {
   const common = path.resolve(repo, await gitOut(repo, ['rev-parse', '--git-common-dir']));
   const file = path.join(common, 'info', 'exclude');
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  if (/^\/\.dancer\/?$/m.test(text)) return;
-  const { appendFileSync, mkdirSync } = await import('node:fs');
+  const have = new Set(text.split('\n').map((l) => l.trim()));
+  const missing = ['/.dancer/', '/node_modules'].filter((l) => !have.has(l));
+  if (missing.length === 0) return;
   mkdirSync(path.dirname(file), { recursive: true });
-  appendFileSync(file, `${text === '' || text.endsWith('\n') ? '' : '\n'}# added by dancer\n/.dancer/\n`);
+  appendFileSync(file, `${text === '' || text.endsWith('\n') ? '' : '\n'}# added by dancer\n${missing.join('\n')}\n`);
 }
 
 /** Options for {@link createWorktree}. */
@@ -200,7 +215,9 @@ export async function commitAll(
   message: string,
   env: Record<string, string>,
 ): Promise<string | undefined> {
-  await git(dir, ['add', '-A', '--', '.', ...excludes()]);
+  await git(dir, ['add', '-A']);
+  // Never commit the reused dependencies link or Dancer's state, even when .gitignore misses them.
+  await git(dir, ['reset', '-q', '--', ...NEVER_COMMIT]);
   const staged = await git(dir, ['diff', '--cached', '--quiet'], { allowFail: true });
   if (staged.exitCode === 0) return undefined;
   await git(dir, ['commit', '--no-verify', '-F', '-'], { env, input: message });
@@ -241,18 +258,25 @@ export async function mergeNoFf(
   message: string,
   env: Record<string, string>,
 ): Promise<string> {
-  const r = await git(repo, ['merge', '--no-ff', '--no-verify', '-F', '-', branch], {
-    env,
-    input: message,
-    allowFail: true,
-  });
+  // `git merge -F -` is not in every git; a temp file is.
+  const dir = mkdtempSync(path.join(tmpdir(), 'dancer-merge-'));
+  const file = path.join(dir, 'MERGE_MSG');
+  writeFileSync(file, message);
+  let r: Awaited<ReturnType<typeof git>>;
+  try {
+    r = await git(repo, ['merge', '--no-ff', '--no-verify', '-F', file, branch], { env, allowFail: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (r.exitCode !== 0) {
-    const conflicted = await gitOut(repo, ['diff', '--name-only', '--diff-filter=U']).catch(() => '');
-    await git(repo, ['merge', '--abort'], { allowFail: true });
+    const conflicted = (await git(repo, ['diff', '--name-only', '--diff-filter=U'], { allowFail: true })).stdout.trim();
+    const inMerge = (await git(repo, ['rev-parse', '--verify', '--quiet', 'MERGE_HEAD'], { allowFail: true })).exitCode === 0;
+    if (inMerge) await git(repo, ['merge', '--abort'], { allowFail: true });
+    const isConflict = conflicted !== '' || /CONFLICT/.test(r.stdout);
     throw new DancerError(
-      'DANCER_GIT_CONFLICT',
-      `Merging ${branch} failed${conflicted ? ` with conflicts in ${conflicted.split('\n').join(', ')}` : `: ${r.stderr.split('\n')[0] ?? r.stdout}`}`,
-      { details: { repo, branch, conflicted: conflicted ? conflicted.split('\n') : [], stderr: r.stderr } },
+      isConflict ? 'DANCER_GIT_CONFLICT' : 'DANCER_GIT_FAILED',
+      `Merging ${branch} failed${conflicted ? ` with conflicts in ${conflicted.split('\n').join(', ')}` : `: ${(r.stderr || r.stdout).split('\n')[0]}`}`,
+      { details: { repo, branch, conflicted: conflicted ? conflicted.split('\n') : [], stderr: r.stderr, stdout: r.stdout } },
     );
   }
   return gitOut(repo, ['rev-parse', 'HEAD']);

@@ -39,7 +39,12 @@ export function alphaFor(halfLifeMinutes: number): number {
  * Fold one sample into a baseline (West's incremental EWMA mean and variance). The first
  * sample sets the mean and leaves the variance at 0.
  */
-export function foldSample(state: BaselineState | undefined, value: number, minute: number, alpha: number): BaselineState {
+export function foldSample(
+  state: BaselineState | undefined,
+  value: number,
+  minute: number,
+  alpha: number,
+): BaselineState {
   if (state === undefined || state.samples === 0) {
     return { mean: value, variance: 0, samples: 1, firstMinute: state?.firstMinute ?? minute, lastMinute: minute };
   }

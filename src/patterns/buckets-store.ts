@@ -32,9 +32,7 @@ function prepare(db: Db) {
          dur_max = CASE WHEN dur_max IS NULL THEN excluded.dur_max WHEN excluded.dur_max IS NULL THEN dur_max
                         ELSE max(dur_max, excluded.dur_max) END`,
     ),
-    windowOne: db.prepare(
-      `SELECT ${SUMS} FROM template_buckets WHERE template_id = ? AND minute BETWEEN ? AND ?`,
-    ),
+    windowOne: db.prepare(`SELECT ${SUMS} FROM template_buckets WHERE template_id = ? AND minute BETWEEN ? AND ?`),
     windowAll: db.prepare(`SELECT ${SUMS} FROM template_buckets WHERE minute BETWEEN ? AND ?`),
     range: db.prepare(
       `SELECT template_id AS templateId, minute, ${COLUMNS} FROM template_buckets
@@ -126,6 +124,22 @@ export function perTemplateWindow(db: Db, from: number, to: number): Map<number,
   const out = new Map<number, BucketCounts>();
   for (const row of stmts(db).perTemplate.all(from, to) as Array<Record<string, unknown>>) {
     out.set(Number(row.templateId), normalise(row));
+  }
+  return out;
+}
+
+/** Per-template sums over `from..to` for the given template ids (ids without buckets are absent). */
+export function templateWindows(db: Db, ids: readonly number[], from: number, to: number): Map<number, BucketCounts> {
+  const out = new Map<number, BucketCounts>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = db
+      .prepare(
+        `SELECT template_id AS templateId, ${SUMS} FROM template_buckets
+         WHERE template_id IN (${chunk.map(() => '?').join(',')}) AND minute BETWEEN ? AND ? GROUP BY template_id`,
+      )
+      .all(...chunk, from, to) as Array<Record<string, unknown>>;
+    for (const row of rows) out.set(Number(row.templateId), normalise(row));
   }
   return out;
 }

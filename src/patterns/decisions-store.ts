@@ -63,7 +63,9 @@ export function insertDecision(db: Db, d: Decision, triggerId?: string): number 
 /** The last stored decision for a key (outcome, reason code, time), or undefined. */
 export function lastDecisionHead(db: Db, key: string): StoredDecisionHead | undefined {
   const row = db
-    .prepare('SELECT outcome, reason_code AS reasonCode, at FROM decisions WHERE key = ? ORDER BY at DESC, id DESC LIMIT 1')
+    .prepare(
+      'SELECT outcome, reason_code AS reasonCode, at FROM decisions WHERE key = ? ORDER BY at DESC, id DESC LIMIT 1',
+    )
     .get(key) as StoredDecisionHead | undefined;
   return row;
 }
@@ -98,9 +100,7 @@ export function listDecisions(
   options: { since?: number; outcome?: Decision['outcome']; limit?: number } = {},
 ): StoredDecision[] {
   const rows = db
-    .prepare(
-      `SELECT * FROM decisions WHERE at >= ? AND (? IS NULL OR outcome = ?) ORDER BY at, id LIMIT ?`,
-    )
+    .prepare(`SELECT * FROM decisions WHERE at >= ? AND (? IS NULL OR outcome = ?) ORDER BY at, id LIMIT ?`)
     .all(options.since ?? 0, options.outcome ?? null, options.outcome ?? null, options.limit ?? -1) as Row[];
   return rows.map(fromRow);
 }

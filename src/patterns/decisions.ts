@@ -95,7 +95,12 @@ export function decide(signals: readonly Signal[], ctx: GateContext, config: Tri
   return decisions;
 }
 
-function gate(signal: Signal, active: readonly ActiveConsultation[], ctx: GateContext, config: TriggersConfig): Decision {
+function gate(
+  signal: Signal,
+  active: readonly ActiveConsultation[],
+  ctx: GateContext,
+  config: TriggersConfig,
+): Decision {
   const base = {
     at: ctx.now,
     rule: signal.kind,
@@ -147,11 +152,15 @@ function gate(signal: Signal, active: readonly ActiveConsultation[], ctx: GateCo
   const cool = cooldownMs(signal, config);
   if (last !== undefined && cool > 0 && ctx.now - last < cool) {
     const remaining = (cool - (ctx.now - last)) / MINUTE_MS;
-    return suppress('cooldown', `it fired ${round((ctx.now - last) / MINUTE_MS)} min ago (cooldown ${round(cool / MINUTE_MS)} min)`, {
-      ...extra,
-      lastFiredAt: last,
-      cooldownRemainingMinutes: round(remaining),
-    });
+    return suppress(
+      'cooldown',
+      `it fired ${round((ctx.now - last) / MINUTE_MS)} min ago (cooldown ${round(cool / MINUTE_MS)} min)`,
+      {
+        ...extra,
+        lastFiredAt: last,
+        cooldownRemainingMinutes: round(remaining),
+      },
+    );
   }
 
   // 4. concurrency
@@ -198,7 +207,10 @@ const RULE_WORDS: Record<TriggerKind, string> = {
 
 /** A decision in plain words, e.g. for `dancer patterns why`. */
 export function explainDecision(d: Decision): string {
-  const when = new Date(d.at).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const when = new Date(d.at)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   const verb = d.outcome === 'fire' ? 'FIRED' : 'stayed quiet';
   const urgent = d.urgent && d.outcome === 'fire' ? ' (urgent)' : '';
   const reason = d.reason.replace(/^(fired|suppressed): /, '');

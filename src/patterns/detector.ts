@@ -24,7 +24,14 @@ import type { BatchPlugin, WrittenRow } from '../store/log-writer.js';
 import type { Db } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
 import { advanceBaselines, type BaselineState, ERRORS_KEY, type MinuteSummary, templateKey } from './baselines.js';
-import { bucketRows, firstBucketMinute, overallWindow, perTemplateWindow, templateWindow, writeRecordBuckets } from './buckets-store.js';
+import {
+  bucketRows,
+  firstBucketMinute,
+  overallWindow,
+  perTemplateWindow,
+  templateWindows,
+  writeRecordBuckets,
+} from './buckets-store.js';
 import { type ActiveConsultation, type Decision, decide, type StoredDecisionHead, shouldStore } from './decisions.js';
 import {
   ignoredRates,
@@ -50,7 +57,7 @@ import {
   type TriggerKind,
   templateSpikeRule,
 } from './triggers.js';
-import { countAtLeast, MINUTE_MS, minuteOf, windowRange } from './windows.js';
+import { countAtLeast, emptyCounts, MINUTE_MS, minuteOf, windowRange } from './windows.js';
 
 /** What the consultation stage receives when a decision fires. */
 export interface TriggerEvent {
@@ -190,9 +197,12 @@ export class Detector extends EventEmitter<DetectorEvents> {
     const config = this.#config;
     const signals: Signal[] = [...(options.extraSignals ?? [])];
     const ids = [...templateIds];
-    const templates = ids.length > 0 && hasTemplatesTable(this.#db) ? templatesById(this.#db, ids) : new Map();
+    const templates = ids.length > 0 && this.#hasTemplates() ? templatesById(this.#db, ids) : new Map();
     const nw = windowRange(now, config.newPattern.windowMinutes);
     const sw = windowRange(now, config.spike.windowMinutes);
+    const live = [...templates.keys()];
+    const newWindows = templateWindows(this.#db, live, nw.from, nw.to);
+    const spikeWindows = templateWindows(this.#db, live, sw.from, sw.to);
     for (const t of templates.values()) {
       const view = {
         id: t.id,
@@ -200,8 +210,8 @@ export class Detector extends EventEmitter<DetectorEvents> {
         status: t.status,
         firstSeen: t.firstSeen,
         maxLevel: t.maxLevel,
-        newWindow: templateWindow(this.#db, t.id, nw.from, nw.to),
-        spikeWindow: templateWindow(this.#db, t.id, sw.from, sw.to),
+        newWindow: newWindows.get(t.id) ?? emptyCounts(),
+        spikeWindow: spikeWindows.get(t.id) ?? emptyCounts(),
         baseline: this.#baselines.get(templateKey(t.id)),
       };
       const fresh = newPatternRule(view, now, config);
@@ -210,7 +220,11 @@ export class Detector extends EventEmitter<DetectorEvents> {
       if (spike !== null) signals.push(spike);
     }
     if (options.errors) {
-      const spike = errorRateSpikeRule(overallWindow(this.#db, sw.from, sw.to), this.#baselines.get(ERRORS_KEY), config);
+      const spike = errorRateSpikeRule(
+        overallWindow(this.#db, sw.from, sw.to),
+        this.#baselines.get(ERRORS_KEY),
+        config,
+      );
       if (spike !== null) signals.push(spike);
     }
     return this.#decideAndStore(signals, now, templates);
@@ -223,12 +237,14 @@ export class Detector extends EventEmitter<DetectorEvents> {
    * Returns the stored decision, or null when there was nothing to decide. Never throws.
    */
   crashTrigger(input: CrashInput): StoredDecision | null {
-    return this.#guard('crash', () => {
-      if (!this.#config.crash.enabled) return [];
-      const signal = crashTrigger(input);
-      if (signal === null) return [];
-      return this.#decideAndStore([signal], this.#now(), new Map());
-    })[0] ?? null;
+    return (
+      this.#guard('crash', () => {
+        if (!this.#config.crash.enabled) return [];
+        const signal = crashTrigger(input);
+        if (signal === null) return [];
+        return this.#decideAndStore([signal], this.#now(), new Map());
+      })[0] ?? null
+    );
   }
 
   /**
@@ -239,7 +255,7 @@ export class Detector extends EventEmitter<DetectorEvents> {
   tick(now: number = this.#now()): StoredDecision[] {
     return this.#guard('tick', () => {
       this.#advanceBaselines(now);
-      if (hasTemplatesTable(this.#db)) {
+      if (this.#hasTemplates()) {
         promoteKnown(this.#db, now - this.#config.newPattern.firstSeenWithinMinutes * MINUTE_MS);
       }
       const out = this.#retryPending(now);
@@ -293,6 +309,13 @@ export class Detector extends EventEmitter<DetectorEvents> {
     }
   }
 
+  #templatesTable = false;
+
+  #hasTemplates(): boolean {
+    if (!this.#templatesTable) this.#templatesTable = hasTemplatesTable(this.#db);
+    return this.#templatesTable;
+  }
+
   #levelNumber(name: string): number {
     return { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }[name] ?? 50;
   }
@@ -330,8 +353,12 @@ export class Detector extends EventEmitter<DetectorEvents> {
     const dueAt = nextReviewAt(last, this.#reviewAnchor, this.#config);
     if (now < dueAt) return null;
     const since = last ?? this.#reviewAnchor;
+    if (this.activeConsultations().length >= this.#config.maxConcurrent) {
+      // It cannot fire now: skip the 6-hour aggregation, the gates record why it waits.
+      return reviewRule([], since, now, dueAt, this.#config);
+    }
     const sums = perTemplateWindow(this.#db, minuteOf(since), minuteOf(now));
-    const texts = hasTemplatesTable(this.#db) ? templatesById(this.#db, sums.keys()) : new Map();
+    const texts = this.#hasTemplates() ? templatesById(this.#db, sums.keys()) : new Map();
     const entries: ReviewEntry[] = [...sums].map(([templateId, c]) => ({
       templateId,
       text: texts.get(templateId)?.text,
@@ -352,7 +379,11 @@ export class Detector extends EventEmitter<DetectorEvents> {
     return this.#decideAndStore(signals, now, new Map());
   }
 
-  #decideAndStore(signals: Signal[], now: number, known: ReadonlyMap<number, { status: TemplateStatus }>): StoredDecision[] {
+  #decideAndStore(
+    signals: Signal[],
+    now: number,
+    known: ReadonlyMap<number, { status: TemplateStatus }>,
+  ): StoredDecision[] {
     if (signals.length === 0) return [];
     const statuses = new Map<number, TemplateStatus>();
     const missing: number[] = [];
@@ -362,7 +393,7 @@ export class Detector extends EventEmitter<DetectorEvents> {
       if (t) statuses.set(s.templateId, t.status);
       else missing.push(s.templateId);
     }
-    if (missing.length > 0 && hasTemplatesTable(this.#db)) {
+    if (missing.length > 0 && this.#hasTemplates()) {
       for (const [id, t] of templatesById(this.#db, missing)) statuses.set(id, t.status);
     }
     const decisions = decide(

@@ -2,8 +2,22 @@
  * The patterns stage: template mining, windows, baselines, triggers and the detector. Other
  * stages import from here only.
  */
-export { fingerprintFrames, parseFrame, siteFrames, type StackFrame } from './fingerprint.js';
-export { BUILTIN_MASK_NAMES, type CustomMask, createMasker, type Masker, type MaskConfig, WILDCARD } from './masks.js';
+
+export {
+  advanceBaselines,
+  type BaselineConfig,
+  type BaselineState,
+  ERRORS_KEY,
+  type MinuteSummary,
+  templateKey,
+} from './baselines.js';
+export { aggregateRecords, type BucketDelta, type BucketInput } from './buckets.js';
+export { type ActiveConsultation, type Decision, decide, explainDecision, type ReasonCode } from './decisions.js';
+export { decisionsForTemplate, listDecisions, type StoredDecision } from './decisions-store.js';
+export { Detector, type DetectorEvents, type DetectorOptions, type TriggerEvent } from './detector.js';
+export { createPatternsPipeline, type PatternsPipeline } from './detector-pipeline.js';
+export { fingerprintFrames, parseFrame, type StackFrame, siteFrames } from './fingerprint.js';
+export { BUILTIN_MASK_NAMES, type CustomMask, createMasker, type MaskConfig, type Masker, WILDCARD } from './masks.js';
 export {
   type AddOptions,
   type AddResult,
@@ -14,5 +28,15 @@ export {
   TemplateMiner,
 } from './miner.js';
 export { minerOptionsFromConfig } from './miner-config.js';
-export { minerPlugin, recordFrames, type TemplateTouch, TemplateStore } from './template-store.js';
+export { listTemplates, type TemplateRow, templateById } from './pattern-queries.js';
+export { minerPlugin, recordFrames, TemplateStore, type TemplateTouch } from './template-store.js';
 export { tokenize } from './tokenize.js';
+export {
+  type CrashInput,
+  type CrashRecord,
+  crashTrigger,
+  type Signal,
+  type TemplateStatus,
+  type TriggerKind,
+} from './triggers.js';
+export { type BucketCounts, MINUTE_MS, minuteOf } from './windows.js';

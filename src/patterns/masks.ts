@@ -22,10 +22,10 @@ export const BUILTIN_MASK_NAMES = [
   'url',
   'email',
   'uuid',
+  'timestamp',
   'ipv6',
   'hostport',
   'ipv4',
-  'timestamp',
   'path',
   'size',
   'quoted',
@@ -115,7 +115,7 @@ const BUILTIN_REGEX_MASKS: Record<Exclude<BuiltinMaskName, 'numbers'>, RegexMask
   timestamp: {
     name: 'timestamp',
     re: /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b|\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\b/g,
-    gate: (s) => s.includes(':') || s.includes('-'),
+    gate: (s) => (s.includes(':') || s.includes('-')) && hasDigit(s),
     replace: WILDCARD,
   },
   path: {
@@ -127,6 +127,7 @@ const BUILTIN_REGEX_MASKS: Record<Exclude<BuiltinMaskName, 'numbers'>, RegexMask
   size: {
     name: 'size',
     re: /(?<![\w.])[-+]?\d+(?:\.\d+)? ?(?:[KMGTPE]i?B|[kmgt]b|bytes?|B)\b/g,
+    gate: hasDigit,
     replace: WILDCARD,
   },
   quoted: {
@@ -162,41 +163,154 @@ export interface Masker {
   readonly names: readonly string[];
 }
 
+/** Masks that may span whitespace: they run over the whole message, before tokens are looked at. */
+const SPANNING: ReadonlySet<string> = new Set(['quoted', 'size', 'timestamp']);
+
+/** Gates of the per-token masks, on a token's character flags (see {@link tokenFlags}). */
+const F_DIGIT = 1;
+const F_COLON = 2;
+const F_SLASH = 4;
+const F_AT = 8;
+const F_EQ = 16;
+const F_DOT = 32;
+const F_DASH = 64;
+const all = (bits: number) => (f: number) => (f & bits) === bits;
+const TOKEN_GATES: Record<string, (flags: number, token: string) => boolean> = {
+  url: (_f, t) => t.includes('://'),
+  email: all(F_AT | F_DOT),
+  uuid: (f, t) => (f & F_DASH) !== 0 && t.length >= 36,
+  ipv6: (f, t) => (f & F_COLON) !== 0 && (t.includes('::') || countChar(t, 58) >= 7),
+  hostport: all(F_COLON | F_DOT | F_DIGIT),
+  ipv4: all(F_DOT | F_DIGIT),
+  path: all(F_SLASH),
+  keyvalue: (f) => (f & F_DIGIT) !== 0 && (f & (F_EQ | F_COLON)) !== 0,
+  hex: (f, t) => (f & F_DIGIT) !== 0 && (t.includes('0x') || t.includes('0X')),
+};
+
+function countChar(s: string, code: number): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === code) n++;
+  return n;
+}
+
+function tokenFlags(token: string): number {
+  let f = 0;
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (c >= 48 && c <= 57) f |= F_DIGIT;
+    else if (c === 58) f |= F_COLON;
+    else if (c === 47 || c === 92) f |= F_SLASH;
+    else if (c === 64) f |= F_AT;
+    else if (c === 61) f |= F_EQ;
+    else if (c === 46) f |= F_DOT;
+    else if (c === 45) f |= F_DASH;
+  }
+  return f;
+}
+
+const BOOL_WORDS = new Set(['true', 'false', 'null', 'True', 'False', 'TRUE', 'FALSE', 'NULL']);
+
 /**
  * Compile the masks named by `config` (all built-ins by default).
+ *
+ * Custom masks and the masks that may span spaces (quoted strings, sizes such as `12 KB`, date
+ * and time) run over the whole message; the others run token by token, and only on tokens whose
+ * characters could match (a plain word is never looked at twice). The result is the same as
+ * running every mask over the whole message in order, at a fraction of the cost.
  *
  * @throws {Error} when a custom pattern is not a valid regular expression (the config loader
  * reports it with the file position).
  */
 export function createMasker(config: MaskConfig = {}): Masker {
   const disabled = new Set(config.disable ?? []);
-  const regexMasks: RegexMask[] = [];
+  const whole: RegexMask[] = [];
+  const perToken: { mask: RegexMask; gate: (flags: number, token: string) => boolean }[] = [];
   for (const custom of config.custom ?? []) {
-    regexMasks.push({
-      name: custom.name,
-      re: new RegExp(custom.pattern, 'g'),
-      replace: custom.replacement ?? WILDCARD,
-    });
+    whole.push({ name: custom.name, re: new RegExp(custom.pattern, 'g'), replace: custom.replacement ?? WILDCARD });
+  }
+  for (const name of ['quoted', 'size', 'timestamp'] as const) {
+    if (!disabled.has(name)) whole.push(BUILTIN_REGEX_MASKS[name]);
   }
   for (const name of BUILTIN_MASK_NAMES) {
-    if (name === 'numbers' || disabled.has(name)) continue;
-    regexMasks.push(BUILTIN_REGEX_MASKS[name]);
+    if (name === 'numbers' || name === 'bool' || SPANNING.has(name) || disabled.has(name)) continue;
+    perToken.push({ mask: BUILTIN_REGEX_MASKS[name], gate: TOKEN_GATES[name] ?? (() => true) });
   }
+  // The time-of-day part of `timestamp` also runs per token (after ipv6, which owns `::`).
+  const bool = !disabled.has('bool');
   const numbers = !disabled.has('numbers');
-  const names = [...regexMasks.map((m) => m.name), ...(numbers ? ['numbers'] : [])];
+  const names = [
+    ...whole.map((m) => m.name),
+    ...perToken.map((m) => m.mask.name),
+    ...(bool ? ['bool'] : []),
+    ...(numbers ? ['numbers'] : []),
+  ];
+  const maskOne = (token: string): string => {
+    const flags = tokenFlags(token);
+    let t = token;
+    if ((flags & (F_DIGIT | F_SLASH | F_AT)) !== 0) {
+      for (const { mask, gate } of perToken) {
+        if (!gate(flags, t)) continue;
+        mask.re.lastIndex = 0;
+        t = typeof mask.replace === 'string' ? t.replace(mask.re, mask.replace) : t.replace(mask.re, mask.replace);
+      }
+    }
+    if ((flags & F_DIGIT) === 0) return bool ? maskBool(t) : t;
+    return numbers ? maskToken(t) : t;
+  };
   return {
     names,
     mask(message: string): string {
       let s = message;
-      for (const m of regexMasks) {
+      for (const m of whole) {
         if (m.gate && !m.gate(s)) continue;
         m.re.lastIndex = 0;
-        // The two overloads of replace differ only in the type of the second argument.
         s = typeof m.replace === 'string' ? s.replace(m.re, m.replace) : s.replace(m.re, m.replace);
       }
-      return numbers ? maskNumbers(s) : s;
+      return mapTokens(s, maskOne);
     },
   };
+}
+
+/** `true`, `(false)`, `null,`: a boolean or null token, outer punctuation kept. */
+function maskBool(token: string): string {
+  let a = 0;
+  let b = token.length;
+  while (a < b && !isWordChar(token.charCodeAt(a))) a++;
+  while (b > a && !isWordChar(token.charCodeAt(b - 1))) b--;
+  if (b - a < 4 || b - a > 5) return token;
+  const core = token.slice(a, b);
+  if (!BOOL_WORDS.has(core)) return token;
+  // `a.true` or `true-ish` are names, not values.
+  if (token[a - 1] === '.' || token[a - 1] === '-' || token[b] === '-' || (token[b] === '.' && b + 1 < token.length)) {
+    return token;
+  }
+  return `${token.slice(0, a)}${WILDCARD}${token.slice(b)}`;
+}
+
+/** Apply `fn` to every whitespace-separated token, keeping the whitespace as it was. */
+function mapTokens(s: string, fn: (token: string) => string): string {
+  let out = '';
+  let last = 0;
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    let j = i;
+    while (j < n) {
+      const d = s.charCodeAt(j);
+      if (d === 32 || d === 9 || d === 10 || d === 13) break;
+      j++;
+    }
+    if (j > i) {
+      const token = s.slice(i, j);
+      const masked = fn(token);
+      if (masked !== token) {
+        out += s.slice(last, i) + masked;
+        last = j;
+      }
+    }
+    i = j + 1;
+  }
+  return last === 0 ? s : out + s.slice(last);
 }
 
 /** Apply the token rule (see the module comment) to every whitespace-separated token. */

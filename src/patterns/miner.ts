@@ -27,6 +27,11 @@ export interface MinerOptions {
   masks?: MaskConfig;
   /** In-application stack frames that make up the fingerprint. Default 3. */
   maxFrames?: number;
+  /**
+   * Entries in each of the two answer caches (raw and masked message → template); 0 turns them
+   * off. Answers only, never state: a cache is cleared whenever a template changes. Default 100000.
+   */
+  cacheSize?: number;
 }
 
 /** Per-record options of {@link TemplateMiner.add}. */
@@ -87,9 +92,38 @@ interface Cluster {
   mergedInto?: number;
   leaf?: string;
   anchors?: string[];
+  siblingKeys?: string[];
   text?: string;
   paramRe?: RegExp;
   paramReText?: string;
+}
+
+/** An {@link AddResult} whose parameters are computed on first read. */
+class Assignment implements AddResult {
+  #params: string[] | undefined;
+  constructor(
+    private readonly miner: TemplateMiner,
+    readonly templateId: number,
+    readonly template: string,
+    private readonly message: string,
+    readonly created: boolean,
+    readonly changed: boolean,
+  ) {}
+
+  get parameters(): string[] {
+    this.#params ??= this.miner.parametersOf(this.message, this.templateId) ?? [];
+    return this.#params;
+  }
+
+  toJSON() {
+    return {
+      templateId: this.templateId,
+      template: this.template,
+      parameters: this.parameters,
+      created: this.created,
+      changed: this.changed,
+    };
+  }
 }
 
 const STAR = '*';
@@ -101,6 +135,7 @@ export const DEFAULT_MINER_OPTIONS = Object.freeze({
   depth: 2,
   maxChildren: 100,
   maxFrames: 3,
+  cacheSize: 100_000,
 });
 
 /** The online template miner. See the module comment. */
@@ -110,6 +145,7 @@ export class TemplateMiner {
   private readonly depth: number;
   private readonly maxChildren: number;
   private readonly maxFrames: number;
+  private readonly cacheSize: number;
   private readonly clusters = new Map<number, Cluster>();
   /** leaf key → clusters (live ones only). */
   private readonly leaves = new Map<string, Cluster[]>();
@@ -117,10 +153,14 @@ export class TemplateMiner {
   private readonly groups = new Map<string, Set<string>>();
   /** group key + position → distinct keys seen there (for maxChildren). */
   private readonly children = new Map<string, Set<string>>();
+  /** group + leading keys with one position left out → live clusters (variable leading words). */
+  private readonly siblings = new Map<string, Set<Cluster>>();
   /** fingerprint + anchor token → live clusters, for matching across token counts. */
   private readonly anchors = new Map<string, Set<Cluster>>();
   private nextId = 1;
   private readonly dirty = new Set<number>();
+  private readonly rawCache = new Map<string, Cluster>();
+  private readonly maskedCache = new Map<string, Cluster>();
 
   constructor(options: MinerOptions = {}) {
     this.masker = createMasker(options.masks);
@@ -128,6 +168,7 @@ export class TemplateMiner {
     this.depth = options.depth ?? DEFAULT_MINER_OPTIONS.depth;
     this.maxChildren = options.maxChildren ?? DEFAULT_MINER_OPTIONS.maxChildren;
     this.maxFrames = options.maxFrames ?? DEFAULT_MINER_OPTIONS.maxFrames;
+    this.cacheSize = options.cacheSize ?? DEFAULT_MINER_OPTIONS.cacheSize;
   }
 
   /** Mask and tokenise a message as the miner sees it. */
@@ -142,9 +183,23 @@ export class TemplateMiner {
 
   /** Assign `message` to a template, learning from it. */
   add(message: string, opts: AddOptions = {}): AddResult {
-    const tokens = this.tokens(message);
     const fp = opts.frames ? this.fingerprint(opts.frames) : '';
-    let cluster = this.search(tokens, fp);
+    const rawKey = fp === '' ? message : `${fp}${SEP}${message}`;
+    let cluster = this.rawCache.get(rawKey);
+    if (cluster) {
+      this.seen(cluster, opts.ts);
+      return this.result(cluster, message, false, false);
+    }
+    const masked = this.masker.mask(message);
+    const maskedKey = fp === '' ? masked : `${fp}${SEP}${masked}`;
+    cluster = this.maskedCache.get(maskedKey);
+    if (cluster) {
+      this.remember(rawKey, maskedKey, cluster);
+      this.seen(cluster, opts.ts);
+      return this.result(cluster, message, false, false);
+    }
+    const tokens = tokenize(masked);
+    cluster = this.search(tokens, fp) ?? this.searchSiblings(tokens, fp);
     let created = false;
     let changed = false;
     if (cluster && !covers(cluster.tokens, tokens)) {
@@ -156,7 +211,7 @@ export class TemplateMiner {
     } else {
       cluster = this.findAcrossLengths(tokens, fp);
       if (!cluster) {
-        cluster = this.create(tokens, fp);
+        cluster = this.create(tokens, fp, opts.ts);
         created = true;
         if (this.mergeCovered(cluster)) changed = true;
       }
@@ -168,13 +223,36 @@ export class TemplateMiner {
       created = false;
       changed = true;
     }
+    if (created || changed) {
+      // The index changed: a cached answer may no longer be the one a search would give.
+      this.rawCache.clear();
+      this.maskedCache.clear();
+    } else {
+      this.remember(rawKey, maskedKey, cluster);
+    }
+    this.seen(cluster, opts.ts);
+    return this.result(cluster, message, created, changed);
+  }
+
+  private seen(cluster: Cluster, ts: number | undefined): void {
     cluster.count++;
-    if (opts.ts !== undefined) {
-      if (cluster.firstSeen === undefined || opts.ts < cluster.firstSeen) cluster.firstSeen = opts.ts;
-      if (cluster.lastSeen === undefined || opts.ts > cluster.lastSeen) cluster.lastSeen = opts.ts;
+    if (ts !== undefined) {
+      if (cluster.firstSeen === undefined || ts < cluster.firstSeen) cluster.firstSeen = ts;
+      if (cluster.lastSeen === undefined || ts > cluster.lastSeen) cluster.lastSeen = ts;
     }
     this.dirty.add(cluster.id);
-    return this.result(cluster, message, created, changed);
+  }
+
+  /**
+   * Cache an answer. Valid until the next template is created, generalised or merged: until then
+   * the same (masked) message meets the same index and gets the same template from a search.
+   */
+  private remember(rawKey: string, maskedKey: string, cluster: Cluster): void {
+    if (this.cacheSize === 0) return;
+    if (this.rawCache.size >= this.cacheSize) this.rawCache.clear();
+    if (this.maskedCache.size >= this.cacheSize) this.maskedCache.clear();
+    this.rawCache.set(rawKey, cluster);
+    this.maskedCache.set(maskedKey, cluster);
   }
 
   /** Find the template `message` belongs to without learning: every constant token must match. */
@@ -271,6 +349,8 @@ export class TemplateMiner {
     this.clusters.set(c.id, c);
     if (c.mergedInto === undefined) this.index(c);
     if (c.id >= this.nextId) this.nextId = c.id + 1;
+    this.rawCache.clear();
+    this.maskedCache.clear();
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -303,18 +383,7 @@ export class TemplateMiner {
   }
 
   private result(c: Cluster, message: string, created: boolean, changed: boolean): AddResult {
-    const miner = this;
-    let params: string[] | undefined;
-    return {
-      templateId: c.id,
-      template: this.text(c),
-      created,
-      changed,
-      get parameters() {
-        params ??= miner.parametersOf(message, c.id) ?? [];
-        return params;
-      },
-    };
+    return new Assignment(this, c.id, this.text(c), message, created, changed);
   }
 
   private key(token: string | undefined): string {
@@ -380,6 +449,15 @@ export class TemplateMiner {
       set.add(leaf);
     }
     list.push(c);
+    c.siblingKeys = this.siblingKeysOf(c.tokens, c.fingerprint);
+    for (const k of c.siblingKeys) {
+      let set = this.siblings.get(k);
+      if (!set) {
+        set = new Set();
+        this.siblings.set(k, set);
+      }
+      set.add(c);
+    }
     c.anchors = anchorsOf(c.tokens);
     for (const a of c.anchors) {
       const k = `${c.fingerprint}${SEP}${a}`;
@@ -401,8 +479,71 @@ export class TemplateMiner {
       }
       c.leaf = undefined;
     }
+    for (const k of c.siblingKeys ?? []) this.siblings.get(k)?.delete(c);
+    c.siblingKeys = undefined;
     for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
     c.anchors = undefined;
+  }
+
+  /**
+   * For each leading position i, the key of the group with position i left out: templates that
+   * differ from a message only in one leading word share it.
+   */
+  private siblingKeysOf(tokens: readonly string[], fp: string): string[] {
+    const n = Math.min(this.depth, tokens.length);
+    if (tokens.length < 4) return [];
+    const keys = tokens.slice(0, n).map((t) => this.key(t));
+    const group = this.groupKey(fp, tokens.length);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      if (keys[i] === STAR) continue;
+      out.push(`${group}${SEP}@${i}${SEP}${keys.map((k, j) => (j === i ? '' : k)).join(SEP)}`);
+    }
+    return out;
+  }
+
+  /**
+   * A template that differs from the message in exactly one leading token and matches every other
+   * constant token (at least three of them): the leading token is a variable (`user db-1 ...`,
+   * `user db-2 ...`), which plain Drain would split into one template per value forever. A plain
+   * word (letters only) may well be a constant (`Accepted password ...` / `Failed password ...`),
+   * so it takes three different words in that position before they become one `<*>`.
+   */
+  private searchSiblings(tokens: readonly string[], fp: string): Cluster | undefined {
+    const n = Math.min(this.depth, tokens.length);
+    if (tokens.length < 4) return undefined;
+    const keys = tokens.slice(0, n).map((t) => this.key(t));
+    const group = this.groupKey(fp, tokens.length);
+    for (let i = 0; i < n; i++) {
+      if (keys[i] === STAR) continue;
+      const set = this.siblings.get(`${group}${SEP}@${i}${SEP}${keys.map((k, j) => (j === i ? '' : k)).join(SEP)}`);
+      if (!set) continue;
+      const mt = tokens[i] as string;
+      if (isKeyword(mt)) continue;
+      let best: Cluster | undefined;
+      const values = new Set<string>([mt]);
+      let scanned = 0;
+      for (const c of set) {
+        if (scanned++ > 200) break;
+        const tt = c.tokens[i] as string;
+        if (tt === mt || tt.includes(WILDCARD) || isKeyword(tt)) continue;
+        let literal = 0;
+        let ok = true;
+        for (let j = 0; j < tokens.length && ok; j++) {
+          if (j === i) continue;
+          const t = c.tokens[j] as string;
+          if (t === WILDCARD) continue;
+          if (t === tokens[j]) {
+            if (!t.includes(WILDCARD)) literal++;
+          } else ok = false;
+        }
+        if (!ok || literal < 3) continue;
+        values.add(tt);
+        if (!best || c.id < best.id) best = c;
+      }
+      if (best && (values.size >= 3 || (!isPlainWord(mt) && !isPlainWord(best.tokens[i] as string)))) return best;
+    }
+    return undefined;
   }
 
   private search(tokens: readonly string[], fp: string): Cluster | undefined {
@@ -479,8 +620,12 @@ export class TemplateMiner {
     }
   }
 
-  private create(tokens: readonly string[], fp: string): Cluster {
+  private create(tokens: readonly string[], fp: string, ts: number | undefined): Cluster {
     const c: Cluster = { id: this.nextId++, tokens: [...tokens], tokenCount: tokens.length, fingerprint: fp, count: 0 };
+    if (ts !== undefined) {
+      c.firstSeen = ts;
+      c.lastSeen = ts;
+    }
     this.clusters.set(c.id, c);
     this.index(c);
     return c;
@@ -611,6 +756,20 @@ export function isKeyword(token: string): boolean {
   return upper >= 2;
 }
 
+/** Letters only, once outer punctuation is stripped: a word that may well be a constant. */
+function isPlainWord(token: string): boolean {
+  let a = 0;
+  let b = token.length;
+  while (a < b && !isAlnum(token.charCodeAt(a))) a++;
+  while (b > a && !isAlnum(token.charCodeAt(b - 1))) b--;
+  if (a === b) return false;
+  for (let i = a; i < b; i++) {
+    const c = token.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122))) return false;
+  }
+  return true;
+}
+
 function allWild(tokens: readonly string[]): boolean {
   for (const t of tokens) if (t !== WILDCARD) return false;
   return true;
@@ -671,10 +830,11 @@ function tokenCovers(tt: string, mt: string): boolean {
 }
 
 /**
- * Alignment of a template with a longer message (or template): each pure `<*>` of the template
- * takes one or more tokens, every other token must be equal (or covered). A `<*>` that takes
- * several tokens must take mostly variable ones (half or more contain `<*>`): `<1 sec` or
- * `18846 bytes (18.4 KB)` are one value, `invalid user bob` is not. At most 8 extra tokens.
+ * Alignment of a template with a longer message (or template): each `<*>` token of the template
+ * (`<*>`, or `pre<*>post` such as `<*>,`) takes one or more tokens, every other token must be equal (or covered). A `<*>` that takes
+ * several tokens must take mostly variable ones (half or more contain `<*>`), and no `key=value`
+ * token: `<1 sec` or `18846 bytes (18.4 KB)` are one value, `invalid user bob` and
+ * `rhost=<*> user=root` are not. At most 8 extra tokens.
  */
 export function flexCovers(t: readonly string[], m: readonly string[]): boolean {
   const extra = m.length - t.length;
@@ -690,13 +850,24 @@ export function flexCovers(t: readonly string[], m: readonly string[]): boolean 
     if (known) return known === 1;
     const tt = t[i] as string;
     let ok = false;
-    if (tt === WILDCARD) {
-      const room = m.length - j - (t.length - i);
-      let vars = 0;
-      for (let span = 1; span <= room + 1 && !ok; span++) {
-        if ((m[j + span - 1] as string).includes(WILDCARD)) vars++;
-        if (span > 1 && vars * 2 < span) continue;
-        ok = go(i + 1, j + span);
+    const w = tt.indexOf(WILDCARD);
+    if (w >= 0 && tt.indexOf(WILDCARD, w + 1) < 0) {
+      // `<*>` or `pre<*>post`: the first token taken must start with pre, the last end with post.
+      const pre = tt.slice(0, w);
+      const post = tt.slice(w + WILDCARD.length);
+      const first = m[j] as string;
+      if (tt === first || (first.startsWith(pre) && (post === '' || first.length > pre.length))) {
+        if (tt === first || tokenCovers(tt, first) || tt === WILDCARD) ok = go(i + 1, j + 1);
+        const room = m.length - j - (t.length - i);
+        let vars = first.includes(WILDCARD) ? 1 : 0;
+        for (let span = 2; span <= room + 1 && !ok; span++) {
+          const last = m[j + span - 1] as string;
+          // A `key=value` token is a field of its own, never part of another value.
+          if (last.includes('=')) break;
+          if (last.includes(WILDCARD)) vars++;
+          if (vars * 2 < span || !last.endsWith(post)) continue;
+          ok = go(i + 1, j + span);
+        }
       }
     } else {
       const mt = m[j] as string;

@@ -78,7 +78,8 @@ export function setTemplateStatus(db: Db, id: number, status: TemplateStatus): b
  * A template is new for `patterns.triggers.newPattern.firstSeenWithinMinutes` after it first appears.
  */
 export function promoteKnown(db: Db, cutoff: number): number {
-  return db.prepare("UPDATE templates SET status = 'known' WHERE status = 'new' AND first_seen < ?").run(cutoff).changes;
+  return db.prepare("UPDATE templates SET status = 'known' WHERE status = 'new' AND first_seen < ?").run(cutoff)
+    .changes;
 }
 
 /** Whether the `templates` table exists (the miner's migration has run). */

@@ -56,7 +56,8 @@ export class TemplateStore {
       `INSERT INTO templates (id, text, tokens, token_count, fingerprint, first_seen, last_seen, count, merged_into)
        VALUES (@id, @text, @tokens, @tokenCount, @fingerprint, @firstSeen, @lastSeen, @count, @mergedInto)
        ON CONFLICT (id) DO UPDATE SET text = excluded.text, tokens = excluded.tokens,
-         first_seen = excluded.first_seen, last_seen = excluded.last_seen, count = excluded.count,
+         first_seen = MIN(first_seen, excluded.first_seen), last_seen = MAX(last_seen, excluded.last_seen),
+         count = excluded.count,
          merged_into = excluded.merged_into`,
     );
     this.#touch = db.prepare('UPDATE templates SET max_level = MAX(max_level, ?) WHERE id = ?');

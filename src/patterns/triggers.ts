@@ -102,11 +102,7 @@ export interface SpikeCheck {
  * count is at least `minEvents`, at least `factor` times the expected count, and at least
  * `sigmas` standard deviations above it.
  */
-export function checkSpike(
-  count: number,
-  baseline: BaselineState | undefined,
-  config: TriggersConfig,
-): SpikeCheck {
+export function checkSpike(count: number, baseline: BaselineState | undefined, config: TriggersConfig): SpikeCheck {
   const s = config.spike;
   const warm = isWarm(baseline, config.baseline);
   if (baseline === undefined) {
@@ -215,7 +211,8 @@ export function crashTrigger(input: CrashInput): Signal | null {
   const records = input.lastRecords ?? [];
   const culprit = [...records].reverse().find(isCrashRecord);
   const exited = input.exitCode !== undefined || input.signal !== undefined;
-  const abnormal = (input.exitCode !== undefined && input.exitCode !== null && input.exitCode !== 0) || Boolean(input.signal);
+  const abnormal =
+    (input.exitCode !== undefined && input.exitCode !== null && input.exitCode !== 0) || Boolean(input.signal);
   if (!abnormal && culprit === undefined) return null;
   const how = abnormal
     ? input.signal
@@ -277,7 +274,10 @@ export function reviewRule(
   const n = config.review.topN;
   const top = [...perTemplate]
     .filter((e) => e.count > 0)
-    .sort((a, b) => b.fatal + b.error - (a.fatal + a.error) || b.warn - a.warn || b.count - a.count || a.templateId - b.templateId)
+    .sort(
+      (a, b) =>
+        b.fatal + b.error - (a.fatal + a.error) || b.warn - a.warn || b.count - a.count || a.templateId - b.templateId,
+    )
     .slice(0, n);
   const slow = [...perTemplate]
     .filter((e) => e.slow > 0)
@@ -296,7 +296,15 @@ export function reviewRule(
     kind: 'review',
     key: 'review',
     urgent: false,
-    numbers: { since, until: now, everyHours: config.review.everyHours, slowRequestMs: config.review.slowRequestMs, totals, top, slow },
+    numbers: {
+      since,
+      until: now,
+      everyHours: config.review.everyHours,
+      slowRequestMs: config.review.slowRequestMs,
+      totals,
+      top,
+      slow,
+    },
     reason:
       `scheduled review of the ${top.length} top patterns since ${new Date(since).toISOString()}: ` +
       `${totals.records} records, ${totals.error} errors, ${totals.warn} warnings, ${totals.slow} slow requests`,

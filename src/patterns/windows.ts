@@ -38,7 +38,19 @@ export interface BucketCounts {
 
 /** An all-zero {@link BucketCounts}. */
 export function emptyCounts(): BucketCounts {
-  return { count: 0, trace: 0, debug: 0, info: 0, warn: 0, error: 0, fatal: 0, slow: 0, durN: 0, durSum: 0, durMax: null };
+  return {
+    count: 0,
+    trace: 0,
+    debug: 0,
+    info: 0,
+    warn: 0,
+    error: 0,
+    fatal: 0,
+    slow: 0,
+    durN: 0,
+    durSum: 0,
+    durMax: null,
+  };
 }
 
 /** Add `b` into `a` (mutates and returns `a`). */

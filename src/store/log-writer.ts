@@ -346,7 +346,7 @@ export class LogWriter {
         written[i] = { id: run.id, record, collapsed: true };
         continue;
       }
-      const id = Number(this.#insert.run(...insertParams(record, ts, extra)).lastInsertRowid);
+      const id = Number(this.#insert.run(insertParams(record, ts, extra)).lastInsertRowid);
       rows++;
       if (firstId === 0) firstId = id;
       lastId = id;

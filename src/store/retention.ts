@@ -173,6 +173,12 @@ export function scheduleRetention(
 }
 
 /** Build a {@link RetentionPolicy} from the `store.retention` section of dancer.yaml. */
-export function retentionPolicyFromConfig(retention: { maxAgeDays: number; maxBytes: number }): RetentionPolicy {
-  return { maxAgeMs: retention.maxAgeDays * 86_400_000, maxBytes: retention.maxBytes };
+export function retentionPolicyFromConfig(retention: {
+  maxAgeDays: number;
+  maxBytes: number;
+  stepRows?: number | undefined;
+}): RetentionPolicy {
+  const policy: RetentionPolicy = { maxAgeMs: retention.maxAgeDays * 86_400_000, maxBytes: retention.maxBytes };
+  if (retention.stepRows !== undefined) policy.stepRows = retention.stepRows;
+  return policy;
 }

@@ -28,21 +28,28 @@ export function periodStats(db: Db, q: PeriodQuery): PeriodStats {
   let targetCount: number | undefined;
   let latency: number | undefined;
   if (hasTable(db, 'logs')) {
+    // A row may stand for a run of identical records spread over [ts, last_ts] (the writer
+    // collapses them): count the share of each run that falls inside the period.
+    const share = `count * (CASE WHEN last_ts > ts
+        THEN (MIN(last_ts, @to) - MAX(ts, @from)) * 1.0 / (last_ts - ts) ELSE 1.0 END)`;
+    const overlap = 'ts >= @from - 60000 AND ts < @to AND last_ts >= @from';
     const row = db
       .prepare(
-        `SELECT COALESCE(SUM(count),0) AS records,
-                COALESCE(SUM(CASE WHEN level >= ${ERROR_LEVEL} THEN count ELSE 0 END),0) AS errors
-         FROM logs WHERE ts >= ? AND ts < ?`,
+        `SELECT COALESCE(SUM(${share}),0) AS records,
+                COALESCE(SUM(CASE WHEN level >= ${ERROR_LEVEL} THEN ${share} ELSE 0 END),0) AS errors
+         FROM logs WHERE ${overlap}`,
       )
-      .get(q.from, q.to) as { records: number; errors: number };
-    records = row.records;
-    errors = row.errors;
+      .get({ from: q.from, to: q.to }) as { records: number; errors: number };
+    records = Math.round(row.records);
+    errors = Math.round(row.errors);
     if (q.targetTemplateId !== undefined && q.targetTemplateId !== null) {
-      targetCount = (
-        db
-          .prepare('SELECT COALESCE(SUM(count),0) AS n FROM logs WHERE template_id = ? AND ts >= ? AND ts < ?')
-          .get(q.targetTemplateId, q.from, q.to) as { n: number }
-      ).n;
+      targetCount = Math.round(
+        (
+          db
+            .prepare(`SELECT COALESCE(SUM(${share}),0) AS n FROM logs WHERE template_id = @t AND ${overlap}`)
+            .get({ t: q.targetTemplateId, from: q.from, to: q.to }) as { n: number }
+        ).n,
+      );
     }
     const durations = (
       db
@@ -85,19 +92,20 @@ export function periodStats(db: Db, q: PeriodQuery): PeriodStats {
 }
 
 /**
- * Error patterns seen in [from, to) that never appeared before `from`: keyed by template id
+ * Error patterns seen in [from, to) that never appeared before `before` (default `from`; the
+ * deploy's start, since a new worker takes traffic while it is probed): keyed by template id
  * when the miner set one, else by error hash, else by message.
  */
-export function newErrorPatterns(db: Db, from: number, to: number): NewPattern[] {
+export function newErrorPatterns(db: Db, from: number, to: number, before = from): NewPattern[] {
   if (!hasTable(db, 'logs')) return [];
   const rows = db
     .prepare(
       `SELECT template_id AS t, err_hash AS h, message AS m, SUM(count) AS n FROM logs
-       WHERE level >= ${ERROR_LEVEL} AND ts >= ? AND ts < ?
+       WHERE level >= ${ERROR_LEVEL} AND ts >= ? - 60000 AND ts < ? AND last_ts >= ?
        GROUP BY COALESCE(CAST(template_id AS TEXT), err_hash, message)`,
     )
-    .all(from, to) as Array<{ t: number | null; h: string | null; m: string; n: number }>;
-  const before = {
+    .all(from, to, from) as Array<{ t: number | null; h: string | null; m: string; n: number }>;
+  const seen = {
     t: db.prepare(`SELECT 1 FROM logs WHERE template_id = ? AND ts < ? LIMIT 1`),
     h: db.prepare(`SELECT 1 FROM logs WHERE template_id IS NULL AND err_hash = ? AND ts < ? LIMIT 1`),
     m: db.prepare(
@@ -106,9 +114,9 @@ export function newErrorPatterns(db: Db, from: number, to: number): NewPattern[]
   };
   const out: NewPattern[] = [];
   for (const r of rows) {
-    const seen =
-      r.t !== null ? before.t.get(r.t, from) : r.h !== null ? before.h.get(r.h, from) : before.m.get(r.m, from);
-    if (seen) continue;
+    const known =
+      r.t !== null ? seen.t.get(r.t, before) : r.h !== null ? seen.h.get(r.h, before) : seen.m.get(r.m, before);
+    if (known) continue;
     const key = r.t !== null ? `template:${r.t}` : r.h !== null ? `error:${r.h}` : `message:${r.m.slice(0, 80)}`;
     out.push({ key, count: r.n, example: r.m.slice(0, 200) });
   }

@@ -53,7 +53,7 @@ export async function waitReady(check: ReadinessCheck, target: ProbeTarget, time
   let last = 'no attempt';
   while (Date.now() < deadline) {
     if (exited) throw fail('it exited');
-    last = await attempt(check, target.pgid, Math.min(2000, deadline - Date.now()));
+    last = await attempt(check, target.pgid, Math.min(2000, deadline - Date.now()), () => exited);
     if (last === 'ok') {
       if (exited) throw fail('it exited');
       return;
@@ -67,6 +67,7 @@ async function attempt(
   check: Extract<ReadinessCheck, { kind: 'http' | 'tcp' }>,
   pgid: number,
   budgetMs: number,
+  gone: () => boolean,
 ): Promise<string> {
   let socket: net.Socket;
   try {
@@ -76,7 +77,7 @@ async function attempt(
   }
   try {
     if (check.shared) {
-      const owner = await acceptedBy(check.port, socket.localPort ?? 0, pgid, budgetMs);
+      const owner = await acceptedBy(check.port, socket.localPort ?? 0, pgid, budgetMs, gone);
       if (owner !== 'new') return owner === 'other' ? 'answered by another worker' : 'not accepted';
     }
     if (check.kind === 'tcp') return 'ok';
@@ -112,9 +113,10 @@ async function acceptedBy(
   clientPort: number,
   pgid: number,
   budgetMs: number,
+  gone: () => boolean,
 ): Promise<'new' | 'other' | 'none'> {
   const deadline = Date.now() + budgetMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !gone()) {
     const inode = tcpInode(listenPort, clientPort);
     if (inode !== undefined && inode !== 0) {
       for (const member of groupMembers(pgid)) {

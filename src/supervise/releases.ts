@@ -8,6 +8,7 @@ import type { ReleaseRow, SuperviseStore } from './state-store.js';
 export const WORKTREE_RELEASE = 'worktree';
 
 const MARKER = '.dancer-release';
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
 /**
  * Resolve a git ref to a full commit sha.
@@ -91,7 +92,9 @@ function run(
   opts: { cwd: string; env: NodeJS.ProcessEnv; what: string; onOutput?: ((chunk: Buffer) => void) | undefined },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A build must not outlive a supervisor killed with -9: parent-death signal when possible.
+    const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args];
+    const child = spawn(argv[0] as string, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
     const onData = (chunk: Buffer) => {
       tail = (tail + chunk.toString()).slice(-4000);

@@ -644,7 +644,7 @@ export class Supervisor {
         await this.handoff(commit);
       } catch (error) {
         this.state = this.current ? 'running' : prev;
-        const why = isDancerError(error, 'DANCER_NOT_READY') ? 'readiness_failed' : 'start_failed';
+        const why = isDancerError(error, 'DANCER_NOT_READY') && error.details.exited !== true ? 'readiness_failed' : 'start_failed';
         this.store.updateDeploy(id, {
           status: 'rolled_back',
           reason: `${why}: ${errorMessage(error)}; the previous release kept serving`,
@@ -728,7 +728,7 @@ export class Supervisor {
           const verdict = judgeWindow({
             baseline,
             window,
-            newPatterns: newErrorPatterns(this.options.db, readyAt, now + 1),
+            newPatterns: newErrorPatterns(this.options.db, readyAt, now + 1, deploy.startedAt),
             elapsedMs: now - readyAt,
             windowMs,
             extensions,
@@ -850,6 +850,28 @@ export class Supervisor {
       this.log(`rolled back to ${short(target)} in ${readyMs} ms (${o.reason})`);
       return { deployId: id, from, to: target, readyMs };
     });
+  }
+
+  /**
+   * The outcome of deploy `deployId` once its window has ended. An inconclusive deploy waits
+   * for a human (`dancer accept` or `dancer rollback`).
+   */
+  async observation(deployId: number): Promise<DeployOutcome> {
+    for (;;) {
+      if (this.observer?.deployId === deployId) {
+        const outcome = await this.observer.done;
+        if (outcome.status !== 'inconclusive' && outcome.status !== 'observing') return outcome;
+      }
+      const d = this.store.getDeploy(deployId);
+      if (!d) throw new DancerError('DANCER_NOT_FOUND', `No deploy #${deployId}.`);
+      if (!['building', 'starting', 'observing', 'inconclusive'].includes(d.status)) {
+        return { deployId, release: d.toRelease, status: d.status, reasons: d.reason ? [d.reason] : [] };
+      }
+      if (this.state === 'stopped') {
+        return { deployId, release: d.toRelease, status: d.status, reasons: ['supervisor stopped'] };
+      }
+      await delay(500);
+    }
   }
 
   /** Mark an inconclusive deploy good (a human decided). */

@@ -65,6 +65,8 @@ export interface ModelServerOptions {
   port?: number;
   /** Characters per text / JSON delta. Default 64. */
   chunkSize?: number;
+  /** Called with every request as it is recorded (before the answer is sent). */
+  onRequest?: (request: RecordedRequest) => void;
 }
 
 /** A running scripted model server. Always {@link ModelServer.close} it. */
@@ -152,6 +154,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     const full: RecordedRequest = { seq: ++seq, ts: Date.now(), ...entry };
     requests.push(full);
     if (recordFile) appendFileSync(recordFile, `${JSON.stringify(full)}\n`);
+    options.onRequest?.(full);
     return full;
   };
 

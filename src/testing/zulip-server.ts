@@ -5,7 +5,7 @@
  * - HTTP Basic auth with the bot's email and 32-character API key; 401 `UNAUTHORIZED` otherwise.
  * - Parameters from the query string, `application/x-www-form-urlencoded` or
  *   `multipart/form-data` bodies (a JSON body is not read), JSON-encoded where the API says so.
- * - `POST /messages`, `PATCH /messages/{id}`, `POST`/`DELETE /messages/{id}/reactions`,
+ * - `POST`/`GET /messages`, `PATCH /messages/{id}`, `POST`/`DELETE /messages/{id}/reactions`,
  *   `POST /register`, `GET`/`DELETE /events` (long-poll, heartbeats, queue garbage collection,
  *   `BAD_EVENT_QUEUE_ID`), `GET /users/me`, `GET /users`, `GET /server_settings`.
  * - Error bodies `{result:"error", msg, code}`; rate limiting with `X-RateLimit-*` headers and
@@ -317,7 +317,9 @@ async function readParams(req: http.IncomingMessage, url: URL): Promise<Record<s
   if (type.startsWith('application/x-www-form-urlencoded')) {
     for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params[k] = v;
   } else if (type.startsWith('multipart/form-data')) {
-    const form = await new Response(body, { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
+    const form = await new Response(body, {
+      headers: { 'content-type': req.headers['content-type'] ?? '' },
+    }).formData();
     for (const [k, v] of form) if (typeof v === 'string') params[k] = v;
   }
   // Other bodies (JSON included) are not read, as on a real server.
@@ -459,7 +461,10 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
   const gcTimer = setInterval(() => {
     const t = now();
     for (const queue of [...queues.values()]) {
-      if (!queue.waiting && t - queue.lastAccess >= queueTimeoutMs) dropQueue(queue);
+      if (!queue.waiting && t - queue.lastAccess >= queueTimeoutMs) {
+        dropQueue(queue);
+        changed();
+      }
     }
   }, gcIntervalMs);
   gcTimer.unref();
@@ -526,8 +531,19 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
   }
 
   function messageEvent(m: ZulipTestMessage, queue: InternalQueue, localId?: string): Record<string, unknown> {
+    const { message, flags } = messageView(m, queue.userId, queue.applyMarkdown);
+    const event: Record<string, unknown> = { type: 'message', message, flags };
+    if (localId !== undefined) event.local_id = localId;
+    return event;
+  }
+
+  /** A message as `recipientUser` sees it (Zulip's message object) and their flags. */
+  function messageView(
+    m: ZulipTestMessage,
+    recipientUser: number,
+    applyMarkdown: boolean,
+  ): { message: Record<string, unknown>; flags: string[] } {
     const sender = user(m.sender_id);
-    const recipientUser = queue.userId;
     const me = user(recipientUser);
     const flags: string[] = [];
     if (recipientUser === m.sender_id) flags.push('read');
@@ -549,8 +565,8 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
       type: m.type,
       display_recipient: display,
       subject: m.topic,
-      content: queue.applyMarkdown ? renderHtml(m.content) : m.content,
-      content_type: queue.applyMarkdown ? 'text/html' : 'text/x-markdown',
+      content: applyMarkdown ? renderHtml(m.content) : m.content,
+      content_type: applyMarkdown ? 'text/html' : 'text/x-markdown',
       timestamp: m.timestamp,
       recipient_id: m.type === 'stream' ? 100 + (m.stream_id ?? 0) : 1000 + m.recipients.reduce((a, b) => a + b, 0),
       reactions: [],
@@ -561,9 +577,7 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
       avatar_url: null,
     };
     if (m.type === 'stream') message.stream_id = m.stream_id;
-    const event: Record<string, unknown> = { type: 'message', message, flags };
-    if (localId !== undefined) event.local_id = localId;
-    return event;
+    return { message, flags };
   }
 
   function storeMessage(
@@ -624,7 +638,7 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
 
   function findMessage(id: number, viewer: ZulipTestUser): ZulipTestMessage {
     const m = messages.find((x) => x.id === id);
-    if (!m || !m.recipients.includes(viewer.user_id)) throw badRequest('Invalid message(s)');
+    if (!m?.recipients.includes(viewer.user_id)) throw badRequest('Invalid message(s)');
     return m;
   }
 
@@ -752,7 +766,7 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
     const header = req.headers.authorization;
     if (!header) throw unauthorized('Not logged in: API authentication or user session required');
     const [scheme, payload] = header.split(/\s+/, 2);
-    if (!scheme || scheme.toLowerCase() !== 'basic' || !payload) {
+    if (scheme?.toLowerCase() !== 'basic' || !payload) {
       throw unauthorized('Invalid authorization header for basic auth');
     }
     const decoded = Buffer.from(payload, 'base64').toString('utf8');
@@ -812,7 +826,11 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
     };
   }
 
-  type Handler = (ctx: Ctx, res: http.ServerResponse, headers: Record<string, string>) => Record<string, unknown> | null;
+  type Handler = (
+    ctx: Ctx,
+    res: http.ServerResponse,
+    headers: Record<string, string>,
+  ) => Record<string, unknown> | null;
   interface Route {
     pattern: RegExp;
     methods: Record<string, { known: string[]; handle: Handler }>;
@@ -833,8 +851,77 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
               params.queue_id !== undefined && params.local_id !== undefined
                 ? { queueId: params.queue_id, localId: params.local_id }
                 : undefined;
-            const id = storeMessage(ctx.user, params.type, params.to, params.content, params.topic ?? params.subject, local);
+            const id = storeMessage(
+              ctx.user,
+              params.type,
+              params.to,
+              params.content,
+              params.topic ?? params.subject,
+              local,
+            );
             return { id };
+          },
+        },
+        GET: {
+          known: [
+            'anchor',
+            'num_before',
+            'num_after',
+            'narrow',
+            'apply_markdown',
+            'client_gravatar',
+            'include_anchor',
+            'message_ids',
+          ],
+          handle: (ctx) => {
+            const { params } = ctx;
+            const applyMarkdown = parseBoolParam(params, 'apply_markdown', true);
+            const narrow = parseJsonParam(params, 'narrow');
+            if (narrow !== undefined && (!Array.isArray(narrow) || narrow.length > 0)) {
+              throw new ApiError(400, 'BAD_NARROW', 'This test server supports only an empty narrow');
+            }
+            const visible = messages.filter((m) => m.recipients.includes(ctx.user.user_id));
+            const view = (m: ZulipTestMessage) => {
+              const { message, flags } = messageView(m, ctx.user.user_id, applyMarkdown);
+              return { ...message, flags };
+            };
+            const ids = parseJsonParam(params, 'message_ids');
+            if (ids !== undefined) {
+              if (!Array.isArray(ids)) throw badRequest('message_ids is not a list');
+              return { messages: visible.filter((m) => ids.includes(m.id)).map(view), history_limited: false };
+            }
+            const rawAnchor = params.anchor;
+            if (rawAnchor === undefined) throw missing('anchor');
+            const numBefore = parseIntParam(params, 'num_before');
+            const numAfter = parseIntParam(params, 'num_after');
+            if (numBefore === undefined) throw missing('num_before');
+            if (numAfter === undefined) throw missing('num_after');
+            if (numBefore < 0 || numAfter < 0) throw badRequest('num_before and num_after must be non-negative');
+            if (numBefore + numAfter > 5000) throw badRequest('Too many messages requested (maximum 5000).');
+            const includeAnchor = parseBoolParam(params, 'include_anchor', true);
+            const lastId = visible.at(-1)?.id ?? 0;
+            let anchor: number;
+            if (rawAnchor === 'newest') anchor = Number.MAX_SAFE_INTEGER;
+            else if (rawAnchor === 'oldest') anchor = 0;
+            else if (rawAnchor === 'first_unread') anchor = lastId;
+            else if (/^\d+$/.test(rawAnchor)) anchor = Number(rawAnchor);
+            else throw badRequest(`Invalid anchor`);
+            const before = visible.filter((m) => m.id < anchor);
+            const after = visible.filter((m) => m.id > anchor);
+            const at = visible.find((m) => m.id === anchor);
+            const chosen = [
+              ...before.slice(Math.max(0, before.length - numBefore)),
+              ...(at && includeAnchor ? [at] : []),
+              ...after.slice(0, numAfter),
+            ];
+            return {
+              messages: chosen.map(view),
+              anchor: rawAnchor === 'newest' ? lastId : anchor,
+              found_anchor: at !== undefined,
+              found_oldest: before.length <= numBefore,
+              found_newest: after.length <= numAfter,
+              history_limited: false,
+            };
           },
         },
       },
@@ -932,6 +1019,9 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
                 realm_uri: url(),
                 realm_message_content_edit_limit_seconds: editLimitSeconds,
               });
+            }
+            if (wants('message')) {
+              body.max_message_id = messages.filter((m) => m.recipients.includes(ctx.user.user_id)).at(-1)?.id ?? -1;
             }
             if (wants('realm_user')) {
               Object.assign(body, {
@@ -1034,7 +1124,11 @@ export async function createZulipTestServer(options: ZulipTestServerOptions = {}
     },
   ];
 
-  function record(ctx: { method: string; path: string; params: Record<string, string>; user?: ZulipTestUser }, status: number, response: Record<string, unknown>): void {
+  function record(
+    ctx: { method: string; path: string; params: Record<string, string>; user?: ZulipTestUser },
+    status: number,
+    response: Record<string, unknown>,
+  ): void {
     const entry: ZulipTestRequest = {
       at: now(),
       method: ctx.method,

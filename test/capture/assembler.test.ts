@@ -98,11 +98,15 @@ describe('Assembler', () => {
       'ERROR:root:payment failed',
       'Traceback (most recent call last):',
       '  File "pay.py", line 9, in charge',
-      'KeyError: \'card\'',
+      "KeyError: 'card'",
     ].join('\n');
     const records = assemble(text);
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ message: 'ERROR:root:payment failed', errType: 'KeyError', errMessage: "'card'" });
+    expect(records[0]).toMatchObject({
+      message: 'ERROR:root:payment failed',
+      errType: 'KeyError',
+      errMessage: "'card'",
+    });
     expect(records[0]?.stack?.split('\n')).toHaveLength(3);
   });
 

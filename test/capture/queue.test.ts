@@ -10,7 +10,14 @@ interface Item {
 
 const LEVEL_VALUES = [10, 20, 30, 40, 50, 60];
 const op = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('push' as const), level: fc.constantFrom(...LEVEL_VALUES), size: fc.integer({ min: 1, max: 50 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('push' as const),
+      level: fc.constantFrom(...LEVEL_VALUES),
+      size: fc.integer({ min: 1, max: 50 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('drain' as const), max: fc.integer({ min: 0, max: 10 }) }) },
 );
 
@@ -22,7 +29,11 @@ describe('CaptureQueue', () => {
         fc.integer({ min: 50, max: 500 }),
         fc.array(op, { maxLength: 300 }),
         (maxRecords, maxBytes, ops) => {
-          const q = new CaptureQueue<Item>({ maxRecords, maxBytes }, (i) => i.level, (i) => i.size);
+          const q = new CaptureQueue<Item>(
+            { maxRecords, maxBytes },
+            (i) => i.level,
+            (i) => i.size,
+          );
           const held = new Map<number, Item>();
           const drained: Item[] = [];
           let nextId = 0;
@@ -75,7 +86,8 @@ describe('CaptureQueue', () => {
           expect(drained.length + q.droppedTotal).toBe(pushed);
           expect(q.dropped()).toEqual(q.droppedTotal === 0 ? {} : { overload: q.droppedTotal });
           // FIFO: records come out in the order they went in.
-          for (let i = 1; i < drained.length; i++) expect((drained[i] as Item).id).toBeGreaterThan((drained[i - 1] as Item).id);
+          for (let i = 1; i < drained.length; i++)
+            expect((drained[i] as Item).id).toBeGreaterThan((drained[i - 1] as Item).id);
         },
       ),
       { numRuns: 300 },
@@ -85,7 +97,11 @@ describe('CaptureQueue', () => {
   it('never drops anything while under its bounds', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...LEVEL_VALUES), { maxLength: 100 }), (levels) => {
-        const q = new CaptureQueue<Item>({ maxRecords: 100, maxBytes: 1e9 }, (i) => i.level, () => 1);
+        const q = new CaptureQueue<Item>(
+          { maxRecords: 100, maxBytes: 1e9 },
+          (i) => i.level,
+          () => 1,
+        );
         levels.forEach((level, id) => {
           expect(q.push({ id, level, size: 1 })).toBe('queued');
         });
@@ -96,11 +112,15 @@ describe('CaptureQueue', () => {
   });
 
   it('under a flood keeps every error and drops debug before info before warn', () => {
-    const q = new CaptureQueue<Item>({ maxRecords: 100 }, (i) => i.level, () => 1);
+    const q = new CaptureQueue<Item>(
+      { maxRecords: 100 },
+      (i) => i.level,
+      () => 1,
+    );
     let id = 0;
     // 1000 records: 10 errors, the rest spread over debug, info, warn.
     for (let i = 0; i < 1000; i++) {
-      const level = i % 100 === 0 ? 50 : [20, 30, 40][i % 3] as number;
+      const level = i % 100 === 0 ? 50 : ([20, 30, 40][i % 3] as number);
       q.push({ id: id++, level, size: 1 });
     }
     const kept = q.drain();
@@ -115,7 +135,11 @@ describe('CaptureQueue', () => {
   });
 
   it('wouldAccept answers what push would do for the incoming record', () => {
-    const q = new CaptureQueue<Item>({ maxRecords: 2 }, (i) => i.level, () => 1);
+    const q = new CaptureQueue<Item>(
+      { maxRecords: 2 },
+      (i) => i.level,
+      () => 1,
+    );
     q.push({ id: 0, level: 40, size: 1 });
     q.push({ id: 1, level: 40, size: 1 });
     expect(q.wouldAccept(30)).toBe(false);
@@ -123,5 +147,18 @@ describe('CaptureQueue', () => {
     expect(q.wouldAccept(50)).toBe(true);
     q.countDropped(30, 5);
     expect(q.dropped()).toEqual({ overload: 5 });
+  });
+});
+
+describe('quickLevel', () => {
+  it('reads the level of a JSON line from its first bytes, 30 when there is none', async () => {
+    const { quickLevel } = await import('../../src/capture/quick-level.js');
+    expect(quickLevel('{"level":50,"time":1,"msg":"x"}')).toBe(50);
+    expect(quickLevel('{"level": 20,"msg":"x"}')).toBe(20);
+    expect(quickLevel('{"time":1,"level":"warn","msg":"x"}')).toBe(40);
+    expect(quickLevel('{"level" : "FATAL"}')).toBe(60);
+    expect(quickLevel('{"msg":"no level"}')).toBe(30);
+    expect(quickLevel('plain text')).toBe(30);
+    expect(quickLevel('{"level":"nonsense"}')).toBe(30);
   });
 });

@@ -83,18 +83,22 @@ describe('EWMA baselines', () => {
 
   it('property: the mean stays within the range of the samples and the variance is never negative', () => {
     fc.assert(
-      fc.property(fc.array(fc.nat({ max: 10_000 }), { minLength: 1, maxLength: 300 }), fc.double({ min: 1, max: 500, noNaN: true }), (xs, half) => {
-        let s: BaselineState | undefined;
-        xs.forEach((x, i) => {
-          s = foldSample(s, x, i, alphaFor(half));
-        });
-        const lo = Math.min(...xs);
-        const hi = Math.max(...xs);
-        expect(s!.mean).toBeGreaterThanOrEqual(lo - 1e-6);
-        expect(s!.mean).toBeLessThanOrEqual(hi + 1e-6);
-        expect(s!.variance).toBeGreaterThanOrEqual(-1e-9);
-        expect(s!.samples).toBe(xs.length);
-      }),
+      fc.property(
+        fc.array(fc.nat({ max: 10_000 }), { minLength: 1, maxLength: 300 }),
+        fc.double({ min: 1, max: 500, noNaN: true }),
+        (xs, half) => {
+          let s: BaselineState | undefined;
+          xs.forEach((x, i) => {
+            s = foldSample(s, x, i, alphaFor(half));
+          });
+          const lo = Math.min(...xs);
+          const hi = Math.max(...xs);
+          expect(s!.mean).toBeGreaterThanOrEqual(lo - 1e-6);
+          expect(s!.mean).toBeLessThanOrEqual(hi + 1e-6);
+          expect(s!.variance).toBeGreaterThanOrEqual(-1e-9);
+          expect(s!.samples).toBe(xs.length);
+        },
+      ),
     );
   });
 
@@ -106,9 +110,11 @@ describe('EWMA baselines', () => {
     });
     fc.assert(
       fc.property(fc.array(arbMinute, { maxLength: 60 }), (ms) => {
-        const minutes = ms.map((m, i) => minute(i, m.total, m.errors, Object.fromEntries(Object.entries(m.t).map(([k, v]) => [Number(k), v]))));
+        const minutes = ms.map((m, i) =>
+          minute(i, m.total, m.errors, Object.fromEntries(Object.entries(m.t).map(([k, v]) => [Number(k), v]))),
+        );
         const all = advanceBaselines(new Map(), minutes, config);
-        let step = new Map<string, BaselineState>();
+        const step = new Map<string, BaselineState>();
         for (const m of minutes) for (const [k, v] of advanceBaselines(step, [m], config)) step.set(k, v);
         expect(new Map([...step].sort())).toEqual(new Map([...all].sort()));
       }),

@@ -50,15 +50,26 @@ describe('gates', () => {
   it('dedupe: a pattern being fixed or consulted does not fire again', () => {
     const fixing = decide([signal()], ctx({ statuses: new Map([[7, 'fixing' as TemplateStatus]]) }), defaults);
     expect(fixing[0]).toMatchObject({ outcome: 'suppress', reasonCode: 'dedupe_fixing' });
-    const active = decide([signal({ kind: 'spike' })], ctx({ active: [{ key: 'template:7', templateId: 7, triggerId: 'a' }] }), defaults);
+    const active = decide(
+      [signal({ kind: 'spike' })],
+      ctx({ active: [{ key: 'template:7', templateId: 7, triggerId: 'a' }] }),
+      defaults,
+    );
     expect(active[0]).toMatchObject({ outcome: 'suppress', reasonCode: 'dedupe_active' });
-    const crash = decide([signal({ kind: 'crash', key: 'crash:template:7', urgent: true })], ctx({ active: [{ key: 'template:7', templateId: 7 }] }), defaults);
+    const crash = decide(
+      [signal({ kind: 'crash', key: 'crash:template:7', urgent: true })],
+      ctx({ active: [{ key: 'template:7', templateId: 7 }] }),
+      defaults,
+    );
     expect(crash[0]).toMatchObject({ outcome: 'suppress', reasonCode: 'dedupe_active' });
   });
 
   it('ignored: quiet until the rate rises by an order of magnitude over the rate when ignored', () => {
     const c = ctx({ statuses: new Map([[7, 'ignored' as TemplateStatus]]), ignoredRates: new Map([[7, 3]]) });
-    expect(decide([signal({ ratePerMinute: 29 })], c, defaults)[0]).toMatchObject({ outcome: 'suppress', reasonCode: 'ignored' });
+    expect(decide([signal({ ratePerMinute: 29 })], c, defaults)[0]).toMatchObject({
+      outcome: 'suppress',
+      reasonCode: 'ignored',
+    });
     const d = decide([signal({ ratePerMinute: 30 })], c, defaults)[0];
     expect(d).toMatchObject({ outcome: 'fire', reasonCode: 'fired_ignored_rate_rose' });
     expect(d?.numbers).toMatchObject({ ignoredRatePerMinute: 3, ratePerMinute: 30 });
@@ -97,7 +108,11 @@ describe('gates', () => {
         fc.dictionary(fc.constantFrom('1', '2', '3', '4', '5', '6'), fc.integer({ min: 0, max: 120 })),
         (raw, activeIds, maxConcurrent, ago) => {
           const signals = raw.map((s) =>
-            signal({ ...s, key: s.kind === 'crash' ? `crash:template:${s.templateId}` : `template:${s.templateId}`, urgent: s.kind === 'crash' }),
+            signal({
+              ...s,
+              key: s.kind === 'crash' ? `crash:template:${s.templateId}` : `template:${s.templateId}`,
+              urgent: s.kind === 'crash',
+            }),
           );
           const lastFireAt = new Map(Object.entries(ago).map(([id, m]) => [`template:${id}`, T0 - m * MINUTE_MS]));
           const active = activeIds.map((id) => ({ key: `template:${id}`, templateId: id }));
@@ -162,8 +177,16 @@ describe('storing decisions', () => {
     expect(explainDecision(d(T0))).toBe(
       '2026-01-01 12:00:00Z: the spike rule held (overall error rate rose), but it stayed quiet because it fired 3 min ago (cooldown 30 min).',
     );
-    expect(explainDecision(d(T0, { outcome: 'fire', reasonCode: 'fired', urgent: true, rule: 'crash', reason: 'fired: crash: the process exited with code 1' }))).toBe(
-      '2026-01-01 12:00:00Z: the crash rule FIRED (urgent): crash: the process exited with code 1.',
-    );
+    expect(
+      explainDecision(
+        d(T0, {
+          outcome: 'fire',
+          reasonCode: 'fired',
+          urgent: true,
+          rule: 'crash',
+          reason: 'fired: crash: the process exited with code 1',
+        }),
+      ),
+    ).toBe('2026-01-01 12:00:00Z: the crash rule FIRED (urgent): crash: the process exited with code 1.');
   });
 });

@@ -73,8 +73,12 @@ describe('new-pattern rule', () => {
     const c = cfg({ newPattern: { minLevel: 'warn', minCount: 3, firstSeenWithinMinutes: 10 } });
     expect(newPatternRule(view({ maxLevel: 40, newWindow: counts({ warn: 4 }) }), T0, c)).not.toBeNull();
     expect(newPatternRule(view({ maxLevel: 40, newWindow: counts({ warn: 3 }) }), T0, c)).toBeNull();
-    expect(newPatternRule(view({ maxLevel: 40, firstSeen: T0 - 11 * MINUTE_MS, newWindow: counts({ warn: 9 }) }), T0, c)).toBeNull();
-    expect(newPatternRule(view({ newWindow: counts({ error: 50 }) }), T0, cfg({ newPattern: { enabled: false } }))).toBeNull();
+    expect(
+      newPatternRule(view({ maxLevel: 40, firstSeen: T0 - 11 * MINUTE_MS, newWindow: counts({ warn: 9 }) }), T0, c),
+    ).toBeNull();
+    expect(
+      newPatternRule(view({ newWindow: counts({ error: 50 }) }), T0, cfg({ newPattern: { enabled: false } })),
+    ).toBeNull();
   });
 
   it('property: fires exactly when new, at level, and count > minCount', () => {
@@ -87,7 +91,11 @@ describe('new-pattern rule', () => {
         fc.nat({ max: 20 }),
         (errors, warns, ageMin, maxLevel, minCount) => {
           const c = cfg({ newPattern: { minCount } });
-          const t = view({ firstSeen: T0 - ageMin * MINUTE_MS, maxLevel, newWindow: counts({ error: errors, warn: warns }) });
+          const t = view({
+            firstSeen: T0 - ageMin * MINUTE_MS,
+            maxLevel,
+            newWindow: counts({ error: errors, warn: warns }),
+          });
           const fires = newPatternRule(t, T0, c) !== null;
           expect(fires).toBe(ageMin <= 60 && maxLevel >= 50 && errors > minCount);
         },
@@ -175,12 +183,22 @@ describe('crash rule', () => {
   });
 
   it('a fatal record or an uncaught exception is a crash, keyed by its template', () => {
-    const fatal = crashTrigger({ lastRecords: [{ level: 30, message: 'ok' }, { level: 60, message: 'db gone', templateId: 4 }] });
+    const fatal = crashTrigger({
+      lastRecords: [
+        { level: 30, message: 'ok' },
+        { level: 60, message: 'db gone', templateId: 4 },
+      ],
+    });
     expect(fatal).toMatchObject({ key: 'crash:template:4', templateId: 4, urgent: true });
     expect(fatal?.reason).toContain('db gone');
-    const uncaught = crashTrigger({ exitCode: 0, lastRecords: [{ level: 50, message: 'Uncaught exception: TypeError: x is undefined' }] });
+    const uncaught = crashTrigger({
+      exitCode: 0,
+      lastRecords: [{ level: 50, message: 'Uncaught exception: TypeError: x is undefined' }],
+    });
     expect(uncaught?.reason).toContain('uncaught exception');
-    expect(crashTrigger({ lastRecords: [{ level: 50, message: 'Unhandled promise rejection', errType: 'Error' }] })).not.toBeNull();
+    expect(
+      crashTrigger({ lastRecords: [{ level: 50, message: 'Unhandled promise rejection', errType: 'Error' }] }),
+    ).not.toBeNull();
     expect(crashTrigger({ lastRecords: [{ level: 50, message: 'request failed' }] })).toBeNull();
   });
 });
@@ -201,14 +219,14 @@ describe('scheduled review', () => {
   it('fires when due, even when nothing alarmed, with errors, warnings and slow requests', () => {
     const due = T0 + 6 * 3_600_000;
     expect(reviewRule(entries, T0, due - 1, due, defaults)).toBeNull();
-    const s = reviewRule(entries, T0, due, due, defaults);
+    const s = reviewRule(entries, T0, due, due, defaults)!;
     expect(s).toMatchObject({ kind: 'review', key: 'review', urgent: false });
-    const top = (s?.numbers.top as Array<{ templateId: number }>).map((e) => e.templateId);
+    const top = (s.numbers.top as Array<{ templateId: number }>).map((e) => e.templateId);
     expect(top).toEqual([3, 2, 1, 4]);
-    expect((s?.numbers.slow as Array<{ templateId: number }>).map((e) => e.templateId)).toEqual([4]);
+    expect((s.numbers.slow as Array<{ templateId: number }>).map((e) => e.templateId)).toEqual([4]);
     expect(s?.numbers.totals).toEqual({ records: 1235, warn: 30, error: 5, slow: 12 });
     expect(reviewRule([], T0, due, due, defaults)).not.toBeNull();
     expect(reviewRule(entries, T0, due, due, cfg({ review: { enabled: false } }))).toBeNull();
-    expect((reviewRule(entries, T0, due, due, cfg({ review: { topN: 2 } }))?.numbers.top as unknown[]).length).toBe(2);
+    expect((reviewRule(entries, T0, due, due, cfg({ review: { topN: 2 } }))!.numbers.top as unknown[]).length).toBe(2);
   });
 });

@@ -93,7 +93,11 @@ export async function expectGone(pids: number[], timeoutMs = 5000): Promise<void
 }
 
 /** Poll `fn` until it returns a truthy value (deadline). */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -4,10 +4,7 @@ const zulipSchema = z
   .object({
     site: z.string().url().optional().describe('Zulip server base URL, e.g. https://chat.example.com.'),
     email: z.string().optional().describe("The bot's email (from Zulip's bot settings)."),
-    apiKeyEnv: z
-      .string()
-      .optional()
-      .describe('Environment variable holding the bot API key (use this or zuliprc).'),
+    apiKeyEnv: z.string().optional().describe('Environment variable holding the bot API key (use this or zuliprc).'),
     zuliprc: z
       .string()
       .optional()
@@ -30,13 +27,7 @@ const zulipSchema = z
       .url()
       .optional()
       .describe('Where trimmed messages point to for the full text (default: the `dancer fixes show` command).'),
-    digestHourUtc: z
-      .number()
-      .int()
-      .min(0)
-      .max(23)
-      .default(9)
-      .describe('Hour (UTC) the daily digest is posted.'),
+    digestHourUtc: z.number().int().min(0).max(23).default(9).describe('Hour (UTC) the daily digest is posted.'),
     maxRetryDelaySeconds: z
       .number()
       .positive()

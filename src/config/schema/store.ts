@@ -13,6 +13,17 @@ export const storeSchema = z
           .positive()
           .default(1024 * 1024 * 1024)
           .describe('Approximate upper bound on the database size; the oldest log rows go first.'),
+        stepRows: z
+          .number()
+          .int()
+          .positive()
+          .default(2000)
+          .describe('Log rows deleted per retention step (one short transaction, so ingest never stalls).'),
+        intervalSeconds: z
+          .number()
+          .positive()
+          .default(60)
+          .describe('How often the supervisor runs retention (steps until nothing is left to delete).'),
       })
       .prefault({}),
     batch: z

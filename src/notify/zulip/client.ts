@@ -49,6 +49,8 @@ export interface ZulipRegisterResult extends ZulipSuccess {
   max_message_length?: number;
   max_topic_length?: number;
   event_queue_longpoll_timeout_seconds?: number;
+  /** Present when `message` was fetched. */
+  max_message_id?: number;
   /** Present when `realm_user` was fetched. */
   user_id?: number;
   email?: string;
@@ -227,7 +229,10 @@ export class ZulipClient {
   }
 
   /** `POST /messages` as a direct message to users (ids or emails, not mixed). */
-  async sendDirectMessage(message: { to: ReadonlyArray<number> | ReadonlyArray<string>; content: string }, options?: RequestOptions) {
+  async sendDirectMessage(
+    message: { to: ReadonlyArray<number> | ReadonlyArray<string>; content: string },
+    options?: RequestOptions,
+  ) {
     const r = await this.request<{ id: number }>(
       'POST',
       '/messages',
@@ -262,10 +267,23 @@ export class ZulipClient {
       '/register',
       {
         event_types: params.eventTypes,
-        fetch_event_types: params.fetchEventTypes ?? ['realm', 'realm_user'],
+        fetch_event_types: params.fetchEventTypes ?? ['message', 'realm', 'realm_user'],
         apply_markdown: false,
         all_public_streams: params.allPublicStreams,
       },
+      options,
+    );
+  }
+
+  /**
+   * `GET /messages`: up to `numAfter` messages after `anchor` (raw Markdown), each with the
+   * caller's `flags`; `found_newest` says whether that was all.
+   */
+  async getMessagesAfter(anchor: number, numAfter: number, options?: RequestOptions) {
+    return this.request<{ messages: Array<ZulipMessage & { flags: string[] }>; found_newest: boolean }>(
+      'GET',
+      '/messages',
+      { anchor: String(anchor), num_before: 0, num_after: numAfter, include_anchor: false, apply_markdown: false },
       options,
     );
   }
@@ -327,7 +345,10 @@ export function classifyZulipError(error: unknown): { kind: ZulipFailureKind; re
   if (d.aborted) return { kind: 'aborted' };
   if (error.code === 'DANCER_ZULIP_AUTH') return { kind: 'auth' };
   if (d.network) return { kind: 'unavailable' };
-  if (d.status === 429) return d.retryAfterMs === undefined ? { kind: 'rate_limited' } : { kind: 'rate_limited', retryAfterMs: d.retryAfterMs };
+  if (d.status === 429)
+    return d.retryAfterMs === undefined
+      ? { kind: 'rate_limited' }
+      : { kind: 'rate_limited', retryAfterMs: d.retryAfterMs };
   if (d.zulipCode === 'BAD_EVENT_QUEUE_ID') return { kind: 'bad_queue' };
   if (d.status !== undefined && d.status >= 500) return { kind: 'unavailable' };
   if (d.status === undefined) return { kind: 'unavailable' };

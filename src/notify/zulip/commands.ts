@@ -108,7 +108,10 @@ export function parseCommand(text: string, context: { fixId?: number } = {}): Pa
     }
     case 'rollback': {
       if (rest.length === 0) {
-        return { ok: true, command: context.fixId === undefined ? { name: 'rollback' } : { name: 'rollback', id: context.fixId } };
+        return {
+          ok: true,
+          command: context.fixId === undefined ? { name: 'rollback' } : { name: 'rollback', id: context.fixId },
+        };
       }
       const id = parseId(rest[0]);
       if (id === undefined) return { ok: false, error: `Usage: ${COMMAND_USAGE.rollback}` };

@@ -178,7 +178,11 @@ export function formatFixHead(fix: FixInfo, ctx: FormatContext, now: number): st
   const lines = [`**Fix ${fix.id}** · ${stateLabel(fix.state)}`];
   lines.push(`**Pattern:** ${patternLine(fix.pattern).replace(/^pattern /, '')}`);
   if (fix.title) lines.push(`**Change:** ${oneLine(fix.title, 200)}`);
-  const facts = [`**Risk:** ${fix.risk?.level ?? 'n/a'}`, `**Cost:** ${usd(fix.costUsd)}`, `**Gates:** ${gatesSummary(fix.gates)}`];
+  const facts = [
+    `**Risk:** ${fix.risk?.level ?? 'n/a'}`,
+    `**Cost:** ${usd(fix.costUsd)}`,
+    `**Gates:** ${gatesSummary(fix.gates)}`,
+  ];
   if (fix.files?.length) facts.push(`**Diff:** ${diffStats(fix)}`);
   lines.push(facts.join(' · '));
   if (fix.branch) lines.push(`**Branch:** ${inlineCode(fix.branch)}`);
@@ -220,7 +224,8 @@ export function formatConsultationFinished(
   e: Extract<NotifyEvent, { type: 'consultation_finished' }>,
   ctx: FormatContext,
 ): string {
-  const emoji = e.outcome === 'fix' ? ':bulb:' : e.outcome === 'failed' || e.outcome === 'aborted' ? ':warning:' : ':memo:';
+  const emoji =
+    e.outcome === 'fix' ? ':bulb:' : e.outcome === 'failed' || e.outcome === 'aborted' ? ':warning:' : ':memo:';
   const parts = [`${emoji} **Consultation ${e.consultationId} finished**: ${e.outcome.replace(/_/g, ' ')}`];
   if (e.costUsd !== undefined) parts.push(`(cost ${usd(e.costUsd)})`);
   let text = parts.join(' ');
@@ -408,11 +413,15 @@ export function formatStatus(s: StatusInfo, now: number): string {
     const since = s.service.since !== undefined ? ` since ${zulipTime(s.service.since)}` : '';
     const release = s.service.release ? `, release ${inlineCode(s.service.release)}` : '';
     const pid = s.service.pid !== undefined ? `, pid ${s.service.pid}` : '';
-    lines.push(`- **Service${s.service.name ? ` ${s.service.name}` : ''}:** ${s.service.state}${release}${pid}${since}`);
+    lines.push(
+      `- **Service${s.service.name ? ` ${s.service.name}` : ''}:** ${s.service.state}${release}${pid}${since}`,
+    );
   }
   if (s.consultation) {
     const mins = Math.max(0, Math.round((now - s.consultation.startedAt) / 60_000));
-    lines.push(`- **Consultation ${s.consultation.id}** running for ${mins} min on ${inlineCode(oneLine(s.consultation.pattern, 100))}`);
+    lines.push(
+      `- **Consultation ${s.consultation.id}** running for ${mins} min on ${inlineCode(oneLine(s.consultation.pattern, 100))}`,
+    );
   } else if (s.consultation === null) {
     lines.push('- No consultation running.');
   }
@@ -421,7 +430,8 @@ export function formatStatus(s: StatusInfo, now: number): string {
       `- **Deploy** of ${inlineCode(s.deploy.release)}${s.deploy.fixId !== undefined ? ` (fix ${s.deploy.fixId})` : ''} ${s.deploy.phase ?? 'in progress'} since ${zulipTime(s.deploy.startedAt)}`,
     );
   }
-  if (s.awaitingApproval?.length) lines.push(`- **Awaiting approval:** ${s.awaitingApproval.map((id) => `fix ${id}`).join(', ')}`);
+  if (s.awaitingApproval?.length)
+    lines.push(`- **Awaiting approval:** ${s.awaitingApproval.map((id) => `fix ${id}`).join(', ')}`);
   if (s.openFixes !== undefined) lines.push(`- **Open fixes:** ${s.openFixes}`);
   for (const note of s.notes ?? []) lines.push(`- ${oneLine(note, 300)}`);
   return lines.join('\n');
@@ -458,9 +468,12 @@ export function formatShow(fix: FixInfo, ctx: FormatContext, now: number): strin
 
 /** `budget`. */
 export function formatBudget(b: BudgetInfo): string {
-  const lines = [`:moneybag: **Spent today:** ${usd(b.todayUsd)}${b.dailyLimitUsd !== undefined ? ` of ${usd(b.dailyLimitUsd)}` : ''}`];
+  const lines = [
+    `:moneybag: **Spent today:** ${usd(b.todayUsd)}${b.dailyLimitUsd !== undefined ? ` of ${usd(b.dailyLimitUsd)}` : ''}`,
+  ];
   if (b.dailyLimitUsd !== undefined) lines.push(`- **Left today:** ${usd(Math.max(0, b.dailyLimitUsd - b.todayUsd))}`);
-  if (b.perConsultationLimitUsd !== undefined) lines.push(`- **Per consultation:** at most ${usd(b.perConsultationLimitUsd)}`);
+  if (b.perConsultationLimitUsd !== undefined)
+    lines.push(`- **Per consultation:** at most ${usd(b.perConsultationLimitUsd)}`);
   if (b.consultationsToday !== undefined) lines.push(`- **Consultations today:** ${b.consultationsToday}`);
   if (b.monthUsd !== undefined) lines.push(`- **This month:** ${usd(b.monthUsd)}`);
   for (const note of b.notes ?? []) lines.push(`- ${oneLine(note, 300)}`);

@@ -90,7 +90,8 @@ export class OutboxStore {
   enqueue(input: OutboxInput): number {
     const role = input.role ?? 'reply';
     const op = input.op ?? 'post';
-    const collapsible = input.collapsible ?? (op === 'post' && (role === 'reply' || role === 'status') && !input.refKey);
+    const collapsible =
+      input.collapsible ?? (op === 'post' && (role === 'reply' || role === 'status') && !input.refKey);
     const info = this.insert.run({
       createdAt: this.clock(),
       op,
@@ -131,7 +132,9 @@ export class OutboxStore {
   /** The latest delivered post named `key`: its row (with the Zulip message id). */
   resolveRef(key: string): OutboxItem | undefined {
     const row = this.db
-      .prepare("SELECT * FROM outbox WHERE ref_key = ? AND state = 'sent' AND zulip_id IS NOT NULL ORDER BY id DESC LIMIT 1")
+      .prepare(
+        "SELECT * FROM outbox WHERE ref_key = ? AND state = 'sent' AND zulip_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+      )
       .get(key) as Record<string, unknown> | undefined;
     return row ? toItem(row) : undefined;
   }
@@ -157,14 +160,18 @@ export class OutboxStore {
   /** The topic already used for a fix (so every later message goes to the same topic). */
   topicForFix(fixId: number): string | undefined {
     const row = this.db
-      .prepare("SELECT topic FROM outbox WHERE fix_id = ? AND dest = 'stream' AND topic IS NOT NULL ORDER BY id LIMIT 1")
+      .prepare(
+        "SELECT topic FROM outbox WHERE fix_id = ? AND dest = 'stream' AND topic IS NOT NULL ORDER BY id LIMIT 1",
+      )
       .get(fixId) as { topic: string } | undefined;
     return row?.topic;
   }
 
   /** When the last digest was queued. */
   lastCreatedWithRole(role: OutboxRole): number | undefined {
-    const row = this.db.prepare('SELECT max(created_at) AS t FROM outbox WHERE role = ?').get(role) as { t: number | null };
+    const row = this.db.prepare('SELECT max(created_at) AS t FROM outbox WHERE role = ?').get(role) as {
+      t: number | null;
+    };
     return row.t ?? undefined;
   }
 
@@ -285,10 +292,6 @@ export function planDelivery(pending: readonly OutboxItem[], options: PlanOption
   for (const item of pending) if (item.op === 'post' && item.refKey) pendingPostByRef.set(item.refKey, item);
 
   const backlog = pending.length > 1 && options.now - pending[0]!.createdAt >= options.collapseAfterMs;
-  // Open collapse group per destination (stream/topic or direct recipients).
-  const groups = new Map<string, { opIndex: number; items: OutboxItem[] }>();
-  const destKey = (i: OutboxItem) => (i.dest === 'stream' ? `s:${i.stream}\u0000${i.topic}` : `d:${JSON.stringify(i.toUsers)}`);
-
   for (const item of pending) {
     if (item.op === 'edit') {
       const target = item.targetKey ?? '';
@@ -310,26 +313,22 @@ export function planDelivery(pending: readonly OutboxItem[], options: PlanOption
       ops.push({ kind: item.op, ids: [item.id], targetKey: item.targetKey ?? '', emoji: item.content });
       continue;
     }
-    const key = destKey(item);
-    if (!item.collapsible || !backlog) {
-      groups.delete(key);
-      ops.push(postOp(item, item.content));
-      continue;
-    }
-    const open = groups.get(key);
-    if (open) {
-      open.items.push(item);
-      continue;
-    }
-    groups.set(key, { opIndex: ops.length, items: [item] });
     ops.push(postOp(item, item.content));
   }
+  const folded = foldEdits(ops);
+  return backlog ? collapseRuns(folded, pending, options.maxLength) : folded;
+}
 
-  // Replace each collapse group's first post with merged posts (split where one would not fit).
-  const replacements = new Map<number, DeliveryOp[]>();
-  for (const group of groups.values()) collapseGroup(group, options.maxLength, replacements);
-  // Groups closed earlier were dropped from `groups`; recompute them from the ops list instead.
-  return expand(ops, pending, backlog, options.maxLength);
+/** Apply `fold` steps to their pending posts (the post goes out with the newest content). */
+function foldEdits(ops: DeliveryOp[]): DeliveryOp[] {
+  const contentOf = new Map<number, string>();
+  for (const op of ops) if (op.kind === 'fold') contentOf.set(op.postId, op.content);
+  if (contentOf.size === 0) return ops;
+  return ops.map((op) => {
+    if (op.kind !== 'post') return op;
+    const content = contentOf.get(op.ids[0]!);
+    return content === undefined ? op : { ...op, content };
+  });
 }
 
 function postOp(item: OutboxItem, content: string): Extract<DeliveryOp, { kind: 'post' }> {
@@ -346,22 +345,14 @@ function postOp(item: OutboxItem, content: string): Extract<DeliveryOp, { kind: 
   };
 }
 
-function collapseGroup(
-  _group: { opIndex: number; items: OutboxItem[] },
-  _max: number,
-  _out: Map<number, DeliveryOp[]>,
-): void {
-  // Collapsing is done in `expand`, which sees every group including closed ones.
-}
-
 /**
  * Rebuild the op list with backlog collapsing: walk the pending rows again and merge runs of
  * collapsible posts per destination (a non-collapsible post to the same destination ends a run).
  */
-function expand(ops: DeliveryOp[], pending: readonly OutboxItem[], backlog: boolean, max: number): DeliveryOp[] {
-  if (!backlog) return ops;
+function collapseRuns(ops: DeliveryOp[], pending: readonly OutboxItem[], max: number): DeliveryOp[] {
   const byId = new Map(pending.map((i) => [i.id, i]));
-  const destKey = (i: OutboxItem) => (i.dest === 'stream' ? `s:${i.stream}\u0000${i.topic}` : `d:${JSON.stringify(i.toUsers)}`);
+  const destKey = (i: OutboxItem) =>
+    i.dest === 'stream' ? `s:${i.stream}\u0000${i.topic}` : `d:${JSON.stringify(i.toUsers)}`;
   // Assign each collapsible post to a run.
   const runOf = new Map<number, number>();
   const runs: OutboxItem[][] = [];

@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DancerError } from '../errors.js';
+import { runService } from '../supervise/run-service.js';
+import { withConfigOption } from './common.js';
+import { supervisedService } from './supervise-common.js';
+
+/** `dancer run`: supervise the service in the foreground (or in a tmux session). */
+export function register(program: Command): void {
+  withConfigOption(
+    program
+      .command('run')
+      .description(
+        'Run the service under the supervisor: capture its output into the store, restart crashes, serve reloads, deploys and rollbacks. SIGTERM/SIGINT drain and exit 0; a second signal forces.',
+      ),
+  )
+    .option('--tmux', 'run the supervisor in a detached tmux session named dancer-<service> (attach with tmux attach -t ...)')
+    .action(async (opts: { config?: string; tmux?: boolean }) => {
+      const { loaded, name } = supervisedService(opts.config);
+      if (opts.tmux) {
+        runInTmux(name, loaded.file!);
+        return;
+      }
+      const running = await runService({ loaded });
+      process.exitCode = await running.done;
+    });
+}
+
+function runInTmux(name: string, configFile: string): void {
+  const which = spawnSync('tmux', ['-V'], { encoding: 'utf8' });
+  if (which.status !== 0) {
+    throw new DancerError('DANCER_USAGE', '--tmux needs tmux, which is not installed; run without --tmux.');
+  }
+  const session = `dancer-${name}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  if (spawnSync('tmux', ['has-session', '-t', session]).status === 0) {
+    throw new DancerError('DANCER_SUPERVISOR_RUNNING', `tmux session ${session} already exists (tmux attach -t ${session}).`);
+  }
+  const bin = path.resolve(import.meta.dirname, '../../bin/dancer.js');
+  const result = spawnSync(
+    'tmux',
+    ['new-session', '-d', '-s', session, '-c', path.dirname(configFile), process.execPath, bin, 'run', '--config', configFile],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) {
+    throw new DancerError('DANCER_SPAWN_FAILED', `tmux new-session failed: ${result.stderr.trim()}`);
+  }
+  process.stderr.write(`dancer: supervisor running in tmux session ${session} (tmux attach -t ${session})\n`);
+}

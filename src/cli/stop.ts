@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { openStore } from '../store/open.js';
+import { clearEmergencyStop, emergencyStop, setEmergencyStop } from '../supervise/emergency.js';
+import { withConfigOption } from './common.js';
+import { printJson, progress } from './output.js';
+import { supervisedService } from './supervise-common.js';
+
+/** `dancer stop` / `dancer resume`: the persisted emergency stop. */
+export function register(program: Command): void {
+  withConfigOption(
+    program
+      .command('stop')
+      .description('Emergency stop: halt consultations and deploys at once. Persisted; survives restarts. Undo with dancer resume.'),
+  )
+    .option('--reason <text>', 'why (shown in status and to the team)')
+    .option('--json', 'print the flag as JSON')
+    .action((opts: { config?: string; reason?: string; json?: boolean }) => {
+      const { paths } = supervisedService(opts.config);
+      const db = openStore(paths.db);
+      try {
+        const flag = setEmergencyStop(db, process.env.USER ?? 'cli', opts.reason ?? null);
+        if (opts.json) printJson({ engaged: true, ...flag });
+        else progress(`emergency stop engaged${opts.reason ? `: ${opts.reason}` : ''} (dancer resume to release it)`);
+      } finally {
+        db.close();
+      }
+    });
+
+  withConfigOption(program.command('resume').description('Release the emergency stop.'))
+    .option('--json', 'print the result as JSON')
+    .action((opts: { config?: string; json?: boolean }) => {
+      const { paths } = supervisedService(opts.config);
+      const db = openStore(paths.db);
+      try {
+        const was = emergencyStop(db) !== undefined;
+        clearEmergencyStop(db);
+        if (opts.json) printJson({ engaged: false, wasEngaged: was });
+        else progress(was ? 'emergency stop released' : 'the emergency stop was not engaged');
+      } finally {
+        db.close();
+      }
+    });
+}

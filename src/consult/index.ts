@@ -1,0 +1,35 @@
+/**
+ * The consultation stage: brief, redaction, Claude Code through the Agent SDK in a worktree,
+ * tools over the store, ledger and budgets, manual bundles. Other stages import from here only.
+ */
+export { AGENT_TOOLS, type AgentRunOptions, type AgentRunResult, type AgentStop, DISALLOWED_TOOLS, runAgent } from './agent-runner.js';
+export { type AssembledBrief, assembleBrief, type BriefSection, type SectionReport } from './brief-assemble.js';
+export { type Brief, type BriefInput, buildBrief, diverseSample, templateParams } from './brief.js';
+export { decideMode, type ManualReason, type ModeDecision, runLimits } from './budget.js';
+export { type Bundle, type BundleInput, writeBundle } from './bundle.js';
+export {
+  briefFor,
+  type ConsultationResult,
+  type ConsultationUsage,
+  consultSetup,
+  type RunConsultationOptions,
+  runConsultation,
+} from './consultation.js';
+export { agentEnv } from './env.js';
+export { commandAllowed, decideToolUse, type GuardDecision, type GuardPolicy, matchesAny } from './guard.js';
+export { checkOutcome, OUTCOME_KINDS, type Outcome, type OutcomeKind, outcomeSchema } from './outcome.js';
+export { SUBMIT_OUTCOME_TOOL, systemPrompt } from './prompts.js';
+export { createRedactor, placeholder, quoteUntrusted, type RedactOptions, type Redactor, redact } from './redact.js';
+export {
+  type ConsultationRow,
+  getConsultation,
+  getLedger,
+  type LedgerEntry,
+  listConsultations,
+  readTranscript,
+  spendSince,
+} from './store.js';
+export { estimateTokens } from './tokens.js';
+export { MAX_TOOL_CHARS, runStoreTool, STORE_TOOLS, type StoreTool, type ToolContext, type ToolResult } from './tools/definitions.js';
+export { STORE_TOOL_NAMES, sdkStoreTools } from './tools/sdk.js';
+export type { ConsultPolicy, ConsultTrigger } from './types.js';

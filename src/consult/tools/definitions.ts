@@ -1,0 +1,459 @@
+/**
+ * The tools over the store, defined once (zod input shapes and handlers) and served two ways:
+ * in process to the consultation agent (tools/sdk.ts) and by `dancer mcp` (src/mcp). Every
+ * output is redacted and size-limited; a cut output says how to narrow the query. Tables that
+ * do not exist yet give an empty result with a note.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { DancerError, isDancerError } from '../../errors.js';
+import { listLogs, SEARCH_HINT, searchLogs } from '../../store/log-queries.js';
+import type { Db } from '../../store/open.js';
+import { LEVELS, type LevelName, levelName, type StoredLog } from '../../store/records.js';
+import { parseTimeArg } from '../../store/time.js';
+import { diverseSample, recordLine, templateParams } from '../brief.js';
+import type { Redactor } from '../redact.js';
+
+/** What a tool handler gets. */
+export interface ToolContext {
+  db: Db;
+  redactor: Redactor;
+  /** Clock for relative times. */
+  now: () => number;
+}
+
+/** What a tool returns before redaction and limits: structured data (a JSON object). */
+export type ToolData = Record<string, unknown>;
+
+/** One tool definition. */
+export interface StoreTool<S extends z.ZodRawShape = z.ZodRawShape> {
+  name: string;
+  title: string;
+  /** First sentence: when to use it. */
+  description: string;
+  shape: S;
+  run(ctx: ToolContext, args: z.infer<z.ZodObject<S>>): ToolData;
+}
+
+/** Most characters of one tool result (Claude Code warns above ~10k tokens). */
+export const MAX_TOOL_CHARS = 8000;
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+function tableExists(db: Db, name: string): boolean {
+  return Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
+}
+
+function missingTable(name: string, what: string): ToolData {
+  return { items: [], note: `No ${what} recorded yet (the ${name} table does not exist in this database).` };
+}
+
+function time(value: string | undefined, ctx: ToolContext): number | undefined {
+  return value === undefined ? undefined : parseTimeArg(value, ctx.now());
+}
+
+function iso(ms: number | null | undefined): string | null {
+  return typeof ms === 'number' ? new Date(ms).toISOString() : null;
+}
+
+function record(r: StoredLog, withStack = false): Record<string, unknown> {
+  const o = JSON.parse(recordLine(r)) as Record<string, unknown>;
+  if (withStack && r.stack) o.stack = r.stack.length > 2000 ? `${r.stack.slice(0, 2000)}…` : r.stack;
+  return o;
+}
+
+const levelEnum = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+const timeArg = z.string().describe('A duration before now (30m, 2h, 7d) or an ISO time (2026-11-25T14:00:00Z).');
+
+const searchLogsTool: StoreTool = {
+  name: 'search_logs',
+  title: 'Search logs',
+  description:
+    'Find log records by full-text query and/or filters (pattern, level, time, request, source); newest last. Use it to check a hypothesis against the records.',
+  shape: {
+    query: z
+      .string()
+      .optional()
+      .describe(`Full-text query over message, error and stack. ${SEARCH_HINT}`),
+    template_id: z.number().int().optional().describe('Only records of this pattern.'),
+    min_level: levelEnum.optional().describe('Only records at this level or above.'),
+    since: timeArg.optional(),
+    until: timeArg.optional(),
+    request_id: z.string().optional(),
+    source: z.string().optional().describe('Exact source/module, or a glob with * (api.*).'),
+    with_stack: z.boolean().optional().describe('Include stack traces (default false; they are long).'),
+    limit: z.number().int().min(1).max(100).optional().describe('Most records to return (default 20).'),
+  },
+  run(ctx, args) {
+    const a = args as {
+      query?: string;
+      template_id?: number;
+      min_level?: LevelName;
+      since?: string;
+      until?: string;
+      request_id?: string;
+      source?: string;
+      with_stack?: boolean;
+      limit?: number;
+    };
+    const filter = {
+      templateId: a.template_id,
+      minLevel: a.min_level ? LEVELS[a.min_level] : undefined,
+      since: time(a.since, ctx),
+      until: time(a.until, ctx),
+      requestId: a.request_id,
+      source: a.source,
+      limit: a.limit ?? 20,
+    };
+    const rows = a.query ? searchLogs(ctx.db, a.query, filter) : listLogs(ctx.db, filter);
+    return {
+      items: rows.map((r) => record(r, a.with_stack === true)),
+      returned: rows.length,
+      note: rows.length === filter.limit ? 'More records may match: narrow with since/until, template_id or query.' : undefined,
+    };
+  },
+};
+
+interface TemplateLike {
+  id: number;
+  text: string;
+  first_seen?: number;
+  last_seen?: number;
+  count?: number;
+  max_level?: number;
+  status?: string;
+}
+
+function templateRow(db: Db, id: number): TemplateLike | undefined {
+  if (tableExists(db, 'templates')) {
+    return db.prepare('SELECT * FROM templates WHERE id = ?').get(id) as TemplateLike | undefined;
+  }
+  const row = db
+    .prepare(
+      'SELECT template_id AS id, MAX(message) AS text, MIN(ts) AS first_seen, MAX(last_ts) AS last_seen, SUM(count) AS count, MAX(level) AS max_level FROM logs WHERE template_id = ?',
+    )
+    .get(id) as TemplateLike | undefined;
+  return row?.id === null || row?.id === undefined ? undefined : row;
+}
+
+function templateView(t: TemplateLike): Record<string, unknown> {
+  return {
+    id: t.id,
+    text: t.text,
+    status: t.status ?? null,
+    count: t.count ?? null,
+    level: t.max_level !== undefined ? levelName(t.max_level) : null,
+    first_seen: iso(t.first_seen),
+    last_seen: iso(t.last_seen),
+  };
+}
+
+const listPatternsTool: StoreTool = {
+  name: 'list_patterns',
+  title: 'List patterns',
+  description:
+    'List the mined log patterns (templates), most frequent first, with counts, level, status and first/last seen. Use it to see what else is going on.',
+  shape: {
+    min_level: levelEnum.optional().describe('Only patterns whose highest level is at least this (default warn).'),
+    since: timeArg.optional().describe('Only patterns seen since then (default 24h).'),
+    status: z.enum(['new', 'known', 'fixing', 'fixed', 'ignored']).optional(),
+    limit: z.number().int().min(1).max(100).optional().describe('Default 20.'),
+  },
+  run(ctx, args) {
+    const a = args as { min_level?: LevelName; since?: string; status?: string; limit?: number };
+    const minLevel = LEVELS[a.min_level ?? 'warn'];
+    const since = time(a.since ?? '24h', ctx) ?? 0;
+    const limit = a.limit ?? 20;
+    if (tableExists(ctx.db, 'templates')) {
+      const rows = ctx.db
+        .prepare(
+          `SELECT * FROM templates WHERE max_level >= ? AND last_seen >= ? AND (? IS NULL OR status = ?)
+           ORDER BY count DESC, id LIMIT ?`,
+        )
+        .all(minLevel, since, a.status ?? null, a.status ?? null, limit) as TemplateLike[];
+      return { items: rows.map(templateView) };
+    }
+    const rows = ctx.db
+      .prepare(
+        `SELECT template_id AS id, MAX(message) AS text, MIN(ts) AS first_seen, MAX(last_ts) AS last_seen,
+           SUM(count) AS count, MAX(level) AS max_level FROM logs
+         WHERE template_id IS NOT NULL AND level >= ? AND ts >= ? GROUP BY template_id ORDER BY count DESC LIMIT ?`,
+      )
+      .all(minLevel, since, limit) as TemplateLike[];
+    return { items: rows.map(templateView), note: 'No templates table yet: patterns derived from the logs.' };
+  },
+};
+
+const getPatternTool: StoreTool = {
+  name: 'get_pattern',
+  title: 'Get pattern',
+  description:
+    'Details of one pattern: its text, counts, the distribution of its <*> parameters and of route/status/error fields, and diverse example records.',
+  shape: {
+    id: z.number().int().describe('Pattern (template) id.'),
+    examples: z.number().int().min(0).max(20).optional().describe('Example records (default 5).'),
+  },
+  run(ctx, args) {
+    const a = args as { id: number; examples?: number };
+    const t = templateRow(ctx.db, a.id);
+    if (!t) throw new DancerError('DANCER_NOT_FOUND', `No pattern ${a.id}. Call list_patterns to see the ids.`);
+    const rows = listLogs(ctx.db, { templateId: a.id, limit: 500 });
+    const params: Array<Record<string, number>> = [];
+    const fields: Record<string, Record<string, number>> = {};
+    for (const r of rows) {
+      templateParams(t.text, r.message)?.forEach((v, i) => {
+        const m = params[i] ?? {};
+        m[v] = (m[v] ?? 0) + 1;
+        params[i] = m;
+      });
+      for (const key of ['httpRoute', 'httpStatus', 'errType', 'errCode', 'hostname', 'source'] as const) {
+        const v = r[key];
+        if (v === undefined || v === null) continue;
+        fields[key] ??= {};
+        const m = fields[key] as Record<string, number>;
+        m[String(v)] = (m[String(v)] ?? 0) + 1;
+      }
+    }
+    const top = (m: Record<string, number>) =>
+      Object.entries(m)
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 10)
+        .map(([value, count]) => ({ value, count }));
+    return {
+      pattern: templateView(t),
+      sampled_rows: rows.length,
+      parameters: params.map((m, i) => ({ index: i + 1, top: top(m ?? {}) })),
+      fields: Object.fromEntries(Object.entries(fields).map(([k, m]) => [k, top(m)])),
+      examples: diverseSample(rows, a.examples ?? 5, t.text).map((r) => record(r, true)),
+    };
+  },
+};
+
+const patternTimelineTool: StoreTool = {
+  name: 'pattern_timeline',
+  title: 'Pattern timeline',
+  description: 'Counts of one pattern over time, in buckets (default: 24 hours in 60-minute buckets). Use it to see when it started or spiked.',
+  shape: {
+    id: z.number().int().describe('Pattern (template) id.'),
+    since: timeArg.optional().describe('Start (default 24h).'),
+    until: timeArg.optional().describe('End (default now).'),
+    bucket_minutes: z.number().int().min(1).max(1440).optional().describe('Bucket width (default 60).'),
+  },
+  run(ctx, args) {
+    const a = args as { id: number; since?: string; until?: string; bucket_minutes?: number };
+    const until = time(a.until, ctx) ?? ctx.now();
+    const since = time(a.since ?? '24h', ctx) ?? until - 24 * HOUR;
+    const width = a.bucket_minutes ?? 60;
+    let rows: Array<{ minute: number; n: number }> = [];
+    if (tableExists(ctx.db, 'template_buckets')) {
+      rows = ctx.db
+        .prepare('SELECT minute, count AS n FROM template_buckets WHERE template_id = ? AND minute BETWEEN ? AND ?')
+        .all(a.id, Math.floor(since / MINUTE), Math.floor(until / MINUTE)) as Array<{ minute: number; n: number }>;
+    }
+    if (rows.length === 0) {
+      rows = ctx.db
+        .prepare(
+          `SELECT ts / ${MINUTE} AS minute, SUM(count) AS n FROM logs WHERE template_id = ? AND ts BETWEEN ? AND ? GROUP BY minute`,
+        )
+        .all(a.id, since, until) as Array<{ minute: number; n: number }>;
+    }
+    const buckets = new Map<number, number>();
+    for (const r of rows) {
+      const b = Math.floor((r.minute * MINUTE - since) / (width * MINUTE));
+      buckets.set(b, (buckets.get(b) ?? 0) + r.n);
+    }
+    const count = Math.max(1, Math.ceil((until - since) / (width * MINUTE)));
+    if (count > 500) {
+      throw new DancerError('DANCER_QUERY_INVALID', `${count} buckets: use a shorter range or a wider bucket_minutes (at most 500 buckets).`);
+    }
+    const items = Array.from({ length: count }, (_, i) => ({ start: iso(since + i * width * MINUTE), count: buckets.get(i) ?? 0 }));
+    return { id: a.id, bucket_minutes: width, total: items.reduce((s, b) => s + b.count, 0), items };
+  },
+};
+
+const getRequestTool: StoreTool = {
+  name: 'get_request',
+  title: 'Get request',
+  description: 'All records of one request id, in order, with stacks. Use it to see what happened before and after an error in the same request.',
+  shape: {
+    request_id: z.string().min(1),
+    limit: z.number().int().min(1).max(200).optional().describe('Default 50.'),
+  },
+  run(ctx, args) {
+    const a = args as { request_id: string; limit?: number };
+    const rows = listLogs(ctx.db, { requestId: a.request_id, limit: a.limit ?? 50 });
+    return { request_id: a.request_id, items: rows.map((r) => record(r, true)) };
+  },
+};
+
+const getMetricsTool: StoreTool = {
+  name: 'get_metrics',
+  title: 'Get metrics',
+  description: 'System metrics the supervisor recorded (cpu_percent, rss_bytes, fds, ...), bucketed: min/avg/max per bucket.',
+  shape: {
+    name: z.string().optional().describe('Metric name; omit to list the names.'),
+    since: timeArg.optional().describe('Default 1h.'),
+    until: timeArg.optional(),
+    bucket_minutes: z.number().int().min(1).max(1440).optional().describe('Default 5.'),
+  },
+  run(ctx, args) {
+    const a = args as { name?: string; since?: string; until?: string; bucket_minutes?: number };
+    if (!tableExists(ctx.db, 'metrics')) return missingTable('metrics', 'metrics');
+    const until = time(a.until, ctx) ?? ctx.now();
+    const since = time(a.since ?? '1h', ctx) ?? until - HOUR;
+    if (!a.name) {
+      const names = ctx.db
+        .prepare('SELECT name, COUNT(*) AS samples FROM metrics WHERE ts BETWEEN ? AND ? GROUP BY name ORDER BY name')
+        .all(since, until);
+      return { items: names, note: 'Call again with name for the values.' };
+    }
+    const width = (a.bucket_minutes ?? 5) * MINUTE;
+    const rows = ctx.db
+      .prepare(
+        `SELECT (ts - ?) / ? AS b, MIN(value) AS min, AVG(value) AS avg, MAX(value) AS max, COUNT(*) AS n FROM metrics
+         WHERE name = ? AND ts BETWEEN ? AND ? GROUP BY b ORDER BY b LIMIT 500`,
+      )
+      .all(since, width, a.name, since, until) as Array<{ b: number; min: number; avg: number; max: number; n: number }>;
+    return {
+      name: a.name,
+      items: rows.map((r) => ({ start: iso(since + r.b * width), min: r.min, avg: r.avg, max: r.max, samples: r.n })),
+    };
+  },
+};
+
+const listFixesTool: StoreTool = {
+  name: 'list_fixes',
+  title: 'List fixes',
+  description: 'Previous fixes Dancer tried, newest first: state, summary, why they failed or were rolled back. Use it before proposing a fix.',
+  shape: {
+    pattern_id: z.number().int().optional().describe('Only fixes for this pattern.'),
+    state: z.string().optional().describe('Only fixes in this state (e.g. failed, rolled_back, deployed).'),
+    limit: z.number().int().min(1).max(100).optional().describe('Default 20.'),
+  },
+  run(ctx, args) {
+    const a = args as { pattern_id?: number; state?: string; limit?: number };
+    if (!tableExists(ctx.db, 'fixes')) return missingTable('fixes', 'fixes');
+    const rows = ctx.db
+      .prepare(
+        `SELECT id, pattern_id, kind, state, summary, risk, confidence, failed_step, reason, created_at, updated_at
+         FROM fixes WHERE (? IS NULL OR pattern_id = ?) AND (? IS NULL OR state = ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
+      )
+      .all(
+        a.pattern_id === undefined ? null : String(a.pattern_id),
+        a.pattern_id === undefined ? null : String(a.pattern_id),
+        a.state ?? null,
+        a.state ?? null,
+        a.limit ?? 20,
+      ) as Array<Record<string, unknown>>;
+    return {
+      items: rows.map((r) => ({ ...r, created_at: iso(r.created_at as number), updated_at: iso(r.updated_at as number) })),
+    };
+  },
+};
+
+function gitDiff(worktree: unknown, base: unknown, head: unknown): string | null {
+  if (typeof worktree !== 'string' || typeof base !== 'string' || !existsSync(worktree)) return null;
+  try {
+    return execFileSync('git', ['-C', worktree, 'diff', `${base}..${typeof head === 'string' ? head : 'HEAD'}`], {
+      encoding: 'utf8',
+      maxBuffer: 4 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    });
+  } catch {
+    return null;
+  }
+}
+
+const getFixTool: StoreTool = {
+  name: 'get_fix',
+  title: 'Get fix',
+  description: 'One fix in full: analysis, root cause, diff, gate results (with output tails), state history and rollback reason.',
+  shape: { id: z.number().int().describe('Fix id (from list_fixes).') },
+  run(ctx, args) {
+    const a = args as { id: number };
+    if (!tableExists(ctx.db, 'fixes')) return missingTable('fixes', 'fixes');
+    const fix = ctx.db.prepare('SELECT * FROM fixes WHERE id = ?').get(a.id) as Record<string, unknown> | undefined;
+    if (!fix) throw new DancerError('DANCER_NOT_FOUND', `No fix ${a.id}. Call list_fixes to see the ids.`);
+    const events = tableExists(ctx.db, 'fix_events')
+      ? (ctx.db.prepare('SELECT ts, from_state, to_state, event, actor, reason FROM fix_events WHERE fix_id = ? ORDER BY id').all(a.id) as Array<
+          Record<string, unknown>
+        >)
+      : [];
+    const gate = tableExists(ctx.db, 'gate_steps')
+      ? (ctx.db
+          .prepare('SELECT round, seq, name, command, ok, exit_code, timed_out, duration_ms, output_tail FROM gate_steps WHERE fix_id = ? ORDER BY round, seq')
+          .all(a.id) as Array<Record<string, unknown>>)
+      : [];
+    const diff = gitDiff(fix.worktree, fix.base_commit, fix.head_commit);
+    return {
+      fix: { ...fix, created_at: iso(fix.created_at as number), updated_at: iso(fix.updated_at as number) },
+      events: events.map((e) => ({ ...e, ts: iso(e.ts as number) })),
+      gate: gate.map((g) => ({ ...g, output_tail: String(g.output_tail ?? '').slice(-1500) })),
+      diff: diff === null ? null : diff.length > 4000 ? `${diff.slice(0, 4000)}\n… (diff cut; ${diff.length} chars)` : diff,
+    };
+  },
+};
+
+/** Every store tool, in the order they are listed to the model. */
+export const STORE_TOOLS: readonly StoreTool[] = [
+  searchLogsTool,
+  listPatternsTool,
+  getPatternTool,
+  patternTimelineTool,
+  getRequestTool,
+  getMetricsTool,
+  listFixesTool,
+  getFixTool,
+];
+
+/** The result of running a tool: text for the model, the same data structured, and whether it failed. */
+export interface ToolResult {
+  text: string;
+  data: ToolData;
+  isError: boolean;
+}
+
+/** Fit data into `maxChars` of JSON by dropping list items from the end; say what was cut. */
+export function limitOutput(data: ToolData, maxChars: number): ToolData {
+  let text = JSON.stringify(data);
+  if (text.length <= maxChars) return data;
+  const items = Array.isArray(data.items) ? [...data.items] : Array.isArray(data.examples) ? null : null;
+  if (items) {
+    const total = items.length;
+    while (items.length > 0 && JSON.stringify({ ...data, items }).length > maxChars - 200) items.pop();
+    const out: ToolData = {
+      ...data,
+      items,
+      truncated: `showing ${items.length} of ${total} items to stay under ${maxChars} characters; narrow the query (limit, since/until, template_id, query) or page with until = the oldest ts shown`,
+    };
+    text = JSON.stringify(out);
+    if (text.length <= maxChars) return out;
+  }
+  return {
+    truncated: `result was ${text.length} characters (limit ${maxChars}); narrow the query`,
+    preview: `${text.slice(0, maxChars - 300)}…`,
+  };
+}
+
+/** Run a tool with validation, redaction and the size limit; errors become `isError` results with a next step. */
+export function runStoreTool(tool: StoreTool, ctx: ToolContext, rawArgs: unknown, maxChars = MAX_TOOL_CHARS): ToolResult {
+  const parsed = z.object(tool.shape).strict().safeParse(rawArgs ?? {});
+  if (!parsed.success) {
+    const text = `Invalid arguments: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+    return { text, data: { error: text }, isError: true };
+  }
+  try {
+    const raw = tool.run(ctx, parsed.data);
+    const clean = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+    const data = limitOutput(ctx.redactor.redactDeep(clean), maxChars);
+    return { text: JSON.stringify(data), data, isError: false };
+  } catch (error) {
+    const hint = isDancerError(error) && typeof error.details.hint === 'string' ? ` ${error.details.hint}` : '';
+    const message = isDancerError(error) ? `${error.code}: ${error.message}` : `Error: ${(error as Error).message}`;
+    const text = ctx.redactor.redact(`${message}${hint && !message.includes(hint) ? hint : ''}`);
+    return { text, data: { error: text }, isError: true };
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The store tools as in-process MCP tools for the Agent SDK (served to the consultation agent as
+ * `mcp__dancer__<name>`).
+ */
+import { type SdkMcpToolDefinition, tool } from '@anthropic-ai/claude-agent-sdk';
+import type { Db } from '../../store/open.js';
+import type { Redactor } from '../redact.js';
+import { runStoreTool, STORE_TOOLS } from './definitions.js';
+
+/** Names of the store tools (without the `mcp__dancer__` prefix). */
+export const STORE_TOOL_NAMES: readonly string[] = STORE_TOOLS.map((t) => t.name);
+
+/** The store tools bound to a database, for `createSdkMcpServer`. */
+export function sdkStoreTools(
+  db: Db,
+  redactor: Redactor,
+  now: () => number = Date.now,
+  // biome-ignore lint/suspicious/noExplicitAny: tools of different shapes share one list.
+): SdkMcpToolDefinition<any>[] {
+  return STORE_TOOLS.map((t) =>
+    tool(
+      t.name,
+      t.description,
+      t.shape,
+      async (args) => {
+        const result = runStoreTool(t, { db, redactor, now }, args);
+        return { content: [{ type: 'text', text: result.text }], ...(result.isError ? { isError: true } : {}) };
+      },
+      { annotations: { title: t.title, readOnlyHint: true, openWorldHint: false } },
+    ),
+  );
+}

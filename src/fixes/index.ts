@@ -1,0 +1,76 @@
+/**
+ * The fix pipeline's public face: what other stages (supervise, notify, dashboard, the CLI and
+ * the demo) import. Worktrees and branches, the gate, the policy, the persisted state machine,
+ * merge and revert, the changelog.
+ */
+export {
+  buildChangelog,
+  type ChangelogItem,
+  collectChangelog,
+  renderChangelog,
+} from './changelog.js';
+export { type DiffFile, type ParsedDiff, parseDiff } from './diff.js';
+export { findRegressionTests, type GateOutcome, type GateStepOutcome, runGate } from './gate.js';
+export { authorEnv, type GitIdentity, git } from './git.js';
+export { formatCommitMessage, type FixTrailers, fixTrailersFrom, parseTrailerLines } from './message.js';
+export { beforeTagName, defaultWorktreeBase, fixBranchName, rollbackBranchName } from './names.js';
+export {
+  advanceFix,
+  approveFix,
+  mergeMessage,
+  type PipelineDeps,
+  policySummary,
+  processRetryRequests,
+  pruneRetained,
+  rejectFix,
+  resumeFix,
+  resumePipeline,
+  retryFix,
+  type RollbackOptions,
+  rollbackFix,
+  startFix,
+} from './pipeline.js';
+export {
+  checkPolicy,
+  DEFAULT_PROTECTED_PATHS,
+  formatViolations,
+  type PolicyResult,
+  type PolicyViolation,
+  type Risk,
+} from './policy.js';
+export {
+  type FixEventRecord,
+  type FixRecord,
+  fixEvents,
+  type GateStepRecord,
+  gateSteps,
+  getFix,
+  listFixes,
+  pendingRetries,
+  type RetryRequest,
+  requestRetry,
+} from './records.js';
+export { resolveWorktreeBase } from './worktree-base.js';
+export {
+  type Actor,
+  FIX_EVENTS,
+  FIX_STATES,
+  type FixEvent,
+  type FixState,
+  isTerminal,
+  nextState,
+  TRANSITIONS,
+  transition,
+} from './state.js';
+export type {
+  AgentOutcome,
+  DeployFn,
+  DeployRequest,
+  DeployResult,
+  FixBrief,
+  FixTrigger,
+  ObserveFn,
+  ObserveResult,
+  RepairContext,
+  RunAgent,
+} from './types.js';

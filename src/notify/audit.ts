@@ -1,0 +1,77 @@
+/**
+ * The `audit` table: who decided what, and when. The bot writes a row for every command it
+ * obeys and every attempt it refuses; the CLI and the dashboard can use the same functions.
+ */
+import type { Db } from '../store/open.js';
+
+/** Where a decision came from. */
+export type AuditSource = 'zulip-command' | 'zulip-reaction' | 'cli' | 'dashboard' | 'system';
+
+/** What became of it. */
+export type AuditOutcome = 'ok' | 'refused' | 'failed' | 'invalid';
+
+/** One audit entry. */
+export interface AuditEntry {
+  /** ms since epoch. */
+  ts: number;
+  /** `human:<email>`, `cli:<user>`, `supervisor`, ... */
+  actor: string;
+  /** e.g. the Zulip user id. */
+  actorId?: string | undefined;
+  source: AuditSource;
+  /** approve, reject, stop, status, ... */
+  action: string;
+  /** e.g. `fix:42`. */
+  target?: string | undefined;
+  args?: Record<string, unknown> | undefined;
+  outcome: AuditOutcome;
+  detail?: string | undefined;
+}
+
+/** A stored entry. */
+export interface AuditRow extends AuditEntry {
+  id: number;
+}
+
+/** Append an entry; returns its id. */
+export function recordAudit(db: Db, entry: AuditEntry): number {
+  const info = db
+    .prepare(
+      `INSERT INTO audit (ts, actor, actor_id, source, action, target, args, outcome, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      entry.ts,
+      entry.actor,
+      entry.actorId ?? null,
+      entry.source,
+      entry.action,
+      entry.target ?? null,
+      entry.args === undefined ? null : JSON.stringify(entry.args),
+      entry.outcome,
+      entry.detail ?? null,
+    );
+  return Number(info.lastInsertRowid);
+}
+
+/** Entries, oldest first (optionally since `sinceTs`). */
+export function listAudit(db: Db, options: { sinceTs?: number; limit?: number } = {}): AuditRow[] {
+  const rows = db
+    .prepare('SELECT * FROM audit WHERE ts >= ? ORDER BY id LIMIT ?')
+    .all(options.sinceTs ?? 0, options.limit ?? 10_000) as Array<Record<string, unknown>>;
+  return rows.map((r) => {
+    const row: AuditRow = {
+      id: r.id as number,
+      ts: r.ts as number,
+      actor: r.actor as string,
+      source: r.source as AuditSource,
+      action: r.action as string,
+      outcome: r.outcome as AuditOutcome,
+    };
+    if (r.actor_id !== null) row.actorId = r.actor_id as string;
+    if (r.target !== null) row.target = r.target as string;
+    if (r.args !== null) row.args = JSON.parse(r.args as string) as Record<string, unknown>;
+    if (r.detail !== null) row.detail = r.detail as string;
+    return row;
+  });
+}

@@ -1,0 +1,48 @@
+import { errorMessage } from '../errors.js';
+import type { Supervisor } from './supervisor.js';
+
+/** What the fix pipeline asks for (mirrors `DeployRequest` in src/fixes/types.ts). */
+export interface FixDeployRequest {
+  kind: 'fix' | 'rollback';
+  fixId: number;
+  commit: string;
+  patternId: string;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * The deploy and observe functions the fix pipeline takes (`PipelineDeps.deploy` / `.observe`),
+ * backed by a running supervisor. `deploy` resolves once the new release serves (or failed: the
+ * old one kept serving); `observe` resolves with the window's verdict. A fix's pattern id, when
+ * numeric, is the template whose rate before and after is the efficacy.
+ */
+export function fixDeployFunctions(supervisor: Supervisor): {
+  deploy(request: FixDeployRequest): Promise<{ ok: true } | { ok: false; reason: string }>;
+  observe(request: FixDeployRequest): Promise<{ verdict: 'healthy'; reason?: string } | { verdict: 'rollback'; reason: string }>;
+} {
+  const deployIds = new Map<number, number>();
+  return {
+    async deploy(request) {
+      try {
+        const outcome = await supervisor.deploy(request.commit, {
+          fixId: request.fixId,
+          targetTemplateId: /^\d+$/.test(request.patternId) ? Number(request.patternId) : undefined,
+          actor: 'fix-pipeline',
+          reason: request.kind === 'rollback' ? `revert of fix ${request.fixId}` : `fix ${request.fixId}`,
+          noWait: true,
+        });
+        deployIds.set(request.fixId, outcome.deployId);
+        return { ok: true };
+      } catch (error) {
+        return { ok: false, reason: errorMessage(error) };
+      }
+    },
+    async observe(request) {
+      const id = deployIds.get(request.fixId) ?? supervisor.store.listDeploys(supervisor.status().service, 50).find((d) => d.fixId === request.fixId)?.id;
+      if (id === undefined) return { verdict: 'rollback', reason: `no deploy recorded for fix ${request.fixId}` };
+      const outcome = await supervisor.observation(id);
+      if (outcome.status === 'succeeded' || outcome.status === 'accepted') return { verdict: 'healthy', reason: outcome.reasons.join('; ') };
+      return { verdict: 'rollback', reason: `${outcome.status}: ${outcome.reasons.join('; ')}` };
+    },
+  };
+}

@@ -1,0 +1,196 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import { CAPTURE_SOCKET_ENV, type CaptureServer, createCaptureServer, createLineCapture, type LineCapture } from '../capture/index.js';
+import type { LoadedConfig } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import { type BatchPlugin, LogWriter } from '../store/log-writer.js';
+import { type Db, openStore } from '../store/open.js';
+import type { LogRecord } from '../store/records.js';
+import { serviceOf, supervisorPaths } from './paths.js';
+import { type Alert, type CrashEvent, Supervisor } from './supervisor.js';
+
+/** A crash with the records the worker logged last (newest last), for the crash trigger. */
+export interface CrashReport extends CrashEvent {
+  lastRecords: LogRecord[];
+}
+
+/** Options of {@link runService}. */
+export interface RunServiceOptions {
+  loaded: LoadedConfig;
+  /** Batch plugins for the log writer (the patterns stage's miner and detector). */
+  plugins?: BatchPlugin[];
+  /** A crash, with the last records (the patterns stage's crash trigger). */
+  onCrash?: (report: CrashReport) => void;
+  onAlert?: (alert: Alert) => void;
+  /** Progress lines (default: stderr). */
+  log?: (message: string) => void;
+  /** Install SIGTERM/SIGINT handlers (default true). */
+  signals?: boolean;
+  /** Records kept per worker for crash reports. Default 50. */
+  lastRecords?: number;
+}
+
+/** A running `dancer run`. */
+export interface RunningService {
+  supervisor: Supervisor;
+  db: Db;
+  writer: LogWriter;
+  /** Resolves when the supervisor has stopped (after a signal or `stop()`); the exit code to use. */
+  done: Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `dancer run` as a function: open the store, capture every worker's stdout/stderr (and pino
+ * transports through the capture socket) into it, tee the output as configured, start the
+ * supervisor, and stop gracefully on SIGTERM/SIGINT (a second signal forces).
+ */
+export async function runService(options: RunServiceOptions): Promise<RunningService> {
+  const { loaded } = options;
+  const service = serviceOf(loaded);
+  const paths = supervisorPaths(loaded);
+  const log = options.log ?? ((m: string) => process.stderr.write(`dancer: ${m}\n`));
+  const db = openStore(paths.db);
+  const writer = new LogWriter(db, {
+    maxBatchRecords: loaded.config.store.batch.maxRecords,
+    maxBatchDelayMs: loaded.config.store.batch.maxDelayMs,
+    plugins: options.plugins ?? [],
+    onError: (e) => log(`store: ${e.code}: ${e.message}`),
+  });
+  const keep = options.lastRecords ?? 50;
+  const recent = new Map<number, LogRecord[]>();
+  const remember = (pid: number | undefined, record: LogRecord) => {
+    if (pid === undefined) return;
+    let list = recent.get(pid);
+    if (!list) {
+      list = [];
+      recent.set(pid, list);
+      if (recent.size > 16) recent.delete(recent.keys().next().value as number);
+    }
+    list.push(record);
+    if (list.length > keep) list.shift();
+  };
+  const sink = (pid: number | undefined) => (record: LogRecord) => {
+    writer.write(record);
+    remember(record.pid ?? pid, record);
+    if (record.pid !== undefined && pid !== undefined && record.pid !== pid) remember(pid, record);
+  };
+
+  const tee = loaded.config.capture.tee;
+  let teeFile: WriteStream | undefined;
+  if (tee === 'file') {
+    const file = loaded.resolve(loaded.config.capture.teeFile ?? path.join(paths.stateDir, 'service.log'));
+    teeFile = createWriteStream(file, { flags: 'a' });
+  }
+  const captures = new Map<string, LineCapture>();
+  let capture: CaptureServer | undefined;
+  try {
+    capture = await createCaptureServer({
+      socketPath: path.join(paths.stateDir, 'capture.sock'),
+      onRecord: (record) => {
+        writer.write(record);
+        remember(record.pid, record);
+      },
+      onDropped: (reason, count) => writer.countDropped(reason, count),
+      maxRecordBytes: loaded.config.capture.maxRecordBytes,
+    });
+  } catch (error) {
+    log(`capture socket not available (${errorMessage(error)}); stdout/stderr are still captured`);
+  }
+
+  const supervisor = new Supervisor({
+    service,
+    paths,
+    db,
+    workerEnv: capture ? { [CAPTURE_SOCKET_ENV]: capture.socketPath } : {},
+    hooks: {
+      onLog: log,
+      onOutput(worker, stream, chunk) {
+        if (tee === 'terminal') (stream === 'stdout' ? process.stdout : process.stderr).write(chunk);
+        else if (teeFile) teeFile.write(chunk);
+        const key = `${worker.pid}:${stream}`;
+        let lc = captures.get(key);
+        if (!lc) {
+          lc = createLineCapture({ sink: sink(worker.pid), stream, pid: worker.pid, maxRecordBytes: loaded.config.capture.maxRecordBytes });
+          captures.set(key, lc);
+          const created = lc;
+          (stream === 'stdout' ? worker.stdout : worker.stderr).once('end', () => {
+            created.end();
+            captures.delete(key);
+          });
+        }
+        lc.write(chunk);
+      },
+      onCrash(event) {
+        for (const stream of ['stdout', 'stderr']) captures.get(`${event.pid}:${stream}`)?.flush();
+        writer.flush();
+        const lastRecords = recent.get(event.pid) ?? [];
+        recent.delete(event.pid);
+        options.onCrash?.({ ...event, lastRecords });
+      },
+      onAlert(alert) {
+        log(`ALERT ${alert.kind}: ${alert.message}`);
+        options.onAlert?.(alert);
+      },
+      flush() {
+        for (const lc of captures.values()) lc.end();
+        captures.clear();
+        writer.flush();
+      },
+    },
+  });
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => {
+    resolveDone = resolve;
+  });
+  let stopping: Promise<void> | undefined;
+  const finish = async () => {
+    await capture?.close();
+    writer.close();
+    teeFile?.end();
+    db.close();
+  };
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      try {
+        await supervisor.shutdown();
+      } finally {
+        await finish();
+        resolveDone(0);
+      }
+    })();
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log(`${signal} again: forcing`);
+      supervisor.forceStop();
+      resolveDone(1);
+      return;
+    }
+    log(`${signal}: stopping gracefully (send again to force)`);
+    void stop();
+  };
+  if (options.signals !== false) {
+    // SIGHUP too: a closed terminal or tmux session stops the supervisor gracefully.
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, onSignal);
+    void done.then(() => {
+      for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(signal, onSignal);
+    });
+  }
+  try {
+    await supervisor.start();
+  } catch (error) {
+    await supervisor.shutdown().catch(() => undefined);
+    await finish();
+    throw error;
+  }
+  // A control-socket "shutdown" request also ends the run.
+  const poll = setInterval(() => {
+    if (supervisor.status().state === 'stopped' && !stopping) void stop();
+  }, 200);
+  poll.unref();
+  void done.then(() => clearInterval(poll));
+  return { supervisor, db, writer, done, stop };
+}

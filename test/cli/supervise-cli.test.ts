@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createNotifyReceiver, type NotifyMessage } from '../../src/supervise/notify.js';
+import { isAlive } from '../../src/supervise/proc.js';
+import type { StatusReport } from '../../src/supervise/supervisor.js';
+import { expectGone, FIXTURES, get, makeServiceDir, waitFor } from '../supervise/helpers.js';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/dancer.js');
+const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
+
+function dancer(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function startRun(config: string, env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stderr: () => err, exit };
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function statusOf(config: string): Promise<StatusReport> {
+  const r = dancer(['status', '--config', config, '--json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as StatusReport;
+}
+
+function track(run: Running, dir: string) {
+  const pids = new Set<number>();
+  cleanups.push(async () => {
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      run.child.kill('SIGTERM');
+      await run.exit;
+    }
+    await expectGone([...pids, run.child.pid!]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return pids;
+}
+
+describe('dancer run / status / reload / stop / resume (built CLI, real processes)', () => {
+  it('runs the service; status and reload work from another process; SIGTERM drains and exits 0', async () => {
+    const dir = makeServiceDir({ start: `node ${path.join(FIXTURES, 'http.mjs')}`, metrics: { sampleSeconds: 0.2, port: 0 } });
+    const config = path.join(dir, 'dancer.yaml');
+    const receiver = await createNotifyReceiver(path.join(dir, 'systemd-notify.sock'));
+    cleanups.push(() => receiver.close());
+    const messages: NotifyMessage[] = [];
+    receiver.events.on('message', (m: NotifyMessage) => messages.push(m));
+    const run = startRun(config, { NOTIFY_SOCKET: receiver.path });
+    const pids = track(run, dir);
+    const status = await waitFor(async () => {
+      const s = await statusOf(config).catch(() => undefined);
+      return s?.state === 'running' ? s : undefined;
+    }, 15_000, 'running');
+    expect(status.running).toBe(true);
+    expect(status.supervisorPid).toBe(run.child.pid);
+    expect(status.emergencyStop.engaged).toBe(false);
+    for (const p of status.pids) pids.add(p);
+    // systemd: READY=1 with a STATUS
+    await waitFor(() => messages.find((m) => m.fields.READY === '1'), 10_000, 'READY=1');
+    // the control socket is owner-only
+    const sock = path.join(dir, '.dancer/svc/control.sock');
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(sock)).mode & 0o777).toBe(0o700);
+    // human status
+    const human = dancer(['status', '--config', config]);
+    expect(human.stdout).toMatch(/^svc: running/);
+    // reload from another process
+    const port = status.sockets[0]!.port;
+    const reload = dancer(['reload', '--config', config, '--json']);
+    expect(reload.code).toBe(0);
+    const newPid = (JSON.parse(reload.stdout) as { pid: number }).pid;
+    pids.add(newPid);
+    expect(newPid).not.toBe(status.pids[0]);
+    expect((await get(port, '/pid')).body).toMatch(new RegExp(`^${newPid} `));
+    expect(isAlive(status.pids[0]!)).toBe(false);
+    // Prometheus text on the configured loopback port
+    const metricsPort = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(run.stderr())?.[1]);
+    const metrics = await get(metricsPort, '/metrics');
+    expect(metrics.body).toMatch(/dancer_up\{service="svc",state="running"\} 1/);
+    expect(metrics.body).toMatch(/dancer_deploys\{service="svc",kind="reload",status="succeeded"\} 1/);
+    await waitFor(async () => /dancer_worker_rss_bytes\{service="svc"\} \d+/.test((await get(metricsPort, '/metrics')).body), 5000, 'rss');
+    // emergency stop: set, seen in status, cleared
+    expect(dancer(['stop', '--config', config, '--reason', 'incident']).code).toBe(0);
+    const stopped = await statusOf(config);
+    expect(stopped.emergencyStop).toMatchObject({ engaged: true, reason: 'incident' });
+    expect(dancer(['resume', '--config', config]).code).toBe(0);
+    expect((await statusOf(config)).emergencyStop.engaged).toBe(false);
+    // graceful stop
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+    await expectGone([...pids]);
+    const after = await statusOf(config);
+    expect(after).toMatchObject({ running: false, state: 'stopped', pids: [] });
+  });
+
+  it('dancer reload fails clearly when no supervisor runs', () => {
+    const dir = makeServiceDir({ start: 'true' });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const r = dancer(['reload', '--config', path.join(dir, 'dancer.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/DANCER_SUPERVISOR_UNREACHABLE/);
+    const s = dancer(['status', '--config', path.join(dir, 'dancer.yaml'), '--json']);
+    expect(JSON.parse(s.stdout)).toMatchObject({ running: false, state: 'never started' });
+  });
+
+  it('dancer init --systemd writes a Type=notify unit', () => {
+    const dir = makeServiceDir({ start: 'node server.js', watchdogSeconds: 20 });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const r = dancer(['init', '--systemd', '--config', path.join(dir, 'dancer.yaml'), '--json']);
+    expect(r.code).toBe(0);
+    const unit = readFileSync(path.join(dir, 'dancer-svc.service'), 'utf8');
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=20', 'Restart=on-failure', 'KillMode=mixed']) {
+      expect(unit).toContain(line);
+    }
+    expect(unit).toMatch(/ExecStart=.*bin\/dancer\.js run --config .*dancer\.yaml/);
+    expect(dancer(['init', '--systemd', '--config', path.join(dir, 'dancer.yaml')]).code).toBe(2);
+  });
+
+  it('kill -9 of the supervisor mid-deploy: workers go with it, and a restart resumes the window', async () => {
+    const dir = makeServiceDir({
+      start: 'node app.mjs',
+      observe: { windowSeconds: 3, checkEverySeconds: 0.2, minRecords: 0 },
+    });
+    const config = path.join(dir, 'dancer.yaml');
+    const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@e' };
+    const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).stdout.trim();
+    writeFileSync(
+      path.join(dir, 'app.mjs'),
+      `import http from 'node:http';\nimport { listen } from ${JSON.stringify(LISTEN)};\nawait listen(http.createServer((q, s) => s.end(process.pid + ' ' + process.env.DANCER_RELEASE + '\\n')));\n`,
+    );
+    writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'v1');
+    git('commit', '-q', '--allow-empty', '-m', 'v2');
+    const v2 = git('rev-parse', 'HEAD');
+
+    const first = startRun(config);
+    const pids = track(first, dir);
+    await waitFor(async () => (await statusOf(config).catch(() => undefined))?.state === 'running', 15_000, 'running');
+    const d = dancer(['deploy', v2, '--no-wait', '--config', config, '--json']);
+    expect(d.code).toBe(0);
+    const observing = await statusOf(config);
+    expect(observing.observing?.release).toBe(v2);
+    const workers = observing.pids;
+    for (const p of workers) pids.add(p);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    // no orphan: the workers die with the supervisor (parent-death signal)
+    await expectGone(workers);
+    const second = startRun(config);
+    cleanups.push(async () => {
+      if (second.child.exitCode === null) {
+        second.child.kill('SIGTERM');
+        await second.exit;
+      }
+    });
+    const resumed = await waitFor(
+      async () => {
+        const s = await statusOf(config).catch(() => undefined);
+        return s?.lastDeploy?.status === 'succeeded' ? s : undefined;
+      },
+      20_000,
+      'the resumed window to pass',
+    );
+    for (const p of resumed.pids) pids.add(p);
+    expect(resumed.currentRelease).toBe(v2);
+    expect(resumed.lastGoodRelease).toBe(v2);
+    expect(second.stderr()).toMatch(/resuming the observation window of deploy #1/);
+    const body = (await get(resumed.sockets[0]!.port, '/')).body;
+    expect(body.trim().split(' ')[1]).toBe(v2);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+  });
+
+  it('dancer run --tmux runs the supervisor in a named tmux session', async () => {
+    if (spawnSync('tmux', ['-V']).status !== 0) return;
+    const dir = makeServiceDir({ name: `tmux${process.pid}`, start: `node ${path.join(FIXTURES, 'http.mjs')}` });
+    const config = path.join(dir, 'dancer.yaml');
+    const session = `dancer-tmux${process.pid}`;
+    cleanups.push(() => {
+      spawnSync('tmux', ['kill-session', '-t', session]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const r = dancer(['run', '--tmux', '--config', config]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(session);
+    const s = await waitFor(async () => {
+      const st = await statusOf(config).catch(() => undefined);
+      return st?.state === 'running' ? st : undefined;
+    }, 15_000, 'running in tmux');
+    expect(spawnSync('tmux', ['has-session', '-t', session]).status).toBe(0);
+    spawnSync('tmux', ['kill-session', '-t', session]);
+    await expectGone([...s.pids, s.supervisorPid!]);
+  });
+});

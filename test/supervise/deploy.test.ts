@@ -1,0 +1,232 @@
+import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { isDancerError } from '../../src/errors.js';
+import { type RunningService, runService } from '../../src/supervise/run-service.js';
+import { expectGone, get, makeServiceDir, waitFor } from './helpers.js';
+
+const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
+
+/** The service under test: behaviour set by constants baked into each commit. */
+function app(behaviour: { health?: number; error?: string; leakMb?: number; crashAfterMs?: number; exitAtStart?: boolean }): string {
+  return `import http from 'node:http';
+import { listen } from ${JSON.stringify(LISTEN)};
+const b = ${JSON.stringify(behaviour)};
+if (b.exitAtStart) { console.error('fatal: cannot start'); process.exit(2); }
+const log = (level, msg, extra = {}) => process.stdout.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...extra }) + '\\n');
+const server = http.createServer((req, res) => {
+  if (req.url === '/healthz') { res.writeHead(b.health ?? 200).end(); return; }
+  if (b.error) log(50, b.error + ' for ' + req.url, { err: { type: 'TypeError', message: b.error } });
+  res.end(process.pid + ' ' + (process.env.DANCER_RELEASE ?? '') + '\\n');
+  log(30, 'request done', { responseTime: 1 });
+});
+await listen(server);
+if (b.leakMb) { const hoard = []; setInterval(() => hoard.push(Buffer.alloc(b.leakMb * 1048576, 1)), 100); }
+if (b.crashAfterMs) setTimeout(() => { log(60, 'boom'); process.exit(1); }, b.crashAfterMs);
+`;
+}
+
+interface Env {
+  dir: string;
+  run: RunningService;
+  port: number;
+  git(...args: string[]): string;
+  branch(name: string, behaviour: Parameters<typeof app>[0]): string;
+}
+
+const runs: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (runs.length) await runs.pop()!();
+});
+
+async function setup(observe: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Env> {
+  const dir = makeServiceDir({
+    start: 'node app.mjs',
+    observe: { windowSeconds: 1.5, checkEverySeconds: 0.2, baselineSeconds: 60, minRecords: 5, minErrors: 5, ...observe },
+    restart: { maxRestarts: 2, withinSeconds: 30, backoffInitialMs: 50, backoffMaxMs: 100 },
+    ...extra,
+  });
+  const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@e' };
+  const git = (...args: string[]) => {
+    const r = spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  git('init', '-q', '-b', 'main');
+  writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
+  writeFileSync(path.join(dir, 'app.mjs'), app({}));
+  git('add', '-A');
+  git('commit', '-q', '-m', 'good');
+  const branch = (name: string, behaviour: Parameters<typeof app>[0]) => {
+    git('checkout', '-q', '-b', name);
+    writeFileSync(path.join(dir, 'app.mjs'), app(behaviour));
+    git('commit', '-q', '--allow-empty', '-am', name);
+    const sha = git('rev-parse', 'HEAD');
+    git('checkout', '-q', 'main');
+    return sha;
+  };
+  const run = await runService({ loaded: loadConfig({ file: path.join(dir, 'dancer.yaml') }), signals: false, log: () => {} });
+  const port = run.supervisor.boundSockets[0]!.port;
+  runs.push(async () => {
+    const pids = [...run.supervisor.store.listDeploys('svc', 100)].length;
+    void pids;
+    const tracked = workerPids(run);
+    await run.stop();
+    await expectGone(tracked);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, run, port, git, branch };
+}
+
+const seen = new WeakMap<RunningService, Set<number>>();
+function workerPids(run: RunningService): number[] {
+  return [...(seen.get(run) ?? [])];
+}
+
+/** Steady traffic until stopped; records every pid that answered and any failure. */
+function traffic(env: Env) {
+  let stop = false;
+  const pids = new Set<number>();
+  seen.set(env.run, pids);
+  const failures: string[] = [];
+  let ok = 0;
+  const loop = (async () => {
+    while (!stop) {
+      try {
+        const r = await get(env.port, '/work');
+        if (r.status === 200) {
+          ok++;
+          pids.add(Number(r.body.split(' ')[0]));
+        } else failures.push(`HTTP ${r.status}`);
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  })();
+  return {
+    pids,
+    failures,
+    ok: () => ok,
+    async end() {
+      stop = true;
+      await loop;
+    },
+  };
+}
+
+describe('deploys, the observation window and rollback', () => {
+  it('deploys a good commit into a release, passes the window, and rolls back fast without a rebuild', async () => {
+    const env = await setup();
+    const t = traffic(env);
+    const sha = env.branch('feature', {});
+    const outcome = await env.run.supervisor.deploy('feature');
+    expect(outcome.status).toBe('succeeded');
+    const status = env.run.supervisor.status();
+    expect(status.currentRelease).toBe(sha);
+    expect(status.previousRelease).toBe('worktree');
+    expect(status.lastGoodRelease).toBe(sha);
+    const served = await get(env.port, '/x');
+    expect(served.body.trim().split(' ')[1]).toBe(sha);
+    const rb = await env.run.supervisor.rollback({ reason: 'manual' });
+    expect(rb.to).toBe('worktree');
+    expect(rb.readyMs).toBeLessThan(2000);
+    // Rolling forward again reuses the built release (no rebuild): the row keeps its build time.
+    const built = env.run.supervisor.store.getRelease('svc', sha)!.builtAt;
+    await env.run.supervisor.rollback({ reason: 'back again' });
+    expect(env.run.supervisor.store.getRelease('svc', sha)!.builtAt).toBe(built);
+    await t.end();
+    expect(t.failures).toEqual([]);
+  });
+
+  it('a new worker that fails readiness is killed; the old one keeps serving', async () => {
+    const env = await setup();
+    const before = Number((await get(env.port, '/x')).body.split(' ')[0]);
+    const t = traffic(env);
+    env.branch('unhealthy', { health: 503 });
+    const error = await env.run.supervisor.deploy('unhealthy').catch((e: unknown) => e);
+    expect(isDancerError(error, 'DANCER_NOT_READY')).toBe(true);
+    await t.end();
+    // (the unhealthy worker shared the socket while it was probed, so it may have answered too)
+    expect(t.failures).toEqual([]);
+    for (let i = 0; i < 10; i++) expect(Number((await get(env.port, '/x')).body.split(' ')[0])).toBe(before);
+    const d = env.run.supervisor.store.listDeploys('svc', 1)[0]!;
+    expect(d.status).toBe('rolled_back');
+    expect(d.reason).toMatch(/^readiness_failed/);
+    expect(env.run.supervisor.status().currentRelease).toBe('worktree');
+  }, 20_000);
+
+  it('a start failure is recorded and the old worker keeps serving', async () => {
+    const env = await setup();
+    env.branch('broken', { exitAtStart: true });
+    await expect(env.run.supervisor.deploy('broken')).rejects.toThrow();
+    const d = env.run.supervisor.store.listDeploys('svc', 1)[0]!;
+    expect(d.reason).toMatch(/^start_failed/);
+    expect((await get(env.port, '/x')).status).toBe(200);
+  });
+
+  const triggerCases: Array<[string, Parameters<typeof app>[0], Record<string, unknown>, RegExp]> = [
+    ['error rate +50%', { error: 'db timeout' }, { newPatternMin: 100000 }, /error_rate/],
+    ['a new error pattern', { error: 'brand new failure' }, { minErrors: 100000 }, /new_error_pattern/],
+    ['a memory spike', { leakMb: 16 }, {}, /memory_(spike|limit)/],
+    ['a crash loop', { crashAfterMs: 800 }, { windowSeconds: 10 }, /crash_loop/],
+  ];
+  for (const [name, behaviour, observe, reason] of triggerCases) {
+    it(`rolls back on ${name} and records why`, async () => {
+      const env = await setup(observe);
+      const t = traffic(env);
+      // a baseline: some traffic and metric samples before the deploy
+      await waitFor(() => t.ok() >= 20, 10_000, 'baseline traffic');
+      env.branch('bad', behaviour);
+      const outcome = await env.run.supervisor.deploy('bad');
+      expect(outcome.status).toBe('rolled_back');
+      const deploys = env.run.supervisor.store.listDeploys('svc', 5);
+      const rb = deploys.find((d) => d.kind === 'rollback')!;
+      const dep = deploys.find((d) => d.kind === 'deploy')!;
+      expect(dep.status).toBe('rolled_back');
+      expect(dep.reason).toMatch(reason);
+      expect(rb.reason).toMatch(reason);
+      expect(dep.verdict).toMatchObject({ verdict: 'rollback' });
+      expect(env.run.supervisor.status().currentRelease).toBe('worktree');
+      await t.end();
+      if (!name.includes('crash')) expect(t.failures).toEqual([]);
+      expect((await get(env.port, '/x')).status).toBe(200);
+    }, 30_000);
+  }
+
+  it('a manual rollback during the window ends it and records the reason', async () => {
+    const env = await setup({ windowSeconds: 30 });
+    env.branch('feature', {});
+    const outcome = env.run.supervisor.deploy('feature');
+    await waitFor(() => env.run.supervisor.status().observing, 10_000, 'observing');
+    await env.run.supervisor.rollback({ reason: 'manual', actor: 'alice' });
+    const result = await outcome;
+    expect(result.status).toBe('rolled_back');
+    const dep = env.run.supervisor.store.listDeploys('svc', 5).find((d) => d.kind === 'deploy')!;
+    expect(dep.status).toBe('rolled_back');
+    expect(dep.reason).toBe('manual');
+  });
+
+  it('too little traffic extends the window, then is inconclusive until a human accepts', async () => {
+    const env = await setup({ windowSeconds: 0.5, maxExtensions: 1, minRecords: 1000 });
+    env.branch('quiet', {});
+    const outcome = await env.run.supervisor.deploy('quiet');
+    expect(outcome.status).toBe('inconclusive');
+    const dep = env.run.supervisor.store.listDeploys('svc', 1)[0]!;
+    expect(dep.extensions).toBe(1);
+    expect(env.run.supervisor.status().lastGoodRelease).toBeNull();
+    env.run.supervisor.accept('bob');
+    expect(env.run.supervisor.store.getDeploy(dep.id)!.status).toBe('accepted');
+    expect(env.run.supervisor.status().lastGoodRelease).toBe(dep.toRelease);
+  });
+
+  it('refuses to deploy while the emergency stop is engaged', async () => {
+    const env = await setup();
+    env.run.supervisor.store.setFlag('emergency_stop', '1', 'carol', 'incident');
+    env.branch('feature', {});
+    const error = await env.run.supervisor.deploy('feature').catch((e: unknown) => e);
+    expect(isDancerError(error, 'DANCER_EMERGENCY_STOP')).toBe(true);
+  });
+});
