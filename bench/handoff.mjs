@@ -6,7 +6,7 @@
 //
 //   npm run build && node bench/handoff.mjs [--rate 1000] [--connections 8] [--reloads 10] [--rollbacks 3]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,7 +33,13 @@ const rollbacks = Number(args.rollbacks);
 
 // --- the example service, in a git repo with two commits ---------------------------------------
 const dir = mkdtempSync(path.join(tmpdir(), 'dancer-bench-handoff-'));
-const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };
+const gitEnv = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'b',
+  GIT_AUTHOR_EMAIL: 'b@b',
+  GIT_COMMITTER_NAME: 'b',
+  GIT_COMMITTER_EMAIL: 'b@b',
+};
 const git = (...a) => spawnSync('git', a, { cwd: dir, env: gitEnv, encoding: 'utf8' }).stdout.trim();
 writeFileSync(
   path.join(dir, 'app.mjs'),
@@ -69,9 +75,13 @@ git('commit', '-q', '-m', 'v1');
 git('commit', '-q', '--allow-empty', '-m', 'v2');
 const v2 = git('rev-parse', 'HEAD');
 
-const supervisor = spawn(process.execPath, [path.join(ROOT, 'bin/dancer.js'), 'run', '--config', path.join(dir, 'dancer.yaml')], {
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
+const supervisor = spawn(
+  process.execPath,
+  [path.join(ROOT, 'bin/dancer.js'), 'run', '--config', path.join(dir, 'dancer.yaml')],
+  {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  },
+);
 let supervisorErr = '';
 supervisor.stderr.on('data', (d) => {
   supervisorErr += d.toString();

@@ -6,7 +6,7 @@
 //
 // Prints one JSON object with the figures (best round of each, and every round).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -171,12 +171,14 @@ async function loadParser() {
 }
 
 // ---- the two contenders ---------------------------------------------------------------------------
-function runDancer(dir, lines, parse) {
-  const db = openStore(path.join(dir, 'dancer.db'));
+function runDancer(dir, lines, parse, name = 'dancer.db') {
+  const db = openStore(path.join(dir, name));
   const writer = new LogWriter(db, { maxBatchRecords: BATCH, maxBatchDelayMs: 60_000 });
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for (const line of lines) writer.write(parse(line));
   writer.close();
+  const cpuMs = cpuSince(c0);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const rows = db.prepare('SELECT count(*) AS n, sum(count) AS records FROM logs').get();
   const dropped = db.prepare('SELECT coalesce(sum(count), 0) AS n FROM dropped').get().n;
@@ -201,7 +203,7 @@ function runDancer(dir, lines, parse) {
     medianStepMs: +stepMs[Math.floor(stepMs.length / 2)].toFixed(1),
     maxStepMs: +stepMs[stepMs.length - 1].toFixed(1),
   };
-  return { ms, rows: rows.n, records: rows.records, dropped, retention };
+  return { ms, cpuMs, rows: rows.n, records: rows.records, dropped, retention };
 }
 
 // Every column the writer fills, except err_hash (computed by the writer), straight from the record.
@@ -240,10 +242,10 @@ const RAW_FIELDS = {
 const RAW_COLUMNS = Object.keys(RAW_FIELDS);
 const RAW_KEYS = Object.values(RAW_FIELDS);
 
-function runRaw(dir, lines, parse) {
+function runRaw(dir, lines, parse, name = 'raw.db') {
   // Same logs table (same migration, same indexes), no FTS index written, no collapsing, no error hash.
-  openStore(path.join(dir, 'raw.db')).close();
-  const db = new Database(path.join(dir, 'raw.db'));
+  openStore(path.join(dir, name)).close();
+  const db = new Database(path.join(dir, name));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   const insert = db.prepare(
@@ -258,6 +260,7 @@ function runRaw(dir, lines, parse) {
     }
   });
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   let batch = [];
   for (const line of lines) {
     batch.push(parse(line));
@@ -267,18 +270,26 @@ function runRaw(dir, lines, parse) {
     }
   }
   if (batch.length > 0) tx.immediate(batch);
+  const cpuMs = cpuSince(c0);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const rows = db.prepare('SELECT count(*) AS n FROM logs').get().n;
   db.close();
   if (rows !== lines.length) throw new Error(`raw stored ${rows} of ${lines.length}`);
-  return { ms, rows };
+  return { ms, cpuMs, rows };
 }
 
 function parseOnly(lines, parse) {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   let n = 0;
   for (const line of lines) if (parse(line)) n++;
-  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, n };
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: cpuSince(c0), n };
+}
+
+/** CPU time (user + system) of this process since `start`, in ms: robust on a shared machine. */
+function cpuSince(start) {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
 }
 
 // ---- run ------------------------------------------------------------------------------------------
@@ -296,13 +307,20 @@ for (let round = 0; round < ROUNDS; round++) {
       result[who] = who === 'raw' ? runRaw(dir, lines, parser.parse) : runDancer(dir, lines, parser.parse);
     }
     result.parse = parseOnly(lines, parser.parse);
+    // Store only: the same records parsed beforehand, so only the store's own cost is timed.
+    const records = lines.map(parser.parse);
+    const same = (r) => r;
+    for (const who of order) {
+      if (who === 'raw') result.rawStore = runRaw(dir, records, same, 'raw-store.db');
+      else result.dancerStore = runDancer(dir, records, same, 'dancer-store.db');
+    }
     rounds.push(result);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 const rate = (ms) => Math.round((LINES / ms) * 1000);
-const best = (who) => Math.min(...rounds.map((r) => r[who].ms));
+const best = (who, key = 'ms') => Math.min(...rounds.map((r) => r[who][key]));
 const out = {
   lines: LINES,
   mbIn: +(bytes / 1e6).toFixed(1),
@@ -310,17 +328,37 @@ const out = {
   parser: parser.name,
   dancerRowsForLines: rounds[0].dancer.rows,
   retentionOnResult: rounds.map((r) => r.dancer.retention),
+  // Wall clock: what a dedicated machine would sustain only when nothing else runs.
   best: {
     dancerLinesPerSec: rate(best('dancer')),
     rawLinesPerSec: rate(best('raw')),
     parseOnlyLinesPerSec: rate(best('parse')),
     ratio: +(best('raw') / best('dancer')).toFixed(2),
   },
+  // CPU time of this process: lines per CPU-second, robust when other work shares the cores.
+  bestCpu: {
+    dancerLinesPerCpuSec: rate(best('dancer', 'cpuMs')),
+    rawLinesPerCpuSec: rate(best('raw', 'cpuMs')),
+    parseOnlyLinesPerCpuSec: rate(best('parse', 'cpuMs')),
+    ratio: +(best('raw', 'cpuMs') / best('dancer', 'cpuMs')).toFixed(2),
+  },
+  // The store alone (records parsed beforehand): the writer with FTS + collapsing vs the raw insert.
+  storeOnly: {
+    dancerRecordsPerSec: rate(best('dancerStore')),
+    rawRecordsPerSec: rate(best('rawStore')),
+    ratio: +(best('rawStore') / best('dancerStore')).toFixed(2),
+    dancerRecordsPerCpuSec: rate(best('dancerStore', 'cpuMs')),
+    rawRecordsPerCpuSec: rate(best('rawStore', 'cpuMs')),
+  },
   rounds: rounds.map((r) => ({
     dancer: rate(r.dancer.ms),
     raw: rate(r.raw.ms),
     ratio: +(r.raw.ms / r.dancer.ms).toFixed(2),
+    dancerCpu: rate(r.dancer.cpuMs),
+    rawCpu: rate(r.raw.cpuMs),
   })),
+  loadAverage: os.loadavg().map((x) => +x.toFixed(1)),
+  cpus: os.cpus().length,
   node: process.version,
 };
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

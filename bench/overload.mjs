@@ -16,7 +16,8 @@ const arg = (name, fallback) => {
   return i === -1 ? fallback : args[i + 1];
 };
 
-if (arg('producer', null) !== null) await producer(Number(arg('rate', 0)), Number(arg('seconds', 30)), arg('db', ''));
+if (arg('producer', null) !== null)
+  await producer(arg('producer'), Number(arg('rate', 0)), Number(arg('seconds', 30)), arg('db', ''));
 else await parent();
 
 /** A pino line as the app would write it. */
@@ -44,9 +45,16 @@ async function calibrate(db) {
   return Math.round(n / seconds);
 }
 
-async function producer(rate, seconds, db) {
+async function producer(variant, rate, seconds, db) {
   const { default: pino } = await import('pino');
-  const transport = pino.transport({ target: 'dancer/pino', options: { db } });
+  const transport =
+    variant === 'devnull' ? pino.destination('/dev/null') : pino.transport({ target: 'dancer/pino', options: { db } });
+  // thread-stream's main-thread buffer (lines the worker has not taken yet), to see where memory goes.
+  const impl = Object.getOwnPropertySymbols(transport)
+    .map((s) => transport[s])
+    .find((v) => v && typeof v === 'object' && 'bufLen' in v);
+  let peakBuffered = 0;
+  let peakHeap = 0;
   const log = pino({ name: 'bench', level: 'debug', base: { pid: process.pid, hostname: 'bench' } }, transport);
   log.info('warm up');
   await new Promise((r) => setTimeout(r, 500));
@@ -90,6 +98,11 @@ async function producer(rate, seconds, db) {
     if (took > maxTickMs) maxTickMs = took;
     const rss = process.memoryUsage.rss();
     if (rss > peakRss) peakRss = rss;
+    if ((impl?.bufLen ?? 0) > peakBuffered) peakBuffered = impl.bufLen;
+    if (produced % 64 === 0) {
+      const heap = process.memoryUsage().heapUsed;
+      if (heap > peakHeap) peakHeap = heap;
+    }
     const elapsed = performance.now() - start;
     if (elapsed < 5000) rssFirst.push(rss);
     if (elapsed > (seconds - 5) * 1000) rssLast.push(rss);
@@ -101,6 +114,10 @@ async function producer(rate, seconds, db) {
   const elapsedS = (performance.now() - start) / 1000;
   loop.disable();
   await new Promise((resolve) => {
+    if (variant === 'devnull') {
+      transport.flush(() => resolve());
+      return;
+    }
     transport.once('finish', resolve);
     transport.once('error', (error) => {
       process.stderr.write(`transport error: ${error.message}\n`);
@@ -119,6 +136,8 @@ async function producer(rate, seconds, db) {
       eventLoopDelayP99Ms: loop.percentile(99) / 1e6,
       eventLoopDelayMaxMs: loop.max / 1e6,
       peakRssMb: Math.round(peakRss / 1e6),
+      peakMainHeapMb: Math.round(peakHeap / 1e6),
+      peakMainBufferedMb: Math.round(peakBuffered / 1e6),
       peakRssFirst5sMb: Math.round(max(rssFirst) / 1e6),
       peakRssLast5sMb: Math.round(max(rssLast) / 1e6),
     }),
@@ -134,22 +153,28 @@ async function parent() {
     const rate = ingestRate * factor;
     process.stderr.write(`store ingest rate ${ingestRate}/s; producing at ${rate}/s for ${seconds} s\n`);
     const db = path.join(dir, 'overload.db');
-    const out = execFileSync(
-      process.execPath,
-      [
-        fileURLToPath(import.meta.url),
-        '--producer',
-        '1',
-        '--rate',
-        String(rate),
-        '--seconds',
-        String(seconds),
-        '--db',
-        db,
-      ],
-      { encoding: 'utf8', maxBuffer: 1e7 },
-    );
-    const result = JSON.parse(out);
+    const run = (variant) =>
+      JSON.parse(
+        execFileSync(
+          process.execPath,
+          [
+            fileURLToPath(import.meta.url),
+            '--producer',
+            variant,
+            '--rate',
+            String(rate),
+            '--seconds',
+            String(seconds),
+            '--db',
+            db,
+          ],
+          { encoding: 'utf8', maxBuffer: 1e7 },
+        ),
+      );
+    // The same producer writing to /dev/null: what this machine gives any producer at this rate.
+    const baseline = run('devnull');
+    process.stderr.write(`baseline (pino to /dev/null): ${JSON.stringify(baseline)}\n`);
+    const result = run('dancer');
     const { default: Database } = await import('better-sqlite3');
     const sqlite = new Database(db, { readonly: true });
     const stored = sqlite.prepare('SELECT coalesce(sum(count), 0) AS n FROM logs').get().n;
@@ -172,6 +197,13 @@ async function parent() {
       ingestRatePerS: ingestRate,
       targetRatePerS: rate,
       ...result,
+      baseline: {
+        achievedRate: baseline.achievedRate,
+        maxTickMs: baseline.maxTickMs,
+        eventLoopDelayP99Ms: baseline.eventLoopDelayP99Ms,
+        eventLoopDelayMaxMs: baseline.eventLoopDelayMaxMs,
+        peakRssMb: baseline.peakRssMb,
+      },
       stored,
       storedByLevel,
       dropped,

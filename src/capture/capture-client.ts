@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { detachString } from './detach.js';
 import { CaptureQueue } from './queue.js';
 import { quickLevel } from './quick-level.js';
 
@@ -69,7 +70,7 @@ export class SocketForwarder {
       this.queue.countDropped(level);
       return;
     }
-    this.queue.push(line);
+    this.queue.push(detachString(line));
     this.schedule();
   }
 

@@ -158,27 +158,63 @@ function num(value: unknown): number | undefined {
   return undefined;
 }
 
-/** Take the first key of `keys` whose value `read` accepts; remove it from `obj`. */
-function take<T>(
-  obj: Record<string, unknown>,
-  keys: readonly string[],
-  read: (v: unknown) => T | undefined,
-): T | undefined {
-  for (const key of keys) {
-    if (!(key in obj)) continue;
-    const v = read(obj[key]);
-    if (v !== undefined) {
-      delete obj[key];
-      return v;
-    }
+/**
+ * A view of a JSON object that hands out fields by priority and remembers which were used, so
+ * the rest can go to `extra`. The parsed object is never mutated (no `delete`: it would turn
+ * V8's fast object into a slow dictionary).
+ */
+class Fields {
+  readonly obj: Record<string, unknown>;
+  readonly used = new Set<string>();
+  constructor(obj: Record<string, unknown>) {
+    this.obj = obj;
   }
-  return undefined;
+  /** The first of `keys` whose value `read` accepts (marked used), or undefined. */
+  take<T>(keys: readonly string[], read: (v: unknown) => T | undefined): T | undefined {
+    for (const key of keys) {
+      const raw = this.obj[key];
+      if (raw === undefined || this.used.has(key)) continue;
+      const v = read(raw);
+      if (v !== undefined) {
+        this.used.add(key);
+        return v;
+      }
+    }
+    return undefined;
+  }
+  /** The fields not taken, or undefined when none are left. */
+  rest(): Record<string, unknown> | undefined {
+    let out: Record<string, unknown> | undefined;
+    for (const key in this.obj) {
+      if (this.used.has(key)) continue;
+      out ??= {};
+      setOwn(out, key, this.obj[key]);
+    }
+    return out;
+  }
+}
+
+/** Set a field, `__proto__` included, as an own data property (never the prototype). */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 function routeFromUrl(url: string): string {
   const q = url.search(/[?#]/);
   return q === -1 ? url : url.slice(0, q);
 }
+
+const asString = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const nonEmpty = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const stackValue = (v: unknown) =>
+  typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join('\n') : undefined;
+const httpStatus = (v: unknown) => {
+  const n = num(v);
+  return n !== undefined && n >= 100 && n <= 599 ? n : undefined;
+};
+const httpMethod = (v: unknown) => (typeof v === 'string' && /^[A-Z]{3,7}$/.test(v) ? v : undefined);
+const pathValue = (v: unknown) => (typeof v === 'string' && v.startsWith('/') ? v : undefined);
 
 /**
  * Map a parsed JSON object to a {@link LogRecord}. Known fields (pino, bunyan, and common
@@ -190,159 +226,165 @@ export function recordFromObject(
   flags = 0,
   rawText?: string,
 ): LogRecord {
-  const obj: Record<string, unknown> = { ...source };
-  const now = options.now;
-  const level = take(obj, ['level', 'severity', 'lvl', 'levelname', 'loglevel', 'log.level'], levelFromValue);
-  const ts = take(obj, ['time', 'timestamp', 'ts', '@timestamp', 'date'], timeFromValue) ?? now;
-  let message = take(obj, ['msg', 'message', '@message', '@m'], (v) => (typeof v === 'string' ? v : undefined));
-
+  const f = new Fields(source);
+  /** Nested objects (err, req, res) with their mapped fields removed. */
+  const leftovers = new Map<string, Record<string, unknown> | undefined>();
+  const level = f.take(['level', 'severity', 'lvl', 'levelname', 'loglevel', 'log.level'], levelFromValue);
+  const ts = f.take(['time', 'timestamp', 'ts', '@timestamp', 'date'], timeFromValue) ?? options.now;
+  let message = f.take(['msg', 'message', '@message', '@m'], asString);
   const record: LogRecord = { ts, level: level ?? LEVELS.info, message: '' };
 
   // Errors: pino's err, bunyan's err, `error`, `exception`.
-  const errKey = ['err', 'error', 'exception'].find((k) => obj[k] !== undefined && obj[k] !== null);
+  let errType: string | undefined;
+  let errMessage: string | undefined;
+  let errCode: string | undefined;
+  let stack: string | undefined;
+  const errKey = ['err', 'error', 'exception'].find((k) => source[k] !== undefined && source[k] !== null);
   if (errKey !== undefined) {
-    const e = obj[errKey];
+    const e = source[errKey];
     if (isPlainObject(e)) {
-      const rest: Record<string, unknown> = { ...e };
-      record.errType = take(rest, ['type', 'name', 'class'], str);
-      record.errMessage = take(rest, ['message', 'msg'], str);
-      record.errCode = take(rest, ['code', 'errno'], str);
-      record.stack = take(rest, ['stack', 'stacktrace', 'stack_trace', 'backtrace'], (v) =>
-        typeof v === 'string'
-          ? v
-          : Array.isArray(v) && v.every((x) => typeof x === 'string')
-            ? v.join('\n')
-            : undefined,
-      );
-      if (Object.keys(rest).length > 0) obj[errKey] = rest;
-      else delete obj[errKey];
+      const ef = new Fields(e);
+      errType = ef.take(['type', 'name', 'class'], str);
+      errMessage = ef.take(['message', 'msg'], str);
+      errCode = ef.take(['code', 'errno'], str);
+      stack = ef.take(['stack', 'stacktrace', 'stack_trace', 'backtrace'], stackValue);
+      leftovers.set(errKey, ef.rest());
     } else if (typeof e === 'string') {
-      delete obj[errKey];
-      if (e.includes('\n')) {
-        record.stack = e;
-        const head = parseErrorHead(e.slice(0, e.indexOf('\n')));
-        record.errType = head?.errType;
-        record.errMessage = head?.errMessage ?? e.slice(0, e.indexOf('\n'));
-      } else {
-        const head = parseErrorHead(e);
-        record.errType = head?.errType;
-        record.errMessage = head?.errMessage ?? e;
-      }
+      f.used.add(errKey);
+      const nl = e.indexOf('\n');
+      const first = nl === -1 ? e : e.slice(0, nl);
+      if (nl !== -1) stack = e;
+      const head = parseErrorHead(first);
+      errType = head?.errType;
+      errMessage = head?.errMessage ?? first;
     }
   }
-  record.stack ??= take(obj, ['stack', 'stack_trace', 'stacktrace', 'exc_info', 'exc_text', 'traceback'], (v) =>
-    typeof v === 'string' && v.length > 0 ? v : undefined,
-  );
-  if (record.stack !== undefined && record.errType === undefined) {
-    const firstLine = record.stack.split('\n', 1)[0] ?? '';
-    const head = parseErrorHead(firstLine) ?? parseErrorHead(record.stack.trimEnd().split('\n').pop() ?? '');
+  stack ??= f.take(['stack', 'stack_trace', 'stacktrace', 'exc_info', 'exc_text', 'traceback'], nonEmpty);
+  if (stack !== undefined && errType === undefined) {
+    const nl = stack.indexOf('\n');
+    const head =
+      parseErrorHead(nl === -1 ? stack : stack.slice(0, nl)) ?? parseErrorHead(stack.trimEnd().split('\n').pop() ?? '');
     if (head) {
-      record.errType = head.errType;
-      record.errMessage ??= head.errMessage;
+      errType = head.errType;
+      errMessage ??= head.errMessage;
     }
   }
-  record.errCode ??= take(obj, ['code', 'errorCode', 'error_code'], (v) =>
-    typeof v === 'string' && v.length > 0 ? v : undefined,
-  );
+  errCode ??= f.take(['code', 'errorCode', 'error_code'], nonEmpty);
 
   // HTTP: pino-http / bunyan req and res, and flat access-log shapes.
-  const req = obj.req ?? obj.request;
-  if (isPlainObject(req)) {
-    const key = obj.req !== undefined ? 'req' : 'request';
-    const rest: Record<string, unknown> = { ...req };
-    record.httpMethod = take(rest, ['method'], str);
-    const route = take(rest, ['route', 'routerPath'], str);
-    const url = take(rest, ['url', 'path', 'originalUrl'], str);
-    record.httpRoute = route ?? (url === undefined ? undefined : routeFromUrl(url));
-    record.requestId = take(rest, ['id', 'requestId', 'reqId'], str);
-    if (url !== undefined && route !== undefined) rest.url = url;
-    if (Object.keys(rest).length > 0) obj[key] = rest;
-    else delete obj[key];
+  let method: string | undefined;
+  let route: string | undefined;
+  let status: number | undefined;
+  let requestId: string | undefined;
+  const reqKey = isPlainObject(source.req) ? 'req' : isPlainObject(source.request) ? 'request' : undefined;
+  if (reqKey !== undefined) {
+    const rf = new Fields(source[reqKey] as Record<string, unknown>);
+    method = rf.take(['method'], str);
+    route = rf.take(['route', 'routerPath'], str);
+    if (route === undefined) {
+      const url = rf.take(['url', 'path', 'originalUrl'], str);
+      if (url !== undefined) route = routeFromUrl(url);
+    }
+    requestId = rf.take(['id', 'requestId', 'reqId'], str);
+    leftovers.set(reqKey, rf.rest());
   }
-  const res = obj.res ?? obj.response;
-  if (isPlainObject(res)) {
-    const key = obj.res !== undefined ? 'res' : 'response';
-    const rest: Record<string, unknown> = { ...res };
-    record.httpStatus = take(rest, ['statusCode', 'status', 'status_code'], num);
-    if (Object.keys(rest).length > 0) obj[key] = rest;
-    else delete obj[key];
+  const resKey = isPlainObject(source.res) ? 'res' : isPlainObject(source.response) ? 'response' : undefined;
+  if (resKey !== undefined) {
+    const sf = new Fields(source[resKey] as Record<string, unknown>);
+    status = sf.take(['statusCode', 'status', 'status_code'], num);
+    leftovers.set(resKey, sf.rest());
   }
-  record.httpMethod ??= take(obj, ['method', 'http_method', 'httpMethod'], (v) =>
-    typeof v === 'string' && /^[A-Z]{3,7}$/.test(v) ? v : undefined,
-  );
-  if (record.httpRoute === undefined) {
-    record.httpRoute = take(obj, ['route', 'http_route', 'httpRoute'], str);
-    if (record.httpRoute === undefined) {
-      const url = take(obj, ['url', 'path', 'uri'], (v) =>
-        typeof v === 'string' && v.startsWith('/') ? v : undefined,
-      );
-      if (url !== undefined) record.httpRoute = routeFromUrl(url);
+  method ??= f.take(['method', 'http_method', 'httpMethod'], httpMethod);
+  if (route === undefined) {
+    route = f.take(['route', 'http_route', 'httpRoute'], str);
+    if (route === undefined) {
+      const url = f.take(['url', 'path', 'uri'], pathValue);
+      if (url !== undefined) route = routeFromUrl(url);
     }
   }
-  record.httpStatus ??= take(obj, ['statusCode', 'status', 'status_code', 'http_status'], (v) => {
-    const n = num(v);
-    return n !== undefined && n >= 100 && n <= 599 ? n : undefined;
-  });
-  record.durationMs = take(
-    obj,
-    [
-      'responseTime',
-      'response_time',
-      'durationMs',
-      'duration_ms',
-      'duration',
-      'elapsed',
-      'elapsedMs',
-      'latency',
-      'took',
-    ],
+  status ??= f.take(['statusCode', 'status', 'status_code', 'http_status'], httpStatus);
+  const durationMs = f.take(
+    ['responseTime', 'response_time', 'durationMs', 'duration_ms', 'duration', 'elapsed', 'elapsedMs', 'latency', 'took'],
     num,
   );
 
   // Process and source.
-  record.pid = take(obj, ['pid'], num) ?? options.pid;
-  record.hostname = take(obj, ['hostname', 'host'], str);
-  record.source = take(obj, ['name', 'module', 'logger', 'logger_name', 'component', 'source'], str);
-  record.thread = take(obj, ['thread', 'threadId', 'thread_id', 'threadName', 'worker'], str);
-  record.memBytes = take(obj, ['memBytes', 'mem', 'rss'], num);
-  const caller = take(obj, ['caller'], str);
-  record.file = take(obj, ['file', 'filename', 'pathname'], str);
-  record.line = take(obj, ['line', 'lineno', 'lineNumber'], num);
-  record.func = take(obj, ['func', 'function', 'funcName'], str);
-  if (caller !== undefined) {
-    const m = /^(.*):(\d+)$/.exec(caller);
-    if (m && record.file === undefined) {
-      record.file = m[1];
-      record.line = Number(m[2]);
-    } else obj.caller = caller;
+  const pid = f.take(['pid'], num) ?? options.pid;
+  const hostname = f.take(['hostname', 'host'], str);
+  const src = f.take(['name', 'module', 'logger', 'logger_name', 'component', 'source'], str);
+  const thread = f.take(['thread', 'threadId', 'thread_id', 'threadName', 'worker'], str);
+  const memBytes = f.take(['memBytes', 'mem', 'rss'], num);
+  let file = f.take(['file', 'filename', 'pathname'], str);
+  let line = f.take(['line', 'lineno', 'lineNumber'], num);
+  const func = f.take(['func', 'function', 'funcName'], str);
+  if (file === undefined && typeof source.caller === 'string') {
+    const m = /^(.*):(\d+)$/.exec(source.caller);
+    if (m) {
+      f.used.add('caller');
+      file = m[1];
+      line = Number(m[2]);
+    }
   }
 
   // Context (dancer/context's mixin and the usual spellings).
-  record.requestId ??= take(obj, ['reqId', 'requestId', 'request_id', 'req_id', 'x-request-id'], str);
-  record.sessionId = take(obj, ['sessionId', 'session_id'], str);
-  record.userId = take(obj, ['userId', 'user_id'], str);
-  record.tenantId = take(obj, ['tenantId', 'tenant_id'], str);
-  record.traceId = take(obj, ['traceId', 'trace_id', 'trace.id'], str);
-  record.spanId = take(obj, ['spanId', 'span_id', 'span.id'], str);
+  requestId ??= f.take(['reqId', 'requestId', 'request_id', 'req_id', 'x-request-id'], str);
+  const sessionId = f.take(['sessionId', 'session_id'], str);
+  const userId = f.take(['userId', 'user_id'], str);
+  const tenantId = f.take(['tenantId', 'tenant_id'], str);
+  const traceId = f.take(['traceId', 'trace_id', 'trace.id'], str);
+  const spanId = f.take(['spanId', 'span_id', 'span.id'], str);
 
   if (message === undefined) {
-    const m = obj.msg ?? obj.message;
+    const m = source.msg ?? source.message;
     if (m !== undefined && m !== null) {
-      // A non-string message: keep it as text, the original stays in extra.
+      // A non-string message: keep it as text; the original stays in extra.
       message = safeStringify(m) ?? String(m);
     }
   }
-  record.message = message ?? record.errMessage ?? '';
+  record.message = message ?? errMessage ?? '';
   if (level === undefined) {
     record.level =
-      record.errType !== undefined || record.errMessage !== undefined || record.stack !== undefined
+      errType !== undefined || errMessage !== undefined || stack !== undefined
         ? LEVELS.error
         : inferLevel(record.message).level;
   }
+  if (src !== undefined) record.source = src;
+  if (errType !== undefined) record.errType = errType;
+  if (errMessage !== undefined) record.errMessage = errMessage;
+  if (errCode !== undefined) record.errCode = errCode;
+  if (stack !== undefined) record.stack = stack;
+  if (pid !== undefined) record.pid = pid;
+  if (thread !== undefined) record.thread = thread;
+  if (hostname !== undefined) record.hostname = hostname;
+  if (requestId !== undefined) record.requestId = requestId;
+  if (sessionId !== undefined) record.sessionId = sessionId;
+  if (userId !== undefined) record.userId = userId;
+  if (tenantId !== undefined) record.tenantId = tenantId;
+  if (traceId !== undefined) record.traceId = traceId;
+  if (spanId !== undefined) record.spanId = spanId;
+  if (method !== undefined) record.httpMethod = method;
+  if (route !== undefined) record.httpRoute = route;
+  if (status !== undefined) record.httpStatus = status;
+  if (durationMs !== undefined) record.durationMs = durationMs;
+  if (memBytes !== undefined) record.memBytes = memBytes;
+  if (file !== undefined) record.file = file;
+  if (line !== undefined) record.line = line;
+  if (func !== undefined) record.func = func;
   if (options.stream !== undefined) record.stream = options.stream;
 
-  if (Object.keys(obj).length > 0) {
-    const limited = limitDepth(obj, options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH);
+  let extra: Record<string, unknown> | undefined;
+  for (const key in source) {
+    if (f.used.has(key)) continue;
+    let value = source[key];
+    if (leftovers.has(key)) {
+      value = leftovers.get(key);
+      if (value === undefined) continue;
+    }
+    extra ??= {};
+    setOwn(extra, key, value);
+  }
+  if (extra !== undefined) {
+    const limited = limitDepth(extra, options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH);
     record.extra = limited.value as Record<string, unknown>;
     if (limited.deep) {
       flags |= RECORD_FLAGS.deepJson;
@@ -350,9 +392,6 @@ export function recordFromObject(
     }
   }
   if (flags !== 0) record.flags = flags;
-  for (const key of Object.keys(record) as Array<keyof LogRecord>) {
-    if (record[key] === undefined) delete record[key];
-  }
   return record;
 }
 
@@ -381,10 +420,28 @@ export function limitDepth(value: unknown, maxDepth: number): { value: unknown; 
       }
       return text;
     }
-    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = walk(x, depth + 1);
-    return out;
+    // Copy only what changes: most records have nothing deep and are returned as they are.
+    if (Array.isArray(v)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x = walk(v[i], depth + 1);
+        if (x !== v[i]) {
+          copy ??= v.slice();
+          copy[i] = x;
+        }
+      }
+      return copy ?? v;
+    }
+    let copy: Record<string, unknown> | undefined;
+    const obj = v as Record<string, unknown>;
+    for (const k in obj) {
+      const x = walk(obj[k], depth + 1);
+      if (x !== obj[k]) {
+        copy ??= { ...obj };
+        copy[k] = x;
+      }
+    }
+    return copy ?? obj;
   };
   const out = walk(value, 0);
   return { value: out, deep: state.deep, lost: state.lost };

@@ -24,6 +24,7 @@ import { writeSync } from 'node:fs';
 import build from 'pino-abstract-transport';
 import { SocketForwarder } from './capture-client.js';
 import { CAPTURE_SOCKET_ENV } from './capture-server.js';
+import { detachString } from './detach.js';
 import { parseLine } from './parse-line.js';
 import { quickLevel } from './quick-level.js';
 import { DEFAULT_MAX_RECORD_BYTES } from './raw-line.js';
@@ -107,7 +108,7 @@ function storeTo(options: DancerPinoOptions, maxRecordBytes: number): LineTarget
   return {
     line(line) {
       const level = quickLevel(line);
-      if (sink.wouldAccept(level)) sink.push(line);
+      if (sink.wouldAccept(level)) sink.push(detachString(line));
       else sink.countDropped(level);
     },
     close() {

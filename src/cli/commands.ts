@@ -16,6 +16,7 @@ import { register as registerStop } from './stop.js';
 import { register as registerFixes } from './fixes.js';
 import { register as registerChangelog } from './changelog.js';
 import { register as registerPolicy } from './policy.js';
+import { register as registerZulip } from '../notify/cli.js';
 
 /**
  * Every command group, registered in one place. Each group lives in its own file and exports
@@ -40,4 +41,5 @@ export function registerCommands(program: Command): void {
   registerFixes(program);
   registerChangelog(program);
   registerPolicy(program);
+  registerZulip(program);
 }

@@ -9,11 +9,10 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { AGENT_TOOLS } from '../consult/agent-runner.js';
-import { briefFor, consultSetup, runConsultation } from '../consult/consultation.js';
 import { submitOutcomeShape } from '../consult/outcome.js';
 import { consultPolicy } from '../consult/policy.js';
 import { getConsultation } from '../consult/store.js';
+import { AGENT_TOOLS } from '../consult/tool-names.js';
 import { STORE_TOOLS } from '../consult/tools/definitions.js';
 import type { ConsultTrigger } from '../consult/types.js';
 import { DancerError } from '../errors.js';
@@ -79,6 +78,8 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
     reason: 'consultation requested from the command line',
     at: Date.now(),
   };
+  // The Agent SDK loads only when a consultation is built, not with every CLI command.
+  const { briefFor, consultSetup, runConsultation } = await import('../consult/consultation.js');
   if (options.dryRun) {
     const db = openStore(dbPath, { readonly: true });
     try {

@@ -28,7 +28,10 @@ export function register(program: Command): void {
         (window * (1 + extensions) + 600) * 1000,
       )) as DeployOutcome;
       if (opts.json) printJson(outcome);
-      else progress(`deploy #${outcome.deployId}: ${outcome.status}${outcome.reasons.length ? ` (${outcome.reasons.join('; ')})` : ''}`);
+      else
+        progress(
+          `deploy #${outcome.deployId}: ${outcome.status}${outcome.reasons.length ? ` (${outcome.reasons.join('; ')})` : ''}`,
+        );
       if (outcome.status === 'rolled_back' || outcome.status === 'failed') process.exitCode = 1;
     });
 

@@ -33,10 +33,12 @@ interface FixesOptions extends GlobalOptions {
 
 /** The OS user name, the default `--by`. */
 export function defaultActorName(): string {
+  const fromEnv = process.env.USER || process.env.LOGNAME;
+  if (fromEnv) return fromEnv;
   try {
-    return userInfo().username || process.env.USER || 'unknown';
+    return userInfo().username || 'unknown';
   } catch {
-    return process.env.USER ?? 'unknown';
+    return 'unknown';
   }
 }
 

@@ -28,14 +28,26 @@ export function register(program: Command): void {
       .description('Write a starter dancer.yaml; with --systemd, write a systemd unit that runs dancer run for it.'),
   )
     .option('--systemd', 'write a systemd unit (Type=notify, WatchdogSec, Restart=on-failure, KillMode=mixed)')
-    .option('-o, --output <file>', 'where to write the unit (default: dancer-<service>.service beside dancer.yaml; - for stdout)')
+    .option(
+      '-o, --output <file>',
+      'where to write the unit (default: dancer-<service>.service beside dancer.yaml; - for stdout)',
+    )
     .option('--user <name>', 'User= for the unit')
     .option('--name <name>', 'service name for a new dancer.yaml', 'app')
     .option('--start <command>', 'start command for a new dancer.yaml', 'node server.js')
     .option('--force', 'overwrite an existing file')
     .option('--json', 'print what was written as JSON')
     .action(
-      (opts: { config?: string; systemd?: boolean; output?: string; user?: string; name: string; start: string; force?: boolean; json?: boolean }) => {
+      (opts: {
+        config?: string;
+        systemd?: boolean;
+        output?: string;
+        user?: string;
+        name: string;
+        start: string;
+        force?: boolean;
+        json?: boolean;
+      }) => {
         if (!opts.systemd) {
           const file = path.resolve(opts.config ?? 'dancer.yaml');
           if (existsSync(file) && !opts.force) {
@@ -63,7 +75,8 @@ export function register(program: Command): void {
           return;
         }
         const file = path.resolve(opts.output ?? path.join(loaded.dir, `dancer-${name}.service`));
-        if (existsSync(file) && !opts.force) throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
+        if (existsSync(file) && !opts.force)
+          throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
         writeFileSync(file, unit);
         if (opts.json) printJson({ written: file, unit });
         else

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
 import { buildClaudeDigest, estimateTokens } from '../store/digest.js';
@@ -211,11 +211,13 @@ function printLogs(logs: StoredLog[], json: boolean | undefined): void {
 // ---- commands -----------------------------------------------------------------------------------
 
 function listCommand(options: LogsOptions): void {
+  guardStdout();
   const filter = filterFromOptions(options, Date.now(), 100);
   withReader(options, (db) => printLogs(listLogs(db, filter), options.json));
 }
 
 function searchCommand(query: string, options: LogsOptions): void {
+  guardStdout();
   const filter = filterFromOptions(options, Date.now(), 100);
   withReader(options, (db) => printLogs(searchLogs(db, query, filter), options.json));
 }
@@ -234,6 +236,7 @@ function groupJson(group: ErrorGroup): Record<string, unknown> {
 }
 
 function errorsCommand(options: LogsOptions): void {
+  guardStdout();
   const filter = filterFromOptions(options, Date.now(), 50);
   withReader(options, (db) => {
     const groups = errorGroups(db, filter, { order: 'recent' });
@@ -285,6 +288,7 @@ export function renderStats(stats: LogStats, file: string, c: Colors): string {
 }
 
 function statsCommand(options: LogsOptions): void {
+  guardStdout();
   const filter = filterFromOptions(options, Date.now());
   withReader(options, (db, file) => {
     const stats = logStats(db, filter);
@@ -299,17 +303,45 @@ interface ExportOptions extends LogsOptions {
   output?: string;
 }
 
-/** Write `chunks` to `out`, honouring backpressure. */
+/** Write `chunks` to `out`, honouring backpressure; stops early when `out` is closed (EPIPE). */
 async function writeAll(out: NodeJS.WritableStream, chunks: Iterable<string>): Promise<number> {
   let n = 0;
+  const stream = out as NodeJS.WritableStream & { destroyed?: boolean };
   for (const chunk of chunks) {
+    if (stream.destroyed) break;
     n++;
-    if (!out.write(chunk)) await once(out, 'drain');
+    if (!out.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          out.off('drain', done);
+          out.off('close', done);
+          out.off('error', done);
+          resolve();
+        };
+        out.on('drain', done);
+        out.on('close', done);
+        out.on('error', done);
+      });
+    }
   }
   return n;
 }
 
+/**
+ * A reader that closed our stdout early (`dancer logs list | head`) is not an error: stop quietly.
+ * Other stdout errors are reported once with exit status 1.
+ */
+function guardStdout(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') return;
+    process.stderr.write(`dancer: cannot write to stdout: ${error.message}\n`);
+    process.exitCode = 1;
+  });
+}
+
 async function exportCommand(options: ExportOptions): Promise<void> {
+  guardStdout();
   const format = options.format;
   if (!['json', 'csv', 'claude'].includes(format)) {
     throw new DancerError('DANCER_USAGE', `Unknown export format "${format}" (use json, csv or claude).`, {
@@ -319,7 +351,18 @@ async function exportCommand(options: ExportOptions): Promise<void> {
   const maxTokens = positiveInt(options.maxTokens, '--max-tokens');
   const filter = filterFromOptions(options, Date.now());
   const { db } = openReader(options);
-  const out = options.output ? createWriteStream(options.output) : process.stdout;
+  let out: NodeJS.WritableStream = process.stdout;
+  if (options.output) {
+    try {
+      out = createWriteStream('', { fd: openSync(options.output, 'w') });
+    } catch (error) {
+      db.close();
+      throw new DancerError('DANCER_USAGE', `Cannot write ${options.output}: ${(error as Error).message}`, {
+        cause: error,
+        details: { file: options.output },
+      });
+    }
+  }
   try {
     let count = 0;
     if (format === 'claude') {
@@ -371,9 +414,8 @@ async function followCommand(options: LogsOptions & { interval: string }): Promi
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const onStdoutError = (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') stop();
-  };
+  guardStdout();
+  const onStdoutError = () => stop();
   process.stdout.on('error', onStdoutError);
   const c = makeColors();
   const print = (log: StoredLog) => {

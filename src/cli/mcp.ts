@@ -5,7 +5,6 @@
 import type { Command } from 'commander';
 import { createRedactor } from '../consult/redact.js';
 import { DancerError } from '../errors.js';
-import { serveStdio } from '../mcp/server.js';
 import { openStore } from '../store/open.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 
@@ -35,6 +34,8 @@ export function register(program: Command): void {
     // Read-only unless an outcome may be recorded.
     const db = openStore(file, { readonly: consultationId === undefined });
     const r = loaded.config.consult.redact;
+    // The MCP SDK loads only for this command.
+    const { serveStdio } = await import('../mcp/server.js');
     try {
       await serveStdio({
         db,

@@ -45,6 +45,11 @@ async function checkCommand(target: string, options: PolicyOptions): Promise<voi
     const head = verify.stdout.trim();
     const baseRef = options.base ?? loaded.config.fixes.mainBranch ?? 'HEAD';
     const base = await gitOut(repo, ['merge-base', baseRef, head]);
+    if (base === head) {
+      throw new DancerError('DANCER_USAGE', `${target} is already merged into ${baseRef}: pass --base with the commit it started from`, {
+        details: { target, baseRef },
+      });
+    }
     source = `${target} (against ${baseRef}, merge base ${base.slice(0, 12)})`;
     const diff = parseDiff(await diffBetween(repo, base, head));
     const packageJson = await Promise.all(

@@ -15,7 +15,12 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { config?: string; reason: string; json?: boolean }) => {
       const { paths } = supervisedService(opts.config);
-      const result = (await ask(paths, 'rollback', { reason: opts.reason, actor: process.env.USER ?? 'cli' }, 10 * 60_000)) as RollbackOutcome;
+      const result = (await ask(
+        paths,
+        'rollback',
+        { reason: opts.reason, actor: process.env.USER ?? 'cli' },
+        10 * 60_000,
+      )) as RollbackOutcome;
       if (opts.json) printJson(result);
       else progress(`rolled back to ${result.to.slice(0, 12)}: serving in ${result.readyMs} ms`);
     });

@@ -15,7 +15,10 @@ export function register(program: Command): void {
         'Run the service under the supervisor: capture its output into the store, restart crashes, serve reloads, deploys and rollbacks. SIGTERM/SIGINT drain and exit 0; a second signal forces.',
       ),
   )
-    .option('--tmux', 'run the supervisor in a detached tmux session named dancer-<service> (attach with tmux attach -t ...)')
+    .option(
+      '--tmux',
+      'run the supervisor in a detached tmux session named dancer-<service> (attach with tmux attach -t ...)',
+    )
     .action(async (opts: { config?: string; tmux?: boolean }) => {
       const { loaded, name } = supervisedService(opts.config);
       if (opts.tmux) {
@@ -34,12 +37,27 @@ function runInTmux(name: string, configFile: string): void {
   }
   const session = `dancer-${name}`.replace(/[^A-Za-z0-9_-]/g, '_');
   if (spawnSync('tmux', ['has-session', '-t', session]).status === 0) {
-    throw new DancerError('DANCER_SUPERVISOR_RUNNING', `tmux session ${session} already exists (tmux attach -t ${session}).`);
+    throw new DancerError(
+      'DANCER_SUPERVISOR_RUNNING',
+      `tmux session ${session} already exists (tmux attach -t ${session}).`,
+    );
   }
   const bin = path.resolve(import.meta.dirname, '../../bin/dancer.js');
   const result = spawnSync(
     'tmux',
-    ['new-session', '-d', '-s', session, '-c', path.dirname(configFile), process.execPath, bin, 'run', '--config', configFile],
+    [
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-c',
+      path.dirname(configFile),
+      process.execPath,
+      bin,
+      'run',
+      '--config',
+      configFile,
+    ],
     { encoding: 'utf8' },
   );
   if (result.status !== 0) {

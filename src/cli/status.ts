@@ -25,15 +25,15 @@ const short = (r: string | null) => (r === null ? '-' : /^[0-9a-f]{40,64}$/.test
 /** Human-readable status. */
 export function renderStatus(s: StatusReport): string {
   const c = makeColors();
-  const state =
-    s.state === 'running' ? c.green(s.state) : s.state === 'failed' ? c.red(s.state) : c.yellow(s.state);
+  const state = s.state === 'running' ? c.green(s.state) : s.state === 'failed' ? c.red(s.state) : c.yellow(s.state);
   const lines = [
     `${c.bold(s.service)}: ${state}${s.running ? ` (supervisor pid ${s.supervisorPid}, up ${duration(s.uptimeSeconds ?? 0)})` : ''}`,
     `  workers:        ${s.workers.length ? s.workers.map((w) => `${w.pid} (${w.role}, ${short(w.release)})`).join(', ') : '-'}`,
     `  release:        ${short(s.currentRelease)}  previous: ${short(s.previousRelease)}  last good: ${short(s.lastGoodRelease)}`,
     `  restarts:       ${s.restarts} (${s.recentRestarts} recent)`,
   ];
-  if (s.sockets.length) lines.push(`  sockets:        ${s.sockets.map((k) => `${k.name} ${k.host}:${k.port}`).join(', ')}`);
+  if (s.sockets.length)
+    lines.push(`  sockets:        ${s.sockets.map((k) => `${k.name} ${k.host}:${k.port}`).join(', ')}`);
   if (s.observing) lines.push(`  observing:      deploy #${s.observing.deployId} (${short(s.observing.release)})`);
   if (s.lastDeploy)
     lines.push(
@@ -43,7 +43,10 @@ export function renderStatus(s: StatusReport): string {
     `  emergency stop: ${s.emergencyStop.engaged ? c.red(`ENGAGED by ${s.emergencyStop.setBy ?? '?'}${s.emergencyStop.reason ? `: ${s.emergencyStop.reason}` : ''}`) : 'off'}`,
   );
   lines.push(`  open fixes:     ${s.openFixes === null ? '-' : s.openFixes.length}`);
-  if (s.metrics) lines.push(`  worker:         ${(s.metrics.rssBytes / 1048576).toFixed(1)} MiB RSS, ${s.metrics.cpuPercent?.toFixed(1) ?? '-'}% CPU, ${s.metrics.fds} fds`);
+  if (s.metrics)
+    lines.push(
+      `  worker:         ${(s.metrics.rssBytes / 1048576).toFixed(1)} MiB RSS, ${s.metrics.cpuPercent?.toFixed(1) ?? '-'}% CPU, ${s.metrics.fds} fds`,
+    );
   return `${lines.join('\n')}\n`;
 }
 

@@ -10,7 +10,9 @@ export function register(program: Command): void {
   withConfigOption(
     program
       .command('stop')
-      .description('Emergency stop: halt consultations and deploys at once. Persisted; survives restarts. Undo with dancer resume.'),
+      .description(
+        'Emergency stop: halt consultations and deploys at once. Persisted; survives restarts. Undo with dancer resume.',
+      ),
   )
     .option('--reason <text>', 'why (shown in status and to the team)')
     .option('--json', 'print the flag as JSON')

@@ -4,18 +4,27 @@ import { loadConfig } from '../config/index.js';
 import { isDancerError } from '../errors.js';
 import { openStore } from '../store/open.js';
 import { controlRequest } from '../supervise/control.js';
-import { serviceOf, type SupervisorPaths, supervisorPaths } from '../supervise/paths.js';
+import { type SupervisorPaths, serviceOf, supervisorPaths } from '../supervise/paths.js';
 import { type StatusReport, statusFromStore } from '../supervise/supervisor.js';
 
 /** The config and supervisor paths for `--config` (dancer.yaml must exist). */
-export function supervisedService(config: string | undefined): { loaded: LoadedConfig; paths: SupervisorPaths; name: string } {
+export function supervisedService(config: string | undefined): {
+  loaded: LoadedConfig;
+  paths: SupervisorPaths;
+  name: string;
+} {
   const loaded = loadConfig({ file: config, allowMissing: false });
   const service = serviceOf(loaded);
   return { loaded, paths: supervisorPaths(loaded), name: service.name };
 }
 
 /** Ask the running supervisor; `DANCER_SUPERVISOR_UNREACHABLE` when none runs. */
-export function ask(paths: SupervisorPaths, cmd: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<unknown> {
+export function ask(
+  paths: SupervisorPaths,
+  cmd: string,
+  args: Record<string, unknown> = {},
+  timeoutMs = 60_000,
+): Promise<unknown> {
   return controlRequest(paths.controlSocket, cmd, args, timeoutMs);
 }
 

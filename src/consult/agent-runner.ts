@@ -20,37 +20,12 @@ import {
   tool,
 } from '@anthropic-ai/claude-agent-sdk';
 import { agentEnv } from './env.js';
+import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
 import { decideToolUse, type GuardPolicy } from './guard.js';
 import { checkOutcome, type Outcome, submitOutcomeShape } from './outcome.js';
 import type { Redactor } from './redact.js';
 
-/** Built-in tools the agent may use (Bash only when commands are allowed). */
-export const AGENT_TOOLS = ['Read', 'Grep', 'Glob', 'Edit', 'Write', 'Bash'] as const;
-
-/** Built-in tools removed from the model's list, whatever the defaults of the Claude Code release. */
-export const DISALLOWED_TOOLS = [
-  'Agent',
-  'Task',
-  'WebFetch',
-  'WebSearch',
-  'NotebookEdit',
-  'Skill',
-  'Workflow',
-  'ScheduleWakeup',
-  'ListAgents',
-  'ReportFindings',
-  'CronCreate',
-  'CronDelete',
-  'CronList',
-  'Monitor',
-  'KillShell',
-  'TodoWrite',
-  'ExitPlanMode',
-  'AskUserQuestion',
-] as const;
-
-/** Name of the in-process MCP server; tools appear to the model as `mcp__dancer__<name>`. */
-export const MCP_SERVER_NAME = 'dancer';
+export { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME };
 
 /** Options of one agent run. */
 export interface AgentRunOptions {

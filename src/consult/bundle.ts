@@ -7,7 +7,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './agent-runner.js';
+import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
 
 /** Inputs of {@link writeBundle}. */
 export interface BundleInput {

@@ -2,7 +2,7 @@
  * The consultation stage: brief, redaction, Claude Code through the Agent SDK in a worktree,
  * tools over the store, ledger and budgets, manual bundles. Other stages import from here only.
  */
-export { AGENT_TOOLS, type AgentRunOptions, type AgentRunResult, type AgentStop, DISALLOWED_TOOLS, runAgent } from './agent-runner.js';
+export { type AgentRunOptions, type AgentRunResult, type AgentStop, runAgent } from './agent-runner.js';
 export { type AssembledBrief, assembleBrief, type BriefSection, type SectionReport } from './brief-assemble.js';
 export { type Brief, type BriefInput, buildBrief, diverseSample, templateParams } from './brief.js';
 export { decideMode, type ManualReason, type ModeDecision, runLimits } from './budget.js';
@@ -16,6 +16,14 @@ export {
   runConsultation,
 } from './consultation.js';
 export { agentEnv } from './env.js';
+export {
+  createFixAgent,
+  type FixAgentOptions,
+  type FixAgentOutcome,
+  type FixBriefLike,
+  fixContext,
+  type RepairLike,
+} from './fix-agent.js';
 export { commandAllowed, decideToolUse, type GuardDecision, type GuardPolicy, matchesAny } from './guard.js';
 export { checkOutcome, OUTCOME_KINDS, type Outcome, type OutcomeKind, outcomeSchema } from './outcome.js';
 export { SUBMIT_OUTCOME_TOOL, systemPrompt } from './prompts.js';
@@ -29,7 +37,9 @@ export {
   readTranscript,
   spendSince,
 } from './store.js';
+export { consultPolicy } from './policy.js';
 export { estimateTokens } from './tokens.js';
+export { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
 export { MAX_TOOL_CHARS, runStoreTool, STORE_TOOLS, type StoreTool, type ToolContext, type ToolResult } from './tools/definitions.js';
 export { STORE_TOOL_NAMES, sdkStoreTools } from './tools/sdk.js';
 export type { ConsultPolicy, ConsultTrigger } from './types.js';

@@ -76,7 +76,9 @@ function statusOf(fix: FixRecord, events: FixEventRecord[], failed: { name: stri
     case 'failed': {
       const step = fix.failedStep ?? failed?.name ?? 'unknown step';
       const line = failed?.lastLine ? ` (${failed.lastLine})` : '';
-      return `failed at ${step}: ${firstLine(fix.reason)}${fix.failedStep === 'policy' ? '' : line}`;
+      const why = firstLine(fix.reason).replace(/^the gate failed at [^:]+: /, '').replace(/:$/, '');
+      const detail = fix.failedStep === 'policy' ? firstLine((fix.reason ?? '').split('\n')[1] ?? '').replace(/^- /, '') : '';
+      return `failed at ${step}: ${why}${detail ? ` ${detail}` : ''}${fix.failedStep === 'policy' ? '' : line}`;
     }
     case 'superseded':
       return firstLine(last?.reason) || 'superseded';
@@ -170,6 +172,10 @@ export function buildChangelog(src: ChangelogSources, sinceMs = 0): ChangelogIte
   return items.filter((i) => i.ts >= sinceMs).sort((a, b) => a.ts - b.ts || (a.fixId ?? 0) - (b.fixId ?? 0));
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function utc(ms: number): { day: string; time: string } {
   const iso = new Date(ms).toISOString();
   return { day: iso.slice(0, 10), time: iso.slice(11, 16) };
@@ -201,7 +207,9 @@ export function renderChangelog(items: readonly ChangelogItem[], generatedAt: nu
     if (item.why) out.push(`- Why: ${firstLine(item.why)}`);
     if (item.what) {
       const size =
-        item.filesChanged !== null ? ` (${item.filesChanged} files, ${item.linesChanged ?? '?'} lines, risk ${item.risk ?? '?'})` : '';
+        item.filesChanged !== null
+          ? ` (${plural(item.filesChanged, 'file')}, ${plural(item.linesChanged ?? 0, 'line')}, risk ${item.risk ?? '?'})`
+          : '';
       out.push(`- What changed: ${firstLine(item.what)}${size}`);
     }
     out.push(`- Status: ${item.status}`);
@@ -275,9 +283,11 @@ export function patternRates(
         .get(templateId, from, to) as { n: number }
     ).n;
   const afterMinutes = Math.max(1, end - m);
-  const before = sum(m - windowMinutes, m) / windowMinutes;
-  const after = sum(m, m + afterMinutes) / afterMinutes;
-  return { before, after, windowMinutes };
+  const beforeCount = sum(m - windowMinutes, m);
+  const afterCount = sum(m, m + afterMinutes);
+  // A pattern seen in neither window says nothing about the fix.
+  if (beforeCount + afterCount === 0) return undefined;
+  return { before: beforeCount / windowMinutes, after: afterCount / afterMinutes, windowMinutes };
 }
 
 /** Gather everything for {@link buildChangelog} from the store and the repository. */
@@ -297,7 +307,7 @@ export async function collectChangelog(
     events.set(fix.id, ev);
     if (fix.state === 'failed') {
       const failed = gateSteps(db, fix.id).filter((s) => !s.ok).at(-1);
-      if (failed) {
+      if (failed && failed.exitCode !== 0) {
         const lastLine =
           failed.outputTail
             .split('\n')

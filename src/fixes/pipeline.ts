@@ -276,7 +276,8 @@ function entryFor(fix: FixRecord, outcome: AgentOutcome, title?: string): Change
   const files = outcome.filesChanged?.length ? ` Files: ${outcome.filesChanged.join(', ')}.` : '';
   return {
     title: title ?? outcome.summary ?? `Dancer fix ${fix.id} for pattern ${fix.patternId}`,
-    problem: outcome.rootCause ?? outcome.missing ?? fix.patternText ?? undefined,
+    problem:
+      outcome.rootCause ?? (outcome.missing ? `Missing from the logs: ${outcome.missing}` : undefined) ?? fix.patternText ?? undefined,
     change: `${outcome.analysis ?? outcome.summary ?? ''}${files}`.trim(),
     testing: outcome.regressionTest
       ? `Regression test ${outcome.regressionTest}: the gate checks that it fails on the base commit and passes with the fix.`
@@ -310,7 +311,7 @@ async function consult(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord>
       consultationId: outcome.consultationId ?? fix.consultationId,
       summary: outcome.summary ?? outcome.why ?? null,
       analysis: outcome.analysis ?? outcome.where ?? null,
-      rootCause: outcome.rootCause ?? outcome.missing ?? null,
+      rootCause: outcome.rootCause ?? (outcome.missing ? `Missing from the logs: ${outcome.missing}` : null),
       regressionTest: outcome.regressionTest ?? null,
       risk: outcome.risk ?? null,
       confidence: outcome.confidence ?? null,
@@ -525,8 +526,16 @@ async function uniqueTag(repo: string, at: number): Promise<string> {
 
 function testedText(deps: PipelineDeps, fix: FixRecord): string {
   const steps = gateSteps(deps.db, fix.id).filter((s) => s.round === fix.repairRounds);
-  const list = steps.map((s) => `${s.name} (${s.note ?? `${s.command}, ${formatMs(s.durationMs)}`})`).join('; ');
-  return `Gate passed${fix.repairRounds > 0 ? ` after ${fix.repairRounds} repair round(s)` : ''}: ${list || 'no steps configured'}.`;
+  const parts = steps
+    .filter((s) => !s.name.startsWith('regression:'))
+    .map((s) => (s.note ? `${s.name} ${s.note}` : `${s.name} passed (${formatMs(s.durationMs)})`));
+  if (steps.some((s) => s.name === 'regression:base') && fix.regressionTest) {
+    parts.push(
+      `the regression test ${fix.regressionTest} fails on the base commit ${fix.baseCommit?.slice(0, 12)} and passes with the fix`,
+    );
+  }
+  const rounds = fix.repairRounds > 0 ? ` after ${fix.repairRounds} repair round${fix.repairRounds === 1 ? '' : 's'}` : '';
+  return `The gate passed${rounds}: ${parts.join('; ') || 'no steps configured'}.`;
 }
 
 /** The merge commit message of a fix: the changelog entry and the trailers. */
@@ -535,7 +544,7 @@ export function mergeMessage(deps: PipelineDeps, fix: FixRecord, approvedBy: str
     {
       title: `Dancer fix ${fix.id}: ${fix.summary ?? `pattern ${fix.patternId}`}`,
       problem: [fix.rootCause, fix.patternText ? `Pattern: ${fix.patternText}` : ''].filter(Boolean).join('\n\n'),
-      change: `${fix.analysis ?? fix.summary ?? ''} (${fix.filesChanged ?? '?'} files, ${fix.linesChanged ?? '?'} lines; risk ${fix.risk ?? 'unknown'}; approved by ${approvedBy}; branch ${fix.branch})`,
+      change: `${fix.analysis ?? fix.summary ?? ''} (${fix.filesChanged ?? '?'} file(s), ${fix.linesChanged ?? '?'} line(s); risk ${fix.risk ?? 'unknown'}; approved by ${approvedBy}; branch ${fix.branch})`,
       testing: testedText(deps, fix),
     },
     { fixId: fix.id, patternId: fix.patternId, consultationId: fix.consultationId ?? undefined, costUsd: fix.costUsd },

@@ -95,7 +95,7 @@ const SKIP_PATTERNS: { re: RegExp; what: string }[] = [
 ];
 
 const EVAL_PATTERNS: RegExp[] = [/(?<![\w.])eval\s*\(/, /\bnew\s+Function\s*\(/];
-const TEST_DECL = /\b(?:it|test)\s*\(\s*['"`]/g;
+const TEST_DECL = /\b(?:it|test)(?:\.\w+)?\s*\(\s*['"`]/g;
 const TEST_DECL_ONE = new RegExp(TEST_DECL.source);
 
 function countTests(lines: { text: string }[]): number {

@@ -143,3 +143,28 @@ export function templateWindows(db: Db, ids: readonly number[], from: number, to
   }
   return out;
 }
+
+/** Bucket rows of the given templates from minute `from` on. */
+export function bucketRowsFor(db: Db, ids: readonly number[], from: number): BucketRow[] {
+  const out: BucketRow[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = db
+      .prepare(
+        `SELECT template_id AS templateId, minute, ${COLUMNS} FROM template_buckets
+         WHERE template_id IN (${chunk.map(() => '?').join(',')}) AND minute >= ?`,
+      )
+      .all(...chunk, from) as Array<Record<string, unknown>>;
+    for (const r of rows)
+      out.push({ templateId: Number(r.templateId), minute: Number(r.minute), counts: normalise(r) });
+  }
+  return out;
+}
+
+/** Per-minute sums over every template from minute `from` on. */
+export function minuteTotals(db: Db, from: number): Array<{ minute: number; counts: BucketCounts }> {
+  const rows = db
+    .prepare(`SELECT minute, ${SUMS} FROM template_buckets WHERE minute >= ? GROUP BY minute`)
+    .all(from) as Array<Record<string, unknown>>;
+  return rows.map((r) => ({ minute: Number(r.minute), counts: normalise(r) }));
+}

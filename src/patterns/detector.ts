@@ -24,14 +24,9 @@ import type { BatchPlugin, WrittenRow } from '../store/log-writer.js';
 import type { Db } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
 import { advanceBaselines, type BaselineState, ERRORS_KEY, type MinuteSummary, templateKey } from './baselines.js';
-import {
-  bucketRows,
-  firstBucketMinute,
-  overallWindow,
-  perTemplateWindow,
-  templateWindows,
-  writeRecordBuckets,
-} from './buckets-store.js';
+import type { BucketDelta } from './buckets.js';
+import { RecentBuckets } from './buckets-recent.js';
+import { bucketRows, firstBucketMinute, perTemplateWindow, writeRecordBuckets } from './buckets-store.js';
 import { type ActiveConsultation, type Decision, decide, type StoredDecisionHead, shouldStore } from './decisions.js';
 import {
   ignoredRates,
@@ -42,7 +37,7 @@ import {
   type StoredDecision,
 } from './decisions-store.js';
 import { getState, loadBaselines, saveBaselines, setState } from './detector-store.js';
-import { hasTemplatesTable, promoteKnown, templatesById } from './pattern-queries.js';
+import { hasTemplatesTable, promoteKnown, type TemplateRow, templatesById } from './pattern-queries.js';
 import {
   type CrashInput,
   crashTrigger,
@@ -57,7 +52,7 @@ import {
   type TriggerKind,
   templateSpikeRule,
 } from './triggers.js';
-import { countAtLeast, emptyCounts, MINUTE_MS, minuteOf, windowRange } from './windows.js';
+import { type BucketCounts, countAtLeast, MINUTE_MS, minuteOf, windowRange } from './windows.js';
 
 /** What the consultation stage receives when a decision fires. */
 export interface TriggerEvent {
@@ -121,6 +116,8 @@ export class Detector extends EventEmitter<DetectorEvents> {
   #foldedTo: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #reviewAnchor: number;
+  readonly #recent: RecentBuckets;
+  #pendingDeltas: BucketDelta[] = [];
 
   constructor(options: DetectorOptions) {
     super();
@@ -130,6 +127,10 @@ export class Detector extends EventEmitter<DetectorEvents> {
     this.#activeFn = options.activeConsultations;
     this.#onError = options.onError ?? ((e) => process.emitWarning(`${e.code}: ${e.message}`));
     this.#tickMs = options.tickMs ?? 5000;
+    this.#recent = new RecentBuckets(
+      this.#db,
+      Math.max(options.config.newPattern.windowMinutes, options.config.spike.windowMinutes),
+    );
     this.#lastFire = lastFireTimes(this.#db);
     this.#baselines = loadBaselines(this.#db);
     const folded = getState(this.#db, 'baselines.foldedTo');
@@ -151,13 +152,16 @@ export class Detector extends EventEmitter<DetectorEvents> {
     return {
       name: 'patterns-detector',
       inTransaction: (db, rows) => {
-        writeRecordBuckets(
+        this.#pendingDeltas = [];
+        this.#pendingDeltas = writeRecordBuckets(
           db,
           rows.map((r) => r.record),
           this.#config.review.slowRequestMs,
         );
       },
       afterCommit: (rows) => {
+        this.#recent.apply(this.#pendingDeltas);
+        this.#pendingDeltas = [];
         this.onCommitted(rows);
       },
     };
@@ -196,22 +200,35 @@ export class Detector extends EventEmitter<DetectorEvents> {
     this.#advanceBaselines(now);
     const config = this.#config;
     const signals: Signal[] = [...(options.extraSignals ?? [])];
-    const ids = [...templateIds];
-    const templates = ids.length > 0 && this.#hasTemplates() ? templatesById(this.#db, ids) : new Map();
     const nw = windowRange(now, config.newPattern.windowMinutes);
     const sw = windowRange(now, config.spike.windowMinutes);
-    const live = [...templates.keys()];
-    const newWindows = templateWindows(this.#db, live, nw.from, nw.to);
-    const spikeWindows = templateWindows(this.#db, live, sw.from, sw.to);
+    const ids = [...new Set(templateIds)];
+    this.#recent.ensure(ids, minuteOf(now));
+    // Only templates whose window counts could pass a rule need their row and the rules.
+    const windows = new Map<number, { newWindow: BucketCounts; spikeWindow: BucketCounts }>();
+    for (const id of ids) {
+      const newWindow = this.#recent.template(id, nw.from, nw.to);
+      const spikeWindow = this.#recent.template(id, sw.from, sw.to);
+      const maybeNew =
+        config.newPattern.enabled && countAtLeast(newWindow, config.newPattern.minLevel) > config.newPattern.minCount;
+      const maybeSpike = config.spike.enabled && config.spike.templates && spikeWindow.count >= config.spike.minEvents;
+      if (maybeNew || maybeSpike) windows.set(id, { newWindow, spikeWindow });
+    }
+    const templates =
+      windows.size > 0 && this.#hasTemplates()
+        ? templatesById(this.#db, windows.keys())
+        : new Map<number, TemplateRow>();
     for (const t of templates.values()) {
+      const w = windows.get(t.id);
+      if (w === undefined) continue;
       const view = {
         id: t.id,
         text: t.text,
         status: t.status,
         firstSeen: t.firstSeen,
         maxLevel: t.maxLevel,
-        newWindow: newWindows.get(t.id) ?? emptyCounts(),
-        spikeWindow: spikeWindows.get(t.id) ?? emptyCounts(),
+        newWindow: w.newWindow,
+        spikeWindow: w.spikeWindow,
         baseline: this.#baselines.get(templateKey(t.id)),
       };
       const fresh = newPatternRule(view, now, config);
@@ -220,11 +237,7 @@ export class Detector extends EventEmitter<DetectorEvents> {
       if (spike !== null) signals.push(spike);
     }
     if (options.errors) {
-      const spike = errorRateSpikeRule(
-        overallWindow(this.#db, sw.from, sw.to),
-        this.#baselines.get(ERRORS_KEY),
-        config,
-      );
+      const spike = errorRateSpikeRule(this.#recent.overall(sw.from, sw.to), this.#baselines.get(ERRORS_KEY), config);
       if (spike !== null) signals.push(spike);
     }
     return this.#decideAndStore(signals, now, templates);
@@ -255,6 +268,7 @@ export class Detector extends EventEmitter<DetectorEvents> {
   tick(now: number = this.#now()): StoredDecision[] {
     return this.#guard('tick', () => {
       this.#advanceBaselines(now);
+      this.#recent.prune(minuteOf(now));
       if (this.#hasTemplates()) {
         promoteKnown(this.#db, now - this.#config.newPattern.firstSeenWithinMinutes * MINUTE_MS);
       }

@@ -3,8 +3,17 @@
  * the log queries. Other stages import from here only.
  */
 export { COLLAPSE_FIELDS, sameRun } from './collapse.js';
+export {
+  buildClaudeDigest,
+  type DigestInput,
+  estimateTokens,
+  recordScore,
+  renderDigestGroup,
+  renderDigestRecord,
+} from './digest.js';
 export { readDropped, recordDropped } from './dropped.js';
 export { ERROR_HASH_FRAMES, errorHash } from './error-hash.js';
+export { CSV_COLUMNS, csvField, csvHeader, logToCsv, logToJson } from './log-export.js';
 export {
   type ErrorGroup,
   type ErrorGroupOptions,
@@ -21,7 +30,7 @@ export {
   SEARCH_HINT,
   searchLogs,
 } from './log-queries.js';
-export { LOG_COLUMNS, rowToStoredLog } from './log-rows.js';
+export { LOG_COLUMNS, LOG_SELECT, rowToStoredLog } from './log-rows.js';
 export {
   type BatchPlugin,
   COLLAPSE_MAX_SPAN_MS,

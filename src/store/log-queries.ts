@@ -105,10 +105,15 @@ export function* iterateLogs(db: Db, filter: LogFilter = {}): Generator<StoredLo
   const where = logWhere({ ...filter, limit: undefined });
   const statement = run(() => db.prepare(`SELECT ${LOG_SELECT} FROM logs ${where.sql} ORDER BY logs.id`));
   const iterator = statement.iterate(...where.params) as IterableIterator<Record<string, unknown>>;
-  for (;;) {
-    const next = run(() => iterator.next());
-    if (next.done) return;
-    yield rowToStoredLog(next.value);
+  try {
+    for (;;) {
+      const next = run(() => iterator.next());
+      if (next.done) return;
+      yield rowToStoredLog(next.value);
+    }
+  } finally {
+    // Stopped early (the consumer broke off): release the statement so the db can close.
+    iterator.return?.();
   }
 }
 

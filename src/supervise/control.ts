@@ -83,7 +83,11 @@ export async function startControlServer(
   };
 }
 
-async function answer(socket: net.Socket, line: string, handler: (r: ControlRequest) => Promise<unknown>): Promise<void> {
+async function answer(
+  socket: net.Socket,
+  line: string,
+  handler: (r: ControlRequest) => Promise<unknown>,
+): Promise<void> {
   let request: ControlRequest;
   try {
     request = JSON.parse(line) as ControlRequest;
@@ -144,9 +148,13 @@ export function controlRequest(
       () =>
         finish(() =>
           reject(
-            new DancerError('DANCER_SUPERVISOR_UNREACHABLE', `The supervisor did not answer "${cmd}" in ${timeoutMs} ms.`, {
-              details: { socket: socketPath },
-            }),
+            new DancerError(
+              'DANCER_SUPERVISOR_UNREACHABLE',
+              `The supervisor did not answer "${cmd}" in ${timeoutMs} ms.`,
+              {
+                details: { socket: socketPath },
+              },
+            ),
           ),
         ),
       timeoutMs,

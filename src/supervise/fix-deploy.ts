@@ -18,7 +18,9 @@ export interface FixDeployRequest {
  */
 export function fixDeployFunctions(supervisor: Supervisor): {
   deploy(request: FixDeployRequest): Promise<{ ok: true } | { ok: false; reason: string }>;
-  observe(request: FixDeployRequest): Promise<{ verdict: 'healthy'; reason?: string } | { verdict: 'rollback'; reason: string }>;
+  observe(
+    request: FixDeployRequest,
+  ): Promise<{ verdict: 'healthy'; reason?: string } | { verdict: 'rollback'; reason: string }>;
 } {
   const deployIds = new Map<number, number>();
   return {
@@ -38,10 +40,13 @@ export function fixDeployFunctions(supervisor: Supervisor): {
       }
     },
     async observe(request) {
-      const id = deployIds.get(request.fixId) ?? supervisor.store.listDeploys(supervisor.status().service, 50).find((d) => d.fixId === request.fixId)?.id;
+      const id =
+        deployIds.get(request.fixId) ??
+        supervisor.store.listDeploys(supervisor.status().service, 50).find((d) => d.fixId === request.fixId)?.id;
       if (id === undefined) return { verdict: 'rollback', reason: `no deploy recorded for fix ${request.fixId}` };
       const outcome = await supervisor.observation(id);
-      if (outcome.status === 'succeeded' || outcome.status === 'accepted') return { verdict: 'healthy', reason: outcome.reasons.join('; ') };
+      if (outcome.status === 'succeeded' || outcome.status === 'accepted')
+        return { verdict: 'healthy', reason: outcome.reasons.join('; ') };
       return { verdict: 'rollback', reason: `${outcome.status}: ${outcome.reasons.join('; ')}` };
     },
   };

@@ -11,7 +11,13 @@ export { createNotifyReceiver, parseNotify, sdNotify } from './notify.js';
 export { newErrorPatterns, periodStats } from './observe.js';
 export { type ServiceConfig, type SupervisorPaths, serviceOf, supervisorPaths } from './paths.js';
 export { buildRelease, resolveCommit, WORKTREE_RELEASE } from './releases.js';
-export { decideRestart, NO_RESTARTS, type RestartDecision, type RestartHistory, type RestartPolicy } from './restart-policy.js';
+export {
+  decideRestart,
+  NO_RESTARTS,
+  type RestartDecision,
+  type RestartHistory,
+  type RestartPolicy,
+} from './restart-policy.js';
 export { type CrashReport, type RunningService, type RunServiceOptions, runService } from './run-service.js';
 export { bindSockets, type HeldSocket } from './sockets.js';
 export {
@@ -29,10 +35,10 @@ export {
   type DeployOutcome,
   type RollbackOutcome,
   type StatusReport,
-  statusFromStore,
   Supervisor,
   type SupervisorHooks,
   type SupervisorOptions,
+  statusFromStore,
 } from './supervisor.js';
 export { systemdUnit, type UnitOptions } from './systemd.js';
 export {

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import type { z } from 'zod';
 import type { LoadedConfig } from '../config/index.js';
 import type { serviceSchema } from '../config/schema/service.js';
 import { DancerError } from '../errors.js';
-import type { z } from 'zod';
 
 /** The `service:` section, validated. */
 export type ServiceConfig = z.infer<typeof serviceSchema>;

@@ -47,7 +47,9 @@ export async function waitReady(check: ReadinessCheck, target: ProbeTarget, time
     const timeout = delay(timeoutMs, 'timeout' as const);
     const outcome = await Promise.race([wait, timeout, exitPromise.then(() => 'exited' as const)]);
     if (outcome === 'ready' && !exited) return;
-    throw fail(outcome === 'exited' ? 'it exited' : `no ${check.kind === 'notify' ? 'READY=1' : 'signal'} in ${timeoutMs} ms`);
+    throw fail(
+      outcome === 'exited' ? 'it exited' : `no ${check.kind === 'notify' ? 'READY=1' : 'signal'} in ${timeoutMs} ms`,
+    );
   }
 
   let last = 'no attempt';

@@ -17,7 +17,10 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
  */
 export function resolveCommit(repo: string | undefined, ref: string): string {
   if (!repo) throw new DancerError('DANCER_DEPLOY_FAILED', 'Deploys need the service to live in a git repository.');
-  const result = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: repo, encoding: 'utf8' });
+  const result = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
+    cwd: repo,
+    encoding: 'utf8',
+  });
   const sha = result.stdout.trim();
   if (result.status !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) {
     throw new DancerError('DANCER_DEPLOY_FAILED', `Unknown git ref "${ref}" in ${repo}.`, { details: { ref, repo } });
@@ -52,16 +55,29 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
   const existing = store.getRelease(service, commit);
   if (existing?.status === 'ready' && existsSync(path.join(existing.dir, MARKER))) return existing;
   const createdAt = Date.now();
-  store.putRelease({ service, id: commit, commitSha: commit, dir, status: 'building', createdAt, builtAt: null, error: null });
+  store.putRelease({
+    service,
+    id: commit,
+    commitSha: commit,
+    dir,
+    status: 'building',
+    createdAt,
+    builtAt: null,
+    error: null,
+  });
   const tmp = `${dir}.tmp-${process.pid}`;
   try {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    await run('/bin/sh', ['-c', `git -C "$DANCER_REPO" archive --format=tar "$DANCER_COMMIT" | tar -x -C "$DANCER_DEST"`], {
-      cwd: tmp,
-      env: { ...process.env, DANCER_REPO: options.repo, DANCER_COMMIT: commit, DANCER_DEST: tmp },
-      what: 'git archive',
-    });
+    await run(
+      '/bin/sh',
+      ['-c', `git -C "$DANCER_REPO" archive --format=tar "$DANCER_COMMIT" | tar -x -C "$DANCER_DEST"`],
+      {
+        cwd: tmp,
+        env: { ...process.env, DANCER_REPO: options.repo, DANCER_COMMIT: commit, DANCER_DEST: tmp },
+        what: 'git archive',
+      },
+    );
     if (options.build) {
       await run('/bin/sh', ['-c', options.build], {
         cwd: tmp,
@@ -76,12 +92,30 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
     const message = (error as Error).message;
-    store.putRelease({ service, id: commit, commitSha: commit, dir, status: 'failed', createdAt, builtAt: null, error: message });
+    store.putRelease({
+      service,
+      id: commit,
+      commitSha: commit,
+      dir,
+      status: 'failed',
+      createdAt,
+      builtAt: null,
+      error: message,
+    });
     throw error instanceof DancerError
       ? error
       : new DancerError('DANCER_DEPLOY_FAILED', `Release ${commit.slice(0, 12)} failed: ${message}`, { cause: error });
   }
-  const row: ReleaseRow = { service, id: commit, commitSha: commit, dir, status: 'ready', createdAt, builtAt: Date.now(), error: null };
+  const row: ReleaseRow = {
+    service,
+    id: commit,
+    commitSha: commit,
+    dir,
+    status: 'ready',
+    createdAt,
+    builtAt: Date.now(),
+    error: null,
+  };
   store.putRelease(row);
   return row;
 }
@@ -94,7 +128,11 @@ function run(
   return new Promise((resolve, reject) => {
     // A build must not outlive a supervisor killed with -9: parent-death signal when possible.
     const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args];
-    const child = spawn(argv[0] as string, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let tail = '';
     const onData = (chunk: Buffer) => {
       tail = (tail + chunk.toString()).slice(-4000);
@@ -102,14 +140,20 @@ function run(
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('error', (error) => reject(new DancerError('DANCER_DEPLOY_FAILED', `${opts.what}: ${error.message}`, { cause: error })));
+    child.on('error', (error) =>
+      reject(new DancerError('DANCER_DEPLOY_FAILED', `${opts.what}: ${error.message}`, { cause: error })),
+    );
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
       else
         reject(
-          new DancerError('DANCER_DEPLOY_FAILED', `${opts.what} failed (${signal ?? `exit ${code}`}): ${tail.trim().slice(-1000)}`, {
-            details: { code, signal, output: tail },
-          }),
+          new DancerError(
+            'DANCER_DEPLOY_FAILED',
+            `${opts.what} failed (${signal ?? `exit ${code}`}): ${tail.trim().slice(-1000)}`,
+            {
+              details: { code, signal, output: tail },
+            },
+          ),
         );
     });
   });

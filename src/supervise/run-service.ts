@@ -1,6 +1,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { CAPTURE_SOCKET_ENV, type CaptureServer, createCaptureServer, createLineCapture, type LineCapture } from '../capture/index.js';
+import {
+  CAPTURE_SOCKET_ENV,
+  type CaptureServer,
+  createCaptureServer,
+  createLineCapture,
+  type LineCapture,
+} from '../capture/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { type BatchPlugin, LogWriter } from '../store/log-writer.js';
@@ -111,7 +117,12 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
         const key = `${worker.pid}:${stream}`;
         let lc = captures.get(key);
         if (!lc) {
-          lc = createLineCapture({ sink: sink(worker.pid), stream, pid: worker.pid, maxRecordBytes: loaded.config.capture.maxRecordBytes });
+          lc = createLineCapture({
+            sink: sink(worker.pid),
+            stream,
+            pid: worker.pid,
+            maxRecordBytes: loaded.config.capture.maxRecordBytes,
+          });
           captures.set(key, lc);
           const created = lc;
           (stream === 'stdout' ? worker.stdout : worker.stderr).once('end', () => {

@@ -43,9 +43,47 @@ const createServerHandle = (net as unknown as { _createServerHandle: CreateServe
 const LISTEN_HELPER = `
 const net = require('net');
 const n = Number(process.argv[1]);
-for (let i = 0; i < n; i++) net.createServer().listen({ fd: 3 + i, backlog: 511 });
-process.exit(0);
+let failed = 0;
+for (let i = 0; i < n; i++) {
+  const server = net.createServer().listen({ fd: 3 + i, backlog: 511 });
+  // listen(2) runs synchronously here; on failure Node drops the handle (and reports on next tick).
+  if (!server._handle) failed++;
+}
+if (failed) process.stderr.write('EADDRINUSE: listen(2) failed on ' + failed + ' socket(s)');
+process.exit(failed ? 1 : 0);
 `;
+
+/**
+ * Fail when something already listens on one of the ports (a connect probe: it never takes a
+ * connection from anyone). Some kernels (and sandboxes) let a second SO_REUSEADDR socket bind
+ * and listen on a port in use, silently splitting its traffic; this catches that first.
+ *
+ * @throws {DancerError} `DANCER_SPAWN_FAILED` naming the port in use.
+ */
+export async function assertPortsFree(specs: readonly SocketSpec[]): Promise<void> {
+  for (const spec of specs) {
+    if (spec.port === 0) continue;
+    const inUse = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: spec.host, port: spec.port });
+      const done = (value: boolean) => {
+        socket.destroy();
+        resolve(value);
+      };
+      socket.setTimeout(1000, () => done(false));
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+    });
+    if (inUse) {
+      throw new DancerError(
+        'DANCER_SPAWN_FAILED',
+        `Cannot bind ${spec.name} on ${spec.host}:${spec.port}: EADDRINUSE (something listens there)`,
+        {
+          details: { socket: spec.name, host: spec.host, port: spec.port },
+        },
+      );
+    }
+  }
+}
 
 /**
  * Bind and listen on every socket in `specs`, without accepting.

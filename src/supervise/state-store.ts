@@ -105,7 +105,11 @@ export class SuperviseStore {
   }
 
   /** Create or update the state row with `patch`. */
-  saveState(service: string, patch: Partial<Omit<SupervisorStateRow, 'service' | 'updatedAt'>>, now = Date.now()): void {
+  saveState(
+    service: string,
+    patch: Partial<Omit<SupervisorStateRow, 'service' | 'updatedAt'>>,
+    now = Date.now(),
+  ): void {
     const current = this.getState(service);
     const next: SupervisorStateRow = {
       service,
@@ -161,7 +165,9 @@ export class SuperviseStore {
   }
 
   /** Insert a deploy and return its id. */
-  insertDeploy(row: Omit<DeployRow, 'id' | 'extensions' | 'verdict' | 'readyAt' | 'windowEndsAt' | 'finishedAt'>): number {
+  insertDeploy(
+    row: Omit<DeployRow, 'id' | 'extensions' | 'verdict' | 'readyAt' | 'windowEndsAt' | 'finishedAt'>,
+  ): number {
     const info = this.db
       .prepare(
         `INSERT INTO deploys (service, kind, from_release, to_release, fix_id, target_template_id, status, reason, actor, started_at)
@@ -174,7 +180,12 @@ export class SuperviseStore {
   /** Update fields of a deploy. */
   updateDeploy(
     id: number,
-    patch: Partial<Pick<DeployRow, 'status' | 'reason' | 'readyAt' | 'windowEndsAt' | 'finishedAt' | 'extensions' | 'verdict' | 'toRelease'>>,
+    patch: Partial<
+      Pick<
+        DeployRow,
+        'status' | 'reason' | 'readyAt' | 'windowEndsAt' | 'finishedAt' | 'extensions' | 'verdict' | 'toRelease'
+      >
+    >,
   ): void {
     const cols: Record<string, string> = {
       status: 'status',
@@ -206,9 +217,9 @@ export class SuperviseStore {
   /** Most recent deploys first. */
   listDeploys(service: string, limit = 20): DeployRow[] {
     return (
-      this.db
-        .prepare('SELECT * FROM deploys WHERE service = ? ORDER BY id DESC LIMIT ?')
-        .all(service, limit) as Array<Record<string, unknown>>
+      this.db.prepare('SELECT * FROM deploys WHERE service = ? ORDER BY id DESC LIMIT ?').all(service, limit) as Array<
+        Record<string, unknown>
+      >
     ).map(toDeploy);
   }
 
@@ -246,7 +257,16 @@ export class SuperviseStore {
   }
 
   /** Insert metric samples in one transaction. */
-  insertMetrics(rows: ReadonlyArray<{ ts: number; service: string; scope: string; pid: number | null; name: string; value: number }>): void {
+  insertMetrics(
+    rows: ReadonlyArray<{
+      ts: number;
+      service: string;
+      scope: string;
+      pid: number | null;
+      name: string;
+      value: number;
+    }>,
+  ): void {
     if (rows.length === 0) return;
     const stmt = this.db.prepare(
       'INSERT INTO metrics (ts, service, scope, pid, name, value) VALUES (@ts, @service, @scope, @pid, @name, @value)',

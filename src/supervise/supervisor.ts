@@ -8,12 +8,18 @@ import { createNotifyReceiver, type NotifyMessage, type NotifyReceiver, sdNotify
 import { newErrorPatterns, periodStats } from './observe.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import { isAlive, readStat } from './proc.js';
-import { TreeSampler, type TreeSample } from './proc-metrics.js';
+import { type TreeSample, TreeSampler } from './proc-metrics.js';
 import { buildRegistry, type MetricsServer, startMetricsServer, stateColumn } from './prometheus.js';
 import { type ReadinessCheck, waitReady } from './readiness.js';
 import { buildRelease, resolveCommit, WORKTREE_RELEASE } from './releases.js';
-import { decideRestart, NO_RESTARTS, type RestartDecision, type RestartHistory, recentRestarts } from './restart-policy.js';
-import { bindSockets, type HeldSocket } from './sockets.js';
+import {
+  decideRestart,
+  NO_RESTARTS,
+  type RestartDecision,
+  type RestartHistory,
+  recentRestarts,
+} from './restart-policy.js';
+import { assertPortsFree, bindSockets, type HeldSocket } from './sockets.js';
 import { EMERGENCY_STOP_FLAG, type PersistedWorker, SuperviseStore } from './state-store.js';
 import { judgeWindow, type Verdict } from './verdict.js';
 import { startWorker, type Worker, type WorkerExit } from './worker.js';
@@ -204,7 +210,9 @@ export class Supervisor {
     await this.reapLeftovers(previous?.workers ?? []);
     try {
       if (svc.mode === 'socket') {
-        this.sockets = bindSockets(svc.listen.map((l) => ({ name: l.name, host: l.host, port: l.port })));
+        const specs = svc.listen.map((l) => ({ name: l.name, host: l.host, port: l.port }));
+        await assertPortsFree(specs);
+        this.sockets = bindSockets(specs);
       }
       if (svc.readiness.notify) this.notify = await createNotifyReceiver(paths.notifySocket);
     } catch (error) {
@@ -325,8 +333,10 @@ export class Supervisor {
     const paths = this.options.paths;
     if (release === WORKTREE_RELEASE) return paths.cwd;
     const row = this.store.getRelease(this.name, release);
-    if (!row || row.status !== 'ready' || !existsSync(row.dir)) {
-      throw new DancerError('DANCER_DEPLOY_FAILED', `Release ${short(release)} is not built.`, { details: { release } });
+    if (row?.status !== 'ready' || !existsSync(row.dir)) {
+      throw new DancerError('DANCER_DEPLOY_FAILED', `Release ${short(release)} is not built.`, {
+        details: { release },
+      });
     }
     return path.join(row.dir, paths.cwdInRepo);
   }
@@ -346,7 +356,13 @@ export class Supervisor {
       const s = shared(r.http.port);
       const port = s?.port ?? r.http.port ?? svc.listen[0]?.port;
       if (port === undefined) throw new DancerError('DANCER_CONFIG_INVALID', 'readiness.http needs a port.');
-      return { kind: 'http', host: s?.host ?? svc.listen[0]?.host ?? '127.0.0.1', port, path: r.http.path, shared: !!s };
+      return {
+        kind: 'http',
+        host: s?.host ?? svc.listen[0]?.host ?? '127.0.0.1',
+        port,
+        path: r.http.path,
+        shared: !!s,
+      };
     }
     if (r.tcp) {
       const s = shared(r.tcp.port);
@@ -407,7 +423,11 @@ export class Supervisor {
     worker.stderr.on('data', (chunk: Buffer) => this.hooks.onOutput?.(worker, 'stderr', chunk));
     this.persist([worker]);
     try {
-      await waitReady(check, { pgid: worker.pgid, exited: worker.exited, signalled }, svc.readiness.timeoutSeconds * 1000);
+      await waitReady(
+        check,
+        { pgid: worker.pgid, exited: worker.exited, signalled },
+        svc.readiness.timeoutSeconds * 1000,
+      );
     } catch (error) {
       await worker.kill();
       this.persist();
@@ -545,12 +565,24 @@ export class Supervisor {
     const workers: PersistedWorker[] = [];
     const add = (w: Worker, role: PersistedWorker['role']) => {
       if (w.exit) return;
-      workers.push({ pid: w.pid, pgid: w.pgid, release: w.release, startedAt: w.startedAt, startTicks: readStat(w.pid)?.startTicks, role });
+      workers.push({
+        pid: w.pid,
+        pgid: w.pgid,
+        release: w.release,
+        startedAt: w.startedAt,
+        startTicks: readStat(w.pid)?.startTicks,
+        role,
+      });
     };
     if (this.current) add(this.current, 'current');
     for (const w of this.draining) add(w, 'draining');
     for (const w of extra) if (w !== this.current) add(w, 'candidate');
-    this.store.saveState(this.name, { state: this.state, workers, restarts: this.restartsTotal, supervisorPid: process.pid });
+    this.store.saveState(this.name, {
+      state: this.state,
+      workers,
+      restarts: this.restartsTotal,
+      supervisorPid: process.pid,
+    });
   }
 
   /** `dancer reload`: hand off to a fresh worker of the current release. */
@@ -594,7 +626,10 @@ export class Supervisor {
    */
   async deploy(ref: string, options: DeployOptions = {}): Promise<DeployOutcome> {
     if (this.emergencyStopped()) {
-      throw new DancerError('DANCER_EMERGENCY_STOP', 'Deploys are halted: the emergency stop is engaged (dancer resume).');
+      throw new DancerError(
+        'DANCER_EMERGENCY_STOP',
+        'Deploys are halted: the emergency stop is engaged (dancer resume).',
+      );
     }
     if (this.observer) {
       throw new DancerError(
@@ -633,8 +668,15 @@ export class Supervisor {
           onOutput: (chunk) => this.hooks.onLog?.(chunk.toString('utf8').trimEnd()),
         });
       } catch (error) {
-        this.store.updateDeploy(id, { status: 'failed', reason: `build failed: ${errorMessage(error)}`, finishedAt: Date.now() });
-        this.hooks.onAlert?.({ kind: 'deploy_failed', message: `deploy #${id} failed to build: ${errorMessage(error)}` });
+        this.store.updateDeploy(id, {
+          status: 'failed',
+          reason: `build failed: ${errorMessage(error)}`,
+          finishedAt: Date.now(),
+        });
+        this.hooks.onAlert?.({
+          kind: 'deploy_failed',
+          message: `deploy #${id} failed to build: ${errorMessage(error)}`,
+        });
         throw error;
       }
       this.store.updateDeploy(id, { status: 'starting' });
@@ -644,19 +686,30 @@ export class Supervisor {
         await this.handoff(commit);
       } catch (error) {
         this.state = this.current ? 'running' : prev;
-        const why = isDancerError(error, 'DANCER_NOT_READY') && error.details.exited !== true ? 'readiness_failed' : 'start_failed';
+        const why =
+          isDancerError(error, 'DANCER_NOT_READY') && error.details.exited !== true
+            ? 'readiness_failed'
+            : 'start_failed';
         this.store.updateDeploy(id, {
           status: 'rolled_back',
           reason: `${why}: ${errorMessage(error)}; the previous release kept serving`,
           finishedAt: Date.now(),
         });
         this.persist();
-        this.hooks.onAlert?.({ kind: 'rolled_back', message: `deploy #${id} rolled back: ${why}`, details: { reason: why } });
+        this.hooks.onAlert?.({
+          kind: 'rolled_back',
+          message: `deploy #${id} rolled back: ${why}`,
+          details: { reason: why },
+        });
         throw error;
       }
       const now = Date.now();
       this.store.saveState(this.name, { currentRelease: commit, previousRelease: from });
-      this.store.updateDeploy(id, { status: 'observing', readyAt: now, windowEndsAt: now + svc.observe.windowSeconds * 1000 });
+      this.store.updateDeploy(id, {
+        status: 'observing',
+        readyAt: now,
+        windowEndsAt: now + svc.observe.windowSeconds * 1000,
+      });
       this.log(`deploy #${id}: ${short(commit)} serving; observing for ${svc.observe.windowSeconds} s`);
       return id;
     });
@@ -716,7 +769,9 @@ export class Supervisor {
             from: deploy.startedAt - o.baselineSeconds * 1000,
             to: deploy.startedAt,
             targetTemplateId: deploy.targetTemplateId,
-            crashes: this.crashTimes.filter((t) => t < deploy.startedAt && t >= deploy.startedAt - o.baselineSeconds * 1000).length,
+            crashes: this.crashTimes.filter(
+              (t) => t < deploy.startedAt && t >= deploy.startedAt - o.baselineSeconds * 1000,
+            ).length,
           });
           const window = periodStats(this.options.db, {
             service: this.name,
@@ -739,19 +794,36 @@ export class Supervisor {
           if (verdict.verdict === 'continue') continue;
           if (verdict.verdict === 'extend') {
             extensions++;
-            this.store.updateDeploy(deployId, { extensions, windowEndsAt: readyAt + windowMs * (1 + extensions), verdict: record });
+            this.store.updateDeploy(deployId, {
+              extensions,
+              windowEndsAt: readyAt + windowMs * (1 + extensions),
+              verdict: record,
+            });
             this.log(`deploy #${deployId}: ${verdict.reasons.join('; ')}; window extended`);
             continue;
           }
           if (verdict.verdict === 'pass') {
-            this.store.updateDeploy(deployId, { status: 'succeeded', finishedAt: now, verdict: record, reason: verdict.reasons.join('; ') });
+            this.store.updateDeploy(deployId, {
+              status: 'succeeded',
+              finishedAt: now,
+              verdict: record,
+              reason: verdict.reasons.join('; '),
+            });
             this.store.saveState(this.name, { lastGoodRelease: observer.release });
             this.log(`deploy #${deployId}: passed (${verdict.reasons.join('; ')})`);
             return { deployId, release: observer.release, status: 'succeeded', reasons: verdict.reasons, verdict };
           }
           if (verdict.verdict === 'inconclusive') {
-            this.store.updateDeploy(deployId, { status: 'inconclusive', finishedAt: now, verdict: record, reason: verdict.reasons.join('; ') });
-            this.hooks.onAlert?.({ kind: 'inconclusive', message: `deploy #${deployId}: ${verdict.reasons.join('; ')}` });
+            this.store.updateDeploy(deployId, {
+              status: 'inconclusive',
+              finishedAt: now,
+              verdict: record,
+              reason: verdict.reasons.join('; '),
+            });
+            this.hooks.onAlert?.({
+              kind: 'inconclusive',
+              message: `deploy #${deployId}: ${verdict.reasons.join('; ')}`,
+            });
             this.log(`deploy #${deployId}: inconclusive: ${verdict.reasons.join('; ')}`);
             return { deployId, release: observer.release, status: 'inconclusive', reasons: verdict.reasons, verdict };
           }
@@ -802,7 +874,12 @@ export class Supervisor {
     return last && (last.status === 'observing' || last.status === 'inconclusive') ? last.id : undefined;
   }
 
-  private doRollback(o: { reason: string; actor: string; deployId?: number | undefined; detail?: string }): Promise<RollbackOutcome> {
+  private doRollback(o: {
+    reason: string;
+    actor: string;
+    deployId?: number | undefined;
+    detail?: string;
+  }): Promise<RollbackOutcome> {
     return this.exclusive(async () => {
       const state = this.store.getState(this.name);
       const target = state?.previousRelease;
@@ -827,14 +904,23 @@ export class Supervisor {
       try {
         readyMs = (await this.handoff(target)).readyMs;
       } catch (error) {
-        this.store.updateDeploy(id, { status: 'failed', reason: `${o.reason}; rollback failed: ${errorMessage(error)}`, finishedAt: Date.now() });
+        this.store.updateDeploy(id, {
+          status: 'failed',
+          reason: `${o.reason}; rollback failed: ${errorMessage(error)}`,
+          finishedAt: Date.now(),
+        });
         throw new DancerError('DANCER_ROLLBACK_FAILED', `Rollback to ${short(target)} failed: ${errorMessage(error)}`, {
           cause: error,
           details: { target },
         });
       }
       this.store.saveState(this.name, { currentRelease: target, previousRelease: from });
-      this.store.updateDeploy(id, { status: 'succeeded', readyAt: t0 + readyMs, finishedAt: Date.now(), verdict: { readyMs } });
+      this.store.updateDeploy(id, {
+        status: 'succeeded',
+        readyAt: t0 + readyMs,
+        finishedAt: Date.now(),
+        verdict: { readyMs },
+      });
       if (o.deployId !== undefined) {
         this.store.updateDeploy(o.deployId, {
           status: 'rolled_back',
@@ -896,12 +982,14 @@ export class Supervisor {
   }
 
   private sampleOnce(now: number): void {
-    const rows: Array<{ ts: number; service: string; scope: string; pid: number | null; name: string; value: number }> = [];
+    const rows: Array<{ ts: number; service: string; scope: string; pid: number | null; name: string; value: number }> =
+      [];
     const push = (scope: string, s: TreeSample, pid: number) => {
       rows.push({ ts: now, service: this.name, scope, pid, name: 'rss_bytes', value: s.rssBytes });
       rows.push({ ts: now, service: this.name, scope, pid, name: 'fds', value: s.fds });
       rows.push({ ts: now, service: this.name, scope, pid, name: 'threads', value: s.threads });
-      if (s.cpuPercent !== undefined) rows.push({ ts: now, service: this.name, scope, pid, name: 'cpu_percent', value: s.cpuPercent });
+      if (s.cpuPercent !== undefined)
+        rows.push({ ts: now, service: this.name, scope, pid, name: 'cpu_percent', value: s.cpuPercent });
     };
     if (this.workerSampler) {
       const s = this.workerSampler.sampler.sample(now);
@@ -1050,7 +1138,15 @@ export function statusFromStore(
   return {
     service,
     running,
-    state: live?.state ?? (row ? (running ? row.state : row.state === 'stopped' ? 'stopped' : `${row.state} (supervisor not running)`) : 'never started'),
+    state:
+      live?.state ??
+      (row
+        ? running
+          ? row.state
+          : row.state === 'stopped'
+            ? 'stopped'
+            : `${row.state} (supervisor not running)`
+        : 'never started'),
     supervisorPid: running ? process.pid : null,
     uptimeSeconds: running && startedAt ? Math.round((Date.now() - startedAt) / 1000) : null,
     pids: workers.map((w) => w.pid),
@@ -1062,11 +1158,23 @@ export function statusFromStore(
     recentRestarts: live?.recentRestarts ?? 0,
     sockets: live?.sockets ?? [],
     observing: live?.observing ?? null,
-    lastDeploy: last ? { id: last.id, kind: last.kind, toRelease: last.toRelease, status: last.status, reason: last.reason } : null,
-    emergencyStop: { engaged: stop !== undefined, setBy: stop?.setBy ?? null, reason: stop?.reason ?? null, setAt: stop?.setAt ?? null },
+    lastDeploy: last
+      ? { id: last.id, kind: last.kind, toRelease: last.toRelease, status: last.status, reason: last.reason }
+      : null,
+    emergencyStop: {
+      engaged: stop !== undefined,
+      setBy: stop?.setBy ?? null,
+      reason: stop?.reason ?? null,
+      setAt: stop?.setAt ?? null,
+    },
     openFixes: openFixes(db),
     metrics: live?.sample
-      ? { rssBytes: live.sample.rssBytes, cpuPercent: live.sample.cpuPercent ?? null, fds: live.sample.fds, threads: live.sample.threads }
+      ? {
+          rssBytes: live.sample.rssBytes,
+          cpuPercent: live.sample.cpuPercent ?? null,
+          fds: live.sample.fds,
+          threads: live.sample.threads,
+        }
       : null,
   };
 }
@@ -1075,11 +1183,12 @@ function openFixes(db: Db): Array<Record<string, unknown>> | null {
   const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='fixes'").get();
   if (!exists) return null;
   const col = stateColumn(db);
-  if (!col) return (db.prepare('SELECT * FROM fixes ORDER BY rowid DESC LIMIT 50').all() as Array<Record<string, unknown>>);
+  if (!col)
+    return db.prepare('SELECT * FROM fixes ORDER BY rowid DESC LIMIT 50').all() as Array<Record<string, unknown>>;
   const marks = TERMINAL_FIX_STATES.map(() => '?').join(',');
-  return db.prepare(`SELECT * FROM fixes WHERE ${col} NOT IN (${marks}) ORDER BY rowid DESC LIMIT 50`).all(...TERMINAL_FIX_STATES) as Array<
-    Record<string, unknown>
-  >;
+  return db
+    .prepare(`SELECT * FROM fixes WHERE ${col} NOT IN (${marks}) ORDER BY rowid DESC LIMIT 50`)
+    .all(...TERMINAL_FIX_STATES) as Array<Record<string, unknown>>;
 }
 
 function short(release: string | null | undefined): string {

@@ -149,7 +149,9 @@ export function judgeWindow(input: VerdictInput): Verdict {
   const fresh = input.newPatterns.filter((p) => p.count >= t.newPatternMin);
   if (fresh.length > 0) {
     triggers.push('new_error_pattern');
-    reasons.push(`new error pattern${fresh.length > 1 ? 's' : ''}: ${fresh.map((p) => `${p.key} x${p.count}`).join(', ')}`);
+    reasons.push(
+      `new error pattern${fresh.length > 1 ? 's' : ''}: ${fresh.map((p) => `${p.key} x${p.count}`).join(', ')}`,
+    );
   }
 
   if (
@@ -163,7 +165,12 @@ export function judgeWindow(input: VerdictInput): Verdict {
     reasons.push(`p95 latency ${window.p95LatencyMs.toFixed(1)} ms vs baseline ${baseline.p95LatencyMs.toFixed(1)} ms`);
   }
 
-  if (efficacy && window.targetCount !== undefined && window.targetCount >= t.minErrors && efficacy.reduction < -t.errorRateIncrease) {
+  if (
+    efficacy &&
+    window.targetCount !== undefined &&
+    window.targetCount >= t.minErrors &&
+    efficacy.reduction < -t.errorRateIncrease
+  ) {
     triggers.push('target_pattern_worse');
     reasons.push(
       `target pattern ${efficacy.afterPerMinute.toFixed(2)}/min vs ${efficacy.beforePerMinute.toFixed(2)}/min before`,
@@ -177,10 +184,15 @@ export function judgeWindow(input: VerdictInput): Verdict {
   if (window.records < t.minRecords) {
     const why = `too little traffic: ${window.records} records in the window (need ${t.minRecords})`;
     if (input.extensions < t.maxExtensions) return { verdict: 'extend', reasons: [why], efficacy };
-    return { verdict: 'inconclusive', reasons: [why, 'a human must decide: `dancer rollback` or `dancer accept`'], efficacy };
+    return {
+      verdict: 'inconclusive',
+      reasons: [why, 'a human must decide: `dancer rollback` or `dancer accept`'],
+      efficacy,
+    };
   }
   const summary = [`error rate ${winRate.toFixed(2)}/min vs baseline ${baseRate.toFixed(2)}/min`];
-  if (efficacy) summary.push(`target pattern ${efficacy.beforePerMinute.toFixed(2)} -> ${efficacy.afterPerMinute.toFixed(2)}/min`);
+  if (efficacy)
+    summary.push(`target pattern ${efficacy.beforePerMinute.toFixed(2)} -> ${efficacy.afterPerMinute.toFixed(2)}/min`);
   return { verdict: 'pass', reasons: summary, efficacy };
 }
 

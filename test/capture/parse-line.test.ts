@@ -317,3 +317,12 @@ describe('LineSplitter', () => {
     expect(d.text.endsWith('yT')).toBe(true);
   });
 });
+
+describe('parseLine: hostile JSON', () => {
+  it('keeps a "__proto__" field as data, without touching any prototype', () => {
+    const r = parse('{"level":30,"msg":"x","__proto__":{"polluted":true},"constructor":1}');
+    expect(Object.getPrototypeOf(r.extra)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(r.extra))).toEqual({ ['__proto__']: { polluted: true }, constructor: 1 });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

@@ -286,6 +286,27 @@ describe('dancer logs export', () => {
     expect(estimateTokens(tiny.stdout)).toBeLessThanOrEqual(60);
   });
 
+  it('stops quietly when the reader closes the pipe early (| head)', async () => {
+    const big = path.join(tempDir(), 'big.db');
+    const db = openStore(big);
+    const writer = new LogWriter(db, { maxBatchRecords: 5000 });
+    for (let i = 0; i < 20_000; i++) writer.write({ ts: T + i, level: 30, message: `line ${i} ${'x'.repeat(80)}` });
+    writer.close();
+    db.close();
+    for (const args of [['export'], ['list', '--limit', '20000']]) {
+      const child = spawn(process.execPath, [bin, 'logs', ...args, '--db', big], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const exited = once(child, 'exit');
+      await once(child.stdout, 'data');
+      child.stdout.destroy();
+      const [code] = await exited;
+      expect({ args, code, stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+  });
+
   it('rejects an unknown format', async () => {
     const r = await dancer(['logs', 'export', '--db', file, '--format', 'xml']);
     expect(r.exitCode).toBe(2);

@@ -11,7 +11,10 @@ const BIN = path.resolve(import.meta.dirname, '../../bin/dancer.js');
 const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
 
 function dancer(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -58,9 +61,13 @@ function track(run: Running, dir: string) {
   return pids;
 }
 
-describe('dancer run / status / reload / stop / resume (built CLI, real processes)', () => {
+// Every CLI call starts a Node process that loads the whole CLI: slow on a loaded machine.
+describe('dancer run / status / reload / stop / resume (built CLI, real processes)', { timeout: 120_000 }, () => {
   it('runs the service; status and reload work from another process; SIGTERM drains and exits 0', async () => {
-    const dir = makeServiceDir({ start: `node ${path.join(FIXTURES, 'http.mjs')}`, metrics: { sampleSeconds: 0.2, port: 0 } });
+    const dir = makeServiceDir({
+      start: `node ${path.join(FIXTURES, 'http.mjs')}`,
+      metrics: { sampleSeconds: 0.2, port: 0 },
+    });
     const config = path.join(dir, 'dancer.yaml');
     const receiver = await createNotifyReceiver(path.join(dir, 'systemd-notify.sock'));
     cleanups.push(() => receiver.close());
@@ -68,10 +75,14 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
     receiver.events.on('message', (m: NotifyMessage) => messages.push(m));
     const run = startRun(config, { NOTIFY_SOCKET: receiver.path });
     const pids = track(run, dir);
-    const status = await waitFor(async () => {
-      const s = await statusOf(config).catch(() => undefined);
-      return s?.state === 'running' ? s : undefined;
-    }, 15_000, 'running');
+    const status = await waitFor(
+      async () => {
+        const s = await statusOf(config).catch(() => undefined);
+        return s?.state === 'running' ? s : undefined;
+      },
+      15_000,
+      'running',
+    );
     expect(status.running).toBe(true);
     expect(status.supervisorPid).toBe(run.child.pid);
     expect(status.emergencyStop.engaged).toBe(false);
@@ -99,7 +110,11 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
     const metrics = await get(metricsPort, '/metrics');
     expect(metrics.body).toMatch(/dancer_up\{service="svc",state="running"\} 1/);
     expect(metrics.body).toMatch(/dancer_deploys\{service="svc",kind="reload",status="succeeded"\} 1/);
-    await waitFor(async () => /dancer_worker_rss_bytes\{service="svc"\} \d+/.test((await get(metricsPort, '/metrics')).body), 5000, 'rss');
+    await waitFor(
+      async () => /dancer_worker_rss_bytes\{service="svc"\} \d+/.test((await get(metricsPort, '/metrics')).body),
+      5000,
+      'rss',
+    );
     // emergency stop: set, seen in status, cleared
     expect(dancer(['stop', '--config', config, '--reason', 'incident']).code).toBe(0);
     const stopped = await statusOf(config);
@@ -140,11 +155,18 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
   it('kill -9 of the supervisor mid-deploy: workers go with it, and a restart resumes the window', async () => {
     const dir = makeServiceDir({
       start: 'node app.mjs',
-      observe: { windowSeconds: 3, checkEverySeconds: 0.2, minRecords: 0 },
+      observe: { windowSeconds: 15, checkEverySeconds: 0.2, minRecords: 0 },
     });
     const config = path.join(dir, 'dancer.yaml');
-    const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@e' };
-    const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).stdout.trim();
+    const gitEnv = {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'T',
+      GIT_AUTHOR_EMAIL: 't@e',
+      GIT_COMMITTER_NAME: 'T',
+      GIT_COMMITTER_EMAIL: 't@e',
+    };
+    const git = (...args: string[]) =>
+      spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).stdout.trim();
     writeFileSync(
       path.join(dir, 'app.mjs'),
       `import http from 'node:http';\nimport { listen } from ${JSON.stringify(LISTEN)};\nawait listen(http.createServer((q, s) => s.end(process.pid + ' ' + process.env.DANCER_RELEASE + '\\n')));\n`,
@@ -158,7 +180,13 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
 
     const first = startRun(config);
     const pids = track(first, dir);
-    await waitFor(async () => (await statusOf(config).catch(() => undefined))?.state === 'running', 15_000, 'running');
+    await waitFor(
+      async () => (await statusOf(config).catch(() => undefined))?.state === 'running',
+      30_000,
+      'running',
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: ${first.stderr()}`);
+    });
     const d = dancer(['deploy', v2, '--no-wait', '--config', config, '--json']);
     expect(d.code).toBe(0);
     const observing = await statusOf(config);
@@ -181,7 +209,7 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
         const s = await statusOf(config).catch(() => undefined);
         return s?.lastDeploy?.status === 'succeeded' ? s : undefined;
       },
-      20_000,
+      60_000,
       'the resumed window to pass',
     );
     for (const p of resumed.pids) pids.add(p);
@@ -206,10 +234,14 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
     const r = dancer(['run', '--tmux', '--config', config]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(session);
-    const s = await waitFor(async () => {
-      const st = await statusOf(config).catch(() => undefined);
-      return st?.state === 'running' ? st : undefined;
-    }, 15_000, 'running in tmux');
+    const s = await waitFor(
+      async () => {
+        const st = await statusOf(config).catch(() => undefined);
+        return st?.state === 'running' ? st : undefined;
+      },
+      15_000,
+      'running in tmux',
+    );
     expect(spawnSync('tmux', ['has-session', '-t', session]).status).toBe(0);
     spawnSync('tmux', ['kill-session', '-t', session]);
     await expectGone([...s.pids, s.supervisorPid!]);

@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsultationResult, runConsultation } from '../../src/consult/consultation.js';
+import { createFixAgent } from '../../src/consult/fix-agent.js';
+import { DancerError } from '../../src/errors.js';
 import { getConsultation, getLedger, readTranscript, spendSince } from '../../src/consult/store.js';
 import type { ConsultTrigger } from '../../src/consult/types.js';
 import {
@@ -297,5 +299,39 @@ describe('runConsultation (real Claude Code, scripted model)', () => {
     } finally {
       clearInterval(watcher);
     }
+  }, 60_000);
+
+  it('serves the fix pipeline as its RunAgent: repair context in the brief, outcome with cost, failures thrown', async () => {
+    const agent = createFixAgent({ db: ws.db, config: testConfig(ws, server.url), policy, env: TEST_ENV });
+    server.setScenario({
+      usage,
+      turns: [
+        {
+          when: { promptContains: 'Repair round 1' },
+          tools: [{ name: 'mcp__dancer__submit_outcome', input: { kind: 'escalate', why: 'The test needs a database.', where: 'test/' } }],
+        },
+        { text: 'done' },
+      ],
+    });
+    const first = server.requests.length;
+    const outcome = await agent(
+      ws.worktree,
+      { fixId: 3, patternId: '7', policySummary: 'Never touch config/**.' },
+      { round: 1, failedStep: 'test', reason: 'exit code 1', outputTail: 'AssertionError: expected 1 to be 2' },
+    );
+    expect(outcome).toMatchObject({ kind: 'escalate', where: 'test/' });
+    expect(outcome.costUsd).toBeCloseTo(0.02, 10);
+    expect(Number(outcome.consultationId)).toBeGreaterThan(0);
+    const prompt = JSON.stringify(server.requests[first]?.body?.messages);
+    expect(prompt).toContain('You work on Dancer fix #3. Policy: Never touch config/**.');
+    expect(prompt).toMatch(/untrusted-data kind=\\"gate-output\\"/);
+    expect(server.surprises()).toEqual([]);
+    expect(processesIn(ws.worktree)).toEqual([]);
+
+    server.setScenario({ usage, turns: [{ text: 'no idea' }] });
+    const failed = await agent(ws.worktree, { fixId: 4, patternId: '7', policySummary: 'x' }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(DancerError);
+    expect((failed as DancerError).code).toBe('DANCER_CONSULT_FAILED');
+    expect((failed as DancerError).details.costUsd).toBeCloseTo(0.01, 10);
   }, 60_000);
 });

@@ -41,8 +41,12 @@ describe('dancer mcp (stdio child)', () => {
     // Wait for the answer line with this id; fail at once if the child dies.
     const waitFor = async (id: number) => {
       for (;;) {
-        const line = stdout.split('\n').find((l) => l.includes(`"id":${id}`));
-        if (line) return JSON.parse(line) as { result?: Record<string, unknown>; error?: unknown };
+        const answer = stdout
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l) as { id?: number; result?: Record<string, unknown>; error?: unknown })
+          .find((m) => m.id === id);
+        if (answer) return answer;
         if (exited) throw new Error(`dancer mcp exited before answering ${id}; stderr: ${stderr}`);
         await Promise.race([once(child.stdout, 'data'), once(child, 'exit')]);
       }

@@ -187,21 +187,20 @@ describe('EventQueuePoller', () => {
     const { server, client } = await setup();
     const seen: string[] = [];
     let wake: (() => void) | undefined;
-    const slept = new Promise<void>((resolveSlept) => {
-      let first = true;
-      poller = new EventQueuePoller({
-        client,
-        eventTypes: ['message'],
-        onEvent: (e) => void seen.push((e as { message: { content: string } }).message.content),
-        sleep: () =>
-          new Promise<void>((resolve) => {
-            wake = resolve;
-            if (first) resolveSlept();
-            first = false;
-          }),
-      });
+    let markSlept: () => void = () => {};
+    const slept = new Promise<void>((resolve) => {
+      markSlept = resolve;
     });
-    let poller!: EventQueuePoller;
+    const poller = new EventQueuePoller({
+      client,
+      eventTypes: ['message'],
+      onEvent: (e) => void seen.push((e as { message: { content: string } }).message.content),
+      sleep: () =>
+        new Promise<void>((resolve) => {
+          wake = resolve;
+          markSlept();
+        }),
+    });
     poller.start();
     try {
       await server.waitFor(() => server.queues().some((q) => q.polling));

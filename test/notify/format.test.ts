@@ -230,3 +230,15 @@ describe('planning messages for events', () => {
     expect(digestDue(nine - 60_000, undefined, 9)).toBe(false);
   });
 });
+
+describe('untrusted text', () => {
+  it('cannot mention anyone', () => {
+    const text = formatProposal(
+      { ...fix, analysis: 'ping @**all** and @_**Alice|3** and @*ops*', title: '@**everyone** fix' },
+      ctx,
+    );
+    expect(text).not.toMatch(/@_?\*\*(all|everyone|Alice)/);
+    expect(text).not.toContain('@*ops*');
+    expect(text).toContain('`@**Dancer** approve 42`'); // the bot's own instructions stay intact
+  });
+});

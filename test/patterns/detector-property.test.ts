@@ -11,7 +11,10 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 describe('detector, model-checked on a fake clock (real SQLite)', () => {
   it('property: a new error pattern fires at the first batch where its 5-minute window holds more than 10, within its first hour', () => {
-    const step = fc.record({ advanceMs: fc.integer({ min: 0, max: 8 * MINUTE_MS }), n: fc.integer({ min: 0, max: 6 }) });
+    const step = fc.record({
+      advanceMs: fc.integer({ min: 0, max: 8 * MINUTE_MS }),
+      n: fc.integer({ min: 0, max: 6 }),
+    });
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
         const db = openStore(':memory:');

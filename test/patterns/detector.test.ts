@@ -213,6 +213,19 @@ describe('detector: records stored -> decision (real SQLite, fake clock)', () =>
     expect(last).toMatchObject({ outcome: 'suppress', reasonCode: 'cooldown' });
   });
 
+  it('counts records from before a restart in its windows', () => {
+    const first = rig();
+    first.write(6, { message: 'queue 1 stalled' });
+    first.writer.close();
+    const second = rig({}, { ...first.store, cleanup: () => {} });
+    second.clock.now = T0 + 2 * MINUTE_MS;
+    second.write(4, { message: 'queue 2 stalled' });
+    expect(second.triggers).toHaveLength(0);
+    second.write(1, { message: 'queue 3 stalled' });
+    expect(second.triggers).toHaveLength(1);
+    expect(second.triggers[0]?.numbers).toMatchObject({ count: 11 });
+  });
+
   it('live: the writer timer commits, the detector fires, no manual flush', async () => {
     const store = tempStore();
     cleanups.push(store.cleanup);

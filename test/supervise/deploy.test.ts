@@ -10,7 +10,13 @@ import { expectGone, get, makeServiceDir, waitFor } from './helpers.js';
 const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
 
 /** The service under test: behaviour set by constants baked into each commit. */
-function app(behaviour: { health?: number; error?: string; leakMb?: number; crashAfterMs?: number; exitAtStart?: boolean }): string {
+function app(behaviour: {
+  health?: number;
+  error?: string;
+  leakMb?: number;
+  crashAfterMs?: number;
+  exitAtStart?: boolean;
+}): string {
   return `import http from 'node:http';
 import { listen } from ${JSON.stringify(LISTEN)};
 const b = ${JSON.stringify(behaviour)};
@@ -44,11 +50,24 @@ afterEach(async () => {
 async function setup(observe: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Env> {
   const dir = makeServiceDir({
     start: 'node app.mjs',
-    observe: { windowSeconds: 1.5, checkEverySeconds: 0.2, baselineSeconds: 60, minRecords: 5, minErrors: 5, ...observe },
+    observe: {
+      windowSeconds: 1.5,
+      checkEverySeconds: 0.2,
+      baselineSeconds: 60,
+      minRecords: 5,
+      minErrors: 5,
+      ...observe,
+    },
     restart: { maxRestarts: 2, withinSeconds: 30, backoffInitialMs: 50, backoffMaxMs: 100 },
     ...extra,
   });
-  const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@e' };
+  const gitEnv = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'T',
+    GIT_AUTHOR_EMAIL: 't@e',
+    GIT_COMMITTER_NAME: 'T',
+    GIT_COMMITTER_EMAIL: 't@e',
+  };
   const git = (...args: string[]) => {
     const r = spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
@@ -67,7 +86,11 @@ async function setup(observe: Record<string, unknown> = {}, extra: Record<string
     git('checkout', '-q', 'main');
     return sha;
   };
-  const run = await runService({ loaded: loadConfig({ file: path.join(dir, 'dancer.yaml') }), signals: false, log: () => {} });
+  const run = await runService({
+    loaded: loadConfig({ file: path.join(dir, 'dancer.yaml') }),
+    signals: false,
+    log: () => {},
+  });
   const port = run.supervisor.boundSockets[0]!.port;
   runs.push(async () => {
     const pids = [...run.supervisor.store.listDeploys('svc', 100)].length;

@@ -46,7 +46,9 @@ describe('decideRestart', () => {
           }
         }
         for (const r of restarts) {
-          expect(restarts.filter((x) => x > r - policy.withinMs && x <= r).length).toBeLessThanOrEqual(policy.maxRestarts);
+          expect(restarts.filter((x) => x > r - policy.withinMs && x <= r).length).toBeLessThanOrEqual(
+            policy.maxRestarts,
+          );
         }
       }),
     );

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CrashEvent } from '../../src/supervise/supervisor.js';
+import type { CrashEvent } from '../../src/supervise/supervisor.js';
 import { FIXTURES, get, type Harness, harness, makeServiceDir, waitFor } from './helpers.js';
 
 const node = (fixture: string) => `${process.execPath} ${path.join(FIXTURES, fixture)}`;
@@ -33,7 +33,11 @@ describe('supervisor: running a service', () => {
   it('restarts a worker that exits 0 unexpectedly, and reports the crash', async () => {
     const crashes: CrashEvent[] = [];
     h = harness(
-      makeServiceDir({ start: node('exit-zero.mjs'), env: { EXIT_AFTER_MS: '400' }, restart: { maxRestarts: 50, withinSeconds: 30, backoffInitialMs: 50, backoffMaxMs: 100 } }),
+      makeServiceDir({
+        start: node('exit-zero.mjs'),
+        env: { EXIT_AFTER_MS: '400' },
+        restart: { maxRestarts: 50, withinSeconds: 30, backoffInitialMs: 50, backoffMaxMs: 100 },
+      }),
       { onCrash: (e) => crashes.push(e) },
     );
     await h.sup.start();
@@ -73,13 +77,21 @@ describe('supervisor: running a service', () => {
 
   it('readiness by log line and by READY=1 on NOTIFY_SOCKET', async () => {
     h = harness(
-      makeServiceDir({ start: node('http.mjs'), env: { READY_LINE: 'service is up' }, readiness: { logLine: 'service is up', timeoutSeconds: 5 } }),
+      makeServiceDir({
+        start: node('http.mjs'),
+        env: { READY_LINE: 'service is up' },
+        readiness: { logLine: 'service is up', timeoutSeconds: 5 },
+      }),
     );
     await h.sup.start();
     expect((await get(h.port(), '/healthz')).status).toBe(200);
     await h.close();
     h = harness(
-      makeServiceDir({ start: `python3 ${path.join(FIXTURES, 'notify-ready.py')}`, listen: [], readiness: { notify: true, timeoutSeconds: 5 } }),
+      makeServiceDir({
+        start: `python3 ${path.join(FIXTURES, 'notify-ready.py')}`,
+        listen: [],
+        readiness: { notify: true, timeoutSeconds: 5 },
+      }),
     );
     await h.sup.start();
     expect(h.sup.status().state).toBe('running');

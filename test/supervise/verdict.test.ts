@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeWindow, p95, type PeriodStats, type VerdictInput } from '../../src/supervise/verdict.js';
+import { judgeWindow, type PeriodStats, p95, type VerdictInput } from '../../src/supervise/verdict.js';
 
 const MIN = 60_000;
 const stats = (over: Partial<PeriodStats> = {}): PeriodStats => ({
@@ -45,7 +45,9 @@ describe('judgeWindow', () => {
   });
 
   it('rolls back early on a memory spike or over the limit', () => {
-    const spike = judgeWindow(input({ elapsedMs: 1000, window: stats({ maxRssBytes: 151e6, durationMs: 1000, records: 2, errors: 0 }) }));
+    const spike = judgeWindow(
+      input({ elapsedMs: 1000, window: stats({ maxRssBytes: 151e6, durationMs: 1000, records: 2, errors: 0 }) }),
+    );
     expect(spike.verdict === 'rollback' && spike.triggers).toEqual(['memory_spike']);
     const limit = judgeWindow(
       input({ window: stats({ maxRssBytes: 120e6 }), thresholds: { ...input().thresholds, rssLimitBytes: 115e6 } }),

@@ -109,7 +109,7 @@ describe('Zulip test server: auth and envelope', () => {
     const server = await start();
     const wrong = await call(server, 'PUT', '/messages', {}, { as: 'bot@dancer.test' });
     expect(wrong.status).toBe(405);
-    expect(wrong.body).toEqual({ result: 'error', msg: 'Method Not Allowed', allowed_methods: ['POST'] });
+    expect(wrong.body).toEqual({ result: 'error', msg: 'Method Not Allowed', allowed_methods: ['POST', 'GET'] });
     const res = await fetch(`${server.url}/api/v1/messages`, {
       method: 'POST',
       headers: { authorization: auth(server, 'bot@dancer.test'), 'content-type': 'application/json' },
@@ -221,6 +221,25 @@ describe('Zulip test server: messages', () => {
       { as: 'bot@dancer.test' },
     );
     expect(mixed.body.result).toBe('error');
+  });
+
+  it('GET /messages after an anchor, raw or rendered, with the caller\'s flags', async () => {
+    const server = await start();
+    const a = server.sendMessage('alice@dancer.test', { stream: 'dancer', topic: 't', content: 'one' });
+    server.sendMessage('alice@dancer.test', { stream: 'dancer', topic: 't', content: '@**Dancer** two' });
+    const raw = await call(
+      server,
+      'GET',
+      '/messages',
+      { anchor: String(a), num_before: '0', num_after: '10', include_anchor: 'false', apply_markdown: 'false' },
+      { as: 'bot@dancer.test' },
+    );
+    expect(raw.body).toMatchObject({ result: 'success', found_anchor: true, found_newest: true, history_limited: false });
+    expect(raw.body.messages).toEqual([
+      expect.objectContaining({ content: '@**Dancer** two', flags: ['mentioned'], content_type: 'text/x-markdown' }),
+    ]);
+    const html = await call(server, 'GET', '/messages', { anchor: 'newest', num_before: '1', num_after: '0' }, { as: 'bot@dancer.test' });
+    expect((html.body.messages as Array<{ content: string }>)[0]!.content).toBe('<p>@**Dancer** two</p>');
   });
 
   it('edits: own content only, "Nothing to change", the edit time limit', async () => {

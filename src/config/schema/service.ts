@@ -14,8 +14,14 @@ const readinessSchema = z
       .object({ path: z.string().default('/healthz'), port: z.number().int().optional() })
       .strict()
       .optional()
-      .describe('Ready when GET path answers 2xx/3xx. On a shared listen port, only an answer from the new worker counts.'),
-    tcp: z.object({ port: z.number().int() }).strict().optional().describe('Ready when the new worker accepts a connection.'),
+      .describe(
+        'Ready when GET path answers 2xx/3xx. On a shared listen port, only an answer from the new worker counts.',
+      ),
+    tcp: z
+      .object({ port: z.number().int() })
+      .strict()
+      .optional()
+      .describe('Ready when the new worker accepts a connection.'),
     notify: z.boolean().optional().describe('Wait for READY=1 on NOTIFY_SOCKET.'),
     logLine: z.string().optional().describe('Regular expression a log line must match.'),
     timeoutSeconds: z.number().positive().default(10),
@@ -33,7 +39,11 @@ const observeSchema = z
     windowSeconds: z.number().positive().default(300).describe('Observation window after a deploy.'),
     baselineSeconds: z.number().positive().default(900).describe('Pre-deploy period the window is compared with.'),
     checkEverySeconds: z.number().positive().default(5),
-    errorRateIncrease: z.number().nonnegative().default(0.5).describe('Roll back when the error rate grows by this fraction.'),
+    errorRateIncrease: z
+      .number()
+      .nonnegative()
+      .default(0.5)
+      .describe('Roll back when the error rate grows by this fraction.'),
     minErrors: z
       .number()
       .int()
@@ -89,7 +99,13 @@ export const serviceSchema = z
     metrics: z
       .object({
         sampleSeconds: z.number().positive().default(5).describe('How often /proc is sampled.'),
-        port: z.number().int().min(0).max(65535).optional().describe('Prometheus /metrics port (loopback); off when unset.'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .optional()
+          .describe('Prometheus /metrics port (loopback); off when unset.'),
         host: z.string().default('127.0.0.1'),
         keepHours: z.number().positive().default(72),
       })

@@ -17,7 +17,7 @@ export const storeSchema = z
           .number()
           .int()
           .positive()
-          .default(2000)
+          .default(1000)
           .describe('Log rows deleted per retention step (one short transaction, so ingest never stalls).'),
         intervalSeconds: z
           .number()

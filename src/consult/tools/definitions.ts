@@ -128,8 +128,10 @@ interface TemplateLike {
 
 function templateRow(db: Db, id: number): TemplateLike | undefined {
   if (tableExists(db, 'templates')) {
-    return db.prepare('SELECT * FROM templates WHERE id = ?').get(id) as TemplateLike | undefined;
+    const t = db.prepare('SELECT * FROM templates WHERE id = ?').get(id) as TemplateLike | undefined;
+    if (t) return t;
   }
+  // Not mined (yet): describe the pattern from its records.
   const row = db
     .prepare(
       'SELECT template_id AS id, MAX(message) AS text, MIN(ts) AS first_seen, MAX(last_ts) AS last_seen, SUM(count) AS count, MAX(level) AS max_level FROM logs WHERE template_id = ?',

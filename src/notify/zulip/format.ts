@@ -33,9 +33,17 @@ function sliceCodePoints(s: string, end: number): string {
   return [...s].slice(0, end).join('');
 }
 
-/** Collapse whitespace to one line and cut to `max` code points with `…`. */
+/**
+ * Make untrusted text (log lines, agent output) unable to @-mention anyone: a zero-width space
+ * after `@` breaks `@**Name**`, `@_**Name**`, `@*group*` and wildcards, and the text reads the same.
+ */
+export function neutralizeMentions(s: string): string {
+  return s.replace(/@(?=_?\*)/g, '@\u200b');
+}
+
+/** Collapse whitespace to one line and cut to `max` code points with `…`; mentions neutralized. */
 export function oneLine(s: string, max: number): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
+  const flat = neutralizeMentions(s.replace(/\s+/g, ' ').trim());
   return codePointLength(flat) <= max ? flat : `${sliceCodePoints(flat, max - 1)}…`;
 }
 
@@ -268,7 +276,8 @@ export function formatProposal(fix: FixInfo, ctx: FormatContext): string {
 }
 
 function oneParagraphs(text: string, max: number): string[] {
-  const cut = codePointLength(text) > max ? `${sliceCodePoints(text, max - 1)}…` : text;
+  const safe = neutralizeMentions(text);
+  const cut = codePointLength(safe) > max ? `${sliceCodePoints(safe, max - 1)}…` : safe;
   return cut.split(/\n/).map((l) => l.trimEnd());
 }
 
@@ -347,7 +356,7 @@ export function formatFailure(e: Extract<NotifyEvent, { type: 'failure' }>, ctx:
   const code = e.code ? ` (${inlineCode(e.code)})` : '';
   const fix = e.fixId !== undefined ? ` while working on fix ${e.fixId}` : '';
   return fitMessage(
-    `:warning: **Dancer problem** in ${e.component}${fix}${code}:\n${fenced(e.message.slice(0, 4000))}`,
+    `:warning: **Dancer problem** in ${oneLine(e.component, 80)}${fix}${code}:\n${fenced(e.message.slice(0, 4000))}`,
     ctx.maxLength,
     '`dancer logs`',
   );

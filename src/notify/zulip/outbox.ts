@@ -3,6 +3,7 @@
  * outage or a restart loses nothing and the caller never waits on the network. This module is
  * the table access ({@link OutboxStore}) and the pure delivery planner ({@link planDelivery}).
  */
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../../store/open.js';
 import { collapseBacklog } from './format.js';
 
@@ -86,6 +87,18 @@ export class OutboxStore {
     );
   }
 
+  private readonly statements = new Map<string, Statement<unknown[]>>();
+
+  /** A prepared statement, compiled once per store. */
+  private sql(text: string): Statement<unknown[]> {
+    let stmt = this.statements.get(text);
+    if (!stmt) {
+      stmt = this.db.prepare(text);
+      this.statements.set(text, stmt);
+    }
+    return stmt;
+  }
+
   /** Add a row; returns its id. One INSERT: cheap enough for any caller. */
   enqueue(input: OutboxInput): number {
     const role = input.role ?? 'reply';
@@ -112,7 +125,7 @@ export class OutboxStore {
   /** Pending rows, oldest first. */
   pending(limit = 500): OutboxItem[] {
     return (
-      this.db.prepare("SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?").all(limit) as Array<
+      this.sql("SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?").all(limit) as Array<
         Record<string, unknown>
       >
     ).map(toItem);
@@ -120,56 +133,49 @@ export class OutboxStore {
 
   /** One row. */
   get(id: number): OutboxItem | undefined {
-    const row = this.db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const row = this.sql('SELECT * FROM outbox WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return row ? toItem(row) : undefined;
   }
 
   /** All rows (tests, `dancer` CLI), oldest first. */
   all(): OutboxItem[] {
-    return (this.db.prepare('SELECT * FROM outbox ORDER BY id').all() as Array<Record<string, unknown>>).map(toItem);
+    return (this.sql('SELECT * FROM outbox ORDER BY id').all() as Array<Record<string, unknown>>).map(toItem);
   }
 
   /** The latest delivered post named `key`: its row (with the Zulip message id). */
   resolveRef(key: string): OutboxItem | undefined {
-    const row = this.db
-      .prepare(
-        "SELECT * FROM outbox WHERE ref_key = ? AND state = 'sent' AND zulip_id IS NOT NULL ORDER BY id DESC LIMIT 1",
-      )
-      .get(key) as Record<string, unknown> | undefined;
+    const row = this.sql(
+      "SELECT * FROM outbox WHERE ref_key = ? AND state = 'sent' AND zulip_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+    ).get(key) as Record<string, unknown> | undefined;
     return row ? toItem(row) : undefined;
   }
 
   /** Is there a post named `key` (delivered or still pending)? */
   hasRef(key: string): boolean {
     return (
-      this.db.prepare("SELECT 1 FROM outbox WHERE ref_key = ? AND state IN ('pending', 'sent') LIMIT 1").get(key) !==
-      undefined
+      this.sql("SELECT 1 FROM outbox WHERE ref_key = ? AND state IN ('pending', 'sent') LIMIT 1").get(key) !== undefined
     );
   }
 
   /** Which fix (and which of its posts) a Zulip message id is, if the bot posted it. */
   fixForMessage(zulipId: number): { fixId: number; role: OutboxRole } | undefined {
-    const row = this.db
-      .prepare(
-        "SELECT fix_id, role FROM outbox WHERE zulip_id = ? AND op = 'post' AND fix_id IS NOT NULL ORDER BY id DESC LIMIT 1",
-      )
-      .get(zulipId) as { fix_id: number; role: OutboxRole } | undefined;
+    const row = this.sql(
+      "SELECT fix_id, role FROM outbox WHERE zulip_id = ? AND op = 'post' AND fix_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+    ).get(zulipId) as { fix_id: number; role: OutboxRole } | undefined;
     return row ? { fixId: row.fix_id, role: row.role } : undefined;
   }
 
   /** The topic already used for a fix (so every later message goes to the same topic). */
   topicForFix(fixId: number): string | undefined {
-    const row = this.db
-      .prepare(
-        "SELECT topic FROM outbox WHERE fix_id = ? AND dest = 'stream' AND topic IS NOT NULL ORDER BY id LIMIT 1",
-      )
-      .get(fixId) as { topic: string } | undefined;
+    const row = this.sql(
+      "SELECT topic FROM outbox WHERE fix_id = ? AND dest = 'stream' AND topic IS NOT NULL ORDER BY id LIMIT 1",
+    ).get(fixId) as { topic: string } | undefined;
     return row?.topic;
   }
 
   /** When the last digest was queued. */
   lastCreatedWithRole(role: OutboxRole): number | undefined {
-    const row = this.db.prepare('SELECT max(created_at) AS t FROM outbox WHERE role = ?').get(role) as {
+    const row = this.sql('SELECT max(created_at) AS t FROM outbox WHERE role = ?').get(role) as {
       t: number | null;
     };
     return row.t ?? undefined;
@@ -178,7 +184,7 @@ export class OutboxStore {
   /** Count rows per state. */
   counts(): Record<OutboxItem['state'], number> {
     const result = { pending: 0, sent: 0, failed: 0, merged: 0, superseded: 0 };
-    for (const row of this.db.prepare('SELECT state, count(*) AS n FROM outbox GROUP BY state').all() as Array<{
+    for (const row of this.sql('SELECT state, count(*) AS n FROM outbox GROUP BY state').all() as Array<{
       state: OutboxItem['state'];
       n: number;
     }>) {
@@ -192,12 +198,10 @@ export class OutboxStore {
     const [primary, ...rest] = ids;
     if (primary === undefined) return;
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          "UPDATE outbox SET state = 'sent', sent_at = ?, zulip_id = ?, attempts = attempts + 1, last_attempt_at = ? WHERE id = ?",
-        )
-        .run(now, zulipId, now, primary);
-      const merged = this.db.prepare(
+      this.sql(
+        "UPDATE outbox SET state = 'sent', sent_at = ?, zulip_id = ?, attempts = attempts + 1, last_attempt_at = ? WHERE id = ?",
+      ).run(now, zulipId, now, primary);
+      const merged = this.sql(
         "UPDATE outbox SET state = 'merged', merged_into = ?, sent_at = ?, zulip_id = ?, last_attempt_at = ? WHERE id = ?",
       );
       for (const id of rest) merged.run(primary, now, zulipId, now, id);
@@ -206,16 +210,14 @@ export class OutboxStore {
 
   /** A post delivered in place of an edit (the edit was refused): the row now names that post. */
   markSentAsPost(id: number, refKey: string, zulipId: number, now = this.clock()): void {
-    this.db
-      .prepare(
-        "UPDATE outbox SET state = 'sent', sent_at = ?, zulip_id = ?, ref_key = ?, attempts = attempts + 1, last_attempt_at = ?, last_error = 'edit refused; posted instead' WHERE id = ?",
-      )
-      .run(now, zulipId, refKey, now, id);
+    this.sql(
+      "UPDATE outbox SET state = 'sent', sent_at = ?, zulip_id = ?, ref_key = ?, attempts = attempts + 1, last_attempt_at = ?, last_error = 'edit refused; posted instead' WHERE id = ?",
+    ).run(now, zulipId, refKey, now, id);
   }
 
   /** Rows made unnecessary by later rows (an older edit of the same message, folded edits). */
   markSuperseded(ids: readonly number[], by: number | null): void {
-    const stmt = this.db.prepare("UPDATE outbox SET state = 'superseded', merged_into = ? WHERE id = ?");
+    const stmt = this.sql("UPDATE outbox SET state = 'superseded', merged_into = ? WHERE id = ?");
     this.db.transaction(() => {
       for (const id of ids) stmt.run(by, id);
     })();
@@ -223,7 +225,7 @@ export class OutboxStore {
 
   /** A failed attempt that will be retried. */
   markAttempt(ids: readonly number[], error: string, now = this.clock()): void {
-    const stmt = this.db.prepare(
+    const stmt = this.sql(
       'UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?',
     );
     this.db.transaction(() => {
@@ -233,7 +235,7 @@ export class OutboxStore {
 
   /** Rows Zulip refused for good (kept, with the error, for `dancer` to show). */
   markFailed(ids: readonly number[], error: string, now = this.clock()): void {
-    const stmt = this.db.prepare(
+    const stmt = this.sql(
       "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?",
     );
     this.db.transaction(() => {
@@ -243,7 +245,7 @@ export class OutboxStore {
 
   /** Replace the content a pending post will be sent with (an edit folded into it). */
   setPendingContent(id: number, content: string): void {
-    this.db.prepare("UPDATE outbox SET content = ? WHERE id = ? AND state = 'pending'").run(content, id);
+    this.sql("UPDATE outbox SET content = ? WHERE id = ? AND state = 'pending'").run(content, id);
   }
 }
 

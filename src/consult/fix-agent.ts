@@ -1,0 +1,135 @@
+/**
+ * The consultation as the fix pipeline's `RunAgent` (src/fixes/types.ts): run in the fix
+ * worktree, return the outcome, throw a DancerError with the reason when there is none. The shapes
+ * are declared here structurally, so consult does not import the later stage.
+ */
+import type { ConsultConfig } from '../config/schema/consult.js';
+import { DancerError } from '../errors.js';
+import type { Db } from '../store/open.js';
+import { type ConsultationResult, runConsultation } from './consultation.js';
+import { quoteUntrusted } from './redact.js';
+import type { ConsultPolicy, ConsultTrigger } from './types.js';
+
+/** What the pipeline tells the agent about the fix (a subset of fixes' `FixBrief`). */
+export interface FixBriefLike {
+  fixId: number;
+  patternId: string;
+  patternText?: string | undefined;
+  consultationId?: string | undefined;
+  policySummary: string;
+  previousAttempt?:
+    | { fixId: number; state: string; failedStep?: string | undefined; reason: string; retryReason?: string | undefined }
+    | undefined;
+  resumed?: boolean | undefined;
+}
+
+/** Why the gate sent the fix back (fixes' `RepairContext`). */
+export interface RepairLike {
+  round: number;
+  failedStep: string;
+  reason: string;
+  outputTail: string;
+}
+
+/** The outcome the pipeline records (fixes' `AgentOutcome`). */
+export interface FixAgentOutcome {
+  kind: 'fix' | 'ignore' | 'escalate' | 'improve_logging';
+  summary?: string | undefined;
+  analysis?: string | undefined;
+  rootCause?: string | undefined;
+  filesChanged?: string[] | undefined;
+  regressionTest?: string | undefined;
+  risk?: 'low' | 'medium' | 'high' | undefined;
+  confidence?: number | undefined;
+  costUsd?: number | undefined;
+  consultationId?: string | undefined;
+  why?: string | undefined;
+  where?: string | undefined;
+  missing?: string | undefined;
+}
+
+/** Options of {@link createFixAgent}. */
+export interface FixAgentOptions {
+  db: Db;
+  config: ConsultConfig;
+  policy: ConsultPolicy;
+  signal?: AbortSignal | undefined;
+  /** Absolute database path (manual bundles). */
+  dbPath?: string | undefined;
+  /** Absolute bundle folder. */
+  bundleDir?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  now?: (() => number) | undefined;
+  /** The trigger behind a fix (default: a routine `new_pattern` trigger for the brief's pattern). */
+  triggerFor?: ((brief: FixBriefLike) => ConsultTrigger) | undefined;
+  /** Called with every consultation result (ledger views, notifications). */
+  onResult?: ((result: ConsultationResult) => void) | undefined;
+}
+
+/** The pipeline's context for the agent, as trusted text (gate output is fenced: it may echo logs). */
+export function fixContext(brief: FixBriefLike, repair: RepairLike | undefined, boundary: string): string {
+  const lines = [`You work on Dancer fix #${brief.fixId}. Policy: ${brief.policySummary}`];
+  if (brief.previousAttempt) {
+    const p = brief.previousAttempt;
+    lines.push(
+      `A previous attempt (fix #${p.fixId}) ended ${p.state}${p.failedStep ? ` at ${p.failedStep}` : ''}: ${p.reason}${p.retryReason ? ` (retry asked because: ${p.retryReason})` : ''}. Do not repeat it.`,
+    );
+  }
+  if (brief.resumed) lines.push('A previous run in this worktree was interrupted; its changes were stashed. Start from the committed state.');
+  if (repair) {
+    lines.push(
+      `Repair round ${repair.round}: the gate step "${repair.failedStep}" failed (${repair.reason}). Fix the cause in this worktree and submit the outcome again. Its output ends with:`,
+      quoteUntrusted(repair.outputTail, boundary, 'gate-output'),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** A `RunAgent` for the fix pipeline, backed by {@link runConsultation}. */
+export function createFixAgent(
+  options: FixAgentOptions,
+): (worktreePath: string, brief: FixBriefLike, repair?: RepairLike) => Promise<FixAgentOutcome> {
+  return async (worktreePath, brief, repair) => {
+    const now = options.now ?? Date.now;
+    const templateId = /^\d+$/.test(brief.patternId) ? Number(brief.patternId) : undefined;
+    const trigger = options.triggerFor?.(brief) ?? {
+      id: `fix-${brief.fixId}${repair ? `-repair-${repair.round}` : ''}`,
+      kind: 'new_pattern' as const,
+      templateId,
+      urgent: false,
+      numbers: {},
+      reason: `fix #${brief.fixId} for pattern ${brief.patternId}`,
+      at: now(),
+    };
+    const boundary = `gate${brief.fixId}${Math.random().toString(16).slice(2, 10)}`;
+    const result = await runConsultation({
+      db: options.db,
+      trigger,
+      worktree: worktreePath,
+      policy: options.policy,
+      config: options.config,
+      signal: options.signal,
+      extraContext: fixContext(brief, repair, boundary),
+      dbPath: options.dbPath,
+      bundleDir: options.bundleDir,
+      env: options.env,
+      now: options.now,
+    });
+    options.onResult?.(result);
+    const details = { consultationId: result.consultationId, costUsd: result.usage.costUsd };
+    if (result.status === 'manual') {
+      throw new DancerError(
+        result.bundle?.reason === 'daily_budget' || result.bundle?.reason === 'hourly_limit'
+          ? 'DANCER_BUDGET_EXCEEDED'
+          : 'DANCER_AGENT_UNAVAILABLE',
+        result.notice,
+        { details: { ...details, bundle: result.bundle } },
+      );
+    }
+    if (result.status === 'failed' || !result.outcome) {
+      const error = result.error ?? { code: 'DANCER_CONSULT_FAILED' as const, message: 'No outcome.' };
+      throw new DancerError(error.code, `Consultation ${result.consultationId}: ${error.message}`, { details });
+    }
+    return { ...result.outcome, costUsd: result.usage.costUsd, consultationId: String(result.consultationId) };
+  };
+}
