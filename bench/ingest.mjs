@@ -187,21 +187,28 @@ function runDancer(dir, lines, parse, name = 'dancer.db') {
   // (the longest a writer would wait for one).
   const used = readRetentionState(db).usedBytes;
   const stepMs = [];
+  const stepCpuMs = [];
   let deleted = 0;
   for (let i = 0; i < 1000; i++) {
     const s0 = process.hrtime.bigint();
+    const sc = process.cpuUsage();
     const step = runRetentionStep(db, { maxAgeMs: 1e15, maxBytes: Math.floor(used / 2) }, Date.now());
+    stepCpuMs.push(cpuSince(sc));
     stepMs.push(Number(process.hrtime.bigint() - s0) / 1e6);
     deleted += step.deleted;
     if (!step.more) break;
   }
   db.close();
   stepMs.sort((a, b) => a - b);
+  stepCpuMs.sort((a, b) => a - b);
   const retention = {
     steps: stepMs.length,
     deleted,
     medianStepMs: +stepMs[Math.floor(stepMs.length / 2)].toFixed(1),
+    p95StepMs: +stepMs[Math.floor(stepMs.length * 0.95)].toFixed(1),
     maxStepMs: +stepMs[stepMs.length - 1].toFixed(1),
+    medianStepCpuMs: +stepCpuMs[Math.floor(stepCpuMs.length / 2)].toFixed(1),
+    maxStepCpuMs: +stepCpuMs[stepCpuMs.length - 1].toFixed(1),
   };
   return { ms, cpuMs, rows: rows.n, records: rows.records, dropped, retention };
 }

@@ -29,13 +29,25 @@ const results = [];
 results.push(measure('bare INSERT (floor)', () => floor.run(body)));
 
 const store = new OutboxStore(db);
-results.push(measure('OutboxStore.enqueue', () => store.enqueue({ dest: 'stream', stream: 'dancer', topic: 'dancer', content: body })));
+results.push(
+  measure('OutboxStore.enqueue', () =>
+    store.enqueue({ dest: 'stream', stream: 'dancer', topic: 'dancer', content: body }),
+  ),
+);
 
-const client = new ZulipClient({ site: 'http://127.0.0.1:9', email: 'bot@x.test', apiKey: 'k'.repeat(32) }, { timeoutMs: 2000 });
+const client = new ZulipClient(
+  { site: 'http://127.0.0.1:9', email: 'bot@x.test', apiKey: 'k'.repeat(32) },
+  { timeoutMs: 2000 },
+);
 const bot = new ZulipBot({
   db,
   client,
-  settings: { stream: 'dancer', statusTopic: 'dancer', allow: [], reactions: { approve: 'check', reject: 'cross_mark' } },
+  settings: {
+    stream: 'dancer',
+    statusTopic: 'dancer',
+    allow: [],
+    reactions: { approve: 'check', reject: 'cross_mark' },
+  },
   actions: {},
   onError: () => {},
 });

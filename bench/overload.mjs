@@ -46,6 +46,20 @@ async function calibrate(db) {
 }
 
 async function producer(variant, rate, seconds, db) {
+  // The only way a pino transport can make the app's thread wait is thread-stream's Atomics.wait
+  // (when its buffer is full, or on flushSync): count those waits during the run.
+  const realWait = Atomics.wait;
+  const waits = { count: 0, ms: 0, measuring: false };
+  Atomics.wait = (...a) => {
+    if (!waits.measuring) return realWait(...a);
+    const t = performance.now();
+    try {
+      return realWait(...a);
+    } finally {
+      waits.count++;
+      waits.ms += performance.now() - t;
+    }
+  };
   const { default: pino } = await import('pino');
   const transport =
     variant === 'devnull' ? pino.destination('/dev/null') : pino.transport({ target: 'dancer/pino', options: { db } });
@@ -60,6 +74,7 @@ async function producer(variant, rate, seconds, db) {
   await new Promise((r) => setTimeout(r, 500));
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  waits.measuring = true;
   const tickMs = 10;
   const perTick = rate * (tickMs / 1000);
   let produced = 0;
@@ -67,6 +82,8 @@ async function producer(variant, rate, seconds, db) {
   let maxTickMs = 0;
   let peakRss = 0;
   const rssFirst = [];
+  /** Peak RSS (MB) in each 5 s slice, to see whether memory levels off. */
+  const rssBy5s = [];
   const rssLast = [];
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -104,6 +121,8 @@ async function producer(variant, rate, seconds, db) {
       if (heap > peakHeap) peakHeap = heap;
     }
     const elapsed = performance.now() - start;
+    const slot = Math.floor(elapsed / 5000);
+    rssBy5s[slot] = Math.max(rssBy5s[slot] ?? 0, Math.round(rss / 1e6));
     if (elapsed < 5000) rssFirst.push(rss);
     if (elapsed > (seconds - 5) * 1000) rssLast.push(rss);
     next += tickMs;
@@ -112,6 +131,7 @@ async function producer(variant, rate, seconds, db) {
     else await new Promise((r) => setImmediate(r));
   }
   const elapsedS = (performance.now() - start) / 1000;
+  waits.measuring = false;
   loop.disable();
   await new Promise((resolve) => {
     if (variant === 'devnull') {
@@ -133,6 +153,8 @@ async function producer(variant, rate, seconds, db) {
       elapsedS,
       achievedRate: Math.round(produced / elapsedS),
       maxTickMs,
+      mainThreadWaits: waits.count,
+      mainThreadWaitMs: waits.ms,
       eventLoopDelayP99Ms: loop.percentile(99) / 1e6,
       eventLoopDelayMaxMs: loop.max / 1e6,
       peakRssMb: Math.round(peakRss / 1e6),
@@ -140,6 +162,7 @@ async function producer(variant, rate, seconds, db) {
       peakMainBufferedMb: Math.round(peakBuffered / 1e6),
       peakRssFirst5sMb: Math.round(max(rssFirst) / 1e6),
       peakRssLast5sMb: Math.round(max(rssLast) / 1e6),
+      peakRssMbBy5s: rssBy5s,
     }),
   );
 }
@@ -200,9 +223,11 @@ async function parent() {
       baseline: {
         achievedRate: baseline.achievedRate,
         maxTickMs: baseline.maxTickMs,
+        mainThreadWaits: baseline.mainThreadWaits,
         eventLoopDelayP99Ms: baseline.eventLoopDelayP99Ms,
         eventLoopDelayMaxMs: baseline.eventLoopDelayMaxMs,
         peakRssMb: baseline.peakRssMb,
+        peakRssMbBy5s: baseline.peakRssMbBy5s,
       },
       stored,
       storedByLevel,

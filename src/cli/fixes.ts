@@ -9,16 +9,9 @@ import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
 import { git } from '../fixes/git.js';
 import { approveFix, rejectFix } from '../fixes/pipeline.js';
-import {
-  type FixRecord,
-  fixEvents,
-  gateSteps,
-  getFix,
-  listFixes,
-  requestRetry,
-} from '../fixes/records.js';
+import { type FixRecord, fixEvents, gateSteps, getFix, listFixes, requestRetry } from '../fixes/records.js';
 import { type FixState, isFixState, isTerminal } from '../fixes/state.js';
-import { openStore, type Db } from '../store/open.js';
+import { type Db, openStore } from '../store/open.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { type Colors, makeColors, printJson, progress, renderTable } from './output.js';
 
@@ -52,7 +45,9 @@ function withDb<T>(options: GlobalOptions, readonly: boolean, fn: (db: Db) => T)
   const loaded = configFor(options);
   const file = dbPathFor(options, loaded);
   if (readonly && !existsSync(file)) {
-    throw new DancerError('DANCER_NOT_FOUND', `No database at ${file}: no fixes yet (or pass --db)`, { details: { file } });
+    throw new DancerError('DANCER_NOT_FOUND', `No database at ${file}: no fixes yet (or pass --db)`, {
+      details: { file },
+    });
   }
   const db = openStore(file, { readonly });
   try {
@@ -86,7 +81,8 @@ function listCommand(options: FixesOptions): void {
     if (!isFixState(s)) throw new DancerError('DANCER_USAGE', `Unknown state "${s}"`, { details: { state: s } });
   }
   const limit = options.limit ? Number(options.limit) : 50;
-  if (!Number.isInteger(limit) || limit <= 0) throw new DancerError('DANCER_USAGE', `--limit must be a positive integer`);
+  if (!Number.isInteger(limit) || limit <= 0)
+    throw new DancerError('DANCER_USAGE', `--limit must be a positive integer`);
   withDb(options, true, (db) => {
     const fixes = listFixes(db, { states: states as FixState[], limit });
     if (options.json) {
@@ -131,7 +127,10 @@ function showCommand(rawId: string, options: FixesOptions): void {
     field('summary', fix.summary);
     field('root cause', fix.rootCause);
     field('analysis', fix.analysis);
-    field('risk', fix.risk === null ? null : `${fix.risk}${fix.confidence !== null ? ` (confidence ${fix.confidence})` : ''}`);
+    field(
+      'risk',
+      fix.risk === null ? null : `${fix.risk}${fix.confidence !== null ? ` (confidence ${fix.confidence})` : ''}`,
+    );
     field('cost', `$${fix.costUsd.toFixed(4)}`);
     field('branch', fix.branch);
     field('worktree', fix.worktree);
@@ -147,19 +146,29 @@ function showCommand(rawId: string, options: FixesOptions): void {
     if (fix.failedStep) field('failed at', fix.failedStep);
     out.push('', c.bold('History'));
     for (const e of events) {
-      out.push(`  ${iso(e.ts)}  ${(e.fromState ?? '-').padEnd(17)} -> ${stateColor(c, e.toState).padEnd(17)}  ${e.actor}: ${e.reason.split('\n')[0]}`);
+      out.push(
+        `  ${iso(e.ts)}  ${(e.fromState ?? '-').padEnd(17)} -> ${stateColor(c, e.toState).padEnd(17)}  ${e.actor}: ${e.reason.split('\n')[0]}`,
+      );
       for (const more of e.reason.split('\n').slice(1)) out.push(`${' '.repeat(8)}${more}`);
     }
     if (steps.length > 0) {
       out.push('', c.bold('Gate'));
       for (const s of steps) {
         const status = s.ok ? c.green('ok') : c.red(s.timedOut ? 'timeout' : `exit ${s.exitCode ?? s.signal}`);
-        out.push(`  round ${s.round}  ${s.name.padEnd(16)} ${status}  ${(s.durationMs / 1000).toFixed(1)} s  ${c.dim(s.note ?? s.command)}`);
+        out.push(
+          `  round ${s.round}  ${s.name.padEnd(16)} ${status}  ${(s.durationMs / 1000).toFixed(1)} s  ${c.dim(s.note ?? s.command)}`,
+        );
       }
       const failed = steps.filter((s) => !s.ok).at(-1);
       if (failed?.outputTail) {
         out.push('', c.bold(`Output of ${failed.name} (tail)`));
-        out.push(...failed.outputTail.trimEnd().split('\n').slice(-40).map((l) => `  ${l}`));
+        out.push(
+          ...failed.outputTail
+            .trimEnd()
+            .split('\n')
+            .slice(-40)
+            .map((l) => `  ${l}`),
+        );
       }
     }
     process.stdout.write(`${out.join('\n')}\n`);

@@ -10,6 +10,7 @@ import { explainDecision } from '../patterns/decisions.js';
 import { clearIgnore, decisionsForTemplate, ignoredRates, recordIgnore } from '../patterns/decisions-store.js';
 import { loadBaselines } from '../patterns/detector-store.js';
 import {
+  decisionsForKey,
   hasTemplatesTable,
   listTemplates,
   setTemplateStatus,
@@ -18,6 +19,7 @@ import {
   templateExamples,
   withMergedIds,
 } from '../patterns/pattern-queries.js';
+import { TemplateStore } from '../patterns/template-store.js';
 import { addCounts, type BucketCounts, emptyCounts, MINUTE_MS, minuteOf } from '../patterns/windows.js';
 import { type Db, openStore } from '../store/open.js';
 import { LEVELS, type LevelName, levelName } from '../store/records.js';
@@ -119,10 +121,22 @@ function withStore<T>(
   }
 }
 
-function requireTemplate(db: Db, id: number): TemplateRow {
+function requireTemplate(db: Db, id: number, newWindowMs: number): TemplateRow {
   const t = templateById(db, id);
   if (t === undefined) throw new DancerError('DANCER_NOT_FOUND', `No pattern ${id}.`, { details: { id } });
-  return t;
+  return effective(t, newWindowMs);
+}
+
+/**
+ * The status to show: a `new` template older than the new-pattern period is `known` (the
+ * detector's timer writes that too, but the store may have been filled without a detector).
+ */
+function effective(t: TemplateRow, newWindowMs: number, now = Date.now()): TemplateRow {
+  return t.status === 'new' && now - t.firstSeen > newWindowMs ? { ...t, status: 'known' } : t;
+}
+
+function newWindowMs(loaded: ReturnType<typeof configFor>): number {
+  return loaded.config.patterns.triggers.newPattern.firstSeenWithinMinutes * MINUTE_MS;
 }
 
 function time(ms: number): string {
@@ -159,8 +173,8 @@ function listCommand(options: ListOptions): void {
   const minCount = parseCount(options.minCount);
   const since = options.since === undefined ? undefined : parseTimeArg(options.since, now);
   const minLevel = parseLevel(options.level);
-  withStore(options, true, (db) => {
-    const rows = listTemplates(db, { minCount, since, minLevel });
+  withStore(options, true, (db, loaded) => {
+    const rows = listTemplates(db, { minCount, since, minLevel }).map((t) => effective(t, newWindowMs(loaded)));
     const out = rows.map((t) => ({ ...t, trend: trend(db, t.id, now, since) }));
     if (options.json) {
       printJson(
@@ -209,13 +223,14 @@ function levelTotals(db: Db, id: number): BucketCounts {
 function showCommand(rawId: string, options: ListOptions): void {
   const id = parseId(rawId);
   const now = Date.now();
-  withStore(options, true, (db) => {
-    const t = requireTemplate(db, id);
+  withStore(options, true, (db, loaded) => {
+    const t = requireTemplate(db, id, newWindowMs(loaded));
     const totals = levelTotals(db, id);
     const day = trend(db, id, now);
     const hour = seriesOf(db, id, minuteOf(now) - 59, minuteOf(now));
     const baseline = loadBaselines(db).get(templateKey(id)) ?? null;
-    const examples = templateExamples(db, t, 5);
+    const miner = new TemplateStore(db).loadMiner();
+    const examples = templateExamples(db, t, 5, (message, templateId) => miner.parametersOf(message, templateId));
     const decisions = decisionsForTemplate(db, id, 3);
     if (options.json) {
       printJson({
@@ -279,11 +294,18 @@ function showCommand(rawId: string, options: ListOptions): void {
   });
 }
 
+/** Keys `why` accepts besides a pattern id. */
+const RULE_KEYS = ['errors', 'crash', 'review'] as const;
+
 function whyCommand(rawId: string, options: ListOptions & { limit?: string }): void {
-  const id = parseId(rawId);
   const limit = parseCount(options.limit) ?? 10;
-  withStore(options, true, (db) => {
-    const t = requireTemplate(db, id);
+  if ((RULE_KEYS as readonly string[]).includes(rawId)) {
+    withStore(options, true, (db) => whyKey(db, rawId, limit, options));
+    return;
+  }
+  const id = parseId(rawId);
+  withStore(options, true, (db, loaded) => {
+    const t = requireTemplate(db, id, newWindowMs(loaded));
     const decisions = decisionsForTemplate(db, id, limit);
     if (options.json) {
       printJson({
@@ -306,20 +328,39 @@ function whyCommand(rawId: string, options: ListOptions & { limit?: string }): v
     }
     if (t.status === 'ignored') {
       const rate = ignoredRates(db).get(id);
-      if (rate !== undefined)
+      if (rate !== undefined) {
         lines.push(
           `It is ignored at ${rate.toFixed(2)}/min; it stays quiet until its rate changes by an order of magnitude.`,
         );
+      }
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   });
+}
+
+/** `why errors|crash|review`: the decisions of the overall error rate, crashes or reviews. */
+function whyKey(db: Db, key: string, limit: number, options: GlobalOptions): void {
+  const decisions = decisionsForKey(db, key, limit);
+  if (options.json) {
+    printJson({ key, decisions: decisions.map((d) => ({ ...d, explanation: explainDecision(d) })) });
+    return;
+  }
+  const what = key === 'errors' ? 'the overall error rate' : key === 'crash' ? 'crashes' : 'scheduled reviews';
+  const lines =
+    decisions.length === 0
+      ? [`No decisions recorded for ${what} yet.`]
+      : [
+          `Last ${decisions.length} decision(s) about ${what}, newest first:`,
+          ...decisions.map((d) => `- ${explainDecision(d)}`),
+        ];
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function ignoreCommand(rawId: string, ignore: boolean, options: ListOptions): void {
   const id = parseId(rawId);
   const now = Date.now();
   withStore(options, false, (db, loaded) => {
-    const t = requireTemplate(db, id);
+    const t = requireTemplate(db, id, newWindowMs(loaded));
     const triggers = loaded.config.patterns.triggers;
     let rate = 0;
     db.transaction(() => {
@@ -336,7 +377,7 @@ function ignoreCommand(rawId: string, ignore: boolean, options: ListOptions): vo
         clearIgnore(db, id);
       }
     })();
-    const after = requireTemplate(db, id);
+    const after = requireTemplate(db, id, newWindowMs(loaded));
     if (options.json) {
       printJson({ id, status: after.status, ...(ignore ? { ignoredRatePerMinute: rate } : {}) });
       return;
@@ -371,7 +412,7 @@ export function register(program: Command): void {
   common(
     patterns
       .command('why <id>')
-      .description('Explain the last trigger decisions for a pattern in plain words.')
+      .description('Explain the last trigger decisions for a pattern (or errors, crash, review) in plain words.')
       .option('--limit <n>', 'how many decisions', '10'),
   ).action((id: string, options: ListOptions & { limit?: string }) => whyCommand(id, options));
   common(

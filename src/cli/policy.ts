@@ -29,8 +29,7 @@ async function checkCommand(target: string, options: PolicyOptions): Promise<voi
   let result: PolicyResult;
   let source: string;
   const repo = repoFor(options);
-  const configPath =
-    loaded.file && existsSync(repo) ? path.relative(repo, loaded.file) : undefined;
+  const configPath = loaded.file && existsSync(repo) ? path.relative(repo, loaded.file) : undefined;
   const inRepo = configPath && !configPath.startsWith('..') ? configPath : undefined;
   if (existsSync(target) && statSync(target).isFile()) {
     source = path.resolve(target);
@@ -46,16 +45,24 @@ async function checkCommand(target: string, options: PolicyOptions): Promise<voi
     const baseRef = options.base ?? loaded.config.fixes.mainBranch ?? 'HEAD';
     const base = await gitOut(repo, ['merge-base', baseRef, head]);
     if (base === head) {
-      throw new DancerError('DANCER_USAGE', `${target} is already merged into ${baseRef}: pass --base with the commit it started from`, {
-        details: { target, baseRef },
-      });
+      throw new DancerError(
+        'DANCER_USAGE',
+        `${target} is already merged into ${baseRef}: pass --base with the commit it started from`,
+        {
+          details: { target, baseRef },
+        },
+      );
     }
     source = `${target} (against ${baseRef}, merge base ${base.slice(0, 12)})`;
     const diff = parseDiff(await diffBetween(repo, base, head));
     const packageJson = await Promise.all(
       diff.files
         .filter((f) => path.basename(f.path) === 'package.json')
-        .map(async (f) => ({ path: f.path, before: await fileAt(repo, base, f.oldPath), after: await fileAt(repo, head, f.path) })),
+        .map(async (f) => ({
+          path: f.path,
+          before: await fileAt(repo, base, f.oldPath),
+          after: await fileAt(repo, head, f.path),
+        })),
     );
     result = checkPolicy(diff, loaded.config.policy, { risk, packageJson, configPath: inRepo });
   }
@@ -70,17 +77,26 @@ async function checkCommand(target: string, options: PolicyOptions): Promise<voi
     result.ok ? c.green('within policy') : c.red(`${result.violations.length} violation(s):`),
     ...result.violations.map((v) => `  ${c.yellow(v.rule)}  ${v.message}`),
   ];
-  if (result.ok) lines.push(result.needsApproval ? 'needs a human approval before deploy' : 'may deploy without a human (low risk, policy.autoApprove: low)');
+  if (result.ok)
+    lines.push(
+      result.needsApproval
+        ? 'needs a human approval before deploy'
+        : 'may deploy without a human (low risk, policy.autoApprove: low)',
+    );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** Register `dancer policy`. */
 export function register(program: Command): void {
-  const policy = program.command('policy').description('The fix policy: protected paths, size limits, forbidden patterns, risk.');
+  const policy = program
+    .command('policy')
+    .description('The fix policy: protected paths, size limits, forbidden patterns, risk.');
   withConfigOption(
     policy
       .command('check <branch-or-diff-file>')
-      .description('Check a branch (against its merge base with the main branch) or a unified diff file against the policy.')
+      .description(
+        'Check a branch (against its merge base with the main branch) or a unified diff file against the policy.',
+      )
       .option('--base <ref>', 'compare against this ref (default: fixes.mainBranch, else HEAD)')
       .option('--risk <risk>', 'the risk to judge approval by: low, medium or high')
       .option('--repo <dir>', 'service repository (default: fixes.repo from dancer.yaml)')

@@ -14,6 +14,8 @@ export interface RedactRule {
   quick?: (text: string) => boolean;
   /** Replacement (default: the placeholder for the whole match). */
   replace?: (match: string, ...groups: string[]) => string;
+  /** A hand-written pass used instead of `regex` (for rules a regex scans slowly). */
+  apply?: (text: string) => string;
 }
 
 /** Options for {@link createRedactor}. */
@@ -62,15 +64,35 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-const SECRET_KEY =
-  '(?:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key(?:[_-]?id)?|secret[_-]?access[_-]?key|auth[_-]?token|access[_-]?token|refresh[_-]?token|id[_-]?token|bearer[_-]?token|token|credentials?|private[_-]?key|client[_-]?secret|session[_-]?(?:id|token|secret)|cookie|signature|x-api-key|authorization)';
 
-/** A key name that holds a secret (used for JSON keys and `key=value`). */
-const SECRET_KEY_NAME = new RegExp(`^[\\w.-]*?${SECRET_KEY}$`, 'i');
+/** Endings of key names that hold secrets, lower case without `-`, `_` or `.`. */
+const SECRET_KEY_ENDINGS = [
+  'password',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'secret',
+  'apikey',
+  'accesskey',
+  'accesskeyid',
+  'token',
+  'credential',
+  'credentials',
+  'privatekey',
+  'sessionid',
+  'cookie',
+  'signature',
+  'authorization',
+];
+const SECRET_LAST_CHARS = new Set(SECRET_KEY_ENDINGS.map((k) => k[k.length - 1]));
 
-/** True when an object key names a secret (`password`, `apiKey`, `db.secret`, `x-api-key`...). */
+/** True when an object key names a secret (`password`, `apiKey`, `db.secret`, `x-api-key`, `csrf_token`...). */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY_NAME.test(key);
+  const last = key[key.length - 1]?.toLowerCase();
+  if (last === undefined || !SECRET_LAST_CHARS.has(last)) return false;
+  const k = key.toLowerCase().replace(/[-_.]/g, '');
+  for (const ending of SECRET_KEY_ENDINGS) if (k.endsWith(ending)) return true;
+  return false;
 }
 
 const SECRET_KEYWORDS = [
@@ -146,43 +168,22 @@ export function builtinRules(options: RedactOptions = {}): RedactRule[] {
     },
     {
       name: 'url_password',
-      regex: /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s:/@'"]*):([^\s@/'"]+)@/g,
+      // Anchored at "://" (a leading scheme group made the scan quadratic in word length).
+      regex: /:\/\/([^\s:/@'"]*):([^\s@/'"]+)@/g,
       quick: has('://'),
-      replace: (m, scheme = '', user = '', pass = '') =>
-        pass.startsWith('[REDACTED') ? m : `${scheme}${user}:${placeholder('password')}@`,
+      replace: (m, user = '', pass = '') => (pass.startsWith('[REDACTED') ? m : `://${user}:${placeholder('password')}@`),
     },
-    {
-      name: 'secret',
-      // key=value, key: value, "key": "value", key='value' where the key names a secret.
-      regex: new RegExp(
-        `((?:\\\\?["']?)\\b[\\w.-]*?${SECRET_KEY}\\\\?["']?[ \\t]*(?:=|:)[ \\t]*)(?:\\\\"((?:[^"\\\\\\n]|\\\\[^"]){1,500})\\\\"|"((?:[^"\\\\\\n]|\\\\.){1,500})"|'([^'\\n]{1,500})'|(?!\\[REDACTED)([^\\s,;&"'}\\])\\\\]{1,500}))`,
-        'gi',
-      ),
-      quick: keywordQuick,
-      replace: (m, prefix = '', eq, dq, sq, bare) => {
-        const value = eq ?? dq ?? sq ?? bare ?? '';
-        if (value === '' || value.startsWith('[REDACTED') || /^(?:null|undefined|true|false|\*+)$/i.test(value)) return m;
-        // `Authorization: Bearer [REDACTED:bearer_token]`: the scheme word is not the secret.
-        if (bare !== undefined && /^(?:Bearer|Basic|Token|Digest)$/i.test(value)) return m;
-        const ph = placeholder('secret');
-        if (eq !== undefined) return `${prefix}\\"${ph}\\"`;
-        if (dq !== undefined) return `${prefix}"${ph}"`;
-        if (sq !== undefined) return `${prefix}'${ph}'`;
-        return `${prefix}${ph}`;
-      },
-    },
+    // key=value, key: value, "key": "value", key='value', key=\"value\" where the key names a secret.
+    { name: 'secret', regex: /[=:]/g, quick: keywordQuick, apply: redactKeyValues },
   ];
   if (options.emails !== false) {
-    rules.push({
-      name: 'email',
-      regex: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b/g,
-      quick: has('@'),
-    });
+    rules.push({ name: 'email', regex: /@/g, quick: has('@'), apply: redactEmails });
   }
   rules.push({
     name: 'card_number',
-    regex: /\b\d(?:[ -]?\d){12,18}\b/g,
-    quick: (t) => /\d{4}/.test(t),
+    // Issuer prefixes 3-6 (Amex, Visa, Mastercard, Discover, ...): epoch-ms timestamps start with 1.
+    regex: /\b[3-6]\d(?:[ -]?\d){11,17}\b/g,
+    quick: (t) => /[3-6]\d{3}/.test(t),
     replace: (m) => {
       const digits = m.replace(/[ -]/g, '');
       return digits.length >= 13 && digits.length <= 19 && luhnValid(digits) ? placeholder('card_number') : m;
@@ -211,6 +212,92 @@ export function builtinRules(options: RedactOptions = {}): RedactRule[] {
   return rules;
 }
 
+const isLocalChar = (c: number) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+const isDomainChar = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46;
+const isAlpha = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+
+/** Replace email addresses, scanning from each `@` outwards (linear, unlike a regex from every word start). */
+export function redactEmails(text: string): string {
+  let out = '';
+  let last = 0;
+  let at = text.indexOf('@');
+  while (at !== -1) {
+    let start = at;
+    while (start > 0 && at - start < 64 && isLocalChar(text.charCodeAt(start - 1))) start--;
+    let end = at + 1;
+    while (end < text.length && end - at < 255 && isDomainChar(text.charCodeAt(end))) end++;
+    // Trim trailing dots/hyphens, then require a dotted domain ending in 2+ letters.
+    while (end > at + 1 && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 45)) end--;
+    const domain = text.slice(at + 1, end);
+    const dot = domain.lastIndexOf('.');
+    const tld = dot > 0 ? domain.slice(dot + 1) : '';
+    let ok = start < at && start >= last && dot > 0 && tld.length >= 2 && tld.length <= 24;
+    for (let i = 0; ok && i < tld.length; i++) ok = isAlpha(tld.charCodeAt(i));
+    if (ok && start > 0 && isLocalChar(text.charCodeAt(start - 1))) ok = false;
+    if (ok) {
+      out += text.slice(last, start) + placeholder('email');
+      last = end;
+      at = text.indexOf('@', end);
+    } else {
+      at = text.indexOf('@', at + 1);
+    }
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+const isKeyChar = (c: number) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 45;
+const BARE_STOP = new Set([' ', '\t', '\n', '\r', ',', ';', '&', '"', "'", '}', ']', ')', '\\']);
+const NOT_SECRET = /^(?:null|undefined|true|false|\*+|Bearer|Basic|Token|Digest)$/i;
+
+/**
+ * Replace the values of secret-named keys (`password=x`, `"apiKey": "x"`, `token: x`), scanning
+ * from each `=` or `:` back to its key: linear, where a regex tried the key list at every position.
+ */
+export function redactKeyValues(text: string): string {
+  const sep = /[=:]/g;
+  let out = '';
+  let last = 0;
+  for (let m = sep.exec(text); m !== null; m = sep.exec(text)) {
+    const i = m.index;
+    if (i < last) continue;
+    let j = i - 1;
+    while (j >= 0 && (text[j] === ' ' || text[j] === '\t')) j--;
+    if (text[j] === '"' || text[j] === "'") j--;
+    if (text[j] === '\\') j--;
+    const keyEnd = j + 1;
+    while (j >= 0 && isKeyChar(text.charCodeAt(j))) j--;
+    const key = text.slice(j + 1, keyEnd);
+    if (key.length < 3 || !isSecretKey(key)) continue;
+    let v = i + 1;
+    while (text[v] === ' ' || text[v] === '\t') v++;
+    let valueStart = v;
+    let valueEnd = v;
+    if (text[v] === '\\' && text[v + 1] === '"') {
+      valueStart = v + 2;
+      valueEnd = text.indexOf('\\"', valueStart);
+      if (valueEnd === -1 || valueEnd - valueStart > 500) continue;
+    } else if (text[v] === '"' || text[v] === "'") {
+      const q = text[v];
+      valueStart = v + 1;
+      valueEnd = valueStart;
+      while (valueEnd < text.length && text[valueEnd] !== q && text[valueEnd] !== '\n' && valueEnd - valueStart <= 500) {
+        valueEnd += text[valueEnd] === '\\' && q === '"' ? 2 : 1;
+      }
+      if (text[valueEnd] !== q) continue;
+    } else {
+      while (valueEnd < text.length && !BARE_STOP.has(text[valueEnd] as string) && valueEnd - valueStart <= 500) valueEnd++;
+    }
+    const value = text.slice(valueStart, valueEnd);
+    if (value === '' || value.startsWith('[REDACTED') || NOT_SECRET.test(value)) continue;
+    out += text.slice(last, valueStart) + placeholder('secret');
+    last = valueEnd;
+    sep.lastIndex = valueEnd;
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
 /** Build a redactor from options (compile once, use for many texts). */
 export function createRedactor(options: RedactOptions = {}): Redactor {
   const rules = builtinRules(options);
@@ -218,6 +305,10 @@ export function createRedactor(options: RedactOptions = {}): Redactor {
     let out = text;
     for (const rule of rules) {
       if (rule.quick && !rule.quick(out)) continue;
+      if (rule.apply) {
+        out = rule.apply(out);
+        continue;
+      }
       rule.regex.lastIndex = 0;
       const replace = rule.replace;
       out = replace

@@ -63,7 +63,11 @@ function firstLine(s: string | null | undefined): string {
   return (s ?? '').split('\n')[0]?.trim() ?? '';
 }
 
-function statusOf(fix: FixRecord, events: FixEventRecord[], failed: { name: string; lastLine: string } | undefined): string {
+function statusOf(
+  fix: FixRecord,
+  events: FixEventRecord[],
+  failed: { name: string; lastLine: string } | undefined,
+): string {
   const last = events.at(-1);
   const approve = [...events].reverse().find((e) => e.event === 'approve');
   switch (fix.state) {
@@ -76,8 +80,11 @@ function statusOf(fix: FixRecord, events: FixEventRecord[], failed: { name: stri
     case 'failed': {
       const step = fix.failedStep ?? failed?.name ?? 'unknown step';
       const line = failed?.lastLine ? ` (${failed.lastLine})` : '';
-      const why = firstLine(fix.reason).replace(/^the gate failed at [^:]+: /, '').replace(/:$/, '');
-      const detail = fix.failedStep === 'policy' ? firstLine((fix.reason ?? '').split('\n')[1] ?? '').replace(/^- /, '') : '';
+      const why = firstLine(fix.reason)
+        .replace(/^the gate failed at [^:]+: /, '')
+        .replace(/:$/, '');
+      const detail =
+        fix.failedStep === 'policy' ? firstLine((fix.reason ?? '').split('\n')[1] ?? '').replace(/^- /, '') : '';
       return `failed at ${step}: ${why}${detail ? ` ${detail}` : ''}${fix.failedStep === 'policy' ? '' : line}`;
     }
     case 'superseded':
@@ -159,7 +166,8 @@ export function buildChangelog(src: ChangelogSources, sinceMs = 0): ChangelogIte
       why: null,
       what: null,
       state: 'unknown',
-      status: c.kind === 'merge' ? 'merged (no record in this database)' : `branch ${c.ref} (no record in this database)`,
+      status:
+        c.kind === 'merge' ? 'merged (no record in this database)' : `branch ${c.ref} (no record in this database)`,
       branch: c.ref ?? null,
       mergeCommit: c.kind === 'merge' ? c.commit : null,
       filesChanged: null,
@@ -218,7 +226,10 @@ export function renderChangelog(items: readonly ChangelogItem[], generatedAt: nu
         `- Pattern rate: ${fmtRate(item.rate.before)}/min in the ${item.rate.windowMinutes} min before, ${fmtRate(item.rate.after)}/min after`,
       );
     }
-    const refs = [item.branch ? `branch \`${item.branch}\`` : '', item.mergeCommit ? `merge \`${item.mergeCommit.slice(0, 12)}\`` : '']
+    const refs = [
+      item.branch ? `branch \`${item.branch}\`` : '',
+      item.mergeCommit ? `merge \`${item.mergeCommit.slice(0, 12)}\`` : '',
+    ]
       .filter(Boolean)
       .join(', ');
     if (refs) out.push(`- Git: ${refs}`);
@@ -243,9 +254,13 @@ export async function gitFixCommits(repo: string, mainRef = 'HEAD'): Promise<Git
     if (!ref.startsWith(FIX_BRANCH_PREFIX) && !ref.startsWith(ROLLBACK_BRANCH_PREFIX)) continue;
     out.push({ kind: 'branch', ref, commit, ts: Number(ts) * 1000, subject: subject ?? '', trailers: trailers ?? '' });
   }
-  const log = await git(repo, ['log', '--merges', '--first-parent', '--format=%H%x00%ct%x00%s%x00%(trailers:only,unfold)%x1e', mainRef], {
-    allowFail: true,
-  });
+  const log = await git(
+    repo,
+    ['log', '--merges', '--first-parent', '--format=%H%x00%ct%x00%s%x00%(trailers:only,unfold)%x1e', mainRef],
+    {
+      allowFail: true,
+    },
+  );
   for (const rec of log.stdout.split('\x1e')) {
     const [commit, ts, subject, trailers] = rec.replace(/^\n/, '').split('\0');
     if (!commit || !trailers || !/^Dancer-Fix:/im.test(trailers)) continue;
@@ -279,7 +294,9 @@ export function patternRates(
   const sum = (from: number, to: number) =>
     (
       db
-        .prepare('SELECT COALESCE(SUM(count), 0) AS n FROM template_buckets WHERE template_id = ? AND minute >= ? AND minute < ?')
+        .prepare(
+          'SELECT COALESCE(SUM(count), 0) AS n FROM template_buckets WHERE template_id = ? AND minute >= ? AND minute < ?',
+        )
         .get(templateId, from, to) as { n: number }
     ).n;
   const afterMinutes = Math.max(1, end - m);
@@ -306,7 +323,9 @@ export async function collectChangelog(
     const ev = fixEvents(db, fix.id);
     events.set(fix.id, ev);
     if (fix.state === 'failed') {
-      const failed = gateSteps(db, fix.id).filter((s) => !s.ok).at(-1);
+      const failed = gateSteps(db, fix.id)
+        .filter((s) => !s.ok)
+        .at(-1);
       if (failed && failed.exitCode !== 0) {
         const lastLine =
           failed.outputTail

@@ -143,7 +143,11 @@ export function parseDiff(text: string): ParsedDiff {
       const oldPath = stripPrefix(line.slice(4).split('\t')[0] as string);
       const next = lines[i + 1] ?? '';
       const newPath = next.startsWith('+++ ') ? stripPrefix(next.slice(4).split('\t')[0] as string) : oldPath;
-      if (!file || file.added.length + file.removed.length > 0 || (file.path !== '' && !sameFile(file, oldPath, newPath))) {
+      if (
+        !file ||
+        file.added.length + file.removed.length > 0 ||
+        (file.path !== '' && !sameFile(file, oldPath, newPath))
+      ) {
         file = start(oldPath, newPath);
       }
       if (oldPath === '/dev/null') file.status = 'added';
@@ -178,7 +182,5 @@ export function parseDiff(text: string): ParsedDiff {
 }
 
 function sameFile(file: DiffFile, oldPath: string, newPath: string): boolean {
-  return (
-    (oldPath === '/dev/null' || oldPath === file.oldPath) && (newPath === '/dev/null' || newPath === file.path)
-  );
+  return (oldPath === '/dev/null' || oldPath === file.oldPath) && (newPath === '/dev/null' || newPath === file.path);
 }

@@ -150,7 +150,10 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
   const command = regressionCommand(regression.command, tests);
   const after = record(await run('regression:fix', command, input.worktree, regression.timeoutSeconds));
   if (!after.ok) {
-    return fail('regression:fix', `the regression test ${tests.join(', ')} does not pass with the fix: ${stepReason(after)}`);
+    return fail(
+      'regression:fix',
+      `the regression test ${tests.join(', ')} does not pass with the fix: ${stepReason(after)}`,
+    );
   }
   const baseDir = `${input.worktree.replace(/\/+$/, '')}.base`;
   if (existsSync(baseDir)) rmSync(baseDir, { recursive: true, force: true });

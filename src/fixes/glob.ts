@@ -6,7 +6,7 @@
 
 const cache = new Map<string, RegExp>();
 
-function escape(ch: string): string {
+function escapeChar(ch: string): string {
   return /[\\^$.|+()[\]{}]/.test(ch) ? `\\${ch}` : ch;
 }
 
@@ -45,7 +45,7 @@ function compile(glob: string): RegExp {
       re += ')';
       depth--;
     } else if (ch === ',' && depth > 0) re += '|';
-    else re += escape(ch);
+    else re += escapeChar(ch);
   }
   return new RegExp(`^${re}$`);
 }

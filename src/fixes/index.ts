@@ -12,7 +12,7 @@ export {
 export { type DiffFile, type ParsedDiff, parseDiff } from './diff.js';
 export { findRegressionTests, type GateOutcome, type GateStepOutcome, runGate } from './gate.js';
 export { authorEnv, type GitIdentity, git } from './git.js';
-export { formatCommitMessage, type FixTrailers, fixTrailersFrom, parseTrailerLines } from './message.js';
+export { type FixTrailers, fixTrailersFrom, formatCommitMessage, parseTrailerLines } from './message.js';
 export { beforeTagName, defaultWorktreeBase, fixBranchName, rollbackBranchName } from './names.js';
 export {
   advanceFix,
@@ -22,11 +22,11 @@ export {
   policySummary,
   processRetryRequests,
   pruneRetained,
+  type RollbackOptions,
   rejectFix,
   resumeFix,
   resumePipeline,
   retryFix,
-  type RollbackOptions,
   rollbackFix,
   startFix,
 } from './pipeline.js';
@@ -50,7 +50,6 @@ export {
   type RetryRequest,
   requestRetry,
 } from './records.js';
-export { resolveWorktreeBase } from './worktree-base.js';
 export {
   type Actor,
   FIX_EVENTS,
@@ -74,3 +73,4 @@ export type {
   RepairContext,
   RunAgent,
 } from './types.js';
+export { resolveWorktreeBase } from './worktree-base.js';

@@ -81,7 +81,7 @@ export function formatCommitMessage(entry: ChangelogEntry, trailers: FixTrailers
   const title = oneLine(entry.title).slice(0, 100) || `Dancer fix ${trailers.fixId}`;
   const sections: string[] = [];
   const add = (heading: string, text: string | undefined) => {
-    if (text && text.trim()) sections.push(`${heading}:\n${defuseTrailers(wrapParagraph(text))}`);
+    if (text?.trim()) sections.push(`${heading}:\n${defuseTrailers(wrapParagraph(text))}`);
   };
   add('What was wrong', entry.problem);
   add('What changed', entry.change);

@@ -203,7 +203,8 @@ export async function resumePipeline(deps: PipelineDeps): Promise<FixRecord[]> {
     if (deps.signal?.aborted) break;
     if (fix.state === 'approved' && !deps.deploy) continue;
     // A rollback that was under way when the process died is finished first.
-    if (fix.rollbackBranch && !fix.rollbackCommit) out.push(await rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' }));
+    if (fix.rollbackBranch && !fix.rollbackCommit)
+      out.push(await rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' }));
     else out.push(await advanceFix(deps, fix.id));
   }
   out.push(...(await processRetryRequests(deps)));
@@ -277,7 +278,10 @@ function entryFor(fix: FixRecord, outcome: AgentOutcome, title?: string): Change
   return {
     title: title ?? outcome.summary ?? `Dancer fix ${fix.id} for pattern ${fix.patternId}`,
     problem:
-      outcome.rootCause ?? (outcome.missing ? `Missing from the logs: ${outcome.missing}` : undefined) ?? fix.patternText ?? undefined,
+      outcome.rootCause ??
+      (outcome.missing ? `Missing from the logs: ${outcome.missing}` : undefined) ??
+      fix.patternText ??
+      undefined,
     change: `${outcome.analysis ?? outcome.summary ?? ''}${files}`.trim(),
     testing: outcome.regressionTest
       ? `Regression test ${outcome.regressionTest}: the gate checks that it fails on the base commit and passes with the fix.`
@@ -495,7 +499,12 @@ function formatMs(ms: number): string {
 // --- approval ------------------------------------------------------------------------------------
 
 /** A human approves a fix waiting for approval. */
-export async function approveFix(deps: Pick<PipelineDeps, 'db' | 'clock' | 'onTransition' | 'log'>, id: number, by: string, reason = '') {
+export async function approveFix(
+  deps: Pick<PipelineDeps, 'db' | 'clock' | 'onTransition' | 'log'>,
+  id: number,
+  by: string,
+  reason = '',
+) {
   return move(deps as PipelineDeps, id, {
     event: 'approve',
     actor: humanActor(by),
@@ -534,7 +543,8 @@ function testedText(deps: PipelineDeps, fix: FixRecord): string {
       `the regression test ${fix.regressionTest} fails on the base commit ${fix.baseCommit?.slice(0, 12)} and passes with the fix`,
     );
   }
-  const rounds = fix.repairRounds > 0 ? ` after ${fix.repairRounds} repair round${fix.repairRounds === 1 ? '' : 's'}` : '';
+  const rounds =
+    fix.repairRounds > 0 ? ` after ${fix.repairRounds} repair round${fix.repairRounds === 1 ? '' : 's'}` : '';
   return `The gate passed${rounds}: ${parts.join('; ') || 'no steps configured'}.`;
 }
 
@@ -569,7 +579,12 @@ async function merge(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
     await createTag(deps.repo, tag, main, `Before merging dancer fix ${fix.id} (${fix.branch})`, env(deps));
     updateFix(deps.db, fix.id, { beforeTag: tag }, now(deps));
     try {
-      mergeCommit = await mergeNoFf(deps.repo, fix.branch as string, mergeMessage(deps, fix, approverOf(deps, fix.id)), env(deps));
+      mergeCommit = await mergeNoFf(
+        deps.repo,
+        fix.branch as string,
+        mergeMessage(deps, fix, approverOf(deps, fix.id)),
+        env(deps),
+      );
     } catch (error) {
       if (!isDancerError(error, 'DANCER_GIT_CONFLICT')) throw error;
       return move(deps, fix.id, {
@@ -597,18 +612,24 @@ function request(fix: FixRecord, kind: DeployRequest['kind'], commit: string, si
 }
 
 async function deploy(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
-  if (fix.rollbackBranch) return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' });
+  if (fix.rollbackBranch)
+    return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' });
   if (!deps.deploy) return fix;
   const result = await deps.deploy(request(fix, 'fix', fix.mergeCommit as string, deps.signal));
   if (deps.signal?.aborted) return getFix(deps.db, fix.id);
   if (!result.ok) {
-    return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: `the deploy failed: ${result.reason}`, redeploy: false });
+    return rollbackFix(deps, fix.id, {
+      actor: 'supervisor',
+      reason: `the deploy failed: ${result.reason}`,
+      redeploy: false,
+    });
   }
   return move(deps, fix.id, { event: 'live', actor: 'supervisor', reason: 'the new release is live; observing' });
 }
 
 async function observe(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
-  if (fix.rollbackBranch) return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' });
+  if (fix.rollbackBranch)
+    return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' });
   if (!deps.observe) {
     return move(deps, fix.id, { event: 'confirm', actor: 'timer', reason: 'no observation window configured' });
   }
@@ -645,9 +666,13 @@ export interface RollbackOptions {
 export async function rollbackFix(deps: PipelineDeps, id: number, options: RollbackOptions): Promise<FixRecord> {
   let fix = getFix(deps.db, id);
   if (!['deploying', 'observing', 'deployed'].includes(fix.state) || !fix.mergeCommit) {
-    throw new DancerError('DANCER_ILLEGAL_TRANSITION', `Fix ${id} is ${fix.state}; only a merged fix can be rolled back`, {
-      details: { id, state: fix.state },
-    });
+    throw new DancerError(
+      'DANCER_ILLEGAL_TRANSITION',
+      `Fix ${id} is ${fix.state}; only a merged fix can be rolled back`,
+      {
+        details: { id, state: fix.state },
+      },
+    );
   }
   const main = await mainBranchOf(deps);
   try {
@@ -684,7 +709,10 @@ export async function rollbackFix(deps: PipelineDeps, id: number, options: Rollb
           if (existsSync(dir)) await removeWorktree(deps.repo, dir);
           await createWorktree(deps.repo, { branch, dir, base: main });
           await revertMerge(dir, fix.mergeCommit, message, env(deps));
-        } else if (existsSync(dir) && (await gitOut(dir, ['rev-parse', 'HEAD'])) === (await revParse(deps.repo, main))) {
+        } else if (
+          existsSync(dir) &&
+          (await gitOut(dir, ['rev-parse', 'HEAD'])) === (await revParse(deps.repo, main))
+        ) {
           await revertMerge(dir, fix.mergeCommit, message, env(deps));
         }
         const tag = await uniqueTag(deps.repo, now(deps));
@@ -704,9 +732,13 @@ export async function rollbackFix(deps: PipelineDeps, id: number, options: Rollb
   if ((options.redeploy ?? true) && deps.deploy) {
     const result = await deps.deploy(request(fix, 'rollback', fix.rollbackCommit as string, deps.signal));
     if (!result.ok) {
-      throw new DancerError('DANCER_ROLLBACK_FAILED', `The rollback of fix ${id} is merged but its deploy failed: ${result.reason}`, {
-        details: { id, commit: fix.rollbackCommit },
-      });
+      throw new DancerError(
+        'DANCER_ROLLBACK_FAILED',
+        `The rollback of fix ${id} is merged but its deploy failed: ${result.reason}`,
+        {
+          details: { id, commit: fix.rollbackCommit },
+        },
+      );
     }
   }
   return move(deps, id, {
@@ -764,7 +796,11 @@ export async function retryFix(
   options.onCreated?.(created.id);
   for (const older of listFixes(deps.db, { patternId: prev.patternId, states: OPEN_STATES })) {
     if (older.id !== created.id) {
-      await move(hooked, older.id, { event: 'supersede', actor: options.actor ?? 'supervisor', reason: `superseded by fix ${created.id}` });
+      await move(hooked, older.id, {
+        event: 'supersede',
+        actor: options.actor ?? 'supervisor',
+        reason: `superseded by fix ${created.id}`,
+      });
     }
   }
   return advanceFix(hooked, created.id);

@@ -151,7 +151,8 @@ function dependencyViolations(file: DiffFile, input: PolicyInput): PolicyViolati
       }));
   }
   // A bare diff: an added `"name": "range"` line whose key was not removed is a new dependency.
-  const entry = /^\s*"((?:@[\w.-]+\/)?[\w.-]+)"\s*:\s*"((?:[\^~<>=*]|\d|latest|file:|git|https?:|npm:|workspace:)[^"]*)"/;
+  const entry =
+    /^\s*"((?:@[\w.-]+\/)?[\w.-]+)"\s*:\s*"((?:[\^~<>=*]|\d|latest|file:|git|https?:|npm:|workspace:)[^"]*)"/;
   const removed = new Set(file.removed.map((l) => entry.exec(l.text)?.[1]).filter(Boolean));
   const out: PolicyViolation[] = [];
   for (const l of file.added) {
@@ -187,7 +188,11 @@ export function checkPolicy(diff: ParsedDiff, policy: PolicyConfig, input: Polic
       }
     }
     if (file.mode === '160000') {
-      violations.push({ rule: 'submodule', file: file.path, message: `${file.path}: a fix may not change a submodule` });
+      violations.push({
+        rule: 'submodule',
+        file: file.path,
+        message: `${file.path}: a fix may not change a submodule`,
+      });
     }
     if (isTestFile(file.oldPath) && file.status === 'deleted') {
       violations.push({ rule: 'deleted_test', file: file.oldPath, message: `${file.oldPath}: deletes a test file` });

@@ -2,8 +2,9 @@
  * The fixes tables: create a fix, move it through the state machine (one `fix_events` row per
  * transition, in the same transaction as the state change), record gate steps, read it all back.
  */
-import type { Db } from '../store/open.js';
+
 import { DancerError } from '../errors.js';
+import type { Db } from '../store/open.js';
 import type { Risk } from './policy.js';
 import { type Actor, type FixEvent, type FixState, transition } from './state.js';
 
@@ -142,7 +143,15 @@ export function createFix(db: Db, fix: NewFix, now: number): FixRecord {
         `INSERT INTO fixes (pattern_id, pattern_hash, pattern_text, consultation_id, state, retry_of, created_at, updated_at)
          VALUES (?, ?, ?, ?, 'proposed', ?, ?, ?)`,
       )
-      .run(fix.patternId, fix.patternHash, fix.patternText ?? null, fix.consultationId ?? null, fix.retryOf ?? null, now, now);
+      .run(
+        fix.patternId,
+        fix.patternHash,
+        fix.patternText ?? null,
+        fix.consultationId ?? null,
+        fix.retryOf ?? null,
+        now,
+        now,
+      );
     const id = Number(info.lastInsertRowid);
     db.prepare(
       `INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason) VALUES (?, ?, NULL, 'proposed', 'create', ?, ?)`,
@@ -234,23 +243,25 @@ export interface Transition {
  * @throws {DancerError} `DANCER_ILLEGAL_TRANSITION` (nothing is written), `DANCER_NOT_FOUND`.
  */
 export function applyEvent(db: Db, id: number, t: Transition, now: number): FixRecord {
-  return db.transaction(() => {
-    const current = getFix(db, id);
-    if (t.expect !== undefined && current.state !== t.expect) {
-      throw new DancerError(
-        'DANCER_ILLEGAL_TRANSITION',
-        `Fix ${id} is ${current.state}, not ${t.expect}; refusing to ${t.event}`,
-        { details: { id, state: current.state, expected: t.expect, event: t.event } },
-      );
-    }
-    const next = transition(current.state, t.event);
-    updateFix(db, id, { ...t.fields, reason: t.reason }, now);
-    db.prepare('UPDATE fixes SET state = ? WHERE id = ?').run(next, id);
-    db.prepare(
-      `INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(id, now, current.state, next, t.event, t.actor, t.reason, t.details ? JSON.stringify(t.details) : null);
-    return getFix(db, id);
-  }).immediate();
+  return db
+    .transaction(() => {
+      const current = getFix(db, id);
+      if (t.expect !== undefined && current.state !== t.expect) {
+        throw new DancerError(
+          'DANCER_ILLEGAL_TRANSITION',
+          `Fix ${id} is ${current.state}, not ${t.expect}; refusing to ${t.event}`,
+          { details: { id, state: current.state, expected: t.expect, event: t.event } },
+        );
+      }
+      const next = transition(current.state, t.event);
+      updateFix(db, id, { ...t.fields, reason: t.reason }, now);
+      db.prepare('UPDATE fixes SET state = ? WHERE id = ?').run(next, id);
+      db.prepare(
+        `INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(id, now, current.state, next, t.event, t.actor, t.reason, t.details ? JSON.stringify(t.details) : null);
+      return getFix(db, id);
+    })
+    .immediate();
 }
 
 /** Every transition of a fix, oldest first. */
@@ -296,9 +307,10 @@ export function recordGateStep(db: Db, step: Omit<GateStepRecord, 'id'>): number
 
 /** Gate steps of a fix, in the order they ran. */
 export function gateSteps(db: Db, fixId: number): GateStepRecord[] {
-  const rows = db
-    .prepare('SELECT * FROM gate_steps WHERE fix_id = ? ORDER BY round, seq, id')
-    .all(fixId) as Record<string, unknown>[];
+  const rows = db.prepare('SELECT * FROM gate_steps WHERE fix_id = ? ORDER BY round, seq, id').all(fixId) as Record<
+    string,
+    unknown
+  >[];
   return rows.map((r) => ({
     id: r.id as number,
     fixId: r.fix_id as number,

@@ -270,13 +270,22 @@ export async function mergeNoFf(
   }
   if (r.exitCode !== 0) {
     const conflicted = (await git(repo, ['diff', '--name-only', '--diff-filter=U'], { allowFail: true })).stdout.trim();
-    const inMerge = (await git(repo, ['rev-parse', '--verify', '--quiet', 'MERGE_HEAD'], { allowFail: true })).exitCode === 0;
+    const inMerge =
+      (await git(repo, ['rev-parse', '--verify', '--quiet', 'MERGE_HEAD'], { allowFail: true })).exitCode === 0;
     if (inMerge) await git(repo, ['merge', '--abort'], { allowFail: true });
     const isConflict = conflicted !== '' || /CONFLICT/.test(r.stdout);
     throw new DancerError(
       isConflict ? 'DANCER_GIT_CONFLICT' : 'DANCER_GIT_FAILED',
       `Merging ${branch} failed${conflicted ? ` with conflicts in ${conflicted.split('\n').join(', ')}` : `: ${(r.stderr || r.stdout).split('\n')[0]}`}`,
-      { details: { repo, branch, conflicted: conflicted ? conflicted.split('\n') : [], stderr: r.stderr, stdout: r.stdout } },
+      {
+        details: {
+          repo,
+          branch,
+          conflicted: conflicted ? conflicted.split('\n') : [],
+          stderr: r.stderr,
+          stdout: r.stdout,
+        },
+      },
     );
   }
   return gitOut(repo, ['rev-parse', 'HEAD']);
@@ -297,9 +306,13 @@ export async function revertMerge(
   const r = await git(dir, ['revert', '-m', '1', '--no-commit', merge], { env, allowFail: true });
   if (r.exitCode !== 0) {
     await git(dir, ['revert', '--abort'], { allowFail: true });
-    throw new DancerError('DANCER_GIT_CONFLICT', `Reverting ${merge} does not apply cleanly: ${r.stderr.split('\n')[0]}`, {
-      details: { merge, stderr: r.stderr },
-    });
+    throw new DancerError(
+      'DANCER_GIT_CONFLICT',
+      `Reverting ${merge} does not apply cleanly: ${r.stderr.split('\n')[0]}`,
+      {
+        details: { merge, stderr: r.stderr },
+      },
+    );
   }
   await git(dir, ['commit', '--no-verify', '--allow-empty', '-F', '-'], { env, input: message });
   return gitOut(dir, ['rev-parse', 'HEAD']);

@@ -75,9 +75,7 @@ export const TRANSITIONS: Readonly<Record<FixState, Partial<Record<FixEvent, Fix
 };
 
 /** States a fix never leaves. */
-export const TERMINAL_STATES: readonly FixState[] = FIX_STATES.filter(
-  (s) => Object.keys(TRANSITIONS[s]).length === 0,
-);
+export const TERMINAL_STATES: readonly FixState[] = FIX_STATES.filter((s) => Object.keys(TRANSITIONS[s]).length === 0);
 
 /** States in which a fix is still open (not terminal, not yet deployed). */
 export const OPEN_STATES: readonly FixState[] = ['proposed', 'testing', 'awaiting_approval', 'approved'];

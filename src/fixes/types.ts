@@ -81,7 +81,9 @@ export type DeployResult = { ok: true } | { ok: false; reason: string };
 export type DeployFn = (request: DeployRequest) => Promise<DeployResult>;
 
 /** The verdict of the observation window after a deploy. */
-export type ObserveResult = { verdict: 'healthy'; reason?: string | undefined } | { verdict: 'rollback'; reason: string };
+export type ObserveResult =
+  | { verdict: 'healthy'; reason?: string | undefined }
+  | { verdict: 'rollback'; reason: string };
 
 /** Watch the deployed fix for the observation window and say whether it stays. */
 export type ObserveFn = (request: DeployRequest) => Promise<ObserveResult>;

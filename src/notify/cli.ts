@@ -45,7 +45,10 @@ async function checkCommand(options: GlobalOptions): Promise<void> {
     stream: settings.stream,
     allow: settings.allow,
   };
-  if (options.json) return printJson(result);
+  if (options.json) {
+    printJson(result);
+    return;
+  }
   const c = makeColors();
   process.stdout.write(
     `${c.green('ok')}: ${me.full_name} <${me.email}> (user ${me.user_id}${me.is_bot ? ', bot' : ''}) on ${credentials.site}, ` +
@@ -73,7 +76,8 @@ function outboxCommand(options: OutboxOptions): void {
     throw new DancerError('DANCER_USAGE', `--state must be pending, failed, sent or all (got ${state}).`);
   }
   const limit = Number(options.limit ?? 50);
-  if (!Number.isInteger(limit) || limit <= 0) throw new DancerError('DANCER_USAGE', '--limit must be a positive integer.');
+  if (!Number.isInteger(limit) || limit <= 0)
+    throw new DancerError('DANCER_USAGE', '--limit must be a positive integer.');
   const db = openDb(options, true);
   try {
     const store = new OutboxStore(db);
@@ -81,7 +85,10 @@ function outboxCommand(options: OutboxOptions): void {
       .all()
       .filter((r) => state === 'all' || r.state === state)
       .slice(-limit);
-    if (options.json) return printJson({ counts: store.counts(), rows });
+    if (options.json) {
+      printJson({ counts: store.counts(), rows });
+      return;
+    }
     const counts = store.counts();
     progress(
       `outbox: ${counts.pending} pending, ${counts.failed} failed, ${counts.sent} sent, ${counts.merged} merged, ${counts.superseded} superseded`,
@@ -109,13 +116,19 @@ function outboxCommand(options: OutboxOptions): void {
 
 function retryCommand(ids: string[], options: GlobalOptions): void {
   const parsed = ids.map((id) => Number(id));
-  if (parsed.some((n) => !Number.isInteger(n) || n <= 0)) throw new DancerError('DANCER_USAGE', 'IDs are outbox row ids.');
+  if (parsed.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new DancerError('DANCER_USAGE', 'IDs are outbox row ids.');
   const db = openDb(options, false);
   try {
     const stmt = db.prepare("UPDATE outbox SET state = 'pending', last_error = NULL WHERE id = ? AND state = 'failed'");
     const changed = parsed.filter((id) => stmt.run(id).changes > 0);
-    if (options.json) return printJson({ requeued: changed });
-    progress(`Requeued ${changed.length} of ${parsed.length} (only failed rows can be requeued); the running bot sends them.`);
+    if (options.json) {
+      printJson({ requeued: changed });
+      return;
+    }
+    progress(
+      `Requeued ${changed.length} of ${parsed.length} (only failed rows can be requeued); the running bot sends them.`,
+    );
   } finally {
     db.close();
   }
@@ -127,11 +140,15 @@ interface AuditOptions extends GlobalOptions {
 
 function auditCommand(options: AuditOptions): void {
   const limit = Number(options.limit ?? 50);
-  if (!Number.isInteger(limit) || limit <= 0) throw new DancerError('DANCER_USAGE', '--limit must be a positive integer.');
+  if (!Number.isInteger(limit) || limit <= 0)
+    throw new DancerError('DANCER_USAGE', '--limit must be a positive integer.');
   const db = openDb(options, true);
   try {
     const rows = listAudit(db).slice(-limit);
-    if (options.json) return printJson(rows);
+    if (options.json) {
+      printJson(rows);
+      return;
+    }
     const c = makeColors();
     process.stdout.write(
       renderTable(
@@ -155,7 +172,9 @@ function auditCommand(options: AuditOptions): void {
 
 /** Register `dancer zulip`. */
 export function register(program: Command): void {
-  const zulip = program.command('zulip').description('The Zulip bot: check credentials, see the outbox and the audit log.');
+  const zulip = program
+    .command('zulip')
+    .description('The Zulip bot: check credentials, see the outbox and the audit log.');
   withConfigOption(
     zulip
       .command('check')

@@ -126,3 +126,9 @@ export function recordIgnore(db: Db, templateId: number, ratePerMinute: number, 
 export function clearIgnore(db: Db, templateId: number): void {
   db.prepare('DELETE FROM pattern_ignores WHERE template_id = ?').run(templateId);
 }
+
+/** One decision by row id. */
+export function decisionById(db: Db, id: number): StoredDecision | undefined {
+  const row = db.prepare('SELECT * FROM decisions WHERE id = ?').get(id) as Row | undefined;
+  return row === undefined ? undefined : fromRow(row);
+}

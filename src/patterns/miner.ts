@@ -395,26 +395,46 @@ export class TemplateMiner {
     return `${fp}${SEP}${len}`;
   }
 
-  /** Leaf keys a message may be found under: each leading position exact or `*`. */
+  /**
+   * Leaf keys a message may be found under. A template whose first token is a wildcard is keyed
+   * by the tokens after it (offset 1), so values in the first position (an address, a time) do
+   * not crowd every such template into one leaf. Each key position is exact or `*`.
+   */
   private leafKeysFor(tokens: readonly string[], fp: string): string[] {
-    let keys = [this.groupKey(fp, tokens.length)];
-    for (let i = 0; i < this.depth; i++) {
+    const group = this.groupKey(fp, tokens.length);
+    const out: string[] = [];
+    const first = tokens[0];
+    if (first !== undefined && !first.includes(WILDCARD)) this.expandKeys(`${group}${SEP}0`, tokens, 0, out);
+    if (tokens.length > 1) this.expandKeys(`${group}${SEP}1`, tokens, 1, out);
+    else if (tokens.length === 0) out.push(`${group}${SEP}0`);
+    return out;
+  }
+
+  private expandKeys(prefix: string, tokens: readonly string[], offset: number, out: string[]): void {
+    let keys = [prefix];
+    for (let i = offset; i < offset + this.depth; i++) {
       const k = this.key(tokens[i]);
       const next: string[] = [];
-      for (const prefix of keys) {
-        next.push(`${prefix}${SEP}${k}`);
-        if (k !== STAR && k !== '') next.push(`${prefix}${SEP}${STAR}`);
+      for (const p of keys) {
+        next.push(`${p}${SEP}${k}`);
+        if (k !== STAR && k !== '') next.push(`${p}${SEP}${STAR}`);
       }
       keys = next;
     }
-    return keys;
+    for (const k of keys) out.push(k);
+  }
+
+  /** Offset of a template's index key: 1 when its first token is a wildcard. */
+  private offsetOf(tokens: readonly string[]): number {
+    return tokens.length > 1 && (tokens[0] as string).includes(WILDCARD) ? 1 : 0;
   }
 
   /** The leaf a template lives in: its leading tokens, `*` for wildcards or crowded positions. */
   private leafKeyOf(c: Cluster): string {
     const group = this.groupKey(c.fingerprint, c.tokens.length);
-    let key = group;
-    for (let i = 0; i < this.depth; i++) {
+    const offset = this.offsetOf(c.tokens);
+    let key = `${group}${SEP}${offset}`;
+    for (let i = offset; i < offset + this.depth; i++) {
       let k = this.key(c.tokens[i]);
       if (k !== STAR && k !== '') {
         const slot = `${key}${SEP}#${i}`;
@@ -592,7 +612,7 @@ export class TemplateMiner {
       if (tt === mt || tt === WILDCARD) continue;
       t[i] = generalize(tt, mt);
       changed = true;
-      if (i < this.depth) lead = true;
+      if (i <= this.depth) lead = true;
     }
     if (!changed) return false;
     c.text = undefined;

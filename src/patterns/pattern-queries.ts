@@ -3,6 +3,7 @@
  * `dancer patterns` CLI need, plus status changes made by the detector and the CLI.
  */
 import type { Db } from '../store/open.js';
+import { decisionById, type StoredDecision } from './decisions-store.js';
 import type { TemplateStatus } from './triggers.js';
 
 /** One row of `templates`, as the detector and CLI see it. */
@@ -115,12 +116,23 @@ export interface TemplateExample {
   parameters: string[] | undefined;
 }
 
-/** The newest `limit` records of a template, with their parameters. */
-export function templateExamples(db: Db, template: Pick<TemplateRow, 'id' | 'text'>, limit = 5): TemplateExample[] {
+/**
+ * The newest `limit` records of a template, with their parameters: from `parametersOf` (the
+ * miner's own extraction) when given and it fits, else from the template text.
+ */
+export function templateExamples(
+  db: Db,
+  template: Pick<TemplateRow, 'id' | 'text'>,
+  limit = 5,
+  parametersOf?: (message: string, templateId: number) => string[] | undefined,
+): TemplateExample[] {
   const rows = db
     .prepare('SELECT id, ts, level, count, message FROM logs WHERE template_id = ? ORDER BY ts DESC, id DESC LIMIT ?')
     .all(template.id, limit) as Array<Omit<TemplateExample, 'parameters'>>;
-  return rows.map((r) => ({ ...r, parameters: templateParameters(template.text, r.message) }));
+  return rows.map((r) => ({
+    ...r,
+    parameters: parametersOf?.(r.message, template.id) ?? templateParameters(template.text, r.message),
+  }));
 }
 
 /** A template id and the ids of every template merged into it (directly or through others). */
@@ -132,4 +144,12 @@ export function withMergedIds(db: Db, id: number): number[] {
     )
     .all(id) as Array<{ id: number }>;
   return rows.map((r) => r.id);
+}
+
+/** The last `limit` decisions whose key is `key` or starts with `key:`, newest first. */
+export function decisionsForKey(db: Db, key: string, limit = 10): StoredDecision[] {
+  const ids = db
+    .prepare('SELECT id FROM decisions WHERE key = ? OR key LIKE ? ORDER BY at DESC, id DESC LIMIT ?')
+    .all(key, `${key}:%`, limit) as Array<{ id: number }>;
+  return ids.map((r) => decisionById(db, r.id)).filter((d): d is StoredDecision => d !== undefined);
 }

@@ -244,8 +244,7 @@ export class LogWriter {
     } catch (error) {
       this.#runs.clear();
       this.#stats.failedBatches++;
-      const storeError = toStoreError(error);
-      this.#drop(dropReason(error), batch.length, storeError);
+      if (batch.length > 0) this.#drop(dropReason(error), batch.length, toStoreError(error));
       if (this.#pendingDropped.size > 0) this.#arm(Math.max(1000, this.#delayMs));
       return { rows: 0, records: 0 };
     }
@@ -299,12 +298,18 @@ export class LogWriter {
   /** Count a drop (persist it, else keep it pending) and report the condition once. */
   #drop(reason: string, n: number, error: DancerError): void {
     this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + n;
-    try {
-      recordDropped(this.#db, reason, n);
-    } catch {
-      // The store refuses even the counter: keep it and persist it with the next good batch.
-      this.#pendingDropped.set(reason, (this.#pendingDropped.get(reason) ?? 0) + n);
+    // A locked or read-only store would refuse the counter too (a locked one after another busy
+    // timeout): keep those in memory straight away.
+    let persisted = false;
+    if (reason !== 'store_locked' && reason !== 'store_readonly' && reason !== 'writer_closed') {
+      try {
+        recordDropped(this.#db, reason, n);
+        persisted = true;
+      } catch {
+        // The store refuses even the counter: persist it with the next good batch.
+      }
     }
+    if (!persisted) this.#pendingDropped.set(reason, (this.#pendingDropped.get(reason) ?? 0) + n);
     const report = new DancerError(
       error.code,
       `${error.message}; ${n} record(s) dropped (reason "${reason}"). Further drops for this reason are counted in the dropped table without another report until a batch succeeds.`,

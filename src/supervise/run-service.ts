@@ -9,6 +9,7 @@ import {
 } from '../capture/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
+import { Detector, minerOptionsFromConfig, minerPlugin, TemplateStore } from '../patterns/index.js';
 import { type BatchPlugin, LogWriter } from '../store/log-writer.js';
 import { type Db, openStore } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
@@ -23,8 +24,10 @@ export interface CrashReport extends CrashEvent {
 /** Options of {@link runService}. */
 export interface RunServiceOptions {
   loaded: LoadedConfig;
-  /** Batch plugins for the log writer (the patterns stage's miner and detector). */
+  /** Extra batch plugins for the log writer (after the miner and the detector). */
   plugins?: BatchPlugin[];
+  /** Run the template miner and the detector on captured records (default true). */
+  patterns?: boolean;
   /** A crash, with the last records (the patterns stage's crash trigger). */
   onCrash?: (report: CrashReport) => void;
   onAlert?: (alert: Alert) => void;
@@ -41,6 +44,8 @@ export interface RunningService {
   supervisor: Supervisor;
   db: Db;
   writer: LogWriter;
+  /** The detector (emits `trigger` events for the consult stage), when patterns are on. */
+  detector: Detector | undefined;
   /** Resolves when the supervisor has stopped (after a signal or `stop()`); the exit code to use. */
   done: Promise<number>;
   stop(): Promise<void>;
@@ -57,10 +62,24 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   const paths = supervisorPaths(loaded);
   const log = options.log ?? ((m: string) => process.stderr.write(`dancer: ${m}\n`));
   const db = openStore(paths.db);
+  let detector: Detector | undefined;
+  const plugins: BatchPlugin[] = [];
+  if (options.patterns !== false) {
+    const templates = new TemplateStore(db);
+    plugins.push(minerPlugin(templates, templates.loadMiner(minerOptionsFromConfig(loaded.config))));
+    detector = new Detector({
+      db,
+      config: loaded.config.patterns.triggers,
+      onError: (e) => log(`detector: ${e.code}: ${e.message}`),
+    });
+    plugins.push(detector.plugin());
+    detector.on('trigger', (t) => log(`trigger: ${t.reason}`));
+  }
+  plugins.push(...(options.plugins ?? []));
   const writer = new LogWriter(db, {
     maxBatchRecords: loaded.config.store.batch.maxRecords,
     maxBatchDelayMs: loaded.config.store.batch.maxDelayMs,
-    plugins: options.plugins ?? [],
+    plugins,
     onError: (e) => log(`store: ${e.code}: ${e.message}`),
   });
   const keep = options.lastRecords ?? 50;
@@ -137,6 +156,11 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
         writer.flush();
         const lastRecords = recent.get(event.pid) ?? [];
         recent.delete(event.pid);
+        try {
+          detector?.crashTrigger({ exitCode: event.code, signal: event.signal, lastRecords });
+        } catch (error) {
+          log(`crash trigger failed: ${errorMessage(error)}`);
+        }
         options.onCrash?.({ ...event, lastRecords });
       },
       onAlert(alert) {
@@ -157,6 +181,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   });
   let stopping: Promise<void> | undefined;
   const finish = async () => {
+    detector?.stop();
     await capture?.close();
     writer.close();
     teeFile?.end();
@@ -190,6 +215,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
       for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(signal, onSignal);
     });
   }
+  detector?.start();
   try {
     await supervisor.start();
   } catch (error) {
@@ -203,5 +229,5 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   }, 200);
   poll.unref();
   void done.then(() => clearInterval(poll));
-  return { supervisor, db, writer, done, stop };
+  return { supervisor, db, writer, detector, done, stop };
 }

@@ -7,9 +7,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { FixRecord, RunAgent } from '../../src/fixes/index.js';
 import { advanceFix, approveFix, startFix } from '../../src/fixes/pipeline.js';
 import { fixEvents, getFix, pendingRetries } from '../../src/fixes/records.js';
-import type { FixRecord, RunAgent } from '../../src/fixes/index.js';
 import { openStore } from '../../src/store/open.js';
 import {
   brokenBuildAgent,
@@ -33,7 +33,7 @@ function dancer(cwd: string, ...args: string[]) {
 }
 
 let r: ServiceRepo;
-const ids = {} as Record<"deployed" | "broken" | "weak" | "toReject" | "toApprove" | "rolledBack", number>;
+const ids = {} as Record<'deployed' | 'broken' | 'weak' | 'toReject' | 'toApprove' | 'rolledBack', number>;
 let clock = Date.UTC(2026, 10, 20, 9, 0);
 const tick = () => {
   clock += 60_000;
@@ -51,22 +51,39 @@ beforeAll(async () => {
   const withAgent = (agent: RunAgent, extra = {}) => ({ ...base, runAgent: agent, ...extra });
   const noRepair = { ...base.fixes, repairRounds: 0 };
   // 1: deployed, with pattern buckets so the changelog shows the rate before and after.
-  const deployed = await startFix(withAgent(goodAgent), { patternId: '7', patternHash: 'aaaa1111', patternText: 'total failed <*>' });
+  const deployed = await startFix(withAgent(goodAgent), {
+    patternId: '7',
+    patternHash: 'aaaa1111',
+    patternText: 'total failed <*>',
+  });
   await approveFix(base, deployed.id, 'alice');
   const done = await advanceFix(withAgent(goodAgent, { deploy: async () => ({ ok: true }) }), deployed.id);
   ids.deployed = done.id;
   // 2: fails at typecheck.
-  ids.broken = (await startFix(withAgent(brokenBuildAgent, { fixes: noRepair }), { patternId: '8', patternHash: 'bbbb2222' })).id;
+  ids.broken = (
+    await startFix(withAgent(brokenBuildAgent, { fixes: noRepair }), { patternId: '8', patternHash: 'bbbb2222' })
+  ).id;
   // 3: refused: the regression test already passes on base.
-  ids.weak = (await startFix(withAgent(weakTestAgent, { fixes: noRepair }), { patternId: '9', patternHash: 'cccc3333' })).id;
+  ids.weak = (
+    await startFix(withAgent(weakTestAgent, { fixes: noRepair }), { patternId: '9', patternHash: 'cccc3333' })
+  ).id;
   // 4: waits for approval (the CLI rejects it); 5: waits too (the CLI approves it).
   ids.toReject = (await startFix(withAgent(goodAgent), { patternId: '10', patternHash: 'dddd4444' })).id;
   ids.toApprove = (await startFix(withAgent(goodAgent), { patternId: '11', patternHash: 'eeee5555' })).id;
   // 6: an improve_logging change that deploys and is rolled back by the observation window.
   const logging: RunAgent = async (dir) => {
     const file = path.join(dir, 'src/server.mjs');
-    writeFileSync(file, readFileSync(file, 'utf8').replace("msg: 'total failed',", "msg: 'total failed', items: body.length,"));
-    return { kind: 'improve_logging', summary: 'Log the request body size when a total fails', missing: 'the cart size', risk: 'low', costUsd: 0.02 };
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace("msg: 'total failed',", "msg: 'total failed', items: body.length,"),
+    );
+    return {
+      kind: 'improve_logging',
+      summary: 'Log the request body size when a total fails',
+      missing: 'the cart size',
+      risk: 'low',
+      costUsd: 0.02,
+    };
   };
   const loggingFix = await startFix(withAgent(logging), { patternId: '12', patternHash: 'ffff6666' });
   await approveFix(base, loggingFix.id, 'alice');
@@ -92,7 +109,14 @@ describe('dancer fixes', () => {
     const all = dancer(r.root, 'fixes', 'list', '--json');
     expect(all.code).toBe(0);
     const fixes = JSON.parse(all.stdout) as FixRecord[];
-    expect(fixes.map((f) => f.id)).toEqual([ids.rolledBack, ids.toApprove, ids.toReject, ids.weak, ids.broken, ids.deployed]);
+    expect(fixes.map((f) => f.id)).toEqual([
+      ids.rolledBack,
+      ids.toApprove,
+      ids.toReject,
+      ids.weak,
+      ids.broken,
+      ids.deployed,
+    ]);
     const failed = JSON.parse(dancer(r.root, 'fixes', 'list', '--state', 'failed', '--json').stdout) as FixRecord[];
     expect(failed.map((f) => f.id).sort()).toEqual([ids.broken, ids.weak].sort());
     const text = dancer(r.root, 'fixes');
@@ -121,14 +145,26 @@ describe('dancer fixes', () => {
     const out = dancer(r.root, 'fixes', 'diff', String(ids.deployed));
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('+++ b/src/cart.mjs');
-    expect(out.stdout).toContain('+  return items.map((item) => (priceOf(item.sku) ?? 0) * item.quantity).reduce((a, b) => a + b, 0);');
+    expect(out.stdout).toContain(
+      '+  return items.map((item) => (priceOf(item.sku) ?? 0) * item.quantity).reduce((a, b) => a + b, 0);',
+    );
     expect(out.stdout).toContain('+++ b/test/cart-empty.test.mjs');
   });
 
   it('approve and reject record who did it; reject needs a reason; illegal moves are refused', () => {
     const noReason = dancer(r.root, 'fixes', 'reject', String(ids.toReject));
     expect(noReason.code).not.toBe(0);
-    const rejected = dancer(r.root, 'fixes', 'reject', String(ids.toReject), '--reason', 'wrong layer', '--by', 'bob', '--json');
+    const rejected = dancer(
+      r.root,
+      'fixes',
+      'reject',
+      String(ids.toReject),
+      '--reason',
+      'wrong layer',
+      '--by',
+      'bob',
+      '--json',
+    );
     expect(rejected.code).toBe(0);
     expect(JSON.parse(rejected.stdout).state).toBe('rejected');
     const approved = dancer(r.root, 'fixes', 'approve', String(ids.toApprove));
@@ -146,7 +182,11 @@ describe('dancer fixes', () => {
   it('retry records a request the supervisor picks up; open fixes cannot be retried', () => {
     const out = dancer(r.root, 'fixes', 'retry', String(ids.broken), '--reason', 'keep the types right', '--json');
     expect(out.code).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ fixId: ids.broken, requestedBy: 'osuser', reason: 'keep the types right' });
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      fixId: ids.broken,
+      requestedBy: 'osuser',
+      reason: 'keep the types right',
+    });
     const db = openStore(path.join(r.root, 'dancer.db'));
     expect(pendingRetries(db).map((p) => p.fixId)).toEqual([ids.broken]);
     expect(getFix(db, ids.broken).state).toBe('failed');
@@ -190,15 +230,25 @@ describe('dancer changelog', () => {
     expect(out.code).toBe(0);
     const md = readFileSync(path.join(r.root, 'CHANGELOG.md'), 'utf8');
     const order = [...md.matchAll(/^### \d\d:\d\d · (Fix|Rollback) (\d+)/gm)].map((m) => Number(m[2]));
-    expect(order).toEqual([ids.deployed, ids.broken, ids.weak, ids.toReject, ids.toApprove, ids.rolledBack, ids.rolledBack]);
+    expect(order).toEqual([
+      ids.deployed,
+      ids.broken,
+      ids.weak,
+      ids.toReject,
+      ids.toApprove,
+      ids.rolledBack,
+      ids.rolledBack,
+    ]);
     expect(md).toMatch(/### \d\d:\d\d · Rollback \d+: Rolled back fix \d+: Log the request body size/);
     expect(md).toContain('- Status: rolled back by dancer (supervisor): memory grew 40% over baseline');
     expect(md).toContain('- Pattern rate: 5/min in the 60 min before, 0/min after');
     expect(md).toMatch(/- Git: branch `dancer\/rollback-\d{8}-\d{4}`, merge `[0-9a-f]{12}`/);
     expect(md).toContain('## 2026-11-20');
     expect(md).toContain('- Status: deployed (approved by alice)');
-    expect(md).toMatch(/- Status: failed at typecheck: the gate failed at typecheck/);
-    expect(md).toMatch(/- Status: failed at regression:base: .*already passes on the base commit/);
+    expect(md).toMatch(/- Status: failed at typecheck: step typecheck exited with status \d+ \(.*TS2322/);
+    expect(md).toMatch(/- Status: failed at regression:base: the regression test test\/cart-weak.test.mjs already passes on the base commit [0-9a-f]{12}, so it does not reproduce the bug; write a test that fails without the fix\n/);
+    expect(md).toContain('- What changed: Log the request body size when a total fails (1 file, 2 lines, risk low)');
+    expect(md).toContain('- Why: Missing from the logs: the cart size');
     expect(md).toContain('- Status: rejected by bob: wrong layer');
     expect(md).toContain('- Status: approved');
     expect(md).toContain('- Cost: $0.0421');

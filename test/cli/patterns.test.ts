@@ -44,6 +44,7 @@ beforeAll(() => {
   }
   writer.write({ ts: now - 1000, level: 40, message: 'disk 91% full on /var', pid: 1 });
   writer.close();
+  pipeline.detector.crashTrigger({ exitCode: 1, signal: null, lastRecords: [] });
   store.db.close();
 });
 
@@ -126,6 +127,16 @@ describe('dancer patterns', () => {
     ) as Array<{ id: number }>;
     const q = await dancer('patterns', 'why', String(quiet[0]?.id), '--db', dbFile);
     expect(q.stdout).toContain('No decisions recorded');
+  });
+
+  it('explains the decisions about crashes, the error rate and reviews', async () => {
+    const crash = await dancer('patterns', 'why', 'crash', '--db', dbFile);
+    expect(crash.exitCode).toBe(0);
+    expect(crash.stdout).toMatch(
+      /the crash rule held \(crash: the process exited with code 1\), but it stayed quiet because 1 consultation\(s\) already running \(limit 1\)/,
+    );
+    const review = await dancer('patterns', 'why', 'review', '--db', dbFile, '--json');
+    expect(JSON.parse(review.stdout)).toEqual({ key: 'review', decisions: [] });
   });
 
   it('ignores and unignores a pattern, remembering its rate', async () => {

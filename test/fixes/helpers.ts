@@ -66,7 +66,11 @@ export function testPolicy(overrides: Record<string, unknown> = {}) {
 }
 
 /** Pipeline deps over `r` with `runAgent`. */
-export function depsFor(r: ServiceRepo, runAgent: RunAgent, extra: Partial<PipelineDeps> = {}): PipelineDeps & { db: Db } {
+export function depsFor(
+  r: ServiceRepo,
+  runAgent: RunAgent,
+  extra: Partial<PipelineDeps> = {},
+): PipelineDeps & { db: Db } {
   return {
     db: openStore(r.dbFile),
     repo: r.repo,
@@ -132,5 +136,9 @@ export const weakTestAgent: RunAgent = async (dir) => {
     path.join(dir, 'test/cart-weak.test.mjs'),
     `import assert from 'node:assert/strict';\nimport { test } from 'node:test';\nimport { total } from '../src/cart.mjs';\n\ntest('one apple', () => {\n  assert.equal(total([{ sku: 'apple', quantity: 1 }]), 50);\n});\n`,
   );
-  return { ...GOOD_OUTCOME, regressionTest: 'test/cart-weak.test.mjs', filesChanged: ['src/cart.mjs', 'test/cart-weak.test.mjs'] };
+  return {
+    ...GOOD_OUTCOME,
+    regressionTest: 'test/cart-weak.test.mjs',
+    filesChanged: ['src/cart.mjs', 'test/cart-weak.test.mjs'],
+  };
 };

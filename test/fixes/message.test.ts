@@ -1,10 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import {
-  fixTrailersFrom,
-  formatCommitMessage,
-  parseTrailerLines,
-} from '../../src/fixes/message.js';
+import { fixTrailersFrom, formatCommitMessage, parseTrailerLines } from '../../src/fixes/message.js';
 import { beforeTagName, defaultWorktreeBase, fixBranchName, rollbackBranchName } from '../../src/fixes/names.js';
 
 const parseWithGit = (message: string) =>
@@ -54,7 +50,11 @@ describe('names', () => {
     expect(rollbackBranchName(t)).toBe('dancer/rollback-20261105-0703');
     expect(beforeTagName(t)).toBe(`dancer-before-${Math.floor(t / 1000)}`);
     expect(defaultWorktreeBase({ isRoot: true, varWritable: true, dir: '/srv/app' })).toBe('/var/dancer/worktrees');
-    expect(defaultWorktreeBase({ isRoot: true, varWritable: false, dir: '/srv/app' })).toBe('/srv/app/.dancer/worktrees');
-    expect(defaultWorktreeBase({ isRoot: false, varWritable: true, dir: '/srv/app/' })).toBe('/srv/app/.dancer/worktrees');
+    expect(defaultWorktreeBase({ isRoot: true, varWritable: false, dir: '/srv/app' })).toBe(
+      '/srv/app/.dancer/worktrees',
+    );
+    expect(defaultWorktreeBase({ isRoot: false, varWritable: true, dir: '/srv/app/' })).toBe(
+      '/srv/app/.dancer/worktrees',
+    );
   });
 });

@@ -1,13 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  advanceFix,
-  approveFix,
-  rejectFix,
-  rollbackFix,
-  startFix,
-} from '../../src/fixes/pipeline.js';
+import { advanceFix, approveFix, rejectFix, rollbackFix, startFix } from '../../src/fixes/pipeline.js';
 import { fixEvents, gateSteps, getFix } from '../../src/fixes/records.js';
 import type { DeployRequest, RunAgent } from '../../src/fixes/types.js';
 import type { Db } from '../../src/store/open.js';
@@ -22,7 +16,12 @@ import {
   weakTestAgent,
 } from './helpers.js';
 
-const trigger = { patternId: '42', patternHash: 'ab12cd34ef56', patternText: 'total failed <*>', reason: 'rate 5x baseline' };
+const trigger = {
+  patternId: '42',
+  patternHash: 'ab12cd34ef56',
+  patternText: 'total failed <*>',
+  reason: 'rate 5x baseline',
+};
 const open: Db[] = [];
 afterEach(() => {
   for (const db of open.splice(0)) db.close();
@@ -131,7 +130,13 @@ describe('fix pipeline with real git', () => {
       expect(repair).toMatchObject({ round: 1, failedStep: 'typecheck' });
       expect(repair.outputTail).toMatch(/TS2322|not assignable/);
       const file = path.join(dir, 'src/cart.mjs');
-      writeFileSync(file, readFileSync(file, 'utf8').replace(/\n\/\*\* @type \{number\} \*\/\nexport const broken = 'not a number';\n/, '\n'));
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(
+          /\n\/\*\* @type \{number\} \*\/\nexport const broken = 'not a number';\n/,
+          '\n',
+        ),
+      );
       return { ...GOOD_OUTCOME, summary: 'Remove the ill-typed constant' };
     };
     const deps = depsFor(r, agent);
@@ -170,7 +175,10 @@ describe('fix pipeline with real git', () => {
     const agent: RunAgent = async (dir, brief) => {
       calls++;
       const out = await goodAgent(dir, brief);
-      writeFileSync(path.join(dir, 'test/cart.test.mjs'), readFileSync(path.join(dir, 'test/cart.test.mjs'), 'utf8').replace("test('unknown", "test.skip('unknown"));
+      writeFileSync(
+        path.join(dir, 'test/cart.test.mjs'),
+        readFileSync(path.join(dir, 'test/cart.test.mjs'), 'utf8').replace("test('unknown", "test.skip('unknown"),
+      );
       return out;
     };
     const deps = depsFor(r, agent);
@@ -202,7 +210,10 @@ describe('fix pipeline with real git', () => {
     expect(second.branch).not.toBe(first.branch);
     const rejected = await rejectFix(deps, second.id, 'bob', 'not the right approach');
     expect(rejected.state).toBe('rejected');
-    expect(fixEvents(deps.db, second.id).at(-1)).toMatchObject({ actor: 'human:bob', reason: 'not the right approach' });
+    expect(fixEvents(deps.db, second.id).at(-1)).toMatchObject({
+      actor: 'human:bob',
+      reason: 'not the right approach',
+    });
     await expect(approveFix(deps, second.id, 'bob')).rejects.toMatchObject({ code: 'DANCER_ILLEGAL_TRANSITION' });
   });
 

@@ -7,7 +7,12 @@ import { checkPolicy, needsApproval } from '../../src/fixes/policy.js';
 const policy = (o: Record<string, unknown> = {}) => policySchema.parse(o);
 
 /** A git-style diff of one file. */
-function fileDiff(file: string, added: string[], removed: string[] = [], status: 'modified' | 'added' | 'deleted' = 'modified') {
+function fileDiff(
+  file: string,
+  added: string[],
+  removed: string[] = [],
+  status: 'modified' | 'added' | 'deleted' = 'modified',
+) {
   const head =
     status === 'added'
       ? `diff --git a/${file} b/${file}\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n+++ b/${file}\n`
@@ -18,7 +23,8 @@ function fileDiff(file: string, added: string[], removed: string[] = [], status:
   return head + hunk + removed.map((l) => `-${l}\n`).join('') + added.map((l) => `+${l}\n`).join('');
 }
 
-const rules = (text: string, p = policy(), input = {}) => checkPolicy(parseDiff(text), p, input).violations.map((v) => v.rule);
+const rules = (text: string, p = policy(), input = {}) =>
+  checkPolicy(parseDiff(text), p, input).violations.map((v) => v.rule);
 
 describe('diff parser', () => {
   it('reads files, statuses, renames, line numbers and no-newline markers', () => {
@@ -61,7 +67,8 @@ describe('diff parser', () => {
   });
 
   it('reads plain diff -u output of several files', () => {
-    const text = '--- a/x.txt\t2020\n+++ b/x.txt\t2020\n@@ -1 +1 @@\n-a\n+b\n--- a/y.txt\n+++ b/y.txt\n@@ -1 +1,2 @@\n c\n+d\n';
+    const text =
+      '--- a/x.txt\t2020\n+++ b/x.txt\t2020\n@@ -1 +1 @@\n-a\n+b\n--- a/y.txt\n+++ b/y.txt\n@@ -1 +1,2 @@\n c\n+d\n';
     const diff = parseDiff(text);
     expect(diff.files.map((f) => [f.path, f.added.length, f.removed.length])).toEqual([
       ['x.txt', 1, 1],
@@ -116,7 +123,9 @@ describe('policy', () => {
     expect(rules(fileDiff('src/secrets/key.ts', ['x']), policy({ protectedPaths: ['src/secrets/**'] }))).toEqual([
       'protected_path',
     ]);
-    expect(rules(fileDiff('ops/svc.yaml', ['x']), policy(), { configPath: 'ops/svc.yaml' })).toEqual(['protected_path']);
+    expect(rules(fileDiff('ops/svc.yaml', ['x']), policy(), { configPath: 'ops/svc.yaml' })).toEqual([
+      'protected_path',
+    ]);
     expect(rules(fileDiff('.github/x', ['x']), policy({ defaultProtectedPaths: false }))).toEqual([]);
   });
 
@@ -126,7 +135,10 @@ describe('policy', () => {
     expect(r.violations.map((v) => v.message)).toEqual([
       'changes 11 files; the policy allows at most 10 (policy.maxFiles)',
     ]);
-    const big = fileDiff('src/a.js', Array.from({ length: 30 }, (_, i) => `line ${i}`));
+    const big = fileDiff(
+      'src/a.js',
+      Array.from({ length: 30 }, (_, i) => `line ${i}`),
+    );
     expect(checkPolicy(parseDiff(big), policy({ maxLines: 29 })).violations[0]).toMatchObject({ rule: 'max_lines' });
   });
 
@@ -149,7 +161,10 @@ describe('policy', () => {
       policy(),
     );
     expect(r.violations).toEqual([
-      expect.objectContaining({ rule: 'deleted_test', message: expect.stringContaining("removes 1 test case (old line 1: test('total adds up'") }),
+      expect.objectContaining({
+        rule: 'deleted_test',
+        message: expect.stringContaining("removes 1 test case (old line 1: test('total adds up'"),
+      }),
     ]);
     // Rewriting a test (same count) is fine.
     expect(rules(fileDiff('test/a.test.mjs', ["test('b', () => {});"], ["test('a', () => {});"]))).toEqual([]);
@@ -162,11 +177,17 @@ describe('policy', () => {
     expect(rules(fileDiff('src/a.js', ['eval(x)']), policy({ allowEval: true }))).toEqual([]);
     const p = policy({ forbiddenPatterns: [{ pattern: 'process\\.exit\\(', reason: 'never exit the service' }] });
     const r = checkPolicy(parseDiff(fileDiff('src/a.js', ['process.exit(1)'])), p);
-    expect(r.violations[0]?.message).toBe('src/a.js:1: never exit the service (matches /process\\.exit\\(/): process.exit(1)');
+    expect(r.violations[0]?.message).toBe(
+      'src/a.js:1: never exit the service (matches /process\\.exit\\(/): process.exit(1)',
+    );
   });
 
   it('refuses new dependencies, from a bare diff and from package.json contents', () => {
-    const diff = fileDiff('package.json', ['    "left-pad": "^1.3.0",', '    "express": "^5.0.0"'], ['    "express": "^4.0.0"']);
+    const diff = fileDiff(
+      'package.json',
+      ['    "left-pad": "^1.3.0",', '    "express": "^5.0.0"'],
+      ['    "express": "^4.0.0"'],
+    );
     const r = checkPolicy(parseDiff(diff), policy());
     expect(r.violations.map((v) => v.message)).toEqual([
       'package.json:1: adds dependency "left-pad"; new dependencies are not allowed (policy.allowDependencies)',
@@ -182,7 +203,8 @@ describe('policy', () => {
   });
 
   it('refuses submodule changes', () => {
-    const text = 'diff --git a/vendor/lib b/vendor/lib\nindex 1111111..2222222 160000\n--- a/vendor/lib\n+++ b/vendor/lib\n@@ -1 +1 @@\n-Subproject commit 1111111\n+Subproject commit 2222222\n';
+    const text =
+      'diff --git a/vendor/lib b/vendor/lib\nindex 1111111..2222222 160000\n--- a/vendor/lib\n+++ b/vendor/lib\n@@ -1 +1 @@\n-Subproject commit 1111111\n+Subproject commit 2222222\n';
     expect(rules(text)).toEqual(['submodule']);
   });
 

@@ -49,7 +49,9 @@ describe('repository preflight and worktrees', () => {
     const dir = path.join(r.worktreeBase, 'b');
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'precious.txt'), 'keep me');
-    await expect(createWorktree(r.repo, { branch: 'dancer/fix-y', dir, base })).rejects.toThrow(/already exists and is not empty/);
+    await expect(createWorktree(r.repo, { branch: 'dancer/fix-y', dir, base })).rejects.toThrow(
+      /already exists and is not empty/,
+    );
     expect(readFileSync(path.join(dir, 'precious.txt'), 'utf8')).toBe('keep me');
     expect(sh(r.repo, 'branch', '--list', 'dancer/fix-y')).toBe('');
   });
@@ -132,7 +134,10 @@ describe('repository preflight and worktrees', () => {
     writeFileSync(path.join(r.repo, 'later.txt'), 'not deployed yet');
     sh(r.repo, 'add', 'later.txt');
     sh(r.repo, 'commit', '-q', '-m', 'Later');
-    const deps = depsFor(r, goodAgent, { deployedCommit: () => deployed, fixes: { ...depsFor(r, goodAgent).fixes, gate: { ...depsFor(r, goodAgent).fixes.gate, steps: [] } } });
+    const deps = depsFor(r, goodAgent, {
+      deployedCommit: () => deployed,
+      fixes: { ...depsFor(r, goodAgent).fixes, gate: { ...depsFor(r, goodAgent).fixes.gate, steps: [] } },
+    });
     const fix = await startFix(deps, { patternId: '1', patternHash: 'feedbeef' });
     expect(fix.baseCommit).toBe(deployed);
     expect(sh(r.repo, 'merge-base', fix.branch as string, 'main')).toBe(deployed);

@@ -31,7 +31,10 @@ function run(r: ServiceRepo, mode: 'start' | 'resume', extra: Record<string, unk
     gateMarker: path.join(r.root, 'gate.pause'),
     ...extra,
   };
-  const child = spawn(process.execPath, [DRIVER], { env: { ...process.env, DRIVER: JSON.stringify(driver) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DRIVER], {
+    env: { ...process.env, DRIVER: JSON.stringify(driver) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: Run = {
     child,
     stdout: '',
@@ -104,9 +107,19 @@ function checkHistory(r: ServiceRepo, finalState: string): void {
     const states = events.map((e) => e.toState);
     expect(new Set(states).size).toBe(states.length);
     if (finalState === 'deployed') {
-      expect(states).toEqual(['proposed', 'testing', 'awaiting_approval', 'approved', 'deploying', 'observing', 'deployed']);
+      expect(states).toEqual([
+        'proposed',
+        'testing',
+        'awaiting_approval',
+        'approved',
+        'deploying',
+        'observing',
+        'deployed',
+      ]);
       // Exactly one merge of the fix on main, worktree cleaned, tree has the fix.
-      const merges = sh(r.repo, 'log', '--merges', '--format=%(trailers:key=Dancer-Fix,valueonly)', 'main').split('\n').filter(Boolean);
+      const merges = sh(r.repo, 'log', '--merges', '--format=%(trailers:key=Dancer-Fix,valueonly)', 'main')
+        .split('\n')
+        .filter(Boolean);
       expect(merges).toEqual([String(fix.id)]);
       expect(existsSync(getFix(db, fix.id).worktree ?? '/nonexistent')).toBe(false);
       expect(readFileSync(path.join(r.repo, 'src/cart.mjs'), 'utf8')).toContain('a + b, 0)');

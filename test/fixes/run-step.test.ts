@@ -25,11 +25,14 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 
 describe('runStep', () => {
   it('reports exit status and keeps only the output tail', async () => {
-    const r = await runStep(`${process.execPath} -e "for (let i = 0; i < 5000; i++) console.log('line', i); process.exitCode = 3"`, {
-      cwd: cwd(),
-      timeoutMs: 20_000,
-      tailBytes: 200,
-    });
+    const r = await runStep(
+      `${process.execPath} -e "for (let i = 0; i < 5000; i++) console.log('line', i); process.exitCode = 3"`,
+      {
+        cwd: cwd(),
+        timeoutMs: 20_000,
+        tailBytes: 200,
+      },
+    );
     expect(r).toMatchObject({ ok: false, exitCode: 3, timedOut: false, signal: null });
     expect(Buffer.byteLength(r.outputTail)).toBeLessThanOrEqual(200);
     expect(r.outputTail.trimEnd().endsWith('line 4999')).toBe(true);
@@ -49,7 +52,13 @@ describe('runStep', () => {
 
   it('an abort signal kills the step; a missing directory is a failed result', async () => {
     const ac = new AbortController();
-    const p = runStep('sleep 30', { cwd: cwd(), timeoutMs: 60_000, tailBytes: 100, signal: ac.signal, killGraceMs: 200 });
+    const p = runStep('sleep 30', {
+      cwd: cwd(),
+      timeoutMs: 60_000,
+      tailBytes: 100,
+      signal: ac.signal,
+      killGraceMs: 200,
+    });
     ac.abort();
     const r = await p;
     expect(r.ok).toBe(false);

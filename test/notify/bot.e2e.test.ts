@@ -288,3 +288,83 @@ describe('Zulip bot end to end (through the conformant test server)', () => {
     expect(again.actions.stoppedFlag()).toBeUndefined();
   });
 });
+
+describe('daily digest and other reports', () => {
+  it('posts the digest once a day at the configured hour, and consultations and failures in place', async () => {
+    const server = await startServer();
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'dancer-bot-')), 'dancer.db');
+    const db = openStore(file);
+    const hub = createNotifyHub();
+    const actions = new TestActions(db, hub);
+    let now = Date.UTC(2026, 10, 25, 9, 5);
+    const botUser = server.user('dancer-bot@dancer.test');
+    const { ZulipBot } = await import('../../src/notify/zulip/bot.js');
+    const { ZulipClient } = await import('../../src/notify/zulip/client.js');
+    const bot = new ZulipBot({
+      db,
+      client: new ZulipClient({ site: server.url, email: botUser.email, apiKey: botUser.api_key }),
+      settings: {
+        stream: 'dancer',
+        statusTopic: 'dancer',
+        allow: [],
+        reactions: { approve: 'check', reject: 'cross_mark' },
+        digestHourUtc: 9,
+      },
+      actions: {
+        ...asBotActions(actions),
+        digest: (from, to) => ({
+          from,
+          to,
+          fixes: { proposed: 2, deployed: 1, rolledBack: 0, rejected: 1, failed: 0, open: 1 },
+          costUsd: 0.5,
+          budgetUsd: 10,
+          topPatterns: [PATTERN],
+        }),
+      },
+      feed: hub,
+      clock: () => now,
+    });
+    bot.start();
+    cleanups.push(async () => {
+      await bot.stop();
+      db.close();
+    });
+    expect(await bot.maybeDigest()).toBe(true);
+    expect(await bot.maybeDigest()).toBe(false);
+    await server.waitFor(() => server.messages.length === 1); // else the next day's rows form a backlog
+    now += 86_400_000;
+    expect(await bot.maybeDigest()).toBe(true);
+    hub.publish({
+      type: 'consultation_started',
+      at: now,
+      consultationId: 3,
+      pattern: PATTERN,
+      trigger: 'new error pattern',
+    });
+    hub.publish({
+      type: 'consultation_started',
+      at: now,
+      consultationId: 4,
+      fixId: 50,
+      pattern: PATTERN,
+      trigger: 'rate > 3x',
+    });
+    hub.publish({
+      type: 'failure',
+      at: now,
+      component: 'gate',
+      message: 'npm test timed out',
+      code: 'DANCER_GATE_FAILED',
+      fixId: 50,
+    });
+    await server.waitFor(() => server.messages.length === 5);
+    const [d1, d2, c3, c4, f] = server.messages;
+    expect([d1!.topic, d2!.topic, c3!.topic]).toEqual(['dancer', 'dancer', 'dancer']);
+    expect(d1!.content).toContain('**Daily digest** (2026-11-24 09:00 → 2026-11-25 09:05 UTC)');
+    expect(d2!.content).toContain('2 proposed, 1 deployed');
+    expect(c3!.content).toContain('**Consultation 3 started**');
+    expect(c4!.topic).toBe(fixTopic({ id: 50, pattern: PATTERN }));
+    expect(f!.topic).toBe(c4!.topic);
+    expect(f!.content).toContain('`DANCER_GATE_FAILED`');
+  });
+});

@@ -17,12 +17,17 @@ afterEach(async () => {
 
 describe('dancer zulip', () => {
   it('check: verifies the credentials from a .zuliprc against the server', async () => {
-    const server = await createZulipTestServer({ users: [{ email: 'bot@dancer.test', fullName: 'Dancer', isBot: true }] });
+    const server = await createZulipTestServer({
+      users: [{ email: 'bot@dancer.test', fullName: 'Dancer', isBot: true }],
+    });
     servers.push(server);
     const dir = mkdtempSync(path.join(tmpdir(), 'dancer-zulip-cli-'));
     const bot = server.user('bot@dancer.test');
     writeFileSync(path.join(dir, 'zuliprc'), `[api]\nemail=${bot.email}\nkey=${bot.api_key}\nsite=${server.url}\n`);
-    writeFileSync(path.join(dir, 'dancer.yaml'), 'notify:\n  zulip:\n    zuliprc: zuliprc\n    allow: [alice@dancer.test]\n');
+    writeFileSync(
+      path.join(dir, 'dancer.yaml'),
+      'notify:\n  zulip:\n    zuliprc: zuliprc\n    allow: [alice@dancer.test]\n',
+    );
     const ok = await execa('node', [BIN, 'zulip', 'check', '--json'], { cwd: dir, env: { NO_COLOR: '1' } });
     expect(JSON.parse(ok.stdout)).toMatchObject({
       email: 'bot@dancer.test',
@@ -46,10 +51,20 @@ describe('dancer zulip', () => {
     const failed = store.enqueue({ dest: 'stream', stream: 'nope', topic: 't', content: 'lost?' });
     store.markFailed([failed], "Channel 'nope' does not exist");
     store.enqueue({ dest: 'stream', stream: 'dancer', topic: 't', content: 'waiting' });
-    recordAudit(db, { ts: Date.UTC(2026, 0, 1), actor: 'human:mallory@x', source: 'zulip-command', action: 'approve', target: 'fix:1', outcome: 'refused' });
+    recordAudit(db, {
+      ts: Date.UTC(2026, 0, 1),
+      actor: 'human:mallory@x',
+      source: 'zulip-command',
+      action: 'approve',
+      target: 'fix:1',
+      outcome: 'refused',
+    });
     db.close();
     const outbox = await execa('node', [BIN, 'zulip', 'outbox', '--db', file, '--state', 'all', '--json']);
-    expect(JSON.parse(outbox.stdout)).toMatchObject({ counts: { pending: 1, failed: 1 }, rows: [{ state: 'failed' }, { state: 'pending' }] });
+    expect(JSON.parse(outbox.stdout)).toMatchObject({
+      counts: { pending: 1, failed: 1 },
+      rows: [{ state: 'failed' }, { state: 'pending' }],
+    });
     const retry = await execa('node', [BIN, 'zulip', 'retry', String(failed), '--db', file, '--json']);
     expect(JSON.parse(retry.stdout)).toEqual({ requeued: [failed] });
     const audit = await execa('node', [BIN, 'zulip', 'audit', '--db', file], { env: { NO_COLOR: '1' } });

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type TriggersConfig, triggersSchema } from '../../src/config/schema/patterns.js';
 import { decisionsForTemplate, listDecisions } from '../../src/patterns/decisions-store.js';
 import { Detector, type TriggerEvent } from '../../src/patterns/detector.js';
+import { createPatternsPipeline } from '../../src/patterns/detector-pipeline.js';
+import { parseConfigText } from '../../src/config/index.js';
 import { MINUTE_MS } from '../../src/patterns/windows.js';
 import { LogWriter } from '../../src/store/log-writer.js';
 import type { LogRecord } from '../../src/store/records.js';
@@ -240,5 +242,31 @@ describe('detector: records stored -> decision (real SQLite, fake clock)', () =>
       writer.write({ ts: Date.now(), level: 50, message: `upstream 50${i} refused`, pid: i });
     const t = await fired;
     expect(t).toMatchObject({ kind: 'new_pattern', templateId: 1 });
+  });
+
+  it('live, with the real miner: a new error with varying ids and one stack is one pattern and fires once', async () => {
+    const store = tempStore();
+    cleanups.push(store.cleanup);
+    const { plugins, detector } = createPatternsPipeline(store.db, parseConfigText('{}', '<test>'));
+    const writer = new LogWriter(store.db, { plugins, maxBatchDelayMs: 20 });
+    cleanups.unshift(() => writer.close());
+    const triggers: TriggerEvent[] = [];
+    detector.on('trigger', (t) => triggers.push(t));
+    const fired = nextEvent<TriggerEvent>(detector, 'trigger');
+    for (let i = 0; i < 11; i++) {
+      writer.write({
+        ts: Date.now(),
+        level: 50,
+        message: `order ${9000 + i} for user ${i}a7f3 failed: insufficient stock`,
+        stack: 'Error: insufficient stock\n    at reserve (/srv/app/src/stock.ts:42:11)\n    at checkout (/srv/app/src/orders.ts:88:5)',
+        pid: i,
+      });
+    }
+    const t = await fired;
+    expect(t).toMatchObject({ kind: 'new_pattern', urgent: false });
+    expect(t.numbers).toMatchObject({ count: 11 });
+    const row = store.db.prepare('SELECT text, count FROM templates WHERE id = ?').get(t.templateId) as { text: string; count: number };
+    expect(row.count).toBe(11);
+    expect(decisionsForTemplate(store.db, t.templateId!)[0]).toMatchObject({ outcome: 'fire', triggerId: t.id });
   });
 });

@@ -14,7 +14,7 @@ function app(behaviour: {
   health?: number;
   error?: string;
   leakMb?: number;
-  crashAfterMs?: number;
+  crashAfterReadyMs?: number;
   exitAtStart?: boolean;
 }): string {
   return `import http from 'node:http';
@@ -22,15 +22,20 @@ import { listen } from ${JSON.stringify(LISTEN)};
 const b = ${JSON.stringify(behaviour)};
 if (b.exitAtStart) { console.error('fatal: cannot start'); process.exit(2); }
 const log = (level, msg, extra = {}) => process.stdout.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...extra }) + '\\n');
+let crashing = false;
 const server = http.createServer((req, res) => {
-  if (req.url === '/healthz') { res.writeHead(b.health ?? 200).end(); return; }
+  if (req.url === '/healthz') {
+    res.writeHead(b.health ?? 200).end();
+    // crash loop: crash a moment after the first health check passed (whatever the machine load)
+    if (b.crashAfterReadyMs && !crashing) { crashing = true; setTimeout(() => { log(60, 'boom'); process.exit(1); }, b.crashAfterReadyMs); }
+    return;
+  }
   if (b.error) log(50, b.error + ' for ' + req.url, { err: { type: 'TypeError', message: b.error } });
   res.end(process.pid + ' ' + (process.env.DANCER_RELEASE ?? '') + '\\n');
   log(30, 'request done', { responseTime: 1 });
 });
 await listen(server);
 if (b.leakMb) { const hoard = []; setInterval(() => hoard.push(Buffer.alloc(b.leakMb * 1048576, 1)), 100); }
-if (b.crashAfterMs) setTimeout(() => { log(60, 'boom'); process.exit(1); }, b.crashAfterMs);
 `;
 }
 
@@ -194,7 +199,7 @@ describe('deploys, the observation window and rollback', () => {
     ['error rate +50%', { error: 'db timeout' }, { newPatternMin: 100000 }, /error_rate/],
     ['a new error pattern', { error: 'brand new failure' }, { minErrors: 100000 }, /new_error_pattern/],
     ['a memory spike', { leakMb: 16 }, {}, /memory_(spike|limit)/],
-    ['a crash loop', { crashAfterMs: 800 }, { windowSeconds: 10 }, /crash_loop/],
+    ['a crash loop', { crashAfterReadyMs: 300 }, { windowSeconds: 10 }, /crash_loop/],
   ];
   for (const [name, behaviour, observe, reason] of triggerCases) {
     it(`rolls back on ${name} and records why`, async () => {

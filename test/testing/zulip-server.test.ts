@@ -223,7 +223,7 @@ describe('Zulip test server: messages', () => {
     expect(mixed.body.result).toBe('error');
   });
 
-  it('GET /messages after an anchor, raw or rendered, with the caller\'s flags', async () => {
+  it("GET /messages after an anchor, raw or rendered, with the caller's flags", async () => {
     const server = await start();
     const a = server.sendMessage('alice@dancer.test', { stream: 'dancer', topic: 't', content: 'one' });
     server.sendMessage('alice@dancer.test', { stream: 'dancer', topic: 't', content: '@**Dancer** two' });
@@ -234,11 +234,22 @@ describe('Zulip test server: messages', () => {
       { anchor: String(a), num_before: '0', num_after: '10', include_anchor: 'false', apply_markdown: 'false' },
       { as: 'bot@dancer.test' },
     );
-    expect(raw.body).toMatchObject({ result: 'success', found_anchor: true, found_newest: true, history_limited: false });
+    expect(raw.body).toMatchObject({
+      result: 'success',
+      found_anchor: true,
+      found_newest: true,
+      history_limited: false,
+    });
     expect(raw.body.messages).toEqual([
       expect.objectContaining({ content: '@**Dancer** two', flags: ['mentioned'], content_type: 'text/x-markdown' }),
     ]);
-    const html = await call(server, 'GET', '/messages', { anchor: 'newest', num_before: '1', num_after: '0' }, { as: 'bot@dancer.test' });
+    const html = await call(
+      server,
+      'GET',
+      '/messages',
+      { anchor: 'newest', num_before: '1', num_after: '0' },
+      { as: 'bot@dancer.test' },
+    );
     expect((html.body.messages as Array<{ content: string }>)[0]!.content).toBe('<p>@**Dancer** two</p>');
   });
 

@@ -22,7 +22,9 @@ const installSchema = z
     reuseDeployed: z
       .boolean()
       .default(true)
-      .describe('Link node_modules from the deployed release (or the main working tree) when lockfiles did not change.'),
+      .describe(
+        'Link node_modules from the deployed release (or the main working tree) when lockfiles did not change.',
+      ),
     timeoutSeconds: z.number().positive().optional(),
   })
   .strict();
@@ -112,7 +114,9 @@ export const policySchema = z
     defaultProtectedPaths: z
       .boolean()
       .default(true)
-      .describe('Protect dancer.yaml, CI config, migrations, .gitmodules, and lockfiles unless dependencies are allowed.'),
+      .describe(
+        'Protect dancer.yaml, CI config, migrations, .gitmodules, and lockfiles unless dependencies are allowed.',
+      ),
     maxFiles: z.number().int().positive().default(10).describe('Most files a fix may change.'),
     maxLines: z.number().int().positive().default(400).describe('Most lines (added + removed) a fix may change.'),
     allowDependencies: z.boolean().default(false).describe('Allow new dependencies and lockfile changes.'),
@@ -131,7 +135,9 @@ export const policySchema = z
     autoApprove: z
       .enum(['none', 'low'])
       .default('none')
-      .describe('none: every fix waits for a human; low: low-risk fixes deploy without one. Medium and high always wait.'),
+      .describe(
+        'none: every fix waits for a human; low: low-risk fixes deploy without one. Medium and high always wait.',
+      ),
   })
   .strict();
 

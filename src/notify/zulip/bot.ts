@@ -365,7 +365,7 @@ export class ZulipBot {
   }
 
   private refuse(who: Requester, place: Place, action: string, source: AuditSource, target?: string): void {
-    this.audit(who, source, action, target, 'refused', 'not on notify.zulip.allow');
+    this.audit(who, source, action, target, 'refused', 'DANCER_NOT_ALLOWED: not on notify.zulip.allow');
     this.reply(place, formatRefusal({ name: who.name, userId: who.userId }, action));
   }
 

@@ -120,7 +120,7 @@ export class EventQueuePoller {
    */
   private async backfill(signal: AbortSignal): Promise<void> {
     for (;;) {
-      const anchor = this.lastMessageId ?? 0;
+      const anchor = Math.max(0, this.lastMessageId ?? 0);
       const page = await this.options.client.getMessagesAfter(anchor, 100, { signal });
       for (const message of page.messages) {
         if (message.id <= anchor) continue;
@@ -154,7 +154,13 @@ export class EventQueuePoller {
           }
         }
         if (this.needBackfill && this.lastMessageId !== undefined) {
-          await this.backfill(signal);
+          try {
+            await this.backfill(signal);
+          } catch (error) {
+            // Unavailable or rate limited: retried with the backoff below. Refused: give up on it.
+            if (classifyZulipError(error).kind !== 'rejected') throw error;
+            this.options.onError?.(error, { kind: 'rejected' });
+          }
           this.needBackfill = false;
         }
         this.stats.polls++;
