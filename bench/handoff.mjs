@@ -178,6 +178,7 @@ for (const [t, lat] of samples) {
   // a response belongs to a handoff window when its request was in flight during it
   (windows.some(([a, b]) => t >= a && t - lat <= b) ? during : outside).push(lat);
 }
+const round = (x) => Math.round(x * 10) / 10;
 const resets = Object.entries(errors)
   .filter(([k]) => /ECONNRESET|EPIPE|socket hang up/i.test(k))
   .reduce((n, [, v]) => n + v, 0);
@@ -196,11 +197,12 @@ const summary = {
   durationSeconds: loadSeconds,
   reloads: reloadMs.length,
   rollbacks: rollbackMs.length,
-  p50Outside: pct(outside, 50),
-  p99Outside: pct(outside, 99),
-  p50During: pct(during, 50),
-  p99During: pct(during, 99),
-  maxDuring: Math.max(...during),
+  p50Outside: round(pct(outside, 50)),
+  p99Outside: round(pct(outside, 99)),
+  p50During: round(pct(during, 50)),
+  p99During: round(pct(during, 99)),
+  maxDuring: round(Math.max(...during)),
+  loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   reloadMsMedian: pct(
     reloadMs.map((r) => r.total),
     50,
@@ -221,7 +223,8 @@ if (!args['no-write']) {
   const body = `${heading}
 
 \`npm run build && node bench/handoff.mjs --rate ${rate} --connections ${connections} --reloads ${reloads} --rollbacks ${rollbacks}\`
-(${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os()}; the machine was shared with other work)
+(${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os()}; the machine was shared with other work:
+load average ${summary.loadAverage} at the end, so absolute latencies mostly measure CPU contention; compare during vs outside)
 
 autocannon, ${connections} keep-alive connections, ${rate} req/s for ${loadSeconds} s against a plain \`node:http\` service
 using \`dancer/listen\`, under \`dancer run\` (socket mode: the supervisor holds the socket, workers inherit fd 3).

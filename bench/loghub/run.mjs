@@ -50,20 +50,31 @@ try {
     const content = path.join(data, system, 'content.txt');
     const truth = path.join(data, system, 'truth.tsv');
     // cwd is an empty temp dir, so no dancer.yaml is picked up: defaults only.
-    const mined = spawnSync(process.execPath, [path.join(repo, 'bin/dancer.js'), 'mine', '--assignments', '--quiet', content], {
-      cwd: work,
-      encoding: 'utf8',
-      maxBuffer: 1 << 28,
-    });
+    const mined = spawnSync(
+      process.execPath,
+      [path.join(repo, 'bin/dancer.js'), 'mine', '--assignments', '--quiet', content],
+      {
+        cwd: work,
+        encoding: 'utf8',
+        maxBuffer: 1 << 28,
+      },
+    );
     if (mined.status !== 0) throw new Error(`dancer mine failed on ${system}: ${mined.stderr}`);
     const pred = path.join(work, `${system}.tsv`);
     writeFileSync(pred, mined.stdout);
     const score = JSON.parse(
       execFileSync('python3', [evaluator, '--truth', truth, '--pred', pred, '--name', system], { encoding: 'utf8' }),
     );
-    const templates = new Set(mined.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[1])).size;
+    const templates = new Set(
+      mined.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[1]),
+    ).size;
     rows.push({ system, GA: score.GA, PA: score.PA, FGA: score.FGA, templates, drain: DRAIN[system] });
-    console.error(`${system.padEnd(10)} GA ${score.GA.toFixed(4)}  PA ${score.PA.toFixed(4)}  FGA ${score.FGA.toFixed(4)}`);
+    console.error(
+      `${system.padEnd(10)} GA ${score.GA.toFixed(4)}  PA ${score.PA.toFixed(4)}  FGA ${score.FGA.toFixed(4)}`,
+    );
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

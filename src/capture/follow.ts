@@ -71,6 +71,13 @@ export async function* followFile(file: string, options: FollowOptions = {}): As
           next = -1;
         }
         if (next !== -1) {
+          // Lines written to the old file just before it was renamed: read them first.
+          for (;;) {
+            const m = readSync(fd, buf, 0, buf.length, position);
+            if (m <= 0) break;
+            position += m;
+            yield Buffer.from(buf.subarray(0, m));
+          }
           closeSync(fd);
           fd = next;
           ino = fstatSync(fd).ino;

@@ -196,7 +196,8 @@ class Fields {
 
 /** Set a field, `__proto__` included, as an own data property (never the prototype). */
 function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
 
@@ -304,7 +305,17 @@ export function recordFromObject(
   }
   status ??= f.take(['statusCode', 'status', 'status_code', 'http_status'], httpStatus);
   const durationMs = f.take(
-    ['responseTime', 'response_time', 'durationMs', 'duration_ms', 'duration', 'elapsed', 'elapsedMs', 'latency', 'took'],
+    [
+      'responseTime',
+      'response_time',
+      'durationMs',
+      'duration_ms',
+      'duration',
+      'elapsed',
+      'elapsedMs',
+      'latency',
+      'took',
+    ],
     num,
   );
 

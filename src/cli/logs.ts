@@ -94,7 +94,7 @@ function filters(command: Command, { limit = true } = {}): Command {
 /** Parse `--level`: a level name or a pino number. */
 export function parseLevel(input: string): number {
   const name = input.trim().toLowerCase();
-  if (name in LEVELS) return LEVELS[name as keyof typeof LEVELS];
+  if (Object.hasOwn(LEVELS, name)) return LEVELS[name as keyof typeof LEVELS];
   if (/^\d+$/.test(name)) return Number(name);
   throw new DancerError(
     'DANCER_USAGE',

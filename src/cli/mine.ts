@@ -4,8 +4,8 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
-import { minerOptionsFromConfig } from '../patterns/miner-config.js';
 import { TemplateMiner } from '../patterns/miner.js';
+import { minerOptionsFromConfig } from '../patterns/miner-config.js';
 import { configFor, type GlobalOptions, withConfigOption } from './common.js';
 import { makeColors, printJson, progress, renderTable } from './output.js';
 
@@ -79,7 +79,8 @@ Examples:
 function parseTop(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new DancerError('DANCER_USAGE', `--top must be a positive integer, not ${value}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new DancerError('DANCER_USAGE', `--top must be a positive integer, not ${value}`);
   return n;
 }
 
@@ -137,9 +138,7 @@ function writeAssignments(result: MineResult, json: boolean): void {
   for (let i = 0; i < result.lines; i++) {
     const id = result.assignments[i] as number;
     const template = text.get(id) ?? '';
-    chunk += json
-      ? `${JSON.stringify({ line: i + 1, templateId: id, template })}\n`
-      : `${i + 1}\t${id}\t${template}\n`;
+    chunk += json ? `${JSON.stringify({ line: i + 1, templateId: id, template })}\n` : `${i + 1}\t${id}\t${template}\n`;
     if (chunk.length > 1 << 16) {
       process.stdout.write(chunk);
       chunk = '';

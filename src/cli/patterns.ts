@@ -394,7 +394,13 @@ function ignoreCommand(rawId: string, ignore: boolean, options: ListOptions): vo
 export function register(program: Command): void {
   const patterns = program
     .command('patterns')
-    .description('Mined log patterns: counts, trends, status, and why the detector fired or stayed quiet.');
+    .description('Mined log patterns: counts, trends, status, and why the detector fired or stayed quiet.')
+    .addHelpText(
+      'after',
+      `
+Without a command, lists the patterns: dancer patterns [--min-count N] [--since 2h] [--level error] [--json]
+Every command takes --db FILE, --config FILE and --json. See docs/patterns-triggers.md.`,
+    );
   const common = (cmd: Command) => withDbOption(cmd).option('--json', 'print JSON on stdout');
   common(
     patterns

@@ -4,7 +4,9 @@
  * real store: the replay runs against an in-memory database with the same writer, miner and
  * detector as the live path.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { Assembler } from '../capture/assembler.js';
@@ -159,7 +161,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   const reader = options.timeFormat ? compileTimeFormat(options.timeFormat) : undefined;
   const consultMs = (options.consultMinutes ?? 10) * MINUTE_MS;
   const failures: DancerError[] = [];
-  const db = openStore(':memory:');
+  // A scratch store on disk (not in memory): a long history must not exhaust RAM.
+  const scratch = mkdtempSync(path.join(tmpdir(), 'dancer-replay-'));
+  const db = openStore(path.join(scratch, 'replay.db'));
   let miner: TemplateMiner | undefined;
   let now = 0;
   let detector: Detector | undefined;
@@ -232,43 +236,47 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     }
   };
 
-  const input = createReadStream(options.file, { encoding: 'utf8' });
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   try {
-    for await (const raw of lines) {
-      summary.lines++;
-      let text = raw;
-      let ts = now;
-      const head = reader?.(raw);
-      if (head !== undefined) {
-        ts = head.ts;
-        text = head.rest;
+    const input = createReadStream(options.file, { encoding: 'utf8' });
+    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    try {
+      for await (const raw of lines) {
+        summary.lines++;
+        let text = raw;
+        let ts = now;
+        const head = reader?.(raw);
+        if (head !== undefined) {
+          ts = head.ts;
+          text = head.rest;
+        }
+        const parsed = parseLine(text, {
+          now: ts,
+          stream: 'ingest',
+          maxRecordBytes: options.config.capture.maxRecordBytes,
+        });
+        if (parsed === null) continue;
+        await emit(assembler.push(parsed, parsed.record.ts));
       }
-      const parsed = parseLine(text, {
-        now: ts,
-        stream: 'ingest',
-        maxRecordBytes: options.config.capture.maxRecordBytes,
+    } catch (error) {
+      if (error instanceof DancerError) throw error;
+      throw new DancerError('DANCER_CAPTURE_INPUT_FAILED', `Cannot read ${options.file}: ${(error as Error).message}`, {
+        cause: error,
+        details: { file: options.file },
       });
-      if (parsed === null) continue;
-      await emit(assembler.push(parsed, parsed.record.ts));
     }
-  } catch (error) {
+    await emit(assembler.end());
+    writer?.flush();
+    if (detector !== undefined) {
+      // Let the last window play out: one more tick at the end of the last minute.
+      now = Math.max(now, (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS - 1);
+      detector.tick(now);
+    }
+    writer?.close();
+    summary.templates = miner?.size ?? 0;
+  } finally {
     db.close();
-    throw new DancerError('DANCER_CAPTURE_INPUT_FAILED', `Cannot read ${options.file}: ${(error as Error).message}`, {
-      cause: error,
-      details: { file: options.file },
-    });
+    rmSync(scratch, { recursive: true, force: true });
   }
-  await emit(assembler.end());
-  writer?.flush();
-  if (detector !== undefined) {
-    // Let the last window play out: one more tick at the end of the last minute.
-    now = Math.max(now, (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS - 1);
-    detector.tick(now);
-  }
-  writer?.close();
-  summary.templates = miner?.size ?? 0;
-  db.close();
   if (failures[0] !== undefined) throw failures[0];
   return summary;
 }

@@ -84,14 +84,35 @@ const SECRET_KEY_ENDINGS = [
   'signature',
   'authorization',
 ];
-const SECRET_LAST_CHARS = new Set(SECRET_KEY_ENDINGS.map((k) => k[k.length - 1]));
+
+/** Does `key` end with `ending` (lower case), ignoring case and `-`, `_`, `.` in the key? No allocation. */
+function endsWithKey(key: string, ending: string): boolean {
+  let i = key.length - 1;
+  for (let j = ending.length - 1; j >= 0; j--) {
+    let c = key.charCodeAt(i);
+    while (c === 45 || c === 95 || c === 46) c = key.charCodeAt(--i);
+    if (i < 0) return false;
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== ending.charCodeAt(j)) return false;
+    i--;
+  }
+  return true;
+}
+
+/** Endings grouped by their last character code, so most keys are rejected with one lookup. */
+const ENDINGS_BY_LAST = new Map<number, string[]>();
+for (const ending of SECRET_KEY_ENDINGS) {
+  const last = ending.charCodeAt(ending.length - 1);
+  ENDINGS_BY_LAST.set(last, [...(ENDINGS_BY_LAST.get(last) ?? []), ending]);
+}
 
 /** True when an object key names a secret (`password`, `apiKey`, `db.secret`, `x-api-key`, `csrf_token`...). */
 export function isSecretKey(key: string): boolean {
-  const last = key[key.length - 1]?.toLowerCase();
-  if (last === undefined || !SECRET_LAST_CHARS.has(last)) return false;
-  const k = key.toLowerCase().replace(/[-_.]/g, '');
-  for (const ending of SECRET_KEY_ENDINGS) if (k.endsWith(ending)) return true;
+  let i = key.length - 1;
+  let c = key.charCodeAt(i);
+  while (c === 45 || c === 95 || c === 46) c = key.charCodeAt(--i);
+  const candidates = ENDINGS_BY_LAST.get(c >= 65 && c <= 90 ? c + 32 : c);
+  if (!candidates) return false;
+  for (const ending of candidates) if (endsWithKey(key, ending)) return true;
   return false;
 }
 
@@ -251,16 +272,20 @@ const isKeyChar = (c: number) =>
 const BARE_STOP = new Set([' ', '\t', '\n', '\r', ',', ';', '&', '"', "'", '}', ']', ')', '\\']);
 const NOT_SECRET = /^(?:null|undefined|true|false|\*+|Bearer|Basic|Token|Digest)$/i;
 
+/** A secret-looking key ending followed by its separator: where {@link redactKeyValues} looks closer. */
+const KEY_CANDIDATE =
+  /(?:pass(?:word|wd|phrase)|pwd|secret|api[-_.]?key|access[-_.]?key(?:[-_.]?id)?|token|credentials?|private[-_.]?key|session[-_.]?id|cookie|signature|authorization)\\?["']?[ \t]*[=:]/gi;
+
 /**
  * Replace the values of secret-named keys (`password=x`, `"apiKey": "x"`, `token: x`), scanning
  * from each `=` or `:` back to its key: linear, where a regex tried the key list at every position.
  */
 export function redactKeyValues(text: string): string {
-  const sep = /[=:]/g;
   let out = '';
   let last = 0;
-  for (let m = sep.exec(text); m !== null; m = sep.exec(text)) {
-    const i = m.index;
+  KEY_CANDIDATE.lastIndex = 0;
+  for (let m = KEY_CANDIDATE.exec(text); m !== null; m = KEY_CANDIDATE.exec(text)) {
+    const i = KEY_CANDIDATE.lastIndex - 1;
     if (i < last) continue;
     let j = i - 1;
     while (j >= 0 && (text[j] === ' ' || text[j] === '\t')) j--;
@@ -293,7 +318,7 @@ export function redactKeyValues(text: string): string {
     if (value === '' || value.startsWith('[REDACTED') || NOT_SECRET.test(value)) continue;
     out += text.slice(last, valueStart) + placeholder('secret');
     last = valueEnd;
-    sep.lastIndex = valueEnd;
+    KEY_CANDIDATE.lastIndex = valueEnd;
   }
   return last === 0 ? text : out + text.slice(last);
 }

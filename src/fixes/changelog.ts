@@ -80,12 +80,18 @@ function statusOf(
     case 'failed': {
       const step = fix.failedStep ?? failed?.name ?? 'unknown step';
       const line = failed?.lastLine ? ` (${failed.lastLine})` : '';
-      const why = firstLine(fix.reason)
-        .replace(/^the gate failed at [^:]+: /, '')
-        .replace(/:$/, '');
+      // "the gate failed at STEP[ after N repair rounds]: WHY" reads better as "failed at STEP[ after ...]: WHY".
+      const gatePrefix = `the gate failed at ${step}`;
+      let why = firstLine(fix.reason).replace(/:$/, '');
+      let rounds = '';
+      if (why.startsWith(gatePrefix)) {
+        const m = /^( after \d+ repair rounds?)?: /.exec(why.slice(gatePrefix.length));
+        rounds = m?.[1] ?? '';
+        why = why.slice(gatePrefix.length + (m?.[0].length ?? 0));
+      }
       const detail =
         fix.failedStep === 'policy' ? firstLine((fix.reason ?? '').split('\n')[1] ?? '').replace(/^- /, '') : '';
-      return `failed at ${step}: ${why}${detail ? ` ${detail}` : ''}${fix.failedStep === 'policy' ? '' : line}`;
+      return `failed at ${step}${rounds}: ${why}${detail ? ` ${detail}` : ''}${fix.failedStep === 'policy' ? '' : line}`;
     }
     case 'superseded':
       return firstLine(last?.reason) || 'superseded';

@@ -6,6 +6,7 @@
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { FixesConfig } from '../config/schema/fixes.js';
+import { git } from './git.js';
 import { matchesGlob } from './glob.js';
 import { addDetachedWorktree, removeWorktree } from './repo.js';
 import { runStep, type StepResult, shellQuote } from './run-step.js';
@@ -156,7 +157,11 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
     );
   }
   const baseDir = `${input.worktree.replace(/\/+$/, '')}.base`;
-  if (existsSync(baseDir)) rmSync(baseDir, { recursive: true, force: true });
+  // Left over by a run that was killed: it is Dancer's own scratch worktree, safe to drop.
+  if (existsSync(baseDir)) {
+    await removeWorktree(input.repo, baseDir).catch(() => rmSync(baseDir, { recursive: true, force: true }));
+  }
+  await git(input.repo, ['worktree', 'prune']);
   await addDetachedWorktree(input.repo, baseDir, input.baseCommit);
   try {
     for (const test of tests) {

@@ -157,9 +157,16 @@ export interface NotifyHub extends NotifyFeed {
 
 /**
  * An in-process feed. `publish` calls every listener synchronously, in subscription order; a
- * listener that throws does not stop the others (its error goes to `onListenerError`).
+ * listener that throws does not stop the others (its error goes to `onListenerError`, by default a
+ * process warning).
  */
-export function createNotifyHub(onListenerError: (error: unknown) => void = () => {}): NotifyHub {
+export function createNotifyHub(
+  onListenerError: (error: unknown) => void = (error) =>
+    process.emitWarning(
+      `notify listener failed: ${error instanceof Error ? error.message : String(error)}`,
+      'DancerNotify',
+    ),
+): NotifyHub {
   const listeners = new Set<(event: NotifyEvent) => void>();
   return {
     subscribe(listener) {

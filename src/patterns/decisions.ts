@@ -124,6 +124,22 @@ function gate(
   if (busy !== undefined) {
     return suppress('dedupe_active', 'this pattern is being consulted now', { activeTrigger: busy.triggerId ?? null });
   }
+  // An error-rate spike that is mostly one pattern already being handled is that pattern's spike.
+  if (signal.contributors !== undefined && signal.contributors.length > 0) {
+    const total = Number(signal.numbers.count ?? 0);
+    const handled = signal.contributors.filter(
+      (c) => active.some((a) => a.templateId === c.templateId) || ctx.statuses.get(c.templateId) === 'fixing',
+    );
+    const share = handled.reduce((n, c) => n + c.count, 0);
+    if (total > 0 && share * 2 >= total) {
+      const ids = handled.map((c) => c.templateId).join(', ');
+      return suppress(
+        'dedupe_active',
+        `most of these errors (${share} of ${total}) belong to pattern(s) ${ids}, already being consulted or fixed`,
+        { handledErrors: share },
+      );
+    }
+  }
 
   // 2. ignored
   let firedCode: ReasonCode = 'fired';

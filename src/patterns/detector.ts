@@ -238,7 +238,15 @@ export class Detector extends EventEmitter<DetectorEvents> {
     }
     if (options.errors) {
       const spike = errorRateSpikeRule(this.#recent.overall(sw.from, sw.to), this.#baselines.get(ERRORS_KEY), config);
-      if (spike !== null) signals.push(spike);
+      if (spike !== null) {
+        // Rare: only when the rule holds. Which patterns make up the errors, for the dedupe gate.
+        const contributors = [...perTemplateWindow(this.#db, sw.from, sw.to)]
+          .map(([templateId, c]) => ({ templateId, count: countAtLeast(c, config.spike.errorLevel) }))
+          .filter((c) => c.count > 0 && c.templateId > 0)
+          .sort((a, b) => b.count - a.count)
+          .slice(0, 5);
+        signals.push({ ...spike, contributors, numbers: { ...spike.numbers, topTemplates: contributors } });
+      }
     }
     return this.#decideAndStore(signals, now, templates);
   }
@@ -402,10 +410,15 @@ export class Detector extends EventEmitter<DetectorEvents> {
     const statuses = new Map<number, TemplateStatus>();
     const missing: number[] = [];
     for (const s of signals) {
-      if (s.templateId === undefined) continue;
-      const t = known.get(s.templateId);
-      if (t) statuses.set(s.templateId, t.status);
-      else missing.push(s.templateId);
+      const ids = [
+        ...(s.templateId === undefined ? [] : [s.templateId]),
+        ...(s.contributors ?? []).map((c) => c.templateId),
+      ];
+      for (const id of ids) {
+        const t = known.get(id);
+        if (t) statuses.set(id, t.status);
+        else missing.push(id);
+      }
     }
     if (missing.length > 0 && this.#hasTemplates()) {
       for (const [id, t] of templatesById(this.#db, missing)) statuses.set(id, t.status);

@@ -68,7 +68,10 @@ export function isInApp(frame: StackFrame): boolean {
  * drop a content hash in a bundled file name (`main.3f2a9c1b.js` → `main.js`).
  */
 export function normalizePath(file: string): string {
-  let f = file.replace(/^file:\/\//, '').replace(/[?#].*$/, '').replace(/\\/g, '/');
+  let f = file
+    .replace(/^file:\/\//, '')
+    .replace(/[?#].*$/, '')
+    .replace(/\\/g, '/');
   const parts = f.split('/').filter((p) => p !== '');
   let start = -1;
   for (let i = parts.length - 2; i >= 0; i--) {

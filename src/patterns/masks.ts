@@ -120,7 +120,7 @@ const BUILTIN_REGEX_MASKS: Record<Exclude<BuiltinMaskName, 'numbers'>, RegexMask
   },
   path: {
     name: 'path',
-    re: /(?<![\w.\/~\\-])(?:~|\.{1,2})?(?:\/[\w.@%+~$*:-]+)+\/?|(?<![\w.\/-])[\w.-]+(?:\/[\w.@%+~$*-]+){2,}\/?|\b[A-Za-z]:\\[^\s"'<>|]*/g,
+    re: /(?<![\w./~\\-])(?:~|\.{1,2})?(?:\/[\w.@%+~$*:-]+)+\/?|(?<![\w./-])[\w.-]+(?:\/[\w.@%+~$*-]+){2,}\/?|\b[A-Za-z]:\\[^\s"'<>|]*/g,
     gate: (s) => s.includes('/') || s.includes('\\'),
     replace: WILDCARD,
   },
@@ -138,7 +138,7 @@ const BUILTIN_REGEX_MASKS: Record<Exclude<BuiltinMaskName, 'numbers'>, RegexMask
   },
   keyvalue: {
     name: 'keyvalue',
-    re: /(?<=^|[\s,;(\[{<])([A-Za-z_][\w.-]*)([=:])(?!\/\/)([^\s,;)\]}>=]*\d[^\s,;)\]}>=]*)/g,
+    re: /(?<=^|[\s,;([{<])([A-Za-z_][\w.-]*)([=:])(?!\/\/)([^\s,;)\]}>=]*\d[^\s,;)\]}>=]*)/g,
     gate: (s) => s.includes('=') || s.includes(':'),
     replace: (_m, key: string, sep: string) => `${key}${sep}${WILDCARD}`,
   },

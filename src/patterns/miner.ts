@@ -12,7 +12,7 @@
  * comes to cover another template, the other one is merged into it and records `mergedInto`.
  */
 import { fingerprintFrames } from './fingerprint.js';
-import { createMasker, type Masker, type MaskConfig, WILDCARD } from './masks.js';
+import { createMasker, type MaskConfig, type Masker, WILDCARD } from './masks.js';
 import { joinTokens, tokenize } from './tokenize.js';
 
 /** Options of a {@link TemplateMiner}; the `patterns.miner` section of `dancer.yaml`. */
@@ -127,6 +127,20 @@ class Assignment implements AddResult {
 }
 
 const STAR = '*';
+/** Leaves with more templates than this are searched through a probe index first. */
+const PROBE_MIN = 16;
+
+interface Best {
+  c: Cluster | undefined;
+  sim: number;
+  eq: number;
+}
+
+interface Probe {
+  /** position → token → templates whose first constant token outside the keys is there. */
+  byPosition: Map<number, Map<string, Cluster[]>>;
+  rest: Cluster[];
+}
 const SEP = '\u0001';
 
 /** The defaults of {@link MinerOptions}. */
@@ -149,6 +163,8 @@ export class TemplateMiner {
   private readonly clusters = new Map<number, Cluster>();
   /** leaf key → clusters (live ones only). */
   private readonly leaves = new Map<string, Cluster[]>();
+  /** leaf key → probe index of a crowded leaf (see probeOf). */
+  private readonly probes = new Map<string, Probe>();
   /** group key (fingerprint + length) → leaf keys in it. */
   private readonly groups = new Map<string, Set<string>>();
   /** group key + position → distinct keys seen there (for maxChildren). */
@@ -469,6 +485,7 @@ export class TemplateMiner {
       set.add(leaf);
     }
     list.push(c);
+    this.probes.delete(leaf);
     c.siblingKeys = this.siblingKeysOf(c.tokens, c.fingerprint);
     for (const k of c.siblingKeys) {
       let set = this.siblings.get(k);
@@ -497,6 +514,7 @@ export class TemplateMiner {
         const i = list.indexOf(c);
         if (i >= 0) list.splice(i, 1);
       }
+      this.probes.delete(c.leaf);
       c.leaf = undefined;
     }
     for (const k of c.siblingKeys ?? []) this.siblings.get(k)?.delete(c);
@@ -566,39 +584,93 @@ export class TemplateMiner {
     return undefined;
   }
 
+  /**
+   * The most similar template at or above the threshold (ties: more equal tokens, then the lower
+   * id). A crowded leaf is first searched through its probe index, which finds every template
+   * that covers the message exactly; only when none does is the whole leaf scanned, so the
+   * answer is always the one a full scan would give.
+   */
   private search(tokens: readonly string[], fp: string): Cluster | undefined {
-    let best: Cluster | undefined;
-    let bestSim = -1;
-    let bestEq = -1;
+    const best: Best = { c: undefined, sim: -1, eq: -1 };
+    const crowded: Cluster[][] = [];
     for (const leaf of this.leafKeysFor(tokens, fp)) {
       const list = this.leaves.get(leaf);
       if (!list) continue;
-      for (const c of list) {
-        const t = c.tokens;
-        let lit = 0;
-        let eq = 0;
-        for (let i = 0; i < t.length; i++) {
-          const tt = t[i] as string;
-          if (tt === WILDCARD) continue;
-          lit++;
-          const mt = tokens[i] as string;
-          if (tt === mt) eq++;
-          else if (isKeyword(tt) && isKeyword(mt)) {
-            eq = -1;
-            break;
-          }
-        }
-        if (eq < 0) continue;
-        const sim = lit === 0 ? (allWild(tokens) ? 1 : 0) : eq / lit;
-        if (sim < this.st) continue;
-        if (sim > bestSim || (sim === bestSim && (eq > bestEq || (eq === bestEq && best && c.id < best.id)))) {
-          best = c;
-          bestSim = sim;
-          bestEq = eq;
+      if (list.length <= PROBE_MIN) {
+        for (const c of list) this.consider(c, tokens, best);
+        continue;
+      }
+      crowded.push(list);
+      const probe = this.probeOf(leaf, list);
+      for (const [j, byToken] of probe.byPosition) {
+        const hits = byToken.get(tokens[j] as string);
+        if (hits) for (const c of hits) this.consider(c, tokens, best);
+      }
+      for (const c of probe.rest) this.consider(c, tokens, best);
+    }
+    if (best.sim < 1) for (const list of crowded) for (const c of list) this.consider(c, tokens, best);
+    return best.c;
+  }
+
+  private consider(c: Cluster, tokens: readonly string[], best: Best): void {
+    const t = c.tokens;
+    let lit = 0;
+    let eq = 0;
+    for (let i = 0; i < t.length; i++) {
+      const tt = t[i] as string;
+      if (tt === WILDCARD) continue;
+      lit++;
+      const mt = tokens[i] as string;
+      if (tt === mt) eq++;
+      else if (isKeyword(tt) && isKeyword(mt)) return;
+    }
+    const sim = lit === 0 ? (allWild(tokens) ? 1 : 0) : eq / lit;
+    if (sim < this.st) return;
+    if (
+      sim > best.sim ||
+      (sim === best.sim && (eq > best.eq || (eq === best.eq && best.c !== undefined && c.id < best.c.id)))
+    ) {
+      best.c = c;
+      best.sim = sim;
+      best.eq = eq;
+    }
+  }
+
+  /**
+   * The probe index of a crowded leaf: each template under its first constant token outside the
+   * key positions (`position + token`); templates with none are in `rest`. Built on demand and
+   * dropped whenever the leaf or one of its templates changes.
+   */
+  private probeOf(leaf: string, list: readonly Cluster[]): Probe {
+    let probe = this.probes.get(leaf);
+    if (probe) return probe;
+    probe = { byPosition: new Map(), rest: [] };
+    for (const c of list) {
+      const offset = this.offsetOf(c.tokens);
+      let at = -1;
+      for (let j = 0; j < c.tokens.length; j++) {
+        if (j >= offset && j < offset + this.depth) continue;
+        if (!(c.tokens[j] as string).includes(WILDCARD)) {
+          at = j;
+          break;
         }
       }
+      if (at < 0) {
+        probe.rest.push(c);
+        continue;
+      }
+      let byToken = probe.byPosition.get(at);
+      if (!byToken) {
+        byToken = new Map();
+        probe.byPosition.set(at, byToken);
+      }
+      const token = c.tokens[at] as string;
+      const hits = byToken.get(token);
+      if (hits) hits.push(c);
+      else byToken.set(token, [c]);
     }
-    return best;
+    this.probes.set(leaf, probe);
+    return probe;
   }
 
   /** Merge a message into a template of the same length; true when the template text changed. */
@@ -616,6 +688,7 @@ export class TemplateMiner {
     }
     if (!changed) return false;
     c.text = undefined;
+    if (c.leaf !== undefined) this.probes.delete(c.leaf);
     this.reindex(c, lead);
     this.mergeCovered(c);
     return true;

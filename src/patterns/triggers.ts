@@ -31,6 +31,8 @@ export interface Signal {
   ratePerMinute?: number | undefined;
   /** How far over its threshold the signal is (>= 1), to rank signals competing for a slot. */
   magnitude: number;
+  /** For the overall error rate: the templates that contributed most of the errors. */
+  contributors?: ReadonlyArray<{ templateId: number; count: number }> | undefined;
 }
 
 /** What a rule knows about one template. */

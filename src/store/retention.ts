@@ -53,7 +53,8 @@ export interface RetentionStepResult {
 /**
  * One small retention step: deletes at most `policy.stepRows` of the oldest rows that are too old
  * (or, when the database is too big, the oldest rows) from `logs` and their entries from
- * `logs_fts`, in one short IMMEDIATE transaction, so the writer waits at most one step. It touches
+ * `logs_fts`, in one short IMMEDIATE transaction, so the writer waits at most one step (FTS space
+ * held by deleted rows is reclaimed as the writer's automerge rewrites segments). It touches
  * no other table (per-pattern counts and buckets are kept). Freed pages are reused by new rows;
  * the file does not shrink. Call it periodically (e.g. {@link scheduleRetention}).
  *
@@ -85,8 +86,6 @@ export function runRetentionStep(db: Db, policy: RetentionPolicy, now: number): 
           const deleteRow = db.prepare('DELETE FROM logs WHERE id = ?');
           for (const id of ids) deleteRow.run(id);
         }
-        // A little incremental FTS merge work, so the index drops deleted entries and pages free up.
-        if (ids.length > 0) db.prepare("INSERT INTO logs_fts (logs_fts, rank) VALUES ('merge', 16)").run();
         const more = plan.kind === 'age' ? ids.length === step : ids.length > 0 && ids.length < plan.rows;
         return { deleted: ids.length, reason: plan.kind, more };
       })
@@ -101,15 +100,14 @@ export function readRetentionState(db: Db): RetentionState {
   const pageSize = db.pragma('page_size', { simple: true }) as number;
   const pages = db.pragma('page_count', { simple: true }) as number;
   const free = db.pragma('freelist_count', { simple: true }) as number;
-  const ids = db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM logs').get() as {
-    lo: number | null;
-    hi: number | null;
-  };
+  // Separate min() and max() queries: SQLite answers each from the index end; together they scan.
+  const lo = db.prepare('SELECT min(id) FROM logs').pluck().get() as number | null;
+  const hi = db.prepare('SELECT max(id) FROM logs').pluck().get() as number | null;
   const oldest = db.prepare('SELECT min(ts) FROM logs').pluck().get() as number | null;
   return {
     usedBytes: (pages - free) * pageSize,
     oldestTs: oldest ?? undefined,
-    approxRows: ids.lo === null || ids.hi === null ? 0 : ids.hi - ids.lo + 1,
+    approxRows: lo === null || hi === null ? 0 : hi - lo + 1,
   };
 }
 

@@ -1,14 +1,9 @@
 import { errorMessage } from '../errors.js';
+import type { DeployFn, DeployRequest, ObserveFn } from '../fixes/index.js';
 import type { Supervisor } from './supervisor.js';
 
-/** What the fix pipeline asks for (mirrors `DeployRequest` in src/fixes/types.ts). */
-export interface FixDeployRequest {
-  kind: 'fix' | 'rollback';
-  fixId: number;
-  commit: string;
-  patternId: string;
-  signal?: AbortSignal | undefined;
-}
+/** What the fix pipeline asks for (its `DeployRequest`). */
+export type FixDeployRequest = DeployRequest;
 
 /**
  * The deploy and observe functions the fix pipeline takes (`PipelineDeps.deploy` / `.observe`),

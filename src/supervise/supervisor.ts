@@ -144,6 +144,8 @@ export class Supervisor {
   private state: State = 'stopped';
   private current: Worker | undefined;
   private readonly draining = new Set<Worker>();
+  /** Workers started but not yet ready (killed on shutdown). */
+  private readonly candidates = new Set<Worker>();
   private sockets: HeldSocket[] = [];
   private history: RestartHistory = NO_RESTARTS;
   private restartsTotal = 0;
@@ -422,7 +424,10 @@ export class Supervisor {
     worker.stdout.on('data', (chunk: Buffer) => this.hooks.onOutput?.(worker, 'stdout', chunk));
     worker.stderr.on('data', (chunk: Buffer) => this.hooks.onOutput?.(worker, 'stderr', chunk));
     this.persist([worker]);
+    this.candidates.add(worker);
     try {
+      if (this.state === 'stopping' || this.state === 'stopped')
+        throw new DancerError('DANCER_NOT_READY', 'The supervisor is stopping.');
       await waitReady(
         check,
         { pgid: worker.pgid, exited: worker.exited, signalled },
@@ -434,6 +439,7 @@ export class Supervisor {
       throw error;
     } finally {
       cleanup();
+      this.candidates.delete(worker);
     }
     return worker;
   }
@@ -1094,7 +1100,7 @@ export class Supervisor {
     this.observer?.wake();
     const drainMs = this.options.service.drainSeconds * 1000;
     const workers = [this.current, ...this.draining].filter((w): w is Worker => w !== undefined);
-    await Promise.all(workers.map((w) => w.stop(drainMs)));
+    await Promise.all([...workers.map((w) => w.stop(drainMs)), ...[...this.candidates].map((w) => w.kill())]);
     this.current = undefined;
     await this.closeEndpoints();
     await this.hooks.flush?.();
@@ -1104,7 +1110,7 @@ export class Supervisor {
 
   /** Second signal: SIGKILL every worker group now. */
   forceStop(): void {
-    for (const w of [this.current, ...this.draining]) w?.signal('SIGKILL');
+    for (const w of [this.current, ...this.draining, ...this.candidates]) w?.signal('SIGKILL');
     try {
       this.store.saveState(this.name, { state: 'stopped', workers: [], supervisorPid: null });
     } catch {

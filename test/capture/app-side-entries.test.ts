@@ -62,8 +62,8 @@ describe('app-side entries load nothing heavy (fresh node process, built package
     expect(loaded.cjs.some((f) => f.includes('/node_modules/better-sqlite3/'))).toBe(true);
   });
 
-  it('the check catches a heavy entry (the CLI loads commander)', async () => {
-    const loaded = await load(path.join(ROOT, 'dist/cli/main.js'));
-    expect(offenders(loaded).some((f) => f.includes('commander'))).toBe(true);
+  it('the check sees a heavy module when one is loaded (commander, as the CLI loads it)', async () => {
+    const loaded = await load('commander');
+    expect(offenders(loaded).some((f) => f.includes('/node_modules/commander/'))).toBe(true);
   });
 });

@@ -147,7 +147,7 @@ describe('dancer ingest', () => {
     const until = (expected: string[]) =>
       waitFor(
         () => (JSON.stringify(messages()) === JSON.stringify(expected) ? true : undefined),
-        15_000,
+        25_000,
         expected.join(','),
       );
     try {
@@ -161,7 +161,7 @@ describe('dancer ingest', () => {
       await until(['first', 'second', 'WARN third', 'last of old', 'new file line']);
       // Truncation (copytruncate): the file shrinks and is read from its start again.
       writeFileSync(file, '');
-      await waitFor(() => (follow.stderr().includes('truncated') ? true : undefined), 15_000, 'truncation seen');
+      await waitFor(() => (follow.stderr().includes('truncated') ? true : undefined), 25_000, 'truncation seen');
       writeFileSync(file, 'after truncate\n');
       await until(['first', 'second', 'WARN third', 'last of old', 'new file line', 'after truncate']);
     } finally {
@@ -170,7 +170,7 @@ describe('dancer ingest', () => {
     const done = await follow.done;
     expect(done.code).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ records: 6, rows: 6, dropped: {} });
-  });
+  }, 120_000);
 
   it('reports a missing file and a misuse with their codes', async () => {
     const { dir, db } = workspace();

@@ -72,6 +72,9 @@ describe('addressing and the allow-list', () => {
     expect(isAddressedToBot({ senderId: 5, type: 'stream', flags: ['mentioned'] }, 1)).toBe(true);
     expect(isAddressedToBot({ senderId: 5, type: 'stream', flags: ['wildcard_mentioned'] }, 1)).toBe(false);
     expect(isAddressedToBot({ senderId: 1, type: 'private', flags: ['mentioned'] }, 1)).toBe(false);
+    // A group DM: only when mentioned.
+    expect(isAddressedToBot({ senderId: 5, type: 'private', flags: [], participants: 3 }, 1)).toBe(false);
+    expect(isAddressedToBot({ senderId: 5, type: 'private', flags: ['mentioned'], participants: 3 }, 1)).toBe(true);
   });
 
   it('matches emails case-insensitively and ids as numbers or digit strings', () => {

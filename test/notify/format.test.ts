@@ -70,7 +70,7 @@ describe('formatting', () => {
     const text = formatProposal(big, { ...ctx, dashboardUrl: 'https://dancer.example/' });
     expect(codePointLength(text)).toBeLessThanOrEqual(10_000);
     expect(text).not.toContain('spoiler');
-    expect(text).toContain('`dancer fixes show 42` or [the dashboard](https://dancer.example/fixes/42)');
+    expect(text).toContain('`dancer fixes diff 42` or [the dashboard](https://dancer.example/fixes/42)');
   });
 
   it('fitMessage trims to the limit in code points and closes an open fence', () => {

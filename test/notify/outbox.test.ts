@@ -239,6 +239,8 @@ describe('OutboxWorker', () => {
         op: 'edit',
         targetKey: 'fix:2:head',
         content: 'v2',
+        role: 'head',
+        fixId: 2,
       });
       worker.nudge();
       await server.waitFor(() => server.messages.length === 2);
@@ -257,6 +259,8 @@ describe('OutboxWorker', () => {
     }
     expect(server.messages.map((m) => m.content)).toEqual(['v1', 'v3']);
     expect(store.counts()).toMatchObject({ pending: 0, failed: 0 });
+    // Reactions on the re-posted head still stand for the fix.
+    expect(store.fixForMessage(server.messages[1]!.id)).toEqual({ fixId: 2, role: 'head' });
   });
 
   it('trims content over the server limit with a pointer instead of letting Zulip truncate', async () => {

@@ -94,6 +94,28 @@ describe('gates', () => {
     expect(busy[0]).toMatchObject({ outcome: 'suppress', reasonCode: 'concurrency_limit' });
   });
 
+  it('an error-rate spike made mostly of a pattern being consulted or fixed is that pattern: dedupe', () => {
+    const errors = signal({
+      kind: 'spike',
+      key: 'errors',
+      templateId: undefined,
+      numbers: { count: 100 },
+      contributors: [
+        { templateId: 7, count: 60 },
+        { templateId: 8, count: 40 },
+      ],
+    });
+    const active = [{ key: 'template:7', templateId: 7 }];
+    expect(decide([errors], ctx({ active }), cfg({ maxConcurrent: 2 }))[0]).toMatchObject({
+      outcome: 'suppress',
+      reasonCode: 'dedupe_active',
+    });
+    const fixing = ctx({ statuses: new Map([[8, 'fixing' as TemplateStatus]]) });
+    expect(decide([errors], fixing, defaults)[0]?.outcome).toBe('fire'); // 40 of 100 is not most
+    const both = ctx({ active, statuses: new Map([[8, 'fixing' as TemplateStatus]]) });
+    expect(decide([errors], both, cfg({ maxConcurrent: 2 }))[0]?.reason).toContain('100 of 100');
+  });
+
   it('property: fires never exceed the free slots, never repeat a key or template, never break a cooldown', () => {
     const arbSignal = fc.record({
       templateId: fc.integer({ min: 1, max: 6 }),

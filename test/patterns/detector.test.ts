@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/index.js';
 import { type TriggersConfig, triggersSchema } from '../../src/config/schema/patterns.js';
 import { decisionsForTemplate, listDecisions } from '../../src/patterns/decisions-store.js';
 import { Detector, type TriggerEvent } from '../../src/patterns/detector.js';
 import { createPatternsPipeline } from '../../src/patterns/detector-pipeline.js';
-import { parseConfigText } from '../../src/config/index.js';
 import { MINUTE_MS } from '../../src/patterns/windows.js';
 import { LogWriter } from '../../src/store/log-writer.js';
 import type { LogRecord } from '../../src/store/records.js';
@@ -126,6 +126,24 @@ describe('detector: records stored -> decision (real SQLite, fake clock)', () =>
     expect(triggers).toHaveLength(1);
     expect(triggers[0]).toMatchObject({ kind: 'spike', templateId: 1 });
     expect(triggers[0]?.numbers).toMatchObject({ expected: 10, threshold: 30 });
+  });
+
+  it('fires a spike of the overall error rate spread over several known patterns', () => {
+    const KINDS = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
+    const { write, triggers, clock, detector } = rig();
+    for (let m = 0; m < 80; m++) {
+      write(2, { level: 50, message: `job ${KINDS[m % 5]} failed: timeout` });
+      write(20, { level: 30, message: 'request done' });
+      clock.now += MINUTE_MS;
+      detector.tick();
+    }
+    expect(triggers).toHaveLength(0);
+    expect(detector.baselines().get('errors')?.mean).toBeCloseTo(2, 5);
+    for (const kind of KINDS) write(8, { level: 50, message: `job ${kind} failed: timeout` });
+    expect(triggers).toHaveLength(1);
+    expect(triggers[0]).toMatchObject({ kind: 'spike', templateId: undefined });
+    expect(triggers[0]?.reason).toContain('overall error rate rose to 32 in 5 min'); // 8 in the window + 3 x 8: the first batch at >= 3 x 10
+    expect((triggers[0]?.numbers.topTemplates as unknown[]).length).toBe(5);
   });
 
   it('does not fire a spike for a service that just started (cold baseline)', () => {
@@ -258,14 +276,18 @@ describe('detector: records stored -> decision (real SQLite, fake clock)', () =>
         ts: Date.now(),
         level: 50,
         message: `order ${9000 + i} for user ${i}a7f3 failed: insufficient stock`,
-        stack: 'Error: insufficient stock\n    at reserve (/srv/app/src/stock.ts:42:11)\n    at checkout (/srv/app/src/orders.ts:88:5)',
+        stack:
+          'Error: insufficient stock\n    at reserve (/srv/app/src/stock.ts:42:11)\n    at checkout (/srv/app/src/orders.ts:88:5)',
         pid: i,
       });
     }
     const t = await fired;
     expect(t).toMatchObject({ kind: 'new_pattern', urgent: false });
     expect(t.numbers).toMatchObject({ count: 11 });
-    const row = store.db.prepare('SELECT text, count FROM templates WHERE id = ?').get(t.templateId) as { text: string; count: number };
+    const row = store.db.prepare('SELECT text, count FROM templates WHERE id = ?').get(t.templateId) as {
+      text: string;
+      count: number;
+    };
     expect(row.count).toBe(11);
     expect(decisionsForTemplate(store.db, t.templateId!)[0]).toMatchObject({ outcome: 'fire', triggerId: t.id });
   });

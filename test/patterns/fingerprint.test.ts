@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  fingerprintFrames,
-  isInApp,
-  normalizePath,
-  parseFrame,
-  siteFrames,
-} from '../../src/patterns/fingerprint.js';
+import { fingerprintFrames, isInApp, normalizePath, parseFrame, siteFrames } from '../../src/patterns/fingerprint.js';
 
 const stack = (lines: string[]) => ['Error: boom', ...lines.map((l) => `    at ${l}`)].join('\n');
 
@@ -18,7 +12,11 @@ describe('parseFrame', () => {
       column: 5,
     });
     expect(parseFrame('    at async Promise.all (index 0)')?.fn).toBe('Promise.all');
-    expect(parseFrame('    at /srv/app/src/main.js:3:1')).toMatchObject({ fn: '', file: '/srv/app/src/main.js', line: 3 });
+    expect(parseFrame('    at /srv/app/src/main.js:3:1')).toMatchObject({
+      fn: '',
+      file: '/srv/app/src/main.js',
+      line: 3,
+    });
     expect(parseFrame('    at new Server (file:///srv/app/dist/server.js:1:2)')?.fn).toBe('Server');
     expect(parseFrame('    at Object.run [as handler] (/a/src/x.js:1:1)')?.fn).toBe('Object.run');
   });

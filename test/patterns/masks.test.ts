@@ -76,10 +76,13 @@ describe('built-in masks', () => {
 
   it('never leaves a decimal number standing alone', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.constantFrom('a', 'is', 'x:', '(', ')'), fc.nat().map(String)), { maxLength: 12 }), (parts) => {
-        const out = tokenize(mask(parts.join(' ')));
-        for (const t of out) expect(/^\d+$/.test(t)).toBe(false);
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom('a', 'is', 'x:', '(', ')'), fc.nat().map(String)), { maxLength: 12 }),
+        (parts) => {
+          const out = tokenize(mask(parts.join(' ')));
+          for (const t of out) expect(/^\d+$/.test(t)).toBe(false);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -135,7 +135,19 @@ describe('TemplateMiner.add', () => {
   });
 
   it('assigns every message to a template that covers it (property)', () => {
-    const word = fc.constantFrom('alpha', 'beta', 'gamma', 'user', 'failed', 'ok', 'GET', 'to', 'x=1', '42', '10.0.0.1');
+    const word = fc.constantFrom(
+      'alpha',
+      'beta',
+      'gamma',
+      'user',
+      'failed',
+      'ok',
+      'GET',
+      'to',
+      'x=1',
+      '42',
+      '10.0.0.1',
+    );
     fc.assert(
       fc.property(fc.array(fc.array(word, { minLength: 1, maxLength: 7 }), { minLength: 1, maxLength: 40 }), (msgs) => {
         const m = new TemplateMiner();
@@ -145,7 +157,10 @@ describe('TemplateMiner.add', () => {
           expect(live).toBeDefined();
           expect(m.parametersOf(w.join(' '), live?.id as number)).toBeDefined();
         });
-        const total = m.templates().filter((t) => t.mergedInto === undefined).reduce((s, t) => s + t.count, 0);
+        const total = m
+          .templates()
+          .filter((t) => t.mergedInto === undefined)
+          .reduce((s, t) => s + t.count, 0);
         expect(total).toBe(msgs.length);
       }),
       { numRuns: 150 },

@@ -45,7 +45,7 @@ describe('TemplateStore', () => {
     const db = open(file);
     const store = new TemplateStore(db);
     const miner = new TemplateMiner();
-    MESSAGES.forEach((m, i) => miner.add(m, { ts: 1000 + i }));
+    for (const [i, m] of MESSAGES.entries()) miner.add(m, { ts: 1000 + i });
     store.save(miner);
     const loaded = new TemplateStore(db).loadMiner();
     expect(loaded.templates()).toEqual(miner.templates());
@@ -91,7 +91,9 @@ describe('TemplateStore', () => {
     db.prepare(
       "INSERT INTO templates (id, text, tokens, token_count, first_seen, last_seen) VALUES (1, 'x', 'not json', 1, 0, 0)",
     ).run();
-    expect(() => new TemplateStore(db).loadMiner()).toThrowError(expect.objectContaining({ code: 'DANCER_MINER_STATE_INVALID' }));
+    expect(() => new TemplateStore(db).loadMiner()).toThrowError(
+      expect.objectContaining({ code: 'DANCER_MINER_STATE_INVALID' }),
+    );
   });
 });
 
@@ -112,11 +114,20 @@ describe('minerPlugin', () => {
       stack: 'Error: declined\n    at charge (/srv/app/src/billing.ts:10:3)',
     });
     writer.flush();
-    const logs = db.prepare('SELECT id, template_id FROM logs ORDER BY id').all() as Array<{ id: number; template_id: number }>;
+    const logs = db.prepare('SELECT id, template_id FROM logs ORDER BY id').all() as Array<{
+      id: number;
+      template_id: number;
+    }>;
     expect(logs[0]?.template_id).toBe(logs[1]?.template_id);
     expect(logs[2]?.template_id).not.toBe(logs[0]?.template_id); // thrown from a code site
     const t = db.prepare('SELECT * FROM templates WHERE id = ?').get(logs[0]?.template_id) as Record<string, unknown>;
-    expect(t).toMatchObject({ text: 'payment <*> declined', count: 2, max_level: 50, first_seen: 1000, last_seen: 2000 });
+    expect(t).toMatchObject({
+      text: 'payment <*> declined',
+      count: 2,
+      max_level: 50,
+      first_seen: 1000,
+      last_seen: 2000,
+    });
     expect(JSON.parse(t.example_log_ids as string)).toEqual([logs[0]?.id, logs[1]?.id]);
     const withStack = db.prepare('SELECT fingerprint FROM templates WHERE id = ?').pluck().get(logs[2]?.template_id);
     expect(withStack).toMatch(/^[0-9a-f]{8}$/);

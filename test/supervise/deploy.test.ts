@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { isDancerError } from '../../src/errors.js';
+import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
 import { type RunningService, runService } from '../../src/supervise/run-service.js';
 import { expectGone, get, makeServiceDir, waitFor } from './helpers.js';
 
@@ -91,33 +92,29 @@ async function setup(observe: Record<string, unknown> = {}, extra: Record<string
     git('checkout', '-q', 'main');
     return sha;
   };
+  const started = new Set<number>();
   const run = await runService({
     loaded: loadConfig({ file: path.join(dir, 'dancer.yaml') }),
     signals: false,
-    log: () => {},
+    log: (m) => {
+      const pid = /started worker pid (\d+)/.exec(m);
+      if (pid) started.add(Number(pid[1]));
+    },
   });
   const port = run.supervisor.boundSockets[0]!.port;
   runs.push(async () => {
-    const pids = [...run.supervisor.store.listDeploys('svc', 100)].length;
-    void pids;
-    const tracked = workerPids(run);
     await run.stop();
-    await expectGone(tracked);
+    // no process left behind: every worker this test started is gone
+    await expectGone([...started]);
     rmSync(dir, { recursive: true, force: true });
   });
   return { dir, run, port, git, branch };
-}
-
-const seen = new WeakMap<RunningService, Set<number>>();
-function workerPids(run: RunningService): number[] {
-  return [...(seen.get(run) ?? [])];
 }
 
 /** Steady traffic until stopped; records every pid that answered and any failure. */
 function traffic(env: Env) {
   let stop = false;
   const pids = new Set<number>();
-  seen.set(env.run, pids);
   const failures: string[] = [];
   let ok = 0;
   const loop = (async () => {
@@ -257,4 +254,24 @@ describe('deploys, the observation window and rollback', () => {
     const error = await env.run.supervisor.deploy('feature').catch((e: unknown) => e);
     expect(isDancerError(error, 'DANCER_EMERGENCY_STOP')).toBe(true);
   });
+});
+
+describe('the fix pipeline deploy/observe functions', () => {
+  it('deploy resolves once live, observe with the window verdict; a failed readiness is ok:false', async () => {
+    const env = await setup();
+    const t = traffic(env);
+    const fns = fixDeployFunctions(env.run.supervisor);
+    const sha = env.branch('fix-1', {});
+    expect(await fns.deploy({ kind: 'fix', fixId: 7, commit: sha, patternId: '42' })).toEqual({ ok: true });
+    expect(env.run.supervisor.status().currentRelease).toBe(sha);
+    const verdict = await fns.observe({ kind: 'fix', fixId: 7, commit: sha, patternId: '42' });
+    expect(verdict.verdict).toBe('healthy');
+    const row = env.run.supervisor.store.listDeploys('svc', 1)[0]!;
+    expect(row).toMatchObject({ fixId: 7, targetTemplateId: 42, status: 'succeeded' });
+    const bad = env.branch('fix-2', { health: 500 });
+    const result = await fns.deploy({ kind: 'fix', fixId: 8, commit: bad, patternId: 'x' });
+    expect(result.ok).toBe(false);
+    await t.end();
+    expect(t.failures).toEqual([]);
+  }, 30_000);
 });

@@ -56,7 +56,7 @@ export interface ZulipBotOptions {
   /** Events to report. */
   feed?: NotifyFeed;
   clock?: () => number;
-  /** Every problem the bot meets (Zulip unreachable, a handler bug, ...), with where it happened. */
+  /** Every problem the bot meets (Zulip unreachable, a handler bug, ...), with where it happened. Default: stderr. */
   onError?: (error: unknown, context: string) => void;
   /** Retry policy for the outbox and the event queue. */
   backoff?: BackoffPolicy;
@@ -130,7 +130,15 @@ export class ZulipBot {
 
   /** Subscribe to the feed, start delivering and listening. Returns at once (never waits on Zulip). */
   start(): void {
-    if (this.options.feed) this.unsubscribe = this.options.feed.subscribe((event) => this.notify(event));
+    if (this.options.feed) {
+      this.unsubscribe = this.options.feed.subscribe((event) => {
+        try {
+          this.notify(event);
+        } catch (error) {
+          this.report(error, `notify ${event.type}`);
+        }
+      });
+    }
     this.worker.start();
     this.poller.start();
     if (this.options.actions.digest) {
@@ -196,7 +204,8 @@ export class ZulipBot {
   }
 
   private report(error: unknown, context: string): void {
-    this.options.onError?.(error, context);
+    if (this.options.onError) this.options.onError(error, context);
+    else process.stderr.write(`dancer zulip: ${context}: ${errorMessage(error)}\n`);
   }
 
   private onRegister(result: ZulipRegisterResult): void {
@@ -225,7 +234,8 @@ export class ZulipBot {
   private onMessage(message: ZulipMessage, flags: string[]): void {
     const me = this.me;
     if (!me) return;
-    if (!isAddressedToBot({ senderId: message.sender_id, type: message.type, flags }, me.userId)) return;
+    const participants = Array.isArray(message.display_recipient) ? message.display_recipient.length : 2;
+    if (!isAddressedToBot({ senderId: message.sender_id, type: message.type, flags, participants }, me.userId)) return;
     const place: Place =
       message.type === 'stream'
         ? { dest: 'stream', stream: String(message.display_recipient), topic: message.subject }

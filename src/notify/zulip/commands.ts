@@ -137,15 +137,18 @@ export interface IncomingMessage {
   senderId: number;
   type: 'stream' | 'private';
   flags: readonly string[];
+  /** People in a direct message, the bot and the sender included (default 2). */
+  participants?: number;
 }
 
 /**
- * Should the bot treat this message as a command? Its own messages never; direct messages
- * always; channel messages when they @-mention it (the `mentioned` flag, not wildcards).
+ * Should the bot treat this message as a command? Its own messages never; one-to-one direct
+ * messages always; channel messages and group direct messages when they @-mention it (the
+ * `mentioned` flag, not wildcards), so people talking among themselves are not taken as commands.
  */
 export function isAddressedToBot(message: IncomingMessage, botUserId: number): boolean {
   if (message.senderId === botUserId) return false;
-  if (message.type === 'private') return true;
+  if (message.type === 'private' && (message.participants ?? 2) <= 2) return true;
   return message.flags.includes('mentioned');
 }
 

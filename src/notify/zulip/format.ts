@@ -270,7 +270,8 @@ export function formatProposal(fix: FixInfo, ctx: FormatContext): string {
   if (fix.diff) {
     const withDiff = `${base}\n\n${spoiler(`Full diff (${diffStats(fix)})`, fenced(fix.diff, 'diff'))}`;
     if (codePointLength(withDiff) <= ctx.maxLength) return withDiff;
-    return fitMessage(`${base}\n\n_The full diff is too long for Zulip: ${where}._`, ctx.maxLength, where);
+    const diffWhere = where.replace(`\`dancer fixes show ${fix.id}\``, `\`dancer fixes diff ${fix.id}\``);
+    return fitMessage(`${base}\n\n_The full diff is too long for Zulip: ${diffWhere}._`, ctx.maxLength, where);
   }
   return fitMessage(base, ctx.maxLength, where);
 }

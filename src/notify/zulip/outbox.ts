@@ -211,7 +211,7 @@ export class OutboxStore {
   /** A post delivered in place of an edit (the edit was refused): the row now names that post. */
   markSentAsPost(id: number, refKey: string, zulipId: number, now = this.clock()): void {
     this.sql(
-      "UPDATE outbox SET state = 'sent', sent_at = ?, zulip_id = ?, ref_key = ?, attempts = attempts + 1, last_attempt_at = ?, last_error = 'edit refused; posted instead' WHERE id = ?",
+      "UPDATE outbox SET op = 'post', state = 'sent', sent_at = ?, zulip_id = ?, ref_key = ?, attempts = attempts + 1, last_attempt_at = ?, last_error = 'edit refused; posted instead' WHERE id = ?",
     ).run(now, zulipId, refKey, now, id);
   }
 
