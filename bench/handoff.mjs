@@ -245,7 +245,7 @@ During the load: ${reloadMs.length} consecutive \`reload\`s, then ${rollbackMs.l
   const start = text.indexOf(heading);
   if (start >= 0) {
     const next = text.indexOf('\n## ', start + heading.length);
-    text = text.slice(0, start) + body + (next >= 0 ? text.slice(next + 1) : '');
+    text = text.slice(0, start) + body + (next >= 0 ? `\n${text.slice(next + 1)}` : '');
   } else {
     text = `${text.trimEnd()}\n\n${body}`;
   }

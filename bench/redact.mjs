@@ -27,7 +27,8 @@ function line(i) {
   if (i % 50 === 0) base.note = secrets[(i / 50) % secrets.length];
   let text = JSON.stringify(base);
   if (i % 10 === 0) {
-    text += '\nError: upstream timeout\n    at charge (/srv/app/src/payment.js:42:13)\n    at async handle (/srv/app/src/server.js:88:5)';
+    text +=
+      '\nError: upstream timeout\n    at charge (/srv/app/src/payment.js:42:13)\n    at async handle (/srv/app/src/server.js:88:5)';
   }
   return text;
 }
@@ -91,5 +92,12 @@ const redactedCount = r.redact(chunks.join('\n')).split('[REDACTED:').length - 1
 console.log(`input: ${mb.toFixed(1)} MB, ${lines.length} records, ${redactedCount} placeholders`);
 console.log(`per record: ${(mb / (perRecord.ms / 1000)).toFixed(1)} MB/s (${perRecord.ms.toFixed(0)} ms)`);
 console.log(`1 MB chunks: ${(mb / (perChunk.ms / 1000)).toFixed(1)} MB/s (${perChunk.ms.toFixed(0)} ms)`);
-console.log(`baseline, charCodeAt scan: ${(mb / (scanMs / 1000)).toFixed(1)} MB/s; one literal-prefix regex replace: ${(mb / (regexMs / 1000)).toFixed(1)} MB/s`);
-console.log(`load average: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(
+  `baseline, charCodeAt scan: ${(mb / (scanMs / 1000)).toFixed(1)} MB/s; one literal-prefix regex replace: ${(mb / (regexMs / 1000)).toFixed(1)} MB/s`,
+);
+console.log(
+  `load average: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);

@@ -31,7 +31,8 @@ interface ConsultOptions extends GlobalOptions {
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new DancerError('DANCER_USAGE', `${flag} must be a positive integer, not "${value}"`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new DancerError('DANCER_USAGE', `${flag} must be a positive integer, not "${value}"`);
   return n;
 }
 
@@ -68,7 +69,11 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
   const templateId = positiveInt(options.pattern as string, '--pattern');
   const dbPath = dbPathFor(options, loaded);
   const configPath = loaded.file ? path.relative(loaded.resolve(config.fixes.repo), loaded.file) : undefined;
-  const policy = consultPolicy(config.policy, config.fixes, configPath && !configPath.startsWith('..') ? configPath : undefined);
+  const policy = consultPolicy(
+    config.policy,
+    config.fixes,
+    configPath && !configPath.startsWith('..') ? configPath : undefined,
+  );
   const trigger: ConsultTrigger = {
     id: `cli-${Date.now()}`,
     kind: 'manual',
@@ -83,7 +88,8 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
   if (options.dryRun) {
     const db = openStore(dbPath, { readonly: true });
     try {
-      if (!patternExists(db, templateId)) throw new DancerError('DANCER_NOT_FOUND', `No pattern ${templateId} in ${dbPath}.`);
+      if (!patternExists(db, templateId))
+        throw new DancerError('DANCER_NOT_FOUND', `No pattern ${templateId} in ${dbPath}.`);
       const worktree = options.worktree ? path.resolve(options.worktree) : loaded.resolve(config.fixes.repo);
       const setup = consultSetup(config.consult, policy, trigger.urgent);
       const brief = await briefFor({ db, trigger, worktree, policy, config: config.consult }, setup);
@@ -102,7 +108,9 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
       process.stdout.write(brief.text.endsWith('\n') ? brief.text : `${brief.text}\n`);
       process.stdout.write(`\n${c.bold('--- tools ---')}\n`);
       for (const t of tools) process.stdout.write(`${t.name}: ${t.description}\n`);
-      progress(`brief: ${brief.tokens} of ${brief.maxTokens} estimated tokens; model ${config.consult.model}; no model was called`);
+      progress(
+        `brief: ${brief.tokens} of ${brief.maxTokens} estimated tokens; model ${config.consult.model}; no model was called`,
+      );
     } finally {
       db.close();
     }
@@ -116,7 +124,8 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
   }
   const db = openStore(dbPath);
   try {
-    if (!patternExists(db, templateId)) throw new DancerError('DANCER_NOT_FOUND', `No pattern ${templateId} in ${dbPath}.`);
+    if (!patternExists(db, templateId))
+      throw new DancerError('DANCER_NOT_FOUND', `No pattern ${templateId} in ${dbPath}.`);
     const controller = new AbortController();
     const stop = () => controller.abort();
     process.once('SIGINT', stop);
@@ -148,11 +157,20 @@ function bundleCommand(options: ConsultOptions): void {
     const row = getConsultation(db, id);
     if (!row) throw new DancerError('DANCER_NOT_FOUND', `No consultation ${id}.`);
     if (!row.bundleDir) {
-      throw new DancerError('DANCER_NOT_FOUND', `Consultation ${id} has no bundle (it ran in ${row.mode} mode, status ${row.status}).`);
+      throw new DancerError(
+        'DANCER_NOT_FOUND',
+        `Consultation ${id} has no bundle (it ran in ${row.mode} mode, status ${row.status}).`,
+      );
     }
     const runScript = path.join(row.bundleDir, 'run.sh');
     if (options.json) {
-      printJson({ consultation: id, dir: row.bundleDir, run: `sh ${runScript}`, reason: row.manualReason, status: row.status });
+      printJson({
+        consultation: id,
+        dir: row.bundleDir,
+        run: `sh ${runScript}`,
+        reason: row.manualReason,
+        status: row.status,
+      });
     } else {
       process.stdout.write(`${row.bundleDir}\n`);
       progress(`run it with: sh ${runScript}`);
@@ -167,10 +185,15 @@ export function register(program: Command): void {
   withDbOption(
     program
       .command('consult')
-      .description('Consult Claude about a pattern: print the brief (--dry-run), run a consultation, or find a manual bundle.')
+      .description(
+        'Consult Claude about a pattern: print the brief (--dry-run), run a consultation, or find a manual bundle.',
+      )
       .option('--pattern <id>', 'the pattern (template id) to consult about')
       .option('--dry-run', 'print the exact brief and the tool list without calling a model')
-      .option('--worktree <dir>', 'git worktree the agent works in (source for the brief in --dry-run; default fixes.repo)')
+      .option(
+        '--worktree <dir>',
+        'git worktree the agent works in (source for the brief in --dry-run; default fixes.repo)',
+      )
       .option('--urgent', 'use the urgent budget (as for a crash)')
       .option('--manual', 'write a manual-mode bundle instead of calling a model')
       .option('--bundle <id>', 'print where the bundle of a manual consultation is')
@@ -181,6 +204,9 @@ export function register(program: Command): void {
     }
     if (options.bundle !== undefined) return bundleCommand(options);
     if (options.pattern !== undefined) return patternCommand(options);
-    throw new DancerError('DANCER_USAGE', 'Give --pattern ID (with --dry-run or --worktree) or --bundle ID. See dancer consult --help.');
+    throw new DancerError(
+      'DANCER_USAGE',
+      'Give --pattern ID (with --dry-run or --worktree) or --bundle ID. See dancer consult --help.',
+    );
   });
 }

@@ -57,6 +57,16 @@ function withDb<T>(options: GlobalOptions, readonly: boolean, fn: (db: Db) => T)
   }
 }
 
+async function withDbAsync<T>(options: GlobalOptions, fn: (db: Db) => Promise<T>): Promise<T> {
+  const loaded = configFor(options);
+  const db = openStore(dbPathFor(options, loaded));
+  try {
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}
+
 /** The repository a command works on: `--repo`, else `fixes.repo` from the config. */
 export function repoFor(options: GlobalOptions & { repo?: string }): string {
   const loaded = configFor(options);
@@ -197,7 +207,7 @@ function printFix(fix: FixRecord, options: FixesOptions, message: string): void 
 async function approveCommand(rawId: string, options: FixesOptions): Promise<void> {
   const id = parseId(rawId);
   const by = options.by ?? defaultActorName();
-  const fix = await withDb(options, false, (db) => approveFix({ db }, id, by, options.reason ?? ''));
+  const fix = await withDbAsync(options, (db) => approveFix({ db }, id, by, options.reason ?? ''));
   printFix(fix, options, `Fix ${id} approved by ${by}; the supervisor merges and deploys it.`);
 }
 
@@ -205,7 +215,7 @@ async function rejectCommand(rawId: string, options: FixesOptions): Promise<void
   const id = parseId(rawId);
   if (!options.reason?.trim()) throw new DancerError('DANCER_USAGE', 'reject needs --reason TEXT');
   const by = options.by ?? defaultActorName();
-  const fix = await withDb(options, false, (db) => rejectFix({ db }, id, by, options.reason as string));
+  const fix = await withDbAsync(options, (db) => rejectFix({ db }, id, by, options.reason as string));
   printFix(fix, options, `Fix ${id} rejected by ${by}: ${options.reason}`);
 }
 

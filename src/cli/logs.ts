@@ -193,7 +193,8 @@ export function renderLogTable(logs: StoredLog[], c: Colors): string {
 export function renderLogLine(log: StoredLog, c: Colors): string {
   const [time, level, source, message] = logRow(log, c);
   const pad = 5 - levelName(log.level).length;
-  return `${time}  ${level}${' '.repeat(pad)}  ${source}  ${message}\n`;
+  const sourcePad = Math.max(0, 12 - (log.source ?? '-').length);
+  return `${time}  ${level}${' '.repeat(pad)}  ${source}${' '.repeat(sourcePad)}  ${message}\n`;
 }
 
 function printLogs(logs: StoredLog[], json: boolean | undefined): void {

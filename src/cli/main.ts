@@ -2,8 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { isDancerError } from '../errors.js';
 import { registerCommands } from './commands.js';
 
-/** The `dancer` program with every command group registered. */
-export function buildProgram(): Command {
+/**
+ * The `dancer` program with the command groups that `argv` needs registered (every group when
+ * `argv` is omitted). Groups load lazily, so a command starts without the others' dependencies.
+ */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('dancer')
     .description(
       'Services that fix themselves: capture logs, mine patterns, let Claude write fixes, deploy them safely.',
@@ -11,7 +14,7 @@ export function buildProgram(): Command {
     .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, argv);
   return program;
 }
 
@@ -20,7 +23,7 @@ export function buildProgram(): Command {
  * once, with their code: a DancerError exits 2 for usage problems, 1 otherwise.
  */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -28,7 +28,10 @@ export function register(program: Command): void {
     if (options.consultation !== undefined) {
       consultationId = Number(options.consultation);
       if (!Number.isInteger(consultationId) || consultationId <= 0) {
-        throw new DancerError('DANCER_USAGE', `--consultation must be a consultation id, not "${options.consultation}"`);
+        throw new DancerError(
+          'DANCER_USAGE',
+          `--consultation must be a consultation id, not "${options.consultation}"`,
+        );
       }
     }
     // Read-only unless an outcome may be recorded.

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { recordAudit } from '../notify/audit.js';
 import { openStore } from '../store/open.js';
 import { clearEmergencyStop, emergencyStop, setEmergencyStop } from '../supervise/emergency.js';
 import { withConfigOption } from './common.js';
+import { defaultActorName } from './fixes.js';
 import { printJson, progress } from './output.js';
 import { supervisedService } from './supervise-common.js';
 
@@ -20,7 +22,16 @@ export function register(program: Command): void {
       const { paths } = supervisedService(opts.config);
       const db = openStore(paths.db);
       try {
-        const flag = setEmergencyStop(db, process.env.USER ?? 'cli', opts.reason ?? null);
+        const user = defaultActorName();
+        const flag = setEmergencyStop(db, user, opts.reason ?? null);
+        recordAudit(db, {
+          ts: flag.setAt,
+          actor: `cli:${user}`,
+          source: 'cli',
+          action: 'stop',
+          args: opts.reason ? { reason: opts.reason } : undefined,
+          outcome: 'ok',
+        });
         if (opts.json) printJson({ engaged: true, ...flag });
         else progress(`emergency stop engaged${opts.reason ? `: ${opts.reason}` : ''} (dancer resume to release it)`);
       } finally {
@@ -36,6 +47,14 @@ export function register(program: Command): void {
       try {
         const was = emergencyStop(db) !== undefined;
         clearEmergencyStop(db);
+        recordAudit(db, {
+          ts: Date.now(),
+          actor: `cli:${defaultActorName()}`,
+          source: 'cli',
+          action: 'resume',
+          outcome: 'ok',
+          detail: was ? undefined : 'the emergency stop was not engaged',
+        });
         if (opts.json) printJson({ engaged: false, wasEngaged: was });
         else progress(was ? 'emergency stop released' : 'the emergency stop was not engaged');
       } finally {

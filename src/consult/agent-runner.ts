@@ -3,6 +3,8 @@
  * hooks, ended by the `submit_outcome` tool. It stores nothing itself: every SDK message goes to
  * `onMessage` as it arrives, and the run's facts come back as one {@link AgentRunResult}.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,13 +19,14 @@ import {
   type SDKMessage,
   type SDKResultMessage,
   type SdkMcpToolDefinition,
+  type SpawnedProcess,
   tool,
 } from '@anthropic-ai/claude-agent-sdk';
 import { agentEnv } from './env.js';
-import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
 import { decideToolUse, type GuardPolicy } from './guard.js';
 import { checkOutcome, type Outcome, submitOutcomeShape } from './outcome.js';
 import type { Redactor } from './redact.js';
+import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
 
 export { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME };
 
@@ -107,6 +110,36 @@ function realpathDeep(absolute: string): string {
   }
 }
 
+/** Grace for Claude Code to exit by itself once the SDK is done with it. */
+const EXIT_GRACE_MS = 5000;
+
+/**
+ * Make sure the Claude Code process and its process group are gone: wait for the process to exit
+ * (the SDK closes its stdin and, on abort, signals it), SIGKILL it after {@link EXIT_GRACE_MS},
+ * then SIGKILL whatever is left in its group (commands it started).
+ */
+async function reap(child: ChildProcess | undefined): Promise<void> {
+  if (!child?.pid) return;
+  const running = () => child.exitCode === null && child.signalCode === null;
+  if (running()) {
+    const exited = once(child, 'exit');
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, EXIT_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // ESRCH: the group is already empty.
+  }
+}
+
 /** The result text of an error result: `errors[0]`, else `result`, else the subtype. */
 export function resultError(result: SDKResultMessage): string {
   const r = result as { errors?: string[]; result?: string; subtype: string; terminal_reason?: string };
@@ -141,7 +174,12 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
       if (outcome !== null) {
         return {
           isError: true,
-          content: [{ type: 'text', text: `An outcome (${outcome.kind}) was already accepted; it cannot be changed. Stop now.` }],
+          content: [
+            {
+              type: 'text',
+              text: `An outcome (${outcome.kind}) was already accepted; it cannot be changed. Stop now.`,
+            },
+          ],
         };
       }
       const checked = checkOutcome(args);
@@ -159,7 +197,12 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
       }
       outcome = checked.outcome;
       return {
-        content: [{ type: 'text', text: `Outcome accepted (${checked.outcome.kind}). Stop now: end your turn without further tool calls.` }],
+        content: [
+          {
+            type: 'text',
+            text: `Outcome accepted (${checked.outcome.kind}). Stop now: end your turn without further tool calls.`,
+          },
+        ],
       };
     },
   );
@@ -214,6 +257,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
 
   const builtins = AGENT_TOOLS.filter((t) => t !== 'Bash' || options.allowedCommands.length > 0);
   const stderrTail: string[] = [];
+  let child: ChildProcess | undefined;
   const sdkOptions: Options = {
     cwd: worktree,
     model: options.model,
@@ -240,9 +284,23 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
       baseUrl: options.baseUrl,
       extra: options.extraEnv,
     }),
-    stderr: (data: string) => {
-      stderrTail.push(data);
-      if (stderrTail.length > 50) stderrTail.shift();
+    // Our own spawn: Claude Code gets its own process group, and we know its pid, so nothing of
+    // the run (Claude Code or a command it started) outlives runAgent.
+    spawnClaudeCodeProcess: (o) => {
+      const c = spawn(o.command, o.args, {
+        cwd: o.cwd,
+        env: o.env as NodeJS.ProcessEnv,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      c.stderr?.on('data', (data: Buffer) => {
+        stderrTail.push(data.toString());
+        if (stderrTail.length > 50) stderrTail.shift();
+      });
+      c.on('error', () => {});
+      child = c;
+      return c as unknown as SpawnedProcess;
     },
     ...(options.claudePath ? { pathToClaudeCodeExecutable: options.claudePath } : {}),
   };
@@ -266,6 +324,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
+    await reap(child);
     if (existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
   }
 
@@ -288,7 +347,9 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     error = `Claude Code could not start: ${(thrown as Error).message ?? String(thrown)}${tail ? `\n${tail}` : ''}`;
   } else {
     stop = 'no_result';
-    error = thrown ? `Claude Code ended without a result: ${(thrown as Error).message ?? String(thrown)}` : 'Claude Code ended without a result.';
+    error = thrown
+      ? `Claude Code ended without a result: ${(thrown as Error).message ?? String(thrown)}`
+      : 'Claude Code ended without a result.';
   }
   return {
     stop,

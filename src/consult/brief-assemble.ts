@@ -50,7 +50,8 @@ function render(section: BriefSection, chunks: string[], dropped: number): strin
     if (section.fence) parts.push([section.fence.open, ...chunks, section.fence.close].join('\n'));
     else parts.push(chunks.join('\n'));
   }
-  if (dropped > 0) parts.push(`(${dropped} more left out to fit the budget${section.moreHint ? `; ${section.moreHint}` : ''})`);
+  if (dropped > 0)
+    parts.push(`(${dropped} more left out to fit the budget${section.moreHint ? `; ${section.moreHint}` : ''})`);
   return `${parts.join('\n')}\n`;
 }
 
@@ -62,13 +63,22 @@ const MIN_SECTION_TOKENS = 60;
  * exceed the budget); optional ones follow by priority.
  */
 export function assembleBrief(sections: readonly BriefSection[], maxTokens: number): AssembledBrief {
-  const byPriority = [...sections].sort((a, b) => Number(Boolean(b.required)) - Number(Boolean(a.required)) || a.priority - b.priority);
+  const byPriority = [...sections].sort(
+    (a, b) => Number(Boolean(b.required)) - Number(Boolean(a.required)) || a.priority - b.priority,
+  );
   const rendered = new Map<string, { text: string; report: SectionReport }>();
   // Sections are joined by one blank line: 1 byte each, counted up front.
   let used = Math.ceil(sections.length / 4);
   for (const section of byPriority) {
     const total = section.chunks.length;
-    const base: SectionReport = { id: section.id, title: section.title, tokens: 0, status: 'included', chunks: 0, chunksTotal: total };
+    const base: SectionReport = {
+      id: section.id,
+      title: section.title,
+      tokens: 0,
+      status: 'included',
+      chunks: 0,
+      chunksTotal: total,
+    };
     if (total === 0 && !section.intro) {
       rendered.set(section.id, { text: '', report: { ...base, status: 'empty' } });
       continue;

@@ -13,7 +13,7 @@ import { LOG_SELECT, rowToStoredLog } from '../store/log-rows.js';
 import type { Db } from '../store/open.js';
 import { levelName, type StoredLog } from '../store/records.js';
 import { type AssembledBrief, assembleBrief, type BriefSection } from './brief-assemble.js';
-import { quoteUntrusted, fenceLines, type Redactor } from './redact.js';
+import { fenceLines, quoteUntrusted, type Redactor } from './redact.js';
 import { excerpt, isLibraryFrame, parseStack, resolveFrames } from './stack.js';
 import type { ConsultPolicy, ConsultTrigger } from './types.js';
 
@@ -160,8 +160,9 @@ export function diverseSample(records: readonly StoredLog[], n: number, template
   const dims = (r: StoredLog): Array<[string, string]> => {
     const f: Array<[string, string]> = [];
     const params = template ? templateParams(template, r.message) : undefined;
-    if (params) params.forEach((p, i) => f.push([`p${i}`, p]));
-    else f.push(['m', r.message]);
+    if (params) {
+      for (const [i, p] of params.entries()) f.push([`p${i}`, p]);
+    } else f.push(['m', r.message]);
     for (const [key] of FIELD_LABELS) {
       const v = r[key];
       if (v !== undefined && v !== null) f.push([String(key), String(v)]);
@@ -234,7 +235,8 @@ function recordsOf(db: Db, templateId: number | null, trigger: ConsultTrigger): 
 
 function mostCommonTemplate(records: readonly StoredLog[]): number | null {
   const counts = new Map<number, number>();
-  for (const r of records) if (r.templateId !== undefined) counts.set(r.templateId, (counts.get(r.templateId) ?? 0) + r.count);
+  for (const r of records)
+    if (r.templateId !== undefined) counts.set(r.templateId, (counts.get(r.templateId) ?? 0) + r.count);
   let best: number | null = null;
   let max = 0;
   for (const [id, n] of counts) if (n > max) [best, max] = [id, n];
@@ -248,7 +250,9 @@ function timelineChunks(db: Db, templateId: number | null, at: number): string[]
   let perMinute: Array<{ minute: number; n: number }> = [];
   if (tableExists(db, 'template_buckets')) {
     perMinute = db
-      .prepare('SELECT minute, count AS n FROM template_buckets WHERE template_id = ? AND minute BETWEEN ? AND ? ORDER BY minute')
+      .prepare(
+        'SELECT minute, count AS n FROM template_buckets WHERE template_id = ? AND minute BETWEEN ? AND ? ORDER BY minute',
+      )
       .all(templateId, fromMinute, toMinute) as Array<{ minute: number; n: number }>;
   }
   // No buckets (older store, or rows not counted by the detector): count the rows themselves.
@@ -368,8 +372,12 @@ function metricsChunks(db: Db, at: number): string[] {
        WHERE ts BETWEEN ? AND ? GROUP BY name ORDER BY name LIMIT 20`,
     )
     .all(at - 30 * MINUTE, at + 5 * MINUTE) as Array<{ name: string; n: number; lo: number; avg: number; hi: number }>;
-  const fmt = (v: number) => (Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : Number.isInteger(v) ? String(v) : v.toFixed(2));
-  return rows.map((r) => `- ${r.name}: min ${fmt(r.lo)}, avg ${fmt(r.avg)}, max ${fmt(r.hi)} (${r.n} samples, 30 min before to 5 min after)`);
+  const fmt = (v: number) =>
+    Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : Number.isInteger(v) ? String(v) : v.toFixed(2);
+  return rows.map(
+    (r) =>
+      `- ${r.name}: min ${fmt(r.lo)}, avg ${fmt(r.avg)}, max ${fmt(r.hi)} (${r.n} samples, 30 min before to 5 min after)`,
+  );
 }
 
 /** Build the brief for a trigger. */
@@ -396,7 +404,13 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   ];
   sections.push({ id: 'header', title: 'Consultation brief', chunks: headerLines, required: true, priority: 0 });
   if (input.extraContext) {
-    sections.push({ id: 'context', title: 'Context from Dancer', chunks: [input.extraContext], required: true, priority: 0.5 });
+    sections.push({
+      id: 'context',
+      title: 'Context from Dancer',
+      chunks: [input.extraContext],
+      required: true,
+      priority: 0.5,
+    });
   }
 
   // 1. The pattern and the distribution of its parameters and fields.
@@ -487,7 +501,8 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   const withStack = samples.find((r) => r.stack) ?? records.find((r) => r.stack);
   const { frames, origin, originFile } = await frameChunks(withStack?.stack, input.worktree, redactor);
   const stackChunks: string[] = [];
-  if (withStack?.stack) stackChunks.push(quoteUntrusted(redactor.redact(clip(withStack.stack, 3000)), boundary, 'stack'));
+  if (withStack?.stack)
+    stackChunks.push(quoteUntrusted(redactor.redact(clip(withStack.stack, 3000)), boundary, 'stack'));
   stackChunks.push(...frames);
   sections.push({
     id: 'frames',
@@ -526,7 +541,9 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   const policyLines: string[] = [];
   const p = input.policy;
   policyLines.push(
-    p.protectedPaths.length > 0 ? `- Protected paths (never change): ${p.protectedPaths.join(', ')}` : '- No protected paths.',
+    p.protectedPaths.length > 0
+      ? `- Protected paths (never change): ${p.protectedPaths.join(', ')}`
+      : '- No protected paths.',
   );
   if (p.maxFiles !== undefined || p.maxLines !== undefined) {
     policyLines.push(`- Size limit: at most ${p.maxFiles ?? '∞'} files and ${p.maxLines ?? '∞'} changed lines.`);

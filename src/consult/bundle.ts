@@ -83,6 +83,7 @@ export function writeBundle(input: BundleInput): Bundle {
     ...['submit_outcome', ...input.toolNames].map((t) => `mcp__${MCP_SERVER_NAME}__${t}`),
   ];
   const lines = [
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template.
     '"${CLAUDE:-claude}" -p',
     `--append-system-prompt "$(cat "$BUNDLE/SYSTEM.md")"`,
     `--model ${shellQuote(input.model)}`,

@@ -93,21 +93,28 @@ const DAY = 24 * 3_600_000;
 const HOUR = 3_600_000;
 
 function zeroUsage(model: string | null): ConsultationUsage {
-  return { model, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0, turns: 0, durationMs: 0 };
+  return {
+    model,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheCreationTokens: 0,
+    costUsd: 0,
+    turns: 0,
+    durationMs: 0,
+  };
 }
 
 /** Token and cost figures from the run's last result (tokens from `modelUsage`, which error results keep). */
 export function usageFromRun(run: AgentRunResult, model: string): ConsultationUsage {
-  const result = run.result as
-    | {
-        total_cost_usd?: number;
-        num_turns?: number;
-        modelUsage?: Record<
-          string,
-          { inputTokens?: number; outputTokens?: number; cacheReadInputTokens?: number; cacheCreationInputTokens?: number }
-        >;
-      }
-    | null;
+  const result = run.result as {
+    total_cost_usd?: number;
+    num_turns?: number;
+    modelUsage?: Record<
+      string,
+      { inputTokens?: number; outputTokens?: number; cacheReadInputTokens?: number; cacheCreationInputTokens?: number }
+    >;
+  } | null;
   const usage = zeroUsage(model);
   usage.durationMs = run.durationMs;
   usage.turns = run.modelReplies;
@@ -172,7 +179,11 @@ export interface ConsultSetup {
 
 /** Build the redactor, the fence boundary and the system prompt for a consultation. */
 export function consultSetup(config: ConsultConfig, policy: ConsultPolicy, urgent: boolean): ConsultSetup {
-  const redactor = createRedactor({ ips: config.redact.ips, emails: config.redact.emails, patterns: config.redact.patterns });
+  const redactor = createRedactor({
+    ips: config.redact.ips,
+    emails: config.redact.emails,
+    patterns: config.redact.patterns,
+  });
   return {
     redactor,
     boundary: randomBytes(9).toString('hex'),
@@ -192,7 +203,9 @@ export async function briefFor(
   setup: ConsultSetup,
 ): Promise<Brief> {
   if (options.brief !== undefined) {
-    const text = setup.redactor.redact(options.extraContext ? `${options.brief}\n\n${options.extraContext}` : options.brief);
+    const text = setup.redactor.redact(
+      options.extraContext ? `${options.brief}\n\n${options.extraContext}` : options.brief,
+    );
     return {
       text,
       tokens: estimateTokens(text),

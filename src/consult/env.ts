@@ -25,7 +25,17 @@ export interface AgentEnvInput {
 }
 
 /** Variables copied from the current environment when set (locale and proxy; never credentials). */
-const PASS_THROUGH = ['LANG', 'LC_ALL', 'TZ', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+const PASS_THROUGH = [
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NO_PROXY',
+  'https_proxy',
+  'http_proxy',
+  'no_proxy',
+];
 
 /**
  * A hermetic environment for one Claude Code run: its own HOME and temp folders, no nonessential

@@ -18,7 +18,13 @@ export interface FixBriefLike {
   consultationId?: string | undefined;
   policySummary: string;
   previousAttempt?:
-    | { fixId: number; state: string; failedStep?: string | undefined; reason: string; retryReason?: string | undefined }
+    | {
+        fixId: number;
+        state: string;
+        failedStep?: string | undefined;
+        reason: string;
+        retryReason?: string | undefined;
+      }
     | undefined;
   resumed?: boolean | undefined;
 }
@@ -75,7 +81,10 @@ export function fixContext(brief: FixBriefLike, repair: RepairLike | undefined, 
       `A previous attempt (fix #${p.fixId}) ended ${p.state}${p.failedStep ? ` at ${p.failedStep}` : ''}: ${p.reason}${p.retryReason ? ` (retry asked because: ${p.retryReason})` : ''}. Do not repeat it.`,
     );
   }
-  if (brief.resumed) lines.push('A previous run in this worktree was interrupted; its changes were stashed. Start from the committed state.');
+  if (brief.resumed)
+    lines.push(
+      'A previous run in this worktree was interrupted; its changes were stashed. Start from the committed state.',
+    );
   if (repair) {
     lines.push(
       `Repair round ${repair.round}: the gate step "${repair.failedStep}" failed (${repair.reason}). Fix the cause in this worktree and submit the outcome again. Its output ends with:`,

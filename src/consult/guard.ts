@@ -158,7 +158,9 @@ export function decideToolUse(call: ToolCall, policy: GuardPolicy, realpath: Rea
     const checked = checkPath(toolInput[field], call, policy, realpath);
     if (!checked.ok) return deny(checked.reason);
     if (matchesAny(checked.rel, policy.protectedPaths)) {
-      return deny(`${checked.rel} is a protected path; the policy forbids changing it. Propose the change in your outcome instead.`);
+      return deny(
+        `${checked.rel} is a protected path; the policy forbids changing it. Propose the change in your outcome instead.`,
+      );
     }
     return { allow: true };
   }

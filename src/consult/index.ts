@@ -3,8 +3,8 @@
  * tools over the store, ledger and budgets, manual bundles. Other stages import from here only.
  */
 export { type AgentRunOptions, type AgentRunResult, type AgentStop, runAgent } from './agent-runner.js';
-export { type AssembledBrief, assembleBrief, type BriefSection, type SectionReport } from './brief-assemble.js';
 export { type Brief, type BriefInput, buildBrief, diverseSample, templateParams } from './brief.js';
+export { type AssembledBrief, assembleBrief, type BriefSection, type SectionReport } from './brief-assemble.js';
 export { decideMode, type ManualReason, type ModeDecision, runLimits } from './budget.js';
 export { type Bundle, type BundleInput, writeBundle } from './bundle.js';
 export {
@@ -26,6 +26,7 @@ export {
 } from './fix-agent.js';
 export { commandAllowed, decideToolUse, type GuardDecision, type GuardPolicy, matchesAny } from './guard.js';
 export { checkOutcome, OUTCOME_KINDS, type Outcome, type OutcomeKind, outcomeSchema } from './outcome.js';
+export { consultPolicy } from './policy.js';
 export { SUBMIT_OUTCOME_TOOL, systemPrompt } from './prompts.js';
 export { createRedactor, placeholder, quoteUntrusted, type RedactOptions, type Redactor, redact } from './redact.js';
 export {
@@ -37,9 +38,15 @@ export {
   readTranscript,
   spendSince,
 } from './store.js';
-export { consultPolicy } from './policy.js';
 export { estimateTokens } from './tokens.js';
 export { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
-export { MAX_TOOL_CHARS, runStoreTool, STORE_TOOLS, type StoreTool, type ToolContext, type ToolResult } from './tools/definitions.js';
+export {
+  MAX_TOOL_CHARS,
+  runStoreTool,
+  STORE_TOOLS,
+  type StoreTool,
+  type ToolContext,
+  type ToolResult,
+} from './tools/definitions.js';
 export { STORE_TOOL_NAMES, sdkStoreTools } from './tools/sdk.js';
 export type { ConsultPolicy, ConsultTrigger } from './types.js';

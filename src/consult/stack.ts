@@ -140,7 +140,10 @@ export async function resolveFrames(frames: readonly StackFrame[], worktree: str
     if (/\.(?:c|m)?js$/.test(located)) {
       const found = await consumerFor(path.join(worktree, located));
       if (found) {
-        const pos = found.consumer.originalPositionFor({ line: frame.line, column: Math.max(0, (frame.column ?? 1) - 1) });
+        const pos = found.consumer.originalPositionFor({
+          line: frame.line,
+          column: Math.max(0, (frame.column ?? 1) - 1),
+        });
         if (pos.source && pos.line) {
           const original = path.resolve(path.dirname(found.mapFile), pos.source.replace(/^webpack:\/\/\/?/, ''));
           const inTree = locateInWorktree(original, worktree);

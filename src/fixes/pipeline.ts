@@ -150,7 +150,9 @@ export async function startFix(
       reason: `superseded by fix ${fix.id} for the same pattern`,
     });
   }
-  return advanceFix(deps, fix.id);
+  const ended = await advanceFix(deps, fix.id);
+  if (isTerminal(ended.state)) await pruneRetained(deps);
+  return ended;
 }
 
 /**

@@ -62,22 +62,40 @@ export function createMcpServer(options: McpServerOptions): McpServer {
       },
       async (args: unknown) => {
         const row = getConsultation(options.db, id);
-        if (!row) return { isError: true, content: [{ type: 'text' as const, text: `Consultation ${id} does not exist.` }] };
+        if (!row)
+          return { isError: true, content: [{ type: 'text' as const, text: `Consultation ${id} does not exist.` }] };
         if (row.outcome) {
           return {
             isError: true,
-            content: [{ type: 'text' as const, text: `Consultation ${id} already has an outcome (${row.outcome.kind}). Stop now.` }],
+            content: [
+              {
+                type: 'text' as const,
+                text: `Consultation ${id} already has an outcome (${row.outcome.kind}). Stop now.`,
+              },
+            ],
           };
         }
         const checked = checkOutcome(args);
         if (!checked.ok) {
           return {
             isError: true,
-            content: [{ type: 'text' as const, text: `Outcome rejected:\n- ${checked.problems.join('\n- ')}\nFix these fields and call submit_outcome again.` }],
+            content: [
+              {
+                type: 'text' as const,
+                text: `Outcome rejected:\n- ${checked.problems.join('\n- ')}\nFix these fields and call submit_outcome again.`,
+              },
+            ],
           };
         }
         finishConsultation(options.db, id, { finishedAt: now(), status: 'succeeded', outcome: checked.outcome });
-        return { content: [{ type: 'text' as const, text: `Outcome accepted (${checked.outcome.kind}) for consultation ${id}. Stop now.` }] };
+        return {
+          content: [
+            {
+              type: 'text' as const,
+              text: `Outcome accepted (${checked.outcome.kind}) for consultation ${id}. Stop now.`,
+            },
+          ],
+        };
       },
     );
   }
@@ -96,7 +114,9 @@ export async function serveStdio(options: McpServerOptions & { log?: (line: stri
     process.stdin.once('close', resolve);
   });
   await server.connect(transport);
-  options.log?.(`dancer mcp: serving ${STORE_TOOLS.length + (options.consultationId !== undefined ? 1 : 0)} tools on stdio`);
+  options.log?.(
+    `dancer mcp: serving ${STORE_TOOLS.length + (options.consultationId !== undefined ? 1 : 0)} tools on stdio`,
+  );
   await ended;
   await server.close();
 }

@@ -21,7 +21,7 @@ import { EventEmitter } from 'node:events';
 import type { TriggersConfig } from '../config/schema/patterns.js';
 import { DancerError, errorMessage } from '../errors.js';
 import type { BatchPlugin, WrittenRow } from '../store/log-writer.js';
-import type { Db } from '../store/open.js';
+import { type Db, toStoreError } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
 import { advanceBaselines, type BaselineState, ERRORS_KEY, type MinuteSummary, templateKey } from './baselines.js';
 import type { BucketDelta } from './buckets.js';
@@ -119,6 +119,12 @@ export class Detector extends EventEmitter<DetectorEvents> {
   readonly #recent: RecentBuckets;
   #pendingDeltas: BucketDelta[] = [];
 
+  /**
+   * Load the persisted state (cooldowns, baselines, review schedule) from the store.
+   *
+   * @throws {DancerError} `DANCER_STORE_LOCKED` / `DANCER_STORE_WRITE_FAILED` / `DANCER_STORE_OPEN_FAILED`
+   * when the state cannot be read (e.g. a database without the patterns migrations).
+   */
   constructor(options: DetectorOptions) {
     super();
     this.#db = options.db;
@@ -131,16 +137,20 @@ export class Detector extends EventEmitter<DetectorEvents> {
       this.#db,
       Math.max(options.config.newPattern.windowMinutes, options.config.spike.windowMinutes),
     );
-    this.#lastFire = lastFireTimes(this.#db);
-    this.#baselines = loadBaselines(this.#db);
-    const folded = getState(this.#db, 'baselines.foldedTo');
-    this.#foldedTo = folded === undefined ? undefined : Number(folded);
-    const anchor = getState(this.#db, 'review.anchor');
-    if (anchor === undefined) {
-      this.#reviewAnchor = this.#now();
-      setState(this.#db, 'review.anchor', String(this.#reviewAnchor));
-    } else {
-      this.#reviewAnchor = Number(anchor);
+    try {
+      this.#lastFire = lastFireTimes(this.#db);
+      this.#baselines = loadBaselines(this.#db);
+      const folded = getState(this.#db, 'baselines.foldedTo');
+      this.#foldedTo = folded === undefined ? undefined : Number(folded);
+      const anchor = getState(this.#db, 'review.anchor');
+      if (anchor === undefined) {
+        this.#reviewAnchor = this.#now();
+        setState(this.#db, 'review.anchor', String(this.#reviewAnchor));
+      } else {
+        this.#reviewAnchor = Number(anchor);
+      }
+    } catch (error) {
+      throw toStoreError(error);
     }
   }
 

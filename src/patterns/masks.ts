@@ -348,7 +348,8 @@ const JOINERS = new Set(['.', ':', '-', '_', '/', '@']);
 /**
  * Is a run of `[A-Za-z0-9_]` a variable? Numbers (`42`, `007`), numbers with a short unit
  * (`65020ms`, `5s`, `100k`), identifiers with an all-digit `_` segment (`rdd_2_1`,
- * `job_1445144423722_0020Job`) and hex-looking strings of six or more with a digit (`8a2a501`).
+ * `job_1445144423722_0020Job`) and hex-looking strings (or `_` parts) of six or more with a digit
+ * and a letter (`8a2a501`, `req_5f3a9b1c`).
  * Words with an embedded digit (`log4j`, `ssh2`, `jk2_init`, `SOCKS5`) stay constant.
  */
 export function isVariableRun(run: string): boolean {
@@ -359,7 +360,10 @@ export function isVariableRun(run: string): boolean {
   if (digits === run.length) return true;
   if (/^\d+[a-zA-Z]{1,3}$/.test(run)) return true;
   if (run.includes('_')) {
-    for (const part of run.split('_')) if (part.length > 0 && /^\d+[a-zA-Z]{0,3}$/.test(part)) return true;
+    for (const part of run.split('_')) {
+      if (part.length > 0 && /^\d+[a-zA-Z]{0,3}$/.test(part)) return true;
+      if (part.length >= 6 && /^[0-9a-fA-F]+$/.test(part) && /\d/.test(part) && /[a-fA-F]/.test(part)) return true;
+    }
   }
   if (run.length >= 6 && /^[0-9a-fA-F]+$/.test(run) && /[a-fA-F]/.test(run)) return true;
   return false;

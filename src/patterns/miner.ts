@@ -21,7 +21,7 @@ export interface MinerOptions {
   similarityThreshold?: number;
   /** Leading tokens used as index keys. Default 2. */
   depth?: number;
-  /** Distinct values per index position before new ones go under `*`. Default 100. */
+  /** Distinct values per index position before new ones go under `*`. Default 1,000,000 (no limit in practice: a leaf costs one map entry). */
   maxChildren?: number;
   /** Which masks run (see masks.ts). */
   masks?: MaskConfig;
@@ -147,7 +147,7 @@ const SEP = '\u0001';
 export const DEFAULT_MINER_OPTIONS = Object.freeze({
   similarityThreshold: 0.7,
   depth: 2,
-  maxChildren: 100,
+  maxChildren: 1_000_000,
   maxFrames: 3,
   cacheSize: 100_000,
 });

@@ -178,6 +178,19 @@ export function controlRequest(
           );
       });
     });
+    socket.once('close', () =>
+      finish(() =>
+        reject(
+          new DancerError(
+            'DANCER_SUPERVISOR_UNREACHABLE',
+            `The supervisor closed the connection before answering "${cmd}".`,
+            {
+              details: { socket: socketPath },
+            },
+          ),
+        ),
+      ),
+    );
     socket.once('error', (error) =>
       finish(() =>
         reject(

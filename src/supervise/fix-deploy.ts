@@ -11,12 +11,7 @@ export type FixDeployRequest = DeployRequest;
  * old one kept serving); `observe` resolves with the window's verdict. A fix's pattern id, when
  * numeric, is the template whose rate before and after is the efficacy.
  */
-export function fixDeployFunctions(supervisor: Supervisor): {
-  deploy(request: FixDeployRequest): Promise<{ ok: true } | { ok: false; reason: string }>;
-  observe(
-    request: FixDeployRequest,
-  ): Promise<{ verdict: 'healthy'; reason?: string } | { verdict: 'rollback'; reason: string }>;
-} {
+export function fixDeployFunctions(supervisor: Supervisor): { deploy: DeployFn; observe: ObserveFn } {
   const deployIds = new Map<number, number>();
   return {
     async deploy(request) {

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DancerError } from '../errors.js';
 import type { ReleaseRow, SuperviseStore } from './state-store.js';
+import { startScript } from './worker.js';
 
 /** The pseudo-release that runs the working tree as it is (what `dancer run` starts first). */
 export const WORKTREE_RELEASE = 'worktree';
@@ -78,8 +79,9 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
         what: 'git archive',
       },
     );
+    reuseDependencies(options.repo, tmp);
     if (options.build) {
-      await run('/bin/sh', ['-c', options.build], {
+      await run('/bin/sh', ['-c', startScript(options.build, false)], {
         cwd: tmp,
         env: { ...process.env, ...options.env, DANCER_RELEASE: commit },
         what: `build "${options.build}"`,
@@ -118,6 +120,28 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
   };
   store.putRelease(row);
   return row;
+}
+
+const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml'];
+
+/**
+ * Link the repository's installed `node_modules` into a release when the release's lockfile is
+ * the same as the working tree's (or neither has one), so a build needs no install; a release
+ * whose dependencies changed gets no link, and its `service.build` must install them.
+ */
+export function reuseDependencies(repo: string, release: string): boolean {
+  const installed = path.join(repo, 'node_modules');
+  const target = path.join(release, 'node_modules');
+  if (!existsSync(installed) || existsSync(target)) return false;
+  const same = LOCKFILES.every((name) => {
+    const a = path.join(repo, name);
+    const b = path.join(release, name);
+    if (!existsSync(a) && !existsSync(b)) return true;
+    return existsSync(a) && existsSync(b) && readFileSync(a, 'utf8') === readFileSync(b, 'utf8');
+  });
+  if (!same) return false;
+  symlinkSync(installed, target, 'dir');
+  return true;
 }
 
 function run(

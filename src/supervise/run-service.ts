@@ -37,6 +37,8 @@ export interface RunServiceOptions {
   signals?: boolean;
   /** Records kept per worker for crash reports. Default 50. */
   lastRecords?: number;
+  /** Called first when the run stops, before the workers drain and the store closes (the healing loop stops here). */
+  beforeStop?: () => Promise<void> | void;
 }
 
 /** A running `dancer run`. */
@@ -187,9 +189,17 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     teeFile?.end();
     db.close();
   };
+  const beforeStop = async () => {
+    try {
+      await options.beforeStop?.();
+    } catch (error) {
+      log(`stopping: ${errorMessage(error)}`);
+    }
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       try {
+        await beforeStop();
         await supervisor.shutdown();
       } finally {
         await finish();

@@ -197,6 +197,11 @@ export class Supervisor {
     const paths = this.options.paths;
     this.state = 'starting';
     this.startedAt = Date.now();
+    if (!existsSync(paths.cwd)) {
+      throw new DancerError('DANCER_CONFIG_INVALID', `service.cwd does not exist: ${paths.cwd}`, {
+        details: { cwd: paths.cwd },
+      });
+    }
     mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
     if (this.options.control !== false) {
       this.control = await startControlServer(paths.controlSocket, (r) => this.handleControl(r));
@@ -750,6 +755,7 @@ export class Supervisor {
         rssLimitBytes: o.rssLimitMb !== undefined ? o.rssLimitMb * 1024 * 1024 : undefined,
         newPatternMin: o.newPatternMin,
         latencyIncrease: o.latencyIncrease,
+        latencyMinMs: o.latencyMinMs,
         minRecords: o.minRecords,
         maxExtensions: o.maxExtensions,
       };

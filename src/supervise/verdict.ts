@@ -40,6 +40,8 @@ export interface VerdictThresholds {
   rssLimitBytes?: number | undefined;
   newPatternMin: number;
   latencyIncrease: number;
+  /** The p95 must also grow by at least this many ms (sub-millisecond noise is no regression). */
+  latencyMinMs?: number | undefined;
   minRecords: number;
   maxExtensions: number;
   /** Crashes in the window that count as a crash loop. */
@@ -159,7 +161,8 @@ export function judgeWindow(input: VerdictInput): Verdict {
     window.p95LatencyMs !== undefined &&
     baseline.p95LatencyMs > 0 &&
     window.records >= t.minRecords &&
-    window.p95LatencyMs > baseline.p95LatencyMs * (1 + t.latencyIncrease)
+    window.p95LatencyMs > baseline.p95LatencyMs * (1 + t.latencyIncrease) &&
+    window.p95LatencyMs - baseline.p95LatencyMs >= (t.latencyMinMs ?? 0)
   ) {
     triggers.push('latency');
     reasons.push(`p95 latency ${window.p95LatencyMs.toFixed(1)} ms vs baseline ${baseline.p95LatencyMs.toFixed(1)} ms`);

@@ -101,6 +101,9 @@ export function startWorker(spec: WorkerSpec): Worker {
       details: { command: spec.command, cwd: spec.cwd },
     });
   }
+  // Errors after a successful spawn are reported through 'exit'; a failed spawn (missing cwd,
+  // no /bin/sh) has no pid and is thrown below. Either way the event must not go unhandled.
+  child.on('error', () => {});
   if (child.pid === undefined) {
     // spawn failed asynchronously (ENOENT cwd, ...): surface it as a thrown error now.
     throw new DancerError('DANCER_SPAWN_FAILED', `Cannot start "${spec.command}" in ${spec.cwd}`, {
@@ -145,9 +148,6 @@ export function startWorker(spec: WorkerSpec): Worker {
       return exited;
     },
   };
-  child.on('error', () => {
-    // 'exit' follows for spawned processes; errors after spawn are reported through it.
-  });
   child.on('exit', (code, signal) => {
     // Whatever the main process left behind in its group goes with it.
     signalGroup('SIGKILL');

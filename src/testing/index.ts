@@ -23,11 +23,13 @@ export {
   type ScenarioInput,
   type ScriptedTurn,
   selectTurn,
+  substituteCwd,
   type ToolResultBlock,
   type TurnMatcher,
   toolResults,
   toolResultText,
   turnIndex,
+  workingDirectory,
 } from './scenario.js';
 export { encodeSse, jsonMessage, type ReplySpec, sseEvents } from './sse.js';
 export {

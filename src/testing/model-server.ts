@@ -17,8 +17,10 @@ import {
   type ScenarioInput,
   type ScriptedTurn,
   selectTurn,
+  substituteCwd,
   type TurnUsage,
   turnBlocks,
+  workingDirectory,
 } from './scenario.js';
 import { encodeSse, errorBody, errorTypeFor, jsonMessage, type ReplySpec, sseEvents } from './sse.js';
 
@@ -211,7 +213,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     }
     const faultAttempts = turn.fault ? turn.fault.times : 0;
     const streamAttempt = attempt - faultAttempts;
-    const blocks = turnBlocks(turn, () => randomId('toolu_'));
+    const blocks = substituteCwd(
+      turnBlocks(turn, () => randomId('toolu_')),
+      workingDirectory(body),
+    );
     const hasTool = blocks.some((b) => b.type === 'tool_use');
     const spec: ReplySpec = {
       id: randomId('msg_'),
@@ -269,7 +274,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       ...(agentId ? { agentId } : {}),
       ...(raw ? { rawBody: raw } : {}),
     };
-    const known = req.method === 'POST' && (url.pathname === '/v1/messages' || url.pathname === '/v1/messages/count_tokens');
+    const known =
+      req.method === 'POST' && (url.pathname === '/v1/messages' || url.pathname === '/v1/messages/count_tokens');
     if (!known) {
       record({ ...base, answer: { kind: 'unknown-path' } });
       sendJson(res, 404, errorBody('not_found_error', `scripted model server: no route ${req.method} ${url.pathname}`));
@@ -376,7 +382,12 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   server.on('connection', (socket) => socket.on('error', () => {}));
   // Used as HTTPS_PROXY, a CONNECT shows that something tried to leave the machine.
   server.on('connect', (req: http.IncomingMessage, socket) => {
-    record({ method: 'CONNECT', path: req.url ?? '', headers: redactHeaders(req.headers), answer: { kind: 'connect' } });
+    record({
+      method: 'CONNECT',
+      path: req.url ?? '',
+      headers: redactHeaders(req.headers),
+      answer: { kind: 'connect' },
+    });
     socket.on('error', () => {});
     socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
   });

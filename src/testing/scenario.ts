@@ -68,7 +68,9 @@ export const turnSchema = z
     /** Shorthand for a single text block. */
     text: z.string().optional(),
     /** Shorthand for tool calls after `text`: `{ name, input }`. */
-    tools: z.array(z.object({ name: z.string().min(1), input: z.record(z.string(), z.unknown()).default({}) })).optional(),
+    tools: z
+      .array(z.object({ name: z.string().min(1), input: z.record(z.string(), z.unknown()).default({}) }))
+      .optional(),
     /** Full control over the blocks (used instead of text/tools when given). */
     content: z.array(blockSchema).optional(),
     stopReason: z.enum(['end_turn', 'tool_use', 'max_tokens', 'stop_sequence']).optional(),
@@ -269,7 +271,9 @@ export type ReplyBlock = { type: 'text'; text: string } | { type: 'tool_use'; id
 export function turnBlocks(turn: ScriptedTurn, newId: () => string): ReplyBlock[] {
   if (turn.content) {
     return turn.content.map((b) =>
-      b.type === 'text' ? { type: 'text', text: b.text } : { type: 'tool_use', id: newId(), name: b.name, input: b.input },
+      b.type === 'text'
+        ? { type: 'text', text: b.text }
+        : { type: 'tool_use', id: newId(), name: b.name, input: b.input },
     );
   }
   const blocks: ReplyBlock[] = [];
@@ -277,4 +281,35 @@ export function turnBlocks(turn: ScriptedTurn, newId: () => string): ReplyBlock[
   for (const t of turn.tools ?? []) blocks.push({ type: 'tool_use', id: newId(), name: t.name, input: t.input });
   if (blocks.length === 0) blocks.push({ type: 'text', text: '' });
   return blocks;
+}
+
+/**
+ * The agent's working directory as Claude Code states it in the request ("Primary working
+ * directory: /path" in its environment message), or undefined when absent.
+ */
+export function workingDirectory(body: MessagesRequestBody): string | undefined {
+  for (const message of body.messages ?? []) {
+    const match = /Primary working directory: ([^\n]+)/.exec(contentText(message.content));
+    if (match?.[1]) return match[1].trim();
+  }
+  const system = contentText(body.system);
+  return /Primary working directory: ([^\n]+)/.exec(system)?.[1]?.trim();
+}
+
+/**
+ * Replace `${cwd}` in scripted tool inputs with the agent's working directory, so a scenario can
+ * name files in a worktree whose path is only known at run time. Unchanged when `cwd` is unknown.
+ */
+export function substituteCwd(blocks: ReplyBlock[], cwd: string | undefined): ReplyBlock[] {
+  if (cwd === undefined) return blocks;
+  const replace = (value: unknown): unknown => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${cwd}` is the scenario's placeholder syntax.
+    if (typeof value === 'string') return value.split('${cwd}').join(cwd);
+    if (Array.isArray(value)) return value.map(replace);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replace(v)]));
+    }
+    return value;
+  };
+  return blocks.map((b) => (b.type === 'tool_use' ? { ...b, input: replace(b.input) as Record<string, unknown> } : b));
 }

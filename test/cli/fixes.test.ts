@@ -246,7 +246,9 @@ describe('dancer changelog', () => {
     expect(md).toContain('## 2026-11-20');
     expect(md).toContain('- Status: deployed (approved by alice)');
     expect(md).toMatch(/- Status: failed at typecheck: step typecheck exited with status \d+ \(.*TS2322/);
-    expect(md).toMatch(/- Status: failed at regression:base: the regression test test\/cart-weak.test.mjs already passes on the base commit [0-9a-f]{12}, so it does not reproduce the bug; write a test that fails without the fix\n/);
+    expect(md).toMatch(
+      /- Status: failed at regression:base: the regression test test\/cart-weak.test.mjs already passes on the base commit [0-9a-f]{12}, so it does not reproduce the bug; write a test that fails without the fix\n/,
+    );
     expect(md).toContain('- What changed: Log the request body size when a total fails (1 file, 2 lines, risk low)');
     expect(md).toContain('- Why: Missing from the logs: the cart size');
     expect(md).toContain('- Status: rejected by bob: wrong layer');
@@ -258,5 +260,17 @@ describe('dancer changelog', () => {
     const since = JSON.parse(dancer(r.root, 'changelog', '--json', '--since', '2026-11-20T09:03:00Z').stdout);
     expect(since.length).toBeLessThan(7);
     expect(dancer(r.root, 'changelog', '--since', 'yesterday-ish').code).toBe(2);
+  });
+
+  it('without the database, lists the fix branches and merges from git and their trailers', () => {
+    const out = dancer(r.root, 'changelog', '--json', '--db', path.join(r.root, 'elsewhere.db'));
+    expect(out.code).toBe(0);
+    expect(out.stderr).toContain('the changelog comes from git alone');
+    const items = JSON.parse(out.stdout) as { type: string; fixId: number; status: string; ts: number }[];
+    const fixIds = [...new Set(items.filter((i) => i.type === 'fix').map((i) => i.fixId))].sort();
+    expect(fixIds).toEqual([ids.deployed, ids.broken, ids.weak, ids.toReject, ids.toApprove, ids.rolledBack].sort());
+    expect(items.some((i) => i.type === 'rollback' && i.fixId === ids.rolledBack)).toBe(true);
+    const ts = items.map((i) => i.ts);
+    expect(ts).toEqual([...ts].sort((a, b) => a - b));
   });
 });

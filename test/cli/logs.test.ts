@@ -5,12 +5,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { estimateTokens } from '../../src/store/digest.js';
 import { LogWriter } from '../../src/store/log-writer.js';
 import { type Db, openStore } from '../../src/store/open.js';
 import type { LogRecord } from '../../src/store/records.js';
 import { tempDir, waitFor } from '../store/helpers.js';
+
+// Each case spawns the CLI several times; on a loaded 2-core machine one start takes seconds.
+vi.setConfig({ testTimeout: 120_000 });
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin', 'dancer.js');
@@ -161,11 +164,11 @@ describe('dancer logs list', () => {
     expect(existsSync(path.join(dir, 'missing.db'))).toBe(false);
   });
 
-  it('finds the database from store.path in dancer.yaml, else .dancer/dancer.db', async () => {
+  it('finds the database from store.path in dancer.yaml, else .dancer/dancer.db', { timeout: 60_000 }, async () => {
     const project = tempDir();
     writeFileSync(path.join(project, 'dancer.yaml'), `store:\n  path: ${JSON.stringify(file)}\n`);
     const r = await dancer(['logs', 'list', '--json'], {}, project);
-    expect(r.exitCode).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     expect(ndjson(r.stdout)).toHaveLength(6);
     const bare = tempDir();
     const none = await dancer(['logs', 'list'], {}, bare);
@@ -338,11 +341,11 @@ describe('dancer logs follow', () => {
     });
     const exited = once(child, 'exit');
     try {
-      await waitFor(() => (stderr.includes('Following') ? true : undefined), 10_000, 'follow to start');
+      await waitFor(() => (stderr.includes('Following') ? true : undefined), 30_000, 'follow to start');
       writer.write({ ts: Date.now(), level: 50, message: 'live one', pid: 1, stream: 'stdout' });
       writer.write({ ts: Date.now(), level: 30, message: 'live two', pid: 1, stream: 'stdout' });
       writer.flush();
-      await waitFor(() => (stdout.includes('live two') ? true : undefined), 10_000, 'the new records');
+      await waitFor(() => (stdout.includes('live two') ? true : undefined), 30_000, 'the new records');
     } finally {
       child.kill('SIGINT');
     }
@@ -350,5 +353,5 @@ describe('dancer logs follow', () => {
     expect(code).toBe(0);
     expect(ndjson(stdout).map((x) => x.message)).toEqual(['before follow', 'live one', 'live two']);
     writer.close();
-  });
+  }, 90_000);
 });

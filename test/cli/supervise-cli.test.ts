@@ -218,8 +218,84 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
     expect(second.stderr(), second.stderr()).toMatch(/resuming the observation window of deploy #1/);
     const body = (await get(resumed.sockets[0]!.port, '/')).body;
     expect(body.trim().split(' ')[1]).toBe(v2);
+    // and a manual rollback from the CLI goes back to the working tree, recorded with its reason
+    const rb = dancer(['rollback', '--reason', 'operator says so', '--config', config, '--json']);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(JSON.parse(rb.stdout)).toMatchObject({ from: v2, to: 'worktree' });
+    const afterRollback = await statusOf(config);
+    for (const p of afterRollback.pids) pids.add(p);
+    expect(afterRollback.lastDeploy).toMatchObject({
+      kind: 'rollback',
+      status: 'succeeded',
+      reason: 'operator says so',
+    });
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
+  });
+
+  it('kill -9 of the supervisor mid-build: the build dies too; a restart marks the deploy failed and keeps serving', async () => {
+    const dir = makeServiceDir({ start: `node ${path.join(FIXTURES, 'http.mjs')}`, build: 'sleep 300' });
+    const config = path.join(dir, 'dancer.yaml');
+    const gitEnv = {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'T',
+      GIT_AUTHOR_EMAIL: 't@e',
+      GIT_COMMITTER_NAME: 'T',
+      GIT_COMMITTER_EMAIL: 't@e',
+    };
+    const git = (...args: string[]) =>
+      spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).stdout.trim();
+    writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'v1');
+    const first = startRun(config);
+    const pids = track(first, dir);
+    const up = await waitFor(
+      async () => {
+        const s = await statusOf(config).catch(() => undefined);
+        return s?.state === 'running' ? s : undefined;
+      },
+      30_000,
+      'running',
+    );
+    for (const p of up.pids) pids.add(p);
+    const deploy = spawn(process.execPath, [BIN, 'deploy', 'HEAD', '--no-wait', '--config', config], {
+      stdio: 'ignore',
+    });
+    const deployExit = new Promise((resolve) => deploy.on('exit', resolve));
+    const sleeper = await waitFor(
+      () => {
+        const r = spawnSync('pgrep', ['-f', '^sleep 300$'], { encoding: 'utf8' });
+        return r.stdout.trim() ? Number(r.stdout.trim().split('\n')[0]) : undefined;
+      },
+      30_000,
+      'the build to run',
+    );
+    first.child.kill('SIGKILL');
+    await first.exit;
+    await deployExit;
+    await expectGone([sleeper, ...up.pids]);
+    const second = startRun(config);
+    cleanups.push(async () => {
+      if (second.child.exitCode === null) {
+        second.child.kill('SIGTERM');
+        await second.exit;
+      }
+    });
+    const s = await waitFor(
+      async () => {
+        const st = await statusOf(config).catch(() => undefined);
+        return st?.state === 'running' ? st : undefined;
+      },
+      30_000,
+      'running again',
+    );
+    for (const p of s.pids) pids.add(p);
+    expect(s.currentRelease).toBe('worktree');
+    expect(s.lastDeploy).toMatchObject({ kind: 'deploy', status: 'failed' });
+    expect(s.lastDeploy?.reason).toMatch(/^interrupted/);
+    expect((await get(s.sockets[0]!.port, '/healthz')).status).toBe(200);
   });
 
   it('dancer run --tmux runs the supervisor in a named tmux session', async () => {

@@ -2,11 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SourceMapGenerator } from 'source-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assembleBrief, type BriefSection } from '../../src/consult/brief-assemble.js';
 import { buildBrief, diverseSample, templateParams } from '../../src/consult/brief.js';
+import { assembleBrief, type BriefSection } from '../../src/consult/brief-assemble.js';
 import { createRedactor } from '../../src/consult/redact.js';
-import { insertConsultation, finishConsultation } from '../../src/consult/store.js';
 import { parseStack } from '../../src/consult/stack.js';
+import { finishConsultation, insertConsultation } from '../../src/consult/store.js';
 import { estimateTokens } from '../../src/consult/tokens.js';
 import { insertLogs, makeWorkspace, paymentRows, type Workspace } from './helpers.js';
 
@@ -19,7 +19,17 @@ function writeCompiled(worktree: string): void {
   mkdirSync(path.join(worktree, 'dist'), { recursive: true });
   writeFileSync(
     path.join(worktree, 'src/payment.ts'),
-    ['// payment', 'type Order = { items: { price: number }[]; coupon?: { percent: number } };', '', 'export function charge(order: Order): number {', '  const total = order.items.reduce((s, i) => s + i.price, 0);', '  // the bug:', '  return total * (1 - order.coupon!.percent / 100);', '}', ''].join('\n'),
+    [
+      '// payment',
+      'type Order = { items: { price: number }[]; coupon?: { percent: number } };',
+      '',
+      'export function charge(order: Order): number {',
+      '  const total = order.items.reduce((s, i) => s + i.price, 0);',
+      '  // the bug:',
+      '  return total * (1 - order.coupon!.percent / 100);',
+      '}',
+      '',
+    ].join('\n'),
   );
   writeFileSync(
     path.join(worktree, 'dist/payment.js'),
@@ -54,9 +64,23 @@ beforeAll(() => {
        VALUES (7, 'charge failed for order <*>: coupon missing', '[]', 6, ?, ?, 60, 50, 'new')`,
     )
     .run(AT - 3_600_000, AT);
-  const c = insertConsultation(ws.db, { createdAt: AT - 7_200_000, templateId: 7, urgent: false, mode: 'auto', status: 'running', brief: 'old' });
-  finishConsultation(ws.db, c, { finishedAt: AT - 7_100_000, status: 'failed', outcome: null, error: 'No outcome: the agent ended without calling submit_outcome.' });
-  const metric = ws.db.prepare("INSERT INTO metrics (ts, service, scope, name, value) VALUES (?, 'svc', 'worker', ?, ?)");
+  const c = insertConsultation(ws.db, {
+    createdAt: AT - 7_200_000,
+    templateId: 7,
+    urgent: false,
+    mode: 'auto',
+    status: 'running',
+    brief: 'old',
+  });
+  finishConsultation(ws.db, c, {
+    finishedAt: AT - 7_100_000,
+    status: 'failed',
+    outcome: null,
+    error: 'No outcome: the agent ended without calling submit_outcome.',
+  });
+  const metric = ws.db.prepare(
+    "INSERT INTO metrics (ts, service, scope, name, value) VALUES (?, 'svc', 'worker', ?, ?)",
+  );
   for (let i = 0; i < 10; i++) {
     metric.run(AT - i * 60_000, 'cpu_percent', 20 + i);
     metric.run(AT - i * 60_000, 'rss_bytes', 100e6 + i * 1e6);
@@ -67,9 +91,22 @@ afterAll(() => ws?.db.close());
 function brief(maxTokens = 12_000) {
   return buildBrief({
     db: ws.db,
-    trigger: { id: 't', kind: 'spike', templateId: 7, urgent: false, numbers: { factor: 4.2 }, reason: 'rate 4.2x baseline', at: AT },
+    trigger: {
+      id: 't',
+      kind: 'spike',
+      templateId: 7,
+      urgent: false,
+      numbers: { factor: 4.2 },
+      reason: 'rate 4.2x baseline',
+      at: AT,
+    },
     worktree: ws.worktree,
-    policy: { protectedPaths: ['config/**'], maxFiles: 10, maxLines: 400, notes: ['A regression test must fail before the fix.'] },
+    policy: {
+      protectedPaths: ['config/**'],
+      maxFiles: 10,
+      maxLines: 400,
+      notes: ['A regression test must fail before the fix.'],
+    },
     maxTokens,
     redactor: createRedactor(),
     boundary,
@@ -85,7 +122,9 @@ describe('buildBrief', () => {
     expect(b.tokens).toBeLessThanOrEqual(12_000);
     expect(b.tokens).toBe(estimateTokens(t));
     expect(t).toContain('Trigger: spike at 2026-11-25T12:00:00Z: rate 4.2x baseline');
-    expect(t).toContain(`<untrusted-data kind="pattern" boundary="${boundary}">\ncharge failed for order <*>: coupon missing`);
+    expect(t).toContain(
+      `<untrusted-data kind="pattern" boundary="${boundary}">\ncharge failed for order <*>: coupon missing`,
+    );
     expect(t).toMatch(/route: "\/api\/orders\/:id\/pay" ×40 \(67%\), "\/api\/checkout" ×20 \(33%\)/);
     expect(t).toMatch(/host: "web-1" ×30 \(50%\), "web-2" ×30 \(50%\)/);
     expect(t).toMatch(/per hour, last 24 h .*11:00 60/);
@@ -102,7 +141,19 @@ describe('buildBrief', () => {
     // Library frames are not resolved to source.
     expect(t).not.toMatch(/layer\.js:95 in/);
     // Sections come in the documented order.
-    const order = ['## Consultation brief', '## The pattern', '## Counts over time', '## Representative records', '## Other records', '## Stack trace', '## Source where', '## Previous attempts', '## System metrics', '## Policy', '## Next'];
+    const order = [
+      '## Consultation brief',
+      '## The pattern',
+      '## Counts over time',
+      '## Representative records',
+      '## Other records',
+      '## Stack trace',
+      '## Source where',
+      '## Previous attempts',
+      '## System metrics',
+      '## Policy',
+      '## Next',
+    ];
     const positions = order.map((h) => t.indexOf(h));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
@@ -125,7 +176,14 @@ describe('brief pieces', () => {
   it('assembles by priority and renders in order', () => {
     const sections: BriefSection[] = [
       { id: 'a', title: 'A', chunks: ['x'.repeat(400)], priority: 1 },
-      { id: 'b', title: 'B', chunks: Array.from({ length: 50 }, (_, i) => `line ${i} ${'y'.repeat(40)}`), priority: 2, fence: { open: '<f>', close: '</f>' }, moreHint: 'call t' },
+      {
+        id: 'b',
+        title: 'B',
+        chunks: Array.from({ length: 50 }, (_, i) => `line ${i} ${'y'.repeat(40)}`),
+        priority: 2,
+        fence: { open: '<f>', close: '</f>' },
+        moreHint: 'call t',
+      },
       { id: 'p', title: 'P', chunks: ['policy'], priority: 9, required: true },
     ];
     const out = assembleBrief(sections, 400);
@@ -151,7 +209,8 @@ describe('brief pieces', () => {
       'file:///srv/svc/releases/42/dist/payment.js:3',
       '/srv/svc/releases/42/node_modules/express/lib/router/layer.js:95',
     ]);
-    const py = 'Traceback (most recent call last):\n  File "/app/main.py", line 10, in <module>\n  File "/app/pay.py", line 3, in charge\nKeyError: x';
+    const py =
+      'Traceback (most recent call last):\n  File "/app/main.py", line 10, in <module>\n  File "/app/pay.py", line 3, in charge\nKeyError: x';
     expect(parseStack(py).map((f) => `${f.file}:${f.line}`)).toEqual(['/app/pay.py:3', '/app/main.py:10']);
   });
 });

@@ -11,7 +11,15 @@ import { decideMode, runLimits } from '../../src/consult/budget.js';
 import { runConsultation } from '../../src/consult/consultation.js';
 import { getConsultation, getLedger, insertConsultation, insertLedger } from '../../src/consult/store.js';
 import { type ModelServer, startModelServer } from '../../src/testing/index.js';
-import { insertLogs, makeWorkspace, paymentRows, processesIn, TEST_ENV, testConfig, type Workspace } from './helpers.js';
+import {
+  insertLogs,
+  makeWorkspace,
+  paymentRows,
+  processesIn,
+  TEST_ENV,
+  testConfig,
+  type Workspace,
+} from './helpers.js';
 
 const run = promisify(execFile);
 const AT = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -19,7 +27,15 @@ const BIN = path.resolve('bin/dancer.js');
 const CLAUDE = path.resolve('node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/claude');
 let ws: Workspace;
 let server: ModelServer;
-const trigger = { id: 't-m', kind: 'crash' as const, templateId: 7, urgent: true, numbers: { exitCode: 1 }, reason: 'the service crashed', at: AT };
+const trigger = {
+  id: 't-m',
+  kind: 'crash' as const,
+  templateId: 7,
+  urgent: true,
+  numbers: { exitCode: 1 },
+  reason: 'the service crashed',
+  at: AT,
+};
 const policy = { protectedPaths: ['config/**'] };
 
 beforeAll(async () => {
@@ -33,7 +49,14 @@ afterAll(async () => {
 });
 
 describe('budgets (pure)', () => {
-  const base = { configMode: 'auto' as const, hasApiKey: true, spentLastDayUsd: 0, startedLastHour: 0, perDayUsd: 10, perHour: 3 };
+  const base = {
+    configMode: 'auto' as const,
+    hasApiKey: true,
+    spentLastDayUsd: 0,
+    startedLastHour: 0,
+    perDayUsd: 10,
+    perHour: 3,
+  };
   it('decides between a model call and a bundle', () => {
     expect(decideMode(base)).toEqual({ mode: 'auto' });
     expect(decideMode({ ...base, configMode: 'manual' })).toMatchObject({ mode: 'manual', reason: 'config' });
@@ -59,10 +82,27 @@ describe('manual mode', () => {
     const noKey = await runConsultation({ ...common, config: testConfig(ws, server.url), env: {} });
     expect(noKey).toMatchObject({ status: 'manual', bundle: { reason: 'no_api_key' } });
 
-    const spentId = insertConsultation(ws.db, { createdAt: Date.now(), urgent: false, mode: 'auto', status: 'succeeded', brief: 'x' });
+    const spentId = insertConsultation(ws.db, {
+      createdAt: Date.now(),
+      urgent: false,
+      mode: 'auto',
+      status: 'succeeded',
+      brief: 'x',
+    });
     insertLedger(ws.db, {
-      consultationId: spentId, ts: Date.now(), model: 'm', inputTokens: 0, outputTokens: 0, cacheReadTokens: 0,
-      cacheCreationTokens: 0, costUsd: 25, modelUsage: null, turns: 1, durationMs: 1, durationApiMs: null, outcome: 'fix',
+      consultationId: spentId,
+      ts: Date.now(),
+      model: 'm',
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+      cacheCreationTokens: 0,
+      costUsd: 25,
+      modelUsage: null,
+      turns: 1,
+      durationMs: 1,
+      durationApiMs: null,
+      outcome: 'fix',
     });
     const spent = await runConsultation({ ...common, config: testConfig(ws, server.url), env: TEST_ENV });
     expect(spent).toMatchObject({ status: 'manual', bundle: { reason: 'daily_budget' } });
@@ -88,24 +128,53 @@ describe('manual mode', () => {
     });
     expect(result.status).toBe('manual');
     const dir = result.bundle?.dir as string;
-    for (const f of ['PROMPT.md', 'SYSTEM.md', 'mcp.json', 'run.sh', 'README.md']) expect(existsSync(path.join(dir, f))).toBe(true);
+    for (const f of ['PROMPT.md', 'SYSTEM.md', 'mcp.json', 'run.sh', 'README.md'])
+      expect(existsSync(path.join(dir, f))).toBe(true);
     const row = getConsultation(ws.db, result.consultationId);
     expect(readFileSync(path.join(dir, 'PROMPT.md'), 'utf8')).toBe(row?.brief);
     expect(readFileSync(path.join(dir, 'SYSTEM.md'), 'utf8')).toContain('mcp__dancer__submit_outcome');
     const mcp = JSON.parse(readFileSync(path.join(dir, 'mcp.json'), 'utf8'));
-    expect(mcp.mcpServers.dancer.args).toEqual([BIN, 'mcp', '--db', ws.dbPath, '--consultation', String(result.consultationId)]);
+    expect(mcp.mcpServers.dancer.args).toEqual([
+      BIN,
+      'mcp',
+      '--db',
+      ws.dbPath,
+      '--consultation',
+      String(result.consultationId),
+    ]);
     const script = readFileSync(path.join(dir, 'run.sh'), 'utf8');
     expect(script).toContain('--max-turns 40');
-    expect(script).toContain("--allowedTools 'Read,Grep,Glob,Edit,Write,Bash(node --version),Bash(node --version:*),mcp__dancer__submit_outcome,");
+    expect(script).toContain(
+      "--allowedTools 'Read,Grep,Glob,Edit,Write,Bash(node --version),Bash(node --version:*),mcp__dancer__submit_outcome,",
+    );
 
     // `dancer consult --bundle ID` says where it is.
-    const shown = await run(process.execPath, [BIN, 'consult', '--bundle', String(result.consultationId), '--db', ws.dbPath, '--json']);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ consultation: result.consultationId, dir, run: `sh ${path.join(dir, 'run.sh')}` });
+    const shown = await run(process.execPath, [
+      BIN,
+      'consult',
+      '--bundle',
+      String(result.consultationId),
+      '--db',
+      ws.dbPath,
+      '--json',
+    ]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      consultation: result.consultationId,
+      dir,
+      run: `sh ${path.join(dir, 'run.sh')}`,
+    });
 
     // A human runs it (here: the SDK's Claude Code binary against the scripted server).
     server.setScenario({
       turns: [
-        { tools: [{ name: 'mcp__dancer__submit_outcome', input: { kind: 'ignore', why: 'A load test hit the crash path on purpose.' } }] },
+        {
+          tools: [
+            {
+              name: 'mcp__dancer__submit_outcome',
+              input: { kind: 'ignore', why: 'A load test hit the crash path on purpose.' },
+            },
+          ],
+        },
         { text: 'done' },
       ],
     });
@@ -125,9 +194,15 @@ describe('manual mode', () => {
     });
     expect(server.surprises()).toEqual([]);
     expect(server.mainLoopRequests().length).toBe(2);
-    const transcript = readFileSync(path.join(dir, 'transcript.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const transcript = readFileSync(path.join(dir, 'transcript.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(transcript.at(-1)).toMatchObject({ type: 'result', is_error: false });
-    expect(getConsultation(ws.db, result.consultationId)).toMatchObject({ status: 'succeeded', outcome: { kind: 'ignore' } });
+    expect(getConsultation(ws.db, result.consultationId)).toMatchObject({
+      status: 'succeeded',
+      outcome: { kind: 'ignore' },
+    });
     expect(processesIn(ws.worktree)).toEqual([]);
   }, 90_000);
 });

@@ -38,7 +38,17 @@ describe('dancer consult', () => {
   });
 
   it('--dry-run --json gives the brief, its sections, the system prompt and the tools', async () => {
-    const r = await dancer(['consult', '--pattern', '7', '--dry-run', '--json', '--db', ws.dbPath, '--worktree', ws.worktree]);
+    const r = await dancer([
+      'consult',
+      '--pattern',
+      '7',
+      '--dry-run',
+      '--json',
+      '--db',
+      ws.dbPath,
+      '--worktree',
+      ws.worktree,
+    ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.brief.tokens).toBeLessThanOrEqual(12_000);
@@ -46,9 +56,20 @@ describe('dancer consult', () => {
     expect(out.brief.sections.map((s: { id: string }) => s.id)).toContain('samples');
     expect(out.systemPrompt).toContain('UNTRUSTED DATA');
     expect(out.tools.map((t: { name: string }) => t.name)).toEqual([
-      'Read', 'Grep', 'Glob', 'Edit', 'Write', 'mcp__dancer__submit_outcome',
-      'mcp__dancer__search_logs', 'mcp__dancer__list_patterns', 'mcp__dancer__get_pattern', 'mcp__dancer__pattern_timeline',
-      'mcp__dancer__get_request', 'mcp__dancer__get_metrics', 'mcp__dancer__list_fixes', 'mcp__dancer__get_fix',
+      'Read',
+      'Grep',
+      'Glob',
+      'Edit',
+      'Write',
+      'mcp__dancer__submit_outcome',
+      'mcp__dancer__search_logs',
+      'mcp__dancer__list_patterns',
+      'mcp__dancer__get_pattern',
+      'mcp__dancer__pattern_timeline',
+      'mcp__dancer__get_request',
+      'mcp__dancer__get_metrics',
+      'mcp__dancer__list_fixes',
+      'mcp__dancer__get_fix',
     ]);
   });
 

@@ -16,7 +16,11 @@ const call = (name: string, args: unknown, c: ToolContext = ctx) => runStoreTool
 
 beforeAll(() => {
   ws = makeWorkspace('dancer-tools-');
-  const rows = paymentRows(AT, 100).map((r) => ({ ...r, message: `${r.message} ${'detail '.repeat(20)}`, extra: { cart: { items: 3 } } }));
+  const rows = paymentRows(AT, 100).map((r) => ({
+    ...r,
+    message: `${r.message} ${'detail '.repeat(20)}`,
+    extra: { cart: { items: 3 } },
+  }));
   insertLogs(ws.db, rows);
   ctx = { db: ws.db, redactor: createRedactor(), now: () => AT };
 });
@@ -69,7 +73,16 @@ describe('store tools', () => {
 
   it('get_fix shows the fix, its history, gate results and the diff from its worktree', () => {
     const git = (...args: string[]) =>
-      execFileSync('git', args, { cwd: ws.worktree, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } })
+      execFileSync('git', args, {
+        cwd: ws.worktree,
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@t',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@t',
+        },
+      })
         .toString()
         .trim();
     const base = git('rev-parse', 'HEAD');
@@ -83,13 +96,19 @@ describe('store tools', () => {
       )
       .run(ws.worktree, base, head, AT, AT);
     ws.db
-      .prepare("INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason) VALUES (1, ?, 'observing', 'rolled_back', 'rollback', 'timer', 'error rate +80%')")
+      .prepare(
+        "INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason) VALUES (1, ?, 'observing', 'rolled_back', 'rollback', 'timer', 'error rate +80%')",
+      )
       .run(AT);
     ws.db
-      .prepare("INSERT INTO gate_steps (fix_id, round, seq, name, command, ok, duration_ms, output_tail, started_at) VALUES (1, 0, 1, 'test', 'npm test', 1, 5, 'ok 3 tests password=hunter2', ?)")
+      .prepare(
+        "INSERT INTO gate_steps (fix_id, round, seq, name, command, ok, duration_ms, output_tail, started_at) VALUES (1, 0, 1, 'test', 'npm test', 1, 5, 'ok 3 tests password=hunter2', ?)",
+      )
       .run(AT);
     const list = call('list_fixes', { pattern_id: 7 });
-    expect(list.data.items).toEqual([expect.objectContaining({ id: 1, state: 'rolled_back', reason: 'error rate +80% after deploy' })]);
+    expect(list.data.items).toEqual([
+      expect.objectContaining({ id: 1, state: 'rolled_back', reason: 'error rate +80% after deploy' }),
+    ]);
     const fix = call('get_fix', { id: 1 });
     expect(fix.isError).toBe(false);
     expect(fix.data.diff).toContain('+export const fixed = true;');

@@ -11,8 +11,12 @@ import { brokenBuildAgent, depsFor, goodAgent, makeServiceRepo, sh, testFixesCon
 describe('gate', () => {
   it('names the regression test, or finds the added test files', () => {
     const globs = testFixesConfig().gate.regression.testGlobs;
-    expect(findRegressionTests('./test/a.test.mjs', ['src/a.mjs', 'test/a.test.mjs'], globs)).toEqual(['test/a.test.mjs']);
-    expect(findRegressionTests('test/gone.test.mjs', ['src/a.mjs', 'test/b.test.mjs'], globs)).toEqual(['test/b.test.mjs']);
+    expect(findRegressionTests('./test/a.test.mjs', ['src/a.mjs', 'test/a.test.mjs'], globs)).toEqual([
+      'test/a.test.mjs',
+    ]);
+    expect(findRegressionTests('test/gone.test.mjs', ['src/a.mjs', 'test/b.test.mjs'], globs)).toEqual([
+      'test/b.test.mjs',
+    ]);
     expect(findRegressionTests(undefined, ['src/a.mjs'], globs)).toEqual([]);
     expect(regressionCommand('node --test {file}', ['test/a b.mjs'])).toBe("node --test 'test/a b.mjs'");
     expect(regressionCommand('npx vitest run', ['x.test.ts'])).toBe('npx vitest run x.test.ts');

@@ -3,10 +3,11 @@
  * temp dir, a real SQLite store, the real tsc, and fake agents that write real code.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 import { fixesSchema, policySchema } from '../../src/config/schema/fixes.js';
 import type { PipelineDeps } from '../../src/fixes/pipeline.js';
 import type { AgentOutcome, RunAgent } from '../../src/fixes/types.js';
@@ -31,9 +32,17 @@ export interface ServiceRepo {
   dbFile: string;
 }
 
+const roots: string[] = [];
+// Temp repos go when the test process ends (set DANCER_KEEP_TMP=1 to keep them for a post-mortem).
+afterAll(() => {
+  if (process.env.DANCER_KEEP_TMP) return;
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
 /** Copy the fixture into a fresh git repository with its own identity (never global config). */
 export function makeServiceRepo(prefix = 'dancer-fixes-'): ServiceRepo {
   const root = mkdtempSync(path.join(tmpdir(), prefix));
+  roots.push(root);
   const repo = path.join(root, 'repo');
   cpSync(FIXTURE, repo, { recursive: true });
   sh(repo, 'init', '-q', '-b', 'main');

@@ -1,10 +1,18 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runStep, shellQuote } from '../../src/fixes/run-step.js';
 
-const cwd = () => mkdtempSync(path.join(tmpdir(), 'dancer-step-'));
+const dirs: string[] = [];
+const cwd = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dancer-step-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 function alive(pid: number): boolean {
   try {

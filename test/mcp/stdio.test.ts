@@ -17,7 +17,10 @@ let ws: Workspace;
 beforeAll(() => {
   ws = makeWorkspace('dancer-mcp-');
   const rows = paymentRows(AT, 30);
-  rows[0] = { ...rows[0]!, message: 'charge failed for order 1000: coupon missing token=ghp_1234567890abcdefghijABCDEFGHIJ123456' };
+  rows[0] = {
+    ...rows[0]!,
+    message: 'charge failed for order 1000: coupon missing token=ghp_1234567890abcdefghijABCDEFGHIJ123456',
+  };
   insertLogs(ws.db, rows);
 });
 afterAll(() => ws?.db.close());
@@ -51,12 +54,22 @@ describe('dancer mcp (stdio child)', () => {
         await Promise.race([once(child.stdout, 'data'), once(child, 'exit')]);
       }
     };
-    send({ id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'test', version: '1' } } });
+    send({
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'test', version: '1' } },
+    });
     const init = await waitFor(0);
-    expect(init.result).toMatchObject({ protocolVersion: '2025-11-25', serverInfo: { name: 'dancer' }, capabilities: { tools: {} } });
+    expect(init.result).toMatchObject({
+      protocolVersion: '2025-11-25',
+      serverInfo: { name: 'dancer' },
+      capabilities: { tools: {} },
+    });
     send({ method: 'notifications/initialized' });
     send({ id: 1, method: 'tools/list' });
-    const list = (await waitFor(1)).result as { tools: Array<{ name: string; inputSchema: { type: string }; annotations?: { readOnlyHint?: boolean } }> };
+    const list = (await waitFor(1)).result as {
+      tools: Array<{ name: string; inputSchema: { type: string }; annotations?: { readOnlyHint?: boolean } }>;
+    };
     expect(list.tools.map((t) => t.name)).toEqual([
       'search_logs',
       'list_patterns',
@@ -68,8 +81,16 @@ describe('dancer mcp (stdio child)', () => {
       'get_fix',
     ]);
     expect(list.tools.every((t) => t.inputSchema.type === 'object' && t.annotations?.readOnlyHint === true)).toBe(true);
-    send({ id: 2, method: 'tools/call', params: { name: 'search_logs', arguments: { query: 'coupon', template_id: 7, limit: 50 } } });
-    const call = (await waitFor(2)).result as { content: Array<{ text: string }>; structuredContent: { items: unknown[] }; isError?: boolean };
+    send({
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'search_logs', arguments: { query: 'coupon', template_id: 7, limit: 50 } },
+    });
+    const call = (await waitFor(2)).result as {
+      content: Array<{ text: string }>;
+      structuredContent: { items: unknown[] };
+      isError?: boolean;
+    };
     expect(call.isError).toBeUndefined();
     expect(call.structuredContent.items).toHaveLength(30);
     expect(call.content[0]?.text).toContain('[REDACTED:');
@@ -87,7 +108,14 @@ describe('dancer mcp (stdio child)', () => {
   }, 30_000);
 
   it('records a manual consultation outcome through submit_outcome (SDK client)', async () => {
-    const id = insertConsultation(ws.db, { createdAt: AT, templateId: 7, urgent: false, mode: 'manual', status: 'manual', brief: 'b' });
+    const id = insertConsultation(ws.db, {
+      createdAt: AT,
+      templateId: 7,
+      urgent: false,
+      mode: 'manual',
+      status: 'manual',
+      brief: 'b',
+    });
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [BIN, 'mcp', '--db', ws.dbPath, '--consultation', String(id)],
@@ -100,13 +128,19 @@ describe('dancer mcp (stdio child)', () => {
       expect(tools.tools.map((t) => t.name)).toContain('submit_outcome');
       const rejected = await client.callTool({ name: 'submit_outcome', arguments: { kind: 'escalate', why: 'x' } });
       expect(rejected.isError).toBe(true);
-      const ok = await client.callTool({ name: 'submit_outcome', arguments: { kind: 'escalate', why: 'Needs payments', where: 'src/payment.js' } });
+      const ok = await client.callTool({
+        name: 'submit_outcome',
+        arguments: { kind: 'escalate', why: 'Needs payments', where: 'src/payment.js' },
+      });
       expect(ok.isError).toBeFalsy();
       const pattern = await client.callTool({ name: 'get_pattern', arguments: { id: 7, examples: 2 } });
       expect((pattern.structuredContent as { examples: unknown[] }).examples).toHaveLength(2);
     } finally {
       await client.close();
     }
-    expect(getConsultation(ws.db, id)).toMatchObject({ status: 'succeeded', outcome: { kind: 'escalate', where: 'src/payment.js' } });
+    expect(getConsultation(ws.db, id)).toMatchObject({
+      status: 'succeeded',
+      outcome: { kind: 'escalate', where: 'src/payment.js' },
+    });
   }, 30_000);
 });

@@ -143,7 +143,7 @@ describe('detector: records stored -> decision (real SQLite, fake clock)', () =>
     expect(triggers).toHaveLength(1);
     expect(triggers[0]).toMatchObject({ kind: 'spike', templateId: undefined });
     expect(triggers[0]?.reason).toContain('overall error rate rose to 32 in 5 min'); // 8 in the window + 3 x 8: the first batch at >= 3 x 10
-    expect((triggers[0]?.numbers.topTemplates as unknown[]).length).toBe(5);
+    expect((triggers[0]!.numbers.topTemplates as unknown[]).length).toBe(5);
   });
 
   it('does not fire a spike for a service that just started (cold baseline)', () => {

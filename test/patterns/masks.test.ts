@@ -24,7 +24,7 @@ describe('built-in masks', () => {
     ['booleans and null', 'flag true (false) null', 'flag <*> (<*>) <*>'],
     ['ISO timestamps and times', 'at 2024-01-02T03:04:05.123Z and 2024-01-02 03:04:05, 12:30', 'at <*> and <*>, <*>'],
     ['host:port', 'host db.example.com:5432 up', 'host <*> up'],
-    ['numeric identifiers', 'rdd_2_1 blk_-123 job_1445_0020Job 8a2a501', '<*> <*> <*> <*>'],
+    ['numeric identifiers', 'rdd_2_1 blk_-123 job_1445_0020Job 8a2a501 req_5f3a9b1c', '<*> <*> <*> <*> <*>'],
   ])('%s', (_name, input, expected) => {
     expect(mask(input)).toBe(expected);
   });

@@ -139,7 +139,10 @@ describe('scripted model server', () => {
         { tools: [{ name: 'Bash', input: { command: 'rm -rf /' } }] },
         {
           oneOf: [
-            { when: { lastToolResultContains: 'hook error', lastToolResultIsError: true }, text: 'denied, as expected' },
+            {
+              when: { lastToolResultContains: 'hook error', lastToolResultIsError: true },
+              text: 'denied, as expected',
+            },
             { text: 'it ran' },
           ],
         },
@@ -199,7 +202,12 @@ describe('scripted model server', () => {
 
   it('answers count_tokens, 404s unknown paths, and ends an exhausted script with a text turn', async () => {
     const server = await start({ turns: [] });
-    const count = await post(server, { messages: [{ role: 'user', content: 'hello world' }] }, {}, '/v1/messages/count_tokens');
+    const count = await post(
+      server,
+      { messages: [{ role: 'user', content: 'hello world' }] },
+      {},
+      '/v1/messages/count_tokens',
+    );
     expect(count.status).toBe(200);
     expect(((await count.json()) as { input_tokens: number }).input_tokens).toBeGreaterThan(0);
     const missing = await fetch(`${server.url}/v1/models`);
@@ -220,5 +228,22 @@ describe('scripted model server', () => {
     expect(scenario.turns).toHaveLength(1);
     expect(() => parseScenarioText('turns:\n  - txet: hi\n', 'bad.yaml')).toThrowError(DancerError);
     expect(() => parseScenarioText('turns: [', 'broken.yaml')).toThrowError(/not valid YAML/);
+  });
+
+  it('replaces the cwd placeholder in scripted tool inputs with the working directory Claude Code states', async () => {
+    const placeholder = ['$', '{cwd}'].join('');
+    const server = await start({
+      turns: [{ tools: [{ name: 'Read', input: { file_path: `${placeholder}/src/a.ts` } }] }],
+    });
+    const body = {
+      stream: false,
+      tools,
+      messages: [
+        { role: 'user', content: 'go' },
+        { role: 'system', content: 'Environment\n - Primary working directory: /tmp/wt-1\n - Platform: linux' },
+      ],
+    };
+    const reply = (await (await post(server, body)).json()) as { content: Array<{ input: { file_path: string } }> };
+    expect(reply.content[0]?.input.file_path).toBe('/tmp/wt-1/src/a.ts');
   });
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { listen } from 'dancer/listen';
 import pino from 'pino';
 import { InvalidOrderError, type LineItem, orderTotal } from './pricing.js';
-import { listen } from './listen.js';
 
 const log = pino({ name: 'checkout' });
 
@@ -25,7 +25,10 @@ const server = http.createServer(async (req, res) => {
   try {
     if (req.method === 'GET' && req.url === '/healthz') return send(res, 200, { ok: true });
     if (req.method === 'POST' && req.url === '/checkout') {
-      const body = (await readJson(req)) as { items?: LineItem[]; coupon?: string };
+      const body = (await readJson(req)) as { items?: LineItem[]; coupon?: string; currency?: string };
+      if (body.currency !== undefined && body.currency !== 'USD') {
+        throw new Error(`unsupported currency ${body.currency}`);
+      }
       const total = orderTotal(body.items ?? [], body.coupon);
       send(res, 200, { totalCents: total });
       reqLog.info({ req: { method: req.method, url: req.url }, res: { statusCode: 200 }, responseTime: performance.now() - started }, 'checkout ok');
@@ -42,4 +45,10 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
-listen(server, { port: Number(process.env.PORT ?? 8080) }).then((where) => log.info({ where }, 'checkout listening'));
+listen(server, { port: Number(process.env.PORT ?? 8080) }).then(
+  (where) => log.info({ where }, 'checkout listening'),
+  (err) => {
+    log.fatal({ err }, 'cannot listen');
+    process.exit(1);
+  },
+);

@@ -24,7 +24,11 @@ const redactPatternSchema = z
       .regex(/^[A-Za-z0-9_]+$/)
       .describe('Placeholder label: matches become [REDACTED:<name>].'),
     regex: z.string().min(1).describe('JavaScript regular expression (no delimiters), applied globally.'),
-    flags: z.string().regex(/^[imsu]*$/).default('').describe('Extra regex flags (i, m, s, u).'),
+    flags: z
+      .string()
+      .regex(/^[imsu]*$/)
+      .default('')
+      .describe('Extra regex flags (i, m, s, u).'),
   })
   .strict();
 
@@ -84,7 +88,7 @@ export const consultSchema = z
     runDir: z
       .string()
       .optional()
-      .describe("Per-run HOME and temp folders for Claude Code. Default: the system temp folder."),
+      .describe('Per-run HOME and temp folders for Claude Code. Default: the system temp folder.'),
   })
   .strict();
 

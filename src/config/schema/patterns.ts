@@ -160,8 +160,8 @@ export const minerSchema = z
       .number()
       .int()
       .positive()
-      .default(100)
-      .describe('Distinct values per index position before new ones share the wildcard branch.'),
+      .default(1_000_000)
+      .describe('Distinct values per index position before new ones share the wildcard branch (a leaf costs one map entry, so the default is no limit in practice).'),
     maxFrames: z
       .number()
       .int()

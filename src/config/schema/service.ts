@@ -54,6 +54,11 @@ const observeSchema = z
     rssLimitMb: z.number().positive().optional().describe('Roll back when worker RSS exceeds this (MiB).'),
     newPatternMin: z.number().int().positive().default(5).describe('A new error pattern seen this often rolls back.'),
     latencyIncrease: z.number().nonnegative().default(1).describe('Roll back when p95 latency grows by this fraction.'),
+    latencyMinMs: z
+      .number()
+      .nonnegative()
+      .default(50)
+      .describe('...and by at least this many milliseconds (ignores noise on very fast services).'),
     minRecords: z
       .number()
       .int()

@@ -73,10 +73,7 @@ const searchLogsTool: StoreTool = {
   description:
     'Find log records by full-text query and/or filters (pattern, level, time, request, source); newest last. Use it to check a hypothesis against the records.',
   shape: {
-    query: z
-      .string()
-      .optional()
-      .describe(`Full-text query over message, error and stack. ${SEARCH_HINT}`),
+    query: z.string().optional().describe(`Full-text query over message, error and stack. ${SEARCH_HINT}`),
     template_id: z.number().int().optional().describe('Only records of this pattern.'),
     min_level: levelEnum.optional().describe('Only records at this level or above.'),
     since: timeArg.optional(),
@@ -111,7 +108,10 @@ const searchLogsTool: StoreTool = {
     return {
       items: rows.map((r) => record(r, a.with_stack === true)),
       returned: rows.length,
-      note: rows.length === filter.limit ? 'More records may match: narrow with since/until, template_id or query.' : undefined,
+      note:
+        rows.length === filter.limit
+          ? 'More records may match: narrow with since/until, template_id or query.'
+          : undefined,
     };
   },
 };
@@ -236,7 +236,8 @@ const getPatternTool: StoreTool = {
 const patternTimelineTool: StoreTool = {
   name: 'pattern_timeline',
   title: 'Pattern timeline',
-  description: 'Counts of one pattern over time, in buckets (default: 24 hours in 60-minute buckets). Use it to see when it started or spiked.',
+  description:
+    'Counts of one pattern over time, in buckets (default: 24 hours in 60-minute buckets). Use it to see when it started or spiked.',
   shape: {
     id: z.number().int().describe('Pattern (template) id.'),
     since: timeArg.optional().describe('Start (default 24h).'),
@@ -268,9 +269,15 @@ const patternTimelineTool: StoreTool = {
     }
     const count = Math.max(1, Math.ceil((until - since) / (width * MINUTE)));
     if (count > 500) {
-      throw new DancerError('DANCER_QUERY_INVALID', `${count} buckets: use a shorter range or a wider bucket_minutes (at most 500 buckets).`);
+      throw new DancerError(
+        'DANCER_QUERY_INVALID',
+        `${count} buckets: use a shorter range or a wider bucket_minutes (at most 500 buckets).`,
+      );
     }
-    const items = Array.from({ length: count }, (_, i) => ({ start: iso(since + i * width * MINUTE), count: buckets.get(i) ?? 0 }));
+    const items = Array.from({ length: count }, (_, i) => ({
+      start: iso(since + i * width * MINUTE),
+      count: buckets.get(i) ?? 0,
+    }));
     return { id: a.id, bucket_minutes: width, total: items.reduce((s, b) => s + b.count, 0), items };
   },
 };
@@ -278,7 +285,8 @@ const patternTimelineTool: StoreTool = {
 const getRequestTool: StoreTool = {
   name: 'get_request',
   title: 'Get request',
-  description: 'All records of one request id, in order, with stacks. Use it to see what happened before and after an error in the same request.',
+  description:
+    'All records of one request id, in order, with stacks. Use it to see what happened before and after an error in the same request.',
   shape: {
     request_id: z.string().min(1),
     limit: z.number().int().min(1).max(200).optional().describe('Default 50.'),
@@ -293,7 +301,8 @@ const getRequestTool: StoreTool = {
 const getMetricsTool: StoreTool = {
   name: 'get_metrics',
   title: 'Get metrics',
-  description: 'System metrics the supervisor recorded (cpu_percent, rss_bytes, fds, ...), bucketed: min/avg/max per bucket.',
+  description:
+    'System metrics the supervisor recorded (cpu_percent, rss_bytes, fds, ...), bucketed: min/avg/max per bucket.',
   shape: {
     name: z.string().optional().describe('Metric name; omit to list the names.'),
     since: timeArg.optional().describe('Default 1h.'),
@@ -317,7 +326,13 @@ const getMetricsTool: StoreTool = {
         `SELECT (ts - ?) / ? AS b, MIN(value) AS min, AVG(value) AS avg, MAX(value) AS max, COUNT(*) AS n FROM metrics
          WHERE name = ? AND ts BETWEEN ? AND ? GROUP BY b ORDER BY b LIMIT 500`,
       )
-      .all(since, width, a.name, since, until) as Array<{ b: number; min: number; avg: number; max: number; n: number }>;
+      .all(since, width, a.name, since, until) as Array<{
+      b: number;
+      min: number;
+      avg: number;
+      max: number;
+      n: number;
+    }>;
     return {
       name: a.name,
       items: rows.map((r) => ({ start: iso(since + r.b * width), min: r.min, avg: r.avg, max: r.max, samples: r.n })),
@@ -328,7 +343,8 @@ const getMetricsTool: StoreTool = {
 const listFixesTool: StoreTool = {
   name: 'list_fixes',
   title: 'List fixes',
-  description: 'Previous fixes Dancer tried, newest first: state, summary, why they failed or were rolled back. Use it before proposing a fix.',
+  description:
+    'Previous fixes Dancer tried, newest first: state, summary, why they failed or were rolled back. Use it before proposing a fix.',
   shape: {
     pattern_id: z.number().int().optional().describe('Only fixes for this pattern.'),
     state: z.string().optional().describe('Only fixes in this state (e.g. failed, rolled_back, deployed).'),
@@ -350,7 +366,11 @@ const listFixesTool: StoreTool = {
         a.limit ?? 20,
       ) as Array<Record<string, unknown>>;
     return {
-      items: rows.map((r) => ({ ...r, created_at: iso(r.created_at as number), updated_at: iso(r.updated_at as number) })),
+      items: rows.map((r) => ({
+        ...r,
+        created_at: iso(r.created_at as number),
+        updated_at: iso(r.updated_at as number),
+      })),
     };
   },
 };
@@ -372,7 +392,8 @@ function gitDiff(worktree: unknown, base: unknown, head: unknown): string | null
 const getFixTool: StoreTool = {
   name: 'get_fix',
   title: 'Get fix',
-  description: 'One fix in full: analysis, root cause, diff, gate results (with output tails), state history and rollback reason.',
+  description:
+    'One fix in full: analysis, root cause, diff, gate results (with output tails), state history and rollback reason.',
   shape: { id: z.number().int().describe('Fix id (from list_fixes).') },
   run(ctx, args) {
     const a = args as { id: number };
@@ -380,13 +401,15 @@ const getFixTool: StoreTool = {
     const fix = ctx.db.prepare('SELECT * FROM fixes WHERE id = ?').get(a.id) as Record<string, unknown> | undefined;
     if (!fix) throw new DancerError('DANCER_NOT_FOUND', `No fix ${a.id}. Call list_fixes to see the ids.`);
     const events = tableExists(ctx.db, 'fix_events')
-      ? (ctx.db.prepare('SELECT ts, from_state, to_state, event, actor, reason FROM fix_events WHERE fix_id = ? ORDER BY id').all(a.id) as Array<
-          Record<string, unknown>
-        >)
+      ? (ctx.db
+          .prepare('SELECT ts, from_state, to_state, event, actor, reason FROM fix_events WHERE fix_id = ? ORDER BY id')
+          .all(a.id) as Array<Record<string, unknown>>)
       : [];
     const gate = tableExists(ctx.db, 'gate_steps')
       ? (ctx.db
-          .prepare('SELECT round, seq, name, command, ok, exit_code, timed_out, duration_ms, output_tail FROM gate_steps WHERE fix_id = ? ORDER BY round, seq')
+          .prepare(
+            'SELECT round, seq, name, command, ok, exit_code, timed_out, duration_ms, output_tail FROM gate_steps WHERE fix_id = ? ORDER BY round, seq',
+          )
           .all(a.id) as Array<Record<string, unknown>>)
       : [];
     const diff = gitDiff(fix.worktree, fix.base_commit, fix.head_commit);
@@ -394,7 +417,8 @@ const getFixTool: StoreTool = {
       fix: { ...fix, created_at: iso(fix.created_at as number), updated_at: iso(fix.updated_at as number) },
       events: events.map((e) => ({ ...e, ts: iso(e.ts as number) })),
       gate: gate.map((g) => ({ ...g, output_tail: String(g.output_tail ?? '').slice(-1500) })),
-      diff: diff === null ? null : diff.length > 4000 ? `${diff.slice(0, 4000)}\n… (diff cut; ${diff.length} chars)` : diff,
+      diff:
+        diff === null ? null : diff.length > 4000 ? `${diff.slice(0, 4000)}\n… (diff cut; ${diff.length} chars)` : diff,
     };
   },
 };
@@ -441,8 +465,16 @@ export function limitOutput(data: ToolData, maxChars: number): ToolData {
 }
 
 /** Run a tool with validation, redaction and the size limit; errors become `isError` results with a next step. */
-export function runStoreTool(tool: StoreTool, ctx: ToolContext, rawArgs: unknown, maxChars = MAX_TOOL_CHARS): ToolResult {
-  const parsed = z.object(tool.shape).strict().safeParse(rawArgs ?? {});
+export function runStoreTool(
+  tool: StoreTool,
+  ctx: ToolContext,
+  rawArgs: unknown,
+  maxChars = MAX_TOOL_CHARS,
+): ToolResult {
+  const parsed = z
+    .object(tool.shape)
+    .strict()
+    .safeParse(rawArgs ?? {});
   if (!parsed.success) {
     const text = `Invalid arguments: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
     return { text, data: { error: text }, isError: true };

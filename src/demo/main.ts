@@ -1,0 +1,24 @@
+/**
+ * `npm run demo [-- --json] [-- --window N]`: the self-healing demo (see run-demo.ts).
+ * Progress goes to stderr; with --json, stdout holds the summary JSON alone. Exits 1 when any
+ * step failed.
+ */
+import { Command } from 'commander';
+import { runDemo } from './run-demo.js';
+import { renderSummary } from './summary.js';
+
+const program = new Command('npm run demo --')
+  .description(
+    'The self-healing demo: a service with a latent bug heals itself (act one), and a bad fix is rolled back (act two). Offline with a scripted model unless ANTHROPIC_API_KEY is set.',
+  )
+  .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
+  .option('--window <seconds>', 'observation window after each deploy', (v) => Number(v), 8)
+  .option('--timeout <seconds>', 'give up on an act after this long', (v) => Number(v), 180)
+  .action(async (opts: { json?: boolean; window: number; timeout: number }) => {
+    const summary = await runDemo({ windowSeconds: opts.window, actTimeoutSeconds: opts.timeout });
+    if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else process.stderr.write(renderSummary(summary));
+    process.exitCode = summary.outcome === 'healed' ? 0 : 1;
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,170 @@
+/**
+ * The scripted model's words for the demo: what "Claude" does in each act, as scenarios for the
+ * scripted model server (`dancer/testing`). Only the words are scripted: the real Claude Code
+ * binary runs them, with its real tools, in the real fix worktree (`${cwd}` is the worktree).
+ */
+import type { ScenarioInput } from '../testing/scenario.js';
+
+const SUBMIT = 'mcp__dancer__submit_outcome';
+
+const OLD_COUPON = `  const coupon = COUPONS[code];
+  return Math.round(amountCents * (1 - coupon!.percent / 100));`;
+
+const NEW_COUPON = `  const coupon = COUPONS[code.trim().toUpperCase()];
+  if (coupon === undefined) throw new InvalidOrderError(\`unknown coupon \${code}\`);
+  return Math.round(amountCents * (1 - coupon.percent / 100));`;
+
+const COUPON_TEST = `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { InvalidOrderError, applyCoupon } from '../src/pricing.js';
+
+// Regression test for Dancer's pattern "Cannot read properties of undefined (reading 'percent')".
+test('coupon codes are case-insensitive', () => {
+  assert.equal(applyCoupon(1000, 'save10'), 900);
+  assert.equal(applyCoupon(1000, ' Welcome5 '), 950);
+});
+
+test('an unknown coupon is refused as bad input, not a crash', () => {
+  assert.throws(() => applyCoupon(1000, 'NOPE'), InvalidOrderError);
+});
+`;
+
+/** Act one: a correct fix for lowercase coupon codes. */
+export function goodFixScenario(): ScenarioInput {
+  return {
+    turns: [
+      {
+        text: 'The errors come from applyCoupon when a coupon code is not upper case. Let me read the pricing module.',
+        tools: [{ name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } }],
+      },
+      {
+        text: 'COUPONS is keyed by upper-case codes and the lookup is case-sensitive; an unknown code also crashes. I will normalise the code and refuse unknown ones as bad input.',
+        tools: [
+          {
+            name: 'Edit',
+            input: { file_path: '${cwd}/src/pricing.ts', old_string: OLD_COUPON, new_string: NEW_COUPON },
+          },
+        ],
+      },
+      {
+        text: 'Now a regression test that fails on the current code.',
+        tools: [{ name: 'Write', input: { file_path: '${cwd}/test/coupon-case.test.ts', content: COUPON_TEST } }],
+      },
+      {
+        text: 'Submitting the fix.',
+        tools: [
+          {
+            name: SUBMIT,
+            input: {
+              kind: 'fix',
+              summary: 'Accept coupon codes in any letter case; refuse unknown codes with 400',
+              analysis:
+                "Every failing request carries a lower-case coupon (e.g. 'save10'). applyCoupon looks the code up in COUPONS, whose keys are upper case, gets undefined and reads .percent of it: TypeError, answered 500.",
+              rootCause:
+                'The coupon lookup is case-sensitive and does not handle unknown codes, though customers type codes in any case.',
+              filesChanged: ['src/pricing.ts', 'test/coupon-case.test.ts'],
+              regressionTest: 'test/coupon-case.test.ts',
+              risk: 'low',
+              confidence: 0.9,
+            },
+          },
+        ],
+      },
+      { text: 'Done: the fix and its regression test are in the worktree.' },
+    ],
+  };
+}
+
+const OLD_TOTAL = `      const total = orderTotal(body.items ?? [], body.coupon);`;
+const BAD_TOTAL = `      const total = convert(orderTotal(body.items ?? [], body.coupon), body.currency as string);`;
+const OLD_CURRENCY_GUARD = `      if (body.currency !== undefined && body.currency !== 'USD') {
+        throw new Error(\`unsupported currency \${body.currency}\`);
+      }
+`;
+
+const CONVERT_FN = `
+/** Exchange rates from USD cents. */
+const RATES: Record<string, number> = { USD: 1, EUR: 0.92 };
+
+/** Convert an amount in USD cents to \`currency\`. */
+export function convert(amountCents: number, currency: string): number {
+  return Math.round(amountCents * RATES[currency.toUpperCase()]!);
+}
+`;
+
+const CURRENCY_TEST = `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { convert } from '../src/pricing.js';
+
+test('EUR totals are converted from USD cents', () => {
+  assert.equal(convert(1000, 'EUR'), 920);
+});
+`;
+
+/**
+ * Act two: a plausible but bad fix for "unsupported currency": it converts every total, and
+ * crashes for the (usual) requests that name no currency. Its own test passes; the service's
+ * error rate after the deploy rolls it back.
+ */
+export function badFixScenario(): ScenarioInput {
+  return {
+    turns: [
+      {
+        text: 'Orders in EUR are refused with a 500. Let me look at the server and the pricing code.',
+        tools: [
+          { name: 'Read', input: { file_path: '${cwd}/src/server.ts' } },
+          { name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } },
+        ],
+      },
+      {
+        text: 'I will add currency conversion and use it for every order.',
+        tools: [
+          {
+            name: 'Edit',
+            input: {
+              file_path: '${cwd}/src/pricing.ts',
+              old_string: '/** Total of an order in cents, after the coupon. */',
+              new_string: `${CONVERT_FN.trim()}\n\n/** Total of an order in cents, after the coupon. */`,
+            },
+          },
+          {
+            name: 'Edit',
+            input: { file_path: '${cwd}/src/server.ts', old_string: OLD_CURRENCY_GUARD, new_string: '' },
+          },
+          { name: 'Edit', input: { file_path: '${cwd}/src/server.ts', old_string: OLD_TOTAL, new_string: BAD_TOTAL } },
+          {
+            name: 'Edit',
+            input: {
+              file_path: '${cwd}/src/server.ts',
+              old_string: "import { InvalidOrderError, type LineItem, orderTotal } from './pricing.js';",
+              new_string: "import { InvalidOrderError, type LineItem, convert, orderTotal } from './pricing.js';",
+            },
+          },
+        ],
+      },
+      {
+        text: 'A regression test for EUR.',
+        tools: [{ name: 'Write', input: { file_path: '${cwd}/test/currency.test.ts', content: CURRENCY_TEST } }],
+      },
+      {
+        text: 'Submitting.',
+        tools: [
+          {
+            name: SUBMIT,
+            input: {
+              kind: 'fix',
+              summary: 'Support EUR orders by converting totals',
+              analysis: "Requests with currency 'EUR' are refused by a guard in the handler and logged as errors.",
+              rootCause: 'The service only knows USD.',
+              filesChanged: ['src/pricing.ts', 'src/server.ts', 'test/currency.test.ts'],
+              regressionTest: 'test/currency.test.ts',
+              risk: 'low',
+              confidence: 0.6,
+            },
+          },
+        ],
+      },
+      { text: 'Done.' },
+    ],
+  };
+}

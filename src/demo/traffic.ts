@@ -1,0 +1,153 @@
+/**
+ * A bounded, steady loopback load generator with keep-alive connections, for the demo and the
+ * end-to-end tests. It counts what matters for a deploy: requests that failed at the transport
+ * level (reset, refused, timeout) apart from the service's own HTTP error answers.
+ */
+import http from 'node:http';
+
+/** One request to send. */
+export interface TrafficRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+  /** A label to count results by (e.g. `coupon-lowercase`). */
+  kind: string;
+}
+
+/** Counts so far. */
+export interface TrafficStats {
+  sent: number;
+  /** 2xx answers. */
+  ok: number;
+  /** 4xx answers (the service refusing bad input: not failures). */
+  clientErrors: number;
+  /** 5xx answers. */
+  serverErrors: number;
+  /** Requests that got no HTTP answer at all (reset, refused, timeout): dropped requests. */
+  failed: number;
+  /** Failure reasons, e.g. `{ ECONNRESET: 1 }`. */
+  failures: Record<string, number>;
+  /** Time of the first 5xx answer (ms since epoch). */
+  firstServerErrorAt: number | undefined;
+  /** 5xx answers by request kind. */
+  serverErrorsByKind: Record<string, number>;
+}
+
+/** Options of {@link startTraffic}. */
+export interface TrafficOptions {
+  port: number;
+  host?: string;
+  /** Requests per second (default 40). */
+  ratePerSecond?: number;
+  /** Concurrent keep-alive connections (default 8). */
+  connections?: number;
+  /** Stop by itself after this many requests (a safety bound; default 100 000). */
+  maxRequests?: number;
+  /** Chooses the next request; `i` counts from 0. */
+  next: (i: number) => TrafficRequest;
+  /** Per-request timeout, ms (default 10 000). */
+  timeoutMs?: number;
+}
+
+/** A running load generator. */
+export interface Traffic {
+  stats(): TrafficStats;
+  /** Replace the request chooser (e.g. to start sending a new kind of request). */
+  setNext(next: (i: number) => TrafficRequest): void;
+  /** Stop sending and wait for requests in flight. */
+  stop(): Promise<TrafficStats>;
+}
+
+/** Start sending requests at a steady rate until {@link Traffic.stop} or `maxRequests`. */
+export function startTraffic(options: TrafficOptions): Traffic {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections ?? 8 });
+  const rate = options.ratePerSecond ?? 40;
+  const maxRequests = options.maxRequests ?? 100_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  let next = options.next;
+  let i = 0;
+  let stopped = false;
+  const inFlight = new Set<Promise<void>>();
+  const stats: TrafficStats = {
+    sent: 0,
+    ok: 0,
+    clientErrors: 0,
+    serverErrors: 0,
+    failed: 0,
+    failures: {},
+    firstServerErrorAt: undefined,
+    serverErrorsByKind: {},
+  };
+
+  const send = (request: TrafficRequest): Promise<void> =>
+    new Promise<void>((resolve) => {
+      stats.sent++;
+      const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+      const req = http.request(
+        {
+          host: options.host ?? '127.0.0.1',
+          port: options.port,
+          method: request.method,
+          path: request.path,
+          agent,
+          timeout: timeoutMs,
+          headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            if (status >= 500) {
+              stats.serverErrors++;
+              stats.firstServerErrorAt ??= Date.now();
+              stats.serverErrorsByKind[request.kind] = (stats.serverErrorsByKind[request.kind] ?? 0) + 1;
+            } else if (status >= 400) stats.clientErrors++;
+            else stats.ok++;
+            resolve();
+          });
+          res.on('error', (error: NodeJS.ErrnoException) => fail(error.code ?? 'response_error'));
+        },
+      );
+      let settled = false;
+      const fail = (reason: string) => {
+        if (settled) return;
+        settled = true;
+        stats.failed++;
+        stats.failures[reason] = (stats.failures[reason] ?? 0) + 1;
+        resolve();
+      };
+      req.on('timeout', () => {
+        req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => fail(error.code ?? 'request_error'));
+      req.end(body);
+    });
+
+  const intervalMs = 1000 / rate;
+  const startedAt = Date.now();
+  const timer = setInterval(() => {
+    if (stopped) return;
+    // Catch up on missed ticks so the rate stays steady under a busy event loop.
+    const due = Math.floor((Date.now() - startedAt) / intervalMs) + 1;
+    while (i < due && i < maxRequests) {
+      const p = send(next(i++));
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    }
+    if (i >= maxRequests) stopped = true;
+  }, Math.max(5, intervalMs));
+
+  return {
+    stats: () => ({ ...stats, failures: { ...stats.failures }, serverErrorsByKind: { ...stats.serverErrorsByKind } }),
+    setNext(fn) {
+      next = fn;
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await Promise.all([...inFlight]);
+      agent.destroy();
+      return { ...stats };
+    },
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * The healing loop: what turns a running supervisor into a service that fixes itself.
+ *
+ * detector trigger → fix pipeline (consultation in a worktree → gate → policy → approval)
+ * → deploy through the supervisor → observation window → deployed, or rolled back.
+ *
+ * The stages do the work; this module only connects them, serialises the work (one fix at a
+ * time, as the detector's concurrency limit intends), obeys the emergency stop, and picks up what
+ * humans decided elsewhere (an approval or a retry from the CLI, Zulip or the dashboard arrives as
+ * a row in the store, so the loop polls for it).
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { LoadedConfig } from '../config/index.js';
+import { consultPolicy } from '../consult/policy.js';
+import { createFixAgent } from '../consult/fix-agent.js';
+import type { ConsultationResult } from '../consult/consultation.js';
+import { errorMessage } from '../errors.js';
+import {
+  advanceFix,
+  type FixRecord,
+  listFixes,
+  type PipelineDeps,
+  processRetryRequests,
+  resolveWorktreeBase,
+  resumePipeline,
+  startFix,
+} from '../fixes/index.js';
+import type { Transition } from '../fixes/records.js';
+import type { TriggerEvent } from '../patterns/detector.js';
+import { setTemplateStatus, templateById } from '../patterns/pattern-queries.js';
+import { emergencyStop } from '../supervise/emergency.js';
+import { fixDeployFunctions } from '../supervise/fix-deploy.js';
+import { supervisorPaths } from '../supervise/paths.js';
+import type { RunningService } from '../supervise/run-service.js';
+import { templateStatusAfter, triggerToFixTrigger } from './decide.js';
+
+/** Options of {@link startHealingLoop}. */
+export interface HealingLoopOptions {
+  running: RunningService;
+  loaded: LoadedConfig;
+  /** Progress lines. Default: stderr. */
+  log?: (message: string) => void;
+  /** Environment for the agent (API key, ANTHROPIC_BASE_URL). Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** How often the store is checked for human decisions and the emergency stop, ms. Default 500. */
+  pollMs?: number;
+  /** Every fix transition, after it is recorded (notifications, the demo's narration). */
+  onTransition?: (fix: FixRecord, transition: Transition) => void | Promise<void>;
+  /** Every consultation result (ledger views, notifications). */
+  onConsultation?: (result: ConsultationResult) => void;
+  now?: () => number;
+}
+
+/** A running healing loop. */
+export interface HealingLoop {
+  /** The pipeline dependencies in force (for the Zulip actions and the CLI adapters). */
+  deps(): PipelineDeps;
+  /** Abort the consultation or pipeline step running now (the emergency stop does this itself). */
+  abortRunning(reason: string): void;
+  /** Resolves when no work is queued or running. */
+  idle(): Promise<void>;
+  /** Stop taking work, abort what runs, and wait for it to settle. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Connect the detector of a running service to the fix pipeline and the supervisor's deploys.
+ * Fixes interrupted by a restart are resumed first.
+ */
+export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
+  const { running, loaded } = options;
+  const { config } = loaded;
+  const log = options.log ?? ((m: string) => process.stderr.write(`dancer: ${m}\n`));
+  const now = options.now ?? Date.now;
+  const db = running.db;
+  const repo = loaded.resolve(config.fixes.repo);
+  const configPath = loaded.file ? relativeInside(repo, loaded.file) : undefined;
+  const stateDir = supervisorPaths(loaded).stateDir;
+  const deployFns = fixDeployFunctions(running.supervisor);
+
+  let controller = new AbortController();
+  let stopped = false;
+  let queue: Promise<void> = Promise.resolve();
+  let pending = 0;
+  const advancing = new Set<number>();
+
+  const onTransition = async (fix: FixRecord, t: Transition) => {
+    const status = templateStatusAfter(fix.state, t);
+    const templateId = Number(fix.patternId);
+    if (status && Number.isInteger(templateId)) {
+      try {
+        setTemplateStatus(db, templateId, status);
+      } catch (error) {
+        log(`pattern ${templateId}: status not updated: ${errorMessage(error)}`);
+      }
+    }
+    await options.onTransition?.(fix, t);
+  };
+
+  const makeDeps = (): PipelineDeps => {
+    const signal = controller.signal;
+    return {
+      db,
+      repo,
+      worktreeBase: resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir),
+      fixes: config.fixes,
+      policy: config.policy,
+      configPath,
+      runAgent: createFixAgent({
+        db,
+        config: config.consult,
+        policy: consultPolicy(config.policy, config.fixes, configPath),
+        signal,
+        dbPath: loaded.resolve(config.store.path),
+        bundleDir: path.join(stateDir, 'bundles'),
+        env: options.env ?? process.env,
+        now,
+        onResult: options.onConsultation,
+      }),
+      deploy: deployFns.deploy,
+      observe: deployFns.observe,
+      clock: now,
+      signal,
+      onTransition,
+      log: (m) => log(m),
+    };
+  };
+
+  const enqueue = (label: string, job: () => Promise<unknown>) => {
+    pending++;
+    queue = queue
+      .then(async () => {
+        if (stopped) return;
+        await job();
+      })
+      .catch((error) => log(`${label}: ${errorMessage(error)}`))
+      .finally(() => {
+        pending--;
+      });
+  };
+
+  const isStopped = () => emergencyStop(db) !== undefined;
+
+  const onTrigger = (trigger: TriggerEvent) => {
+    if (isStopped()) {
+      log(`trigger ignored, the emergency stop is engaged: ${trigger.reason}`);
+      running.detector?.complete(trigger.id);
+      return;
+    }
+    const template = trigger.templateId === undefined ? undefined : templateById(db, trigger.templateId);
+    const fixTrigger = triggerToFixTrigger(trigger, template, hashText);
+    enqueue(`trigger ${trigger.id}`, async () => {
+      try {
+        log(`consulting on pattern ${fixTrigger.patternId}: ${trigger.reason}`);
+        const fix = await startFix(makeDeps(), fixTrigger, { actor: 'detector' });
+        log(`fix ${fix.id} is ${fix.state}`);
+      } finally {
+        running.detector?.complete(trigger.id);
+      }
+    });
+  };
+  running.detector?.on('trigger', onTrigger);
+
+  // Human decisions made in other processes (CLI, Zulip, dashboard) and the emergency stop.
+  let wasStopped = isStopped();
+  const poll = setInterval(() => {
+    if (stopped) return;
+    try {
+      const engaged = isStopped();
+      if (engaged && !wasStopped) {
+        log('emergency stop engaged: aborting the running consultation and pipeline step');
+        controller.abort(new Error('emergency stop'));
+      }
+      if (!engaged && wasStopped) {
+        log('emergency stop cleared: resuming');
+        controller = new AbortController();
+      }
+      wasStopped = engaged;
+      if (engaged) return;
+      if (controller.signal.aborted) controller = new AbortController();
+      for (const fix of listFixes(db, { states: ['approved'] })) {
+        if (advancing.has(fix.id)) continue;
+        advancing.add(fix.id);
+        enqueue(`fix ${fix.id}`, async () => {
+          try {
+            await advanceFix(makeDeps(), fix.id);
+          } finally {
+            advancing.delete(fix.id);
+          }
+        });
+      }
+      if (pending === 0) {
+        enqueue('retries', async () => {
+          await processRetryRequests(makeDeps());
+        });
+      }
+    } catch (error) {
+      log(`healing loop poll failed: ${errorMessage(error)}`);
+    }
+  }, options.pollMs ?? 500);
+  poll.unref();
+
+  if (!isStopped()) {
+    enqueue('resume', async () => {
+      const resumed = await resumePipeline(makeDeps());
+      if (resumed.length > 0) log(`resumed ${resumed.length} fix(es) after a restart`);
+    });
+  }
+
+  const idle = async () => {
+    while (pending > 0) await queue;
+  };
+
+  return {
+    deps: makeDeps,
+    abortRunning(reason) {
+      controller.abort(new Error(reason));
+    },
+    idle,
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      running.detector?.off('trigger', onTrigger);
+      controller.abort(new Error('shutdown'));
+      await queue;
+    },
+  };
+}
+
+function hashText(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** `file` relative to `dir` when it lies inside it (for protecting dancer.yaml in the repo). */
+function relativeInside(dir: string, file: string): string | undefined {
+  const rel = path.relative(dir, file);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? undefined : rel;
+}

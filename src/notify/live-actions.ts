@@ -1,0 +1,483 @@
+/**
+ * The bot's actions over the real stages: the store (fixes, templates, the consult ledger, the
+ * emergency-stop flag), the fix pipeline and the running supervisor. `dancer run` builds this
+ * and hands it to {@link createZulipBot}.
+ *
+ * What the emergency stop forbids: `approve` (it would merge and deploy) and `rollback ID` (a
+ * fix rollback merges a revert and deploys it). Allowed while stopped: the reads, `reject`,
+ * `rollback` without an id (a handoff back to the previous release, no build, no deploy) and
+ * `resume`.
+ */
+import type { ConsultConfig } from '../config/schema/consult.js';
+import { hasConsultTables, spendSince } from '../consult/store.js';
+import { DancerError, errorMessage, isDancerError } from '../errors.js';
+import { advanceFix, approveFix, type PipelineDeps, rejectFix, rollbackFix } from '../fixes/pipeline.js';
+import { type FixRecord, getFix, listFixes } from '../fixes/records.js';
+import type { FixState } from '../fixes/state.js';
+import { listTemplates } from '../patterns/pattern-queries.js';
+import type { Db } from '../store/open.js';
+import { clearEmergencyStop, emergencyStop, setEmergencyStop } from '../supervise/emergency.js';
+import { SuperviseStore } from '../supervise/state-store.js';
+import { type StatusReport, type Supervisor, statusFromStore } from '../supervise/supervisor.js';
+import type { ActionResult, BotActions, BudgetInfo, StatusInfo, StopResult } from './actions.js';
+import type { DigestInfo, FixInfo, PatternInfo } from './events.js';
+import { fixDiff, fixInfoFromRecord, patternInfoFor } from './feed.js';
+
+/** Options of {@link createLiveActions}. */
+export interface LiveActionsOptions {
+  db: Db;
+  /** The running supervisor (`dancer run`); without it status comes from the store. */
+  supervisor?: Supervisor | undefined;
+  /** The service name for a store-only status (default: the supervisor's, else none). */
+  service?: string | undefined;
+  /**
+   * The fix pipeline's dependencies as they are now (the loop's `onTransition`, its current
+   * abort signal, deploy/observe). Without them approvals are recorded but nothing merges.
+   */
+  pipeline?: (() => PipelineDeps | undefined) | undefined;
+  /** Abort whatever consultation or pipeline run is going on (the emergency stop calls it). */
+  abortRunning?: (() => void) | undefined;
+  /** Called after `resume` cleared the flag (the loop re-arms its abort signal and resumes). */
+  onResume?: (() => void) | undefined;
+  /** `consult` from dancer.yaml, for the limits `budget` shows. */
+  consult?: Pick<ConsultConfig, 'mode' | 'budget' | 'routine' | 'urgent'> | undefined;
+  /** Errors of work the actions start in the background (advancing an approved fix). */
+  onBackgroundError?: ((error: unknown, context: string) => void) | undefined;
+  /** How long `stop` waits for a deploy being built or handed off to settle (default 10 min). */
+  stopSettleTimeoutMs?: number | undefined;
+  now?: (() => number) | undefined;
+}
+
+/** {@link BotActions} plus what the loop needs to share the pipeline with the actions. */
+export interface LiveActions extends BotActions {
+  /**
+   * Advance fix `id` through the pipeline, at most one run per fix at a time (a second call
+   * while one runs returns the same promise). The loop should advance fixes through this so an
+   * approval and the loop never drive the same fix twice. Resolves undefined without a pipeline.
+   */
+  advance(id: number): Promise<FixRecord | undefined>;
+  /**
+   * Everything `stop` does after persisting the flag: abort the running work and bring a deploy
+   * to a safe state. For a flag set elsewhere (`dancer stop` from the CLI): see
+   * {@link watchEmergencyStop}. Resolves with the effects, in words.
+   */
+  halt(): Promise<string[]>;
+  /** Resolves once every background advance the actions started has ended. */
+  settled(): Promise<void>;
+}
+
+const OPEN: FixState[] = ['proposed', 'testing', 'awaiting_approval', 'approved', 'deploying', 'observing'];
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** `human:alice@example.com` -> `alice@example.com` (the pipeline adds the prefix itself). */
+function humanName(by: string): string {
+  return by.startsWith('human:') ? by.slice('human:'.length) : by;
+}
+
+function shortRelease(release: string | null | undefined): string | undefined {
+  if (!release) return undefined;
+  return /^[0-9a-f]{40,64}$/.test(release) ? release.slice(0, 12) : release;
+}
+
+/** Start of the UTC day (and month) of `t`. */
+export function utcDayStart(t: number): number {
+  const d = new Date(t);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+}
+
+function utcMonthStart(t: number): number {
+  const d = new Date(t);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+/**
+ * The bot's actions over the real stages. See the module comment for what the emergency stop
+ * forbids; `stop` persists the flag first (the effect is immediate), then aborts the running
+ * work and brings a deploy to a safe state before it resolves.
+ *
+ * Safe state of a deploy (the choice, documented): a deploy still building or handing off is
+ * left to finish its handoff (the supervisor never drops the serving worker mid-handoff; a failed
+ * handoff keeps the old release); a deploy in its observation window is rolled back to the
+ * previous release (known good, a socket handoff, no rebuild), and its fix is recorded
+ * `rolled_back` with a revert merged on main so main matches what runs. If that rollback fails
+ * the new release keeps serving (the supervisor only swaps once the old one is ready) and the
+ * effects say so.
+ */
+export function createLiveActions(options: LiveActionsOptions): LiveActions {
+  const { db } = options;
+  const now = options.now ?? Date.now;
+  const inFlight = new Map<number, Promise<FixRecord | undefined>>();
+  const serviceName = () => options.supervisor?.status().service ?? options.service;
+
+  const deps = (): PipelineDeps | undefined => options.pipeline?.();
+  const recordDeps = (): Pick<PipelineDeps, 'db' | 'clock' | 'onTransition' | 'log'> => {
+    const d = deps();
+    return { db, clock: now, onTransition: d?.onTransition, log: d?.log };
+  };
+
+  const assertNotStopped = (what: string) => {
+    const flag = emergencyStop(db);
+    if (flag) {
+      throw new DancerError(
+        'DANCER_EMERGENCY_STOP',
+        `Refused to ${what}: the emergency stop is engaged (by ${flag.setBy ?? 'unknown'}${flag.reason ? `: ${flag.reason}` : ''}); say resume first.`,
+        { details: { setBy: flag.setBy, setAt: flag.setAt } },
+      );
+    }
+  };
+
+  const reportError = (error: unknown, context: string) => {
+    if (options.onBackgroundError) options.onBackgroundError(error, context);
+    else process.emitWarning(`${context}: ${errorMessage(error)}`, 'DancerNotify');
+  };
+
+  const advance = (id: number): Promise<FixRecord | undefined> => {
+    const running = inFlight.get(id);
+    if (running) return running;
+    const d = deps();
+    if (!d) return Promise.resolve(undefined);
+    const p = advanceFix(d, id).finally(() => inFlight.delete(id));
+    inFlight.set(id, p);
+    return p;
+  };
+
+  const status = (): StatusInfo => {
+    const service = serviceName();
+    const report: StatusReport | undefined = options.supervisor
+      ? options.supervisor.status()
+      : service
+        ? statusFromStore(db, service)
+        : undefined;
+    const flag = emergencyStop(db);
+    const info: StatusInfo = {
+      stopped: flag
+        ? { by: flag.setBy ?? 'unknown', at: flag.setAt, ...(flag.reason ? { reason: flag.reason } : {}) }
+        : null,
+      consultation: null,
+      deploy: null,
+    };
+    const notes: string[] = [];
+    if (report) {
+      const svc: NonNullable<StatusInfo['service']> = { name: report.service, state: report.state };
+      const release = shortRelease(report.currentRelease);
+      if (release) svc.release = release;
+      if (report.pids[0] !== undefined) svc.pid = report.pids[0];
+      if (report.uptimeSeconds !== null) svc.since = now() - report.uptimeSeconds * 1000;
+      info.service = svc;
+      if (report.recentRestarts > 0) notes.push(`${report.recentRestarts} recent restart(s)`);
+      const store = new SuperviseStore(db);
+      const current = store
+        .listDeploys(report.service, 5)
+        .find((d) => ['building', 'starting', 'observing', 'inconclusive'].includes(d.status));
+      if (current) {
+        info.deploy = {
+          release: shortRelease(current.toRelease) ?? current.toRelease,
+          startedAt: current.startedAt,
+          phase: current.status,
+          ...(current.fixId !== null ? { fixId: current.fixId } : {}),
+        };
+      }
+    }
+    if (hasConsultTables(db)) {
+      const row = db
+        .prepare(
+          "SELECT id, template_id AS templateId, created_at AS createdAt FROM consultations WHERE status = 'running' ORDER BY id DESC LIMIT 1",
+        )
+        .get() as { id: number; templateId: number | null; createdAt: number } | undefined;
+      if (row) {
+        const pattern = row.templateId !== null ? patternInfoFor(db, String(row.templateId)).summary : 'no pattern';
+        info.consultation = { id: row.id, pattern, startedAt: row.createdAt };
+      }
+    }
+    const open = listFixes(db, { states: OPEN });
+    info.openFixes = open.length;
+    info.awaitingApproval = open.filter((f) => f.state === 'awaiting_approval').map((f) => f.id);
+    if (notes.length > 0) info.notes = notes;
+    return info;
+  };
+
+  const patterns = (): PatternInfo[] => {
+    const fixing = new Set(listFixes(db, { states: OPEN }).map((f) => f.patternId));
+    return listTemplates(db, { minLevel: 50, limit: 10 }).map((t) => {
+      const info = patternInfoFor(db, String(t.id));
+      if (fixing.has(String(t.id))) info.status = 'fixing';
+      return info;
+    });
+  };
+
+  const fixes = (): FixInfo[] => {
+    const open = listFixes(db, { states: OPEN });
+    const recent = listFixes(db, { limit: 20 });
+    const seen = new Set<number>();
+    const out: FixInfo[] = [];
+    for (const f of [...open, ...recent].sort((a, b) => b.id - a.id)) {
+      if (seen.has(f.id)) continue;
+      seen.add(f.id);
+      out.push(fixInfoFromRecord(db, f));
+    }
+    return out;
+  };
+
+  const show = async (id: number): Promise<FixInfo | undefined> => {
+    let fix: FixRecord;
+    try {
+      fix = getFix(db, id);
+    } catch (error) {
+      if (isDancerError(error, 'DANCER_NOT_FOUND')) return undefined;
+      throw error;
+    }
+    const info = fixInfoFromRecord(db, fix);
+    const repo = deps()?.repo;
+    if (repo) {
+      const d = await fixDiff(repo, fix);
+      if (d) Object.assign(info, d);
+    }
+    return info;
+  };
+
+  const approve = async (id: number, by: string): Promise<ActionResult> => {
+    assertNotStopped(`approve fix ${id}`);
+    await approveFix(recordDeps(), id, humanName(by));
+    if (!deps()) return { message: `Fix ${id} approved; it merges and deploys when the fix pipeline runs.` };
+    advance(id).catch((error) => reportError(error, `advancing approved fix ${id}`));
+    return { message: `Fix ${id} approved; merging and deploying it now.` };
+  };
+
+  const reject = async (id: number, by: string, reason: string): Promise<ActionResult> => {
+    await rejectFix(recordDeps(), id, humanName(by), reason);
+    return { message: `Fix ${id} rejected: ${reason}` };
+  };
+
+  /**
+   * Roll back the fix whose deploy is in its observation window. When our own advance of it will
+   * record the rollback (a manual rollback, pipeline not halted), the supervisor rolls back and
+   * the pipeline records it and deploys the revert. Otherwise (emergency stop, or nobody advances
+   * it) the revert is merged on main first, without a deploy, and then the supervisor hands back
+   * to the previous release: a first release served from the working tree then runs the reverted
+   * code, and main matches what runs.
+   */
+  const rollbackObserved = async (fix: FixRecord, by: string, reason: string, halted: boolean): Promise<string> => {
+    const sup = options.supervisor as Supervisor;
+    const d = deps();
+    const running = inFlight.get(fix.id);
+    const notes: string[] = [];
+    if (d && (halted || !running)) {
+      try {
+        await rollbackFix({ ...d, signal: undefined }, fix.id, {
+          actor: `human:${humanName(by)}`,
+          reason,
+          redeploy: false,
+        });
+      } catch (error) {
+        notes.push(`; recording the rollback of fix ${fix.id} failed: ${errorMessage(error)}`);
+      }
+    }
+    const outcome = await sup.rollback({ reason, actor: by });
+    if (running) await running.catch(() => undefined);
+    return `deploy of fix ${fix.id} rolled back to ${shortRelease(outcome.to)} in ${outcome.readyMs} ms${notes.join('')}`;
+  };
+
+  const observedFix = (): FixRecord | undefined => {
+    const sup = options.supervisor;
+    const observing = sup?.status().observing;
+    if (!sup || !observing) return undefined;
+    const row = sup.store.getDeploy(observing.deployId);
+    return row?.fixId != null ? getFix(db, row.fixId) : undefined;
+  };
+
+  const rollback = async (id: number | undefined, by: string): Promise<ActionResult> => {
+    const reason = `rollback requested by ${humanName(by)}`;
+    if (id === undefined) {
+      const sup = options.supervisor;
+      if (!sup) {
+        throw new DancerError('DANCER_SUPERVISOR_UNREACHABLE', 'No supervisor runs here; use dancer rollback.');
+      }
+      const fix = observedFix();
+      if (fix) return { message: `Rolled back: ${await rollbackObserved(fix, by, reason, false)}.` };
+      const outcome = await sup.rollback({ reason, actor: by });
+      return {
+        message: `Rolled back to ${shortRelease(outcome.to)} (from ${shortRelease(outcome.from) ?? 'unknown'}) in ${outcome.readyMs} ms.`,
+      };
+    }
+    const fix = getFix(db, id);
+    if (fix.state === 'observing' && observedFix()?.id === id) {
+      return { message: `Rolled back: ${await rollbackObserved(fix, by, reason, false)}.` };
+    }
+    assertNotStopped(`roll back fix ${id} (it merges a revert and deploys it)`);
+    const d = deps();
+    if (!d) throw new DancerError('DANCER_USAGE', `Fix ${id} can only be rolled back where the fix pipeline runs.`);
+    const after = await rollbackFix(d, id, { actor: `human:${humanName(by)}`, reason });
+    return { message: `Fix ${id} rolled back (revert ${shortRelease(after.rollbackCommit) ?? '?'} deployed).` };
+  };
+
+  const waitForSettledDeploy = async (): Promise<void> => {
+    const sup = options.supervisor;
+    if (!sup) return;
+    const deadline = Date.now() + (options.stopSettleTimeoutMs ?? 10 * 60 * 1000);
+    const service = sup.status().service;
+    const busy = () =>
+      sup.store.listDeploys(service, 3).some((d) => d.status === 'building' || d.status === 'starting');
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  };
+
+  const halt = async (): Promise<string[]> => {
+    const effects: string[] = [];
+    if (options.abortRunning) {
+      options.abortRunning();
+      effects.push('running consultation and fix pipeline aborted');
+    }
+    const sup = options.supervisor;
+    const by = emergencyStop(db)?.setBy ?? 'supervisor';
+    if (sup) {
+      await waitForSettledDeploy();
+      if (sup.status().observing) {
+        try {
+          const fix = observedFix();
+          if (fix) effects.push(await rollbackObserved(fix, by, 'emergency stop during the observation window', true));
+          else {
+            const o = await sup.rollback({ reason: 'emergency stop during the observation window', actor: by });
+            effects.push(`deploy in observation rolled back to ${shortRelease(o.to)} in ${o.readyMs} ms`);
+          }
+        } catch (error) {
+          effects.push(`rollback failed (${errorMessage(error)}); the new release keeps serving`);
+        }
+      }
+    }
+    return effects;
+  };
+
+  const stop = async (by: string, reason?: string): Promise<StopResult> => {
+    setEmergencyStop(db, by, reason ?? null, now());
+    const effects = ['emergency stop flag set (persisted until resume)', ...(await halt())];
+    return { message: `Emergency stop engaged${reason ? `: ${reason}` : ''}.`, effects };
+  };
+
+  const resume = (_by: string): ActionResult => {
+    const was = clearEmergencyStop(db);
+    if (was) options.onResume?.();
+    return { message: was ? 'Emergency stop lifted; Dancer resumes.' : 'The emergency stop was not engaged.' };
+  };
+
+  const budget = (): BudgetInfo => {
+    const t = now();
+    const c = options.consult;
+    if (!hasConsultTables(db)) return { todayUsd: 0, notes: ['no consultations recorded yet'] };
+    const today = spendSince(db, utcDayStart(t));
+    const lastDay = spendSince(db, t - DAY_MS);
+    const info: BudgetInfo = {
+      todayUsd: today.costUsd,
+      consultationsToday: today.consultations,
+      monthUsd: spendSince(db, utcMonthStart(t)).costUsd,
+    };
+    const notes: string[] = [];
+    if (c) {
+      info.dailyLimitUsd = c.budget.perDayUsd;
+      info.perConsultationLimitUsd = c.routine.maxBudgetUsd;
+      notes.push(
+        `last 24 h: $${lastDay.costUsd.toFixed(2)} of $${c.budget.perDayUsd} (the daily limit is a rolling 24 h)`,
+        `per consultation: $${c.routine.maxBudgetUsd} routine, $${c.urgent.maxBudgetUsd} urgent; at most ${c.budget.perHour} an hour`,
+      );
+      if (c.mode === 'manual') notes.push('consult.mode is manual: consultations become bundles');
+    }
+    if (notes.length > 0) info.notes = notes;
+    return info;
+  };
+
+  const digest = (from: number, to: number): DigestInfo => {
+    const count = (toState: string) =>
+      (
+        db
+          .prepare('SELECT COUNT(DISTINCT fix_id) AS n FROM fix_events WHERE to_state = ? AND ts >= ? AND ts < ?')
+          .get(toState, from, to) as { n: number }
+      ).n;
+    const proposed = (
+      db
+        .prepare("SELECT COUNT(*) AS n FROM fix_events WHERE event = 'create' AND ts >= ? AND ts < ?")
+        .get(from, to) as {
+        n: number;
+      }
+    ).n;
+    const info: DigestInfo = {
+      from,
+      to,
+      fixes: {
+        proposed,
+        deployed: count('deployed'),
+        rolledBack: count('rolled_back'),
+        rejected: count('rejected'),
+        failed: count('failed'),
+        open: listFixes(db, { states: OPEN }).length,
+      },
+      costUsd: 0,
+      topPatterns: listTemplates(db, { minLevel: 50, since: from, limit: 5 }).map((t) =>
+        patternInfoFor(db, String(t.id)),
+      ),
+    };
+    if (hasConsultTables(db)) {
+      info.costUsd = (
+        db
+          .prepare('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM consult_ledger WHERE ts >= ? AND ts < ?')
+          .get(from, to) as {
+          c: number;
+        }
+      ).c;
+      info.consultations = (
+        db
+          .prepare('SELECT COUNT(*) AS n FROM consultations WHERE created_at >= ? AND created_at < ?')
+          .get(from, to) as {
+          n: number;
+        }
+      ).n;
+    }
+    if (options.consult) info.budgetUsd = options.consult.budget.perDayUsd;
+    return info;
+  };
+
+  return {
+    status,
+    patterns,
+    fixes,
+    show,
+    approve,
+    reject,
+    rollback,
+    stop,
+    resume,
+    budget,
+    digest,
+    advance,
+    halt,
+    async settled() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight.values()]);
+    },
+  };
+}
+
+/**
+ * Poll the persisted emergency-stop flag (set by `dancer stop` in another process, or by the
+ * bot) and call `onEngaged` once each time it goes from clear to set (also when it is set at
+ * start). `dancer run` passes `() => actions.halt()` so a CLI stop takes effect within
+ * `intervalMs` (default 250 ms). Returns the function that stops watching.
+ */
+export function watchEmergencyStop(
+  db: Db,
+  onEngaged: (flag: { setBy: string | null; reason: string | null; setAt: number }) => unknown,
+  options: { intervalMs?: number; onError?: (error: unknown) => void } = {},
+): () => void {
+  let engaged = false;
+  const check = () => {
+    try {
+      const flag = emergencyStop(db);
+      if (flag && !engaged) {
+        engaged = true;
+        Promise.resolve(onEngaged(flag)).catch((error: unknown) => options.onError?.(error));
+      } else if (!flag) engaged = false;
+    } catch (error) {
+      options.onError?.(error);
+    }
+  };
+  check();
+  const timer = setInterval(check, options.intervalMs ?? 250);
+  timer.unref();
+  return () => clearInterval(timer);
+}
