@@ -106,7 +106,7 @@ for (const k of [10, 1000, 50000]) {
     const miner = new TemplateMiner(cold ? { cacheSize: 0 } : {});
     for (const s of list) miner.add(render(s));
     for (const s of list) miner.add(render(s)); // second pass: values vary, templates generalise
-    const messages = Array.from({ length: 150_000 }, () => render(pick(list)));
+    const messages = Array.from({ length: 100_000 }, () => render(pick(list)));
     const rate = measure(miner, messages);
     result[cold ? 'cold' : 'warm'] = rate;
     result.templates = miner.size;
@@ -126,7 +126,7 @@ if (existsSync(data)) {
       .split('\n')
       .filter(Boolean),
   );
-  const mixed = Array.from({ length: 150_000 }, () => pick(lines));
+  const mixed = Array.from({ length: 100_000 }, () => pick(lines));
   loghub = {};
   for (const cold of [false, true]) {
     const miner = new TemplateMiner(cold ? { cacheSize: 0 } : {});
@@ -155,7 +155,7 @@ console.log(table);
 const body = `Command: \`npm run build && node bench/miner-speed.mjs\` (${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, load average ${load} at the end).
 
 \`TemplateMiner.add()\` on one thread, per CPU-second of the process (the machine is shared, so wall
-time would count other processes' turns), best of 5 rounds of 30,000 messages after every template was
+time would count other processes' turns), best of 5 rounds of 20,000 messages after every template was
 learned. Messages carry fresh random values (numbers, ip:port, durations, paths, ids, key=value),
 so the raw-message cache rarely answers; "caches off" also disables the masked-message cache, so
 every message is masked, tokenised and searched in the index. Baseline: logparser's Drain in

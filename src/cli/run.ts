@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
-import { type HealingLoop, startHealingIfPossible } from '../heal/index.js';
+import { type Healing, startHealing } from '../heal/index.js';
 import { runService } from '../supervise/run-service.js';
 import { withConfigOption } from './common.js';
 import { supervisedService } from './supervise-common.js';
@@ -26,9 +26,13 @@ export function register(program: Command): void {
         runInTmux(name, loaded.file!);
         return;
       }
-      let healing: HealingLoop | undefined;
-      const running = await runService({ loaded, beforeStop: () => healing?.stop() });
-      healing = startHealingIfPossible({ running, loaded });
+      let healing: Healing | undefined;
+      const running = await runService({
+        loaded,
+        beforeStop: () => healing?.stop(),
+        onAlert: (alert) => healing?.onAlert(alert),
+      });
+      healing = startHealing({ running, loaded });
       process.exitCode = await running.done;
     });
 }

@@ -52,7 +52,8 @@ function trafficMix(options: { eur: boolean }) {
   return (i: number): TrafficRequest => {
     if (i % 25 === 0) return { method: 'GET', path: '/healthz', kind: 'health' };
     const items = [{ sku: `sku-${i % 7}`, qty: 1 + (i % 3), priceCents: 250 + (i % 5) * 100 }];
-    if (i % 10 === 3) return { method: 'POST', path: '/checkout', body: { items, coupon: 'save10' }, kind: 'coupon-lower' };
+    if (i % 10 === 3)
+      return { method: 'POST', path: '/checkout', body: { items, coupon: 'save10' }, kind: 'coupon-lower' };
     if (options.eur && i % 10 === 6)
       return { method: 'POST', path: '/checkout', body: { items, currency: 'EUR' }, kind: 'eur' };
     if (i % 10 === 8) return { method: 'POST', path: '/checkout', body: { items, coupon: 'SAVE10' }, kind: 'coupon' };
@@ -96,7 +97,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   say(
     realClaude
       ? 'Dancer demo with REAL Claude (ANTHROPIC_API_KEY is set): costs real money, and act two needs a bad fix, so it is skipped.'
-      : 'Dancer demo, OFFLINE: a scripted model server stands in for Claude. The real Claude Code binary runs, with real tools, in real git worktrees; only the model\'s words are scripted.',
+      : "Dancer demo, OFFLINE: a scripted model server stands in for Claude. The real Claude Code binary runs, with real tools, in real git worktrees; only the model's words are scripted.",
   );
 
   let model: ModelServer | undefined;
@@ -110,6 +111,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   let repoPath = root;
   let changelog: string | null = null;
   const events: StoryEvent[] = [];
+  let final: Awaited<ReturnType<ReturnType<typeof startTraffic>['stop']>> | undefined;
+  let cost = 0;
 
   try {
     if (!realClaude) {
@@ -131,22 +134,27 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
     const logFile = path.join(root, 'supervisor.log');
     const log = createWriteStream(logFile);
-    supervisor = spawn(process.execPath, [path.join(DANCER_ROOT, 'bin', 'dancer.js'), 'run', '--config', repo.configFile], {
-      cwd: repo.repo,
-      env: {
-        ...env,
-        NO_COLOR: '1',
-        ...(realClaude ? {} : { ANTHROPIC_API_KEY: 'sk-scripted-demo-key', ANTHROPIC_BASE_URL: model?.url }),
+    supervisor = spawn(
+      process.execPath,
+      [path.join(DANCER_ROOT, 'bin', 'dancer.js'), 'run', '--config', repo.configFile],
+      {
+        cwd: repo.repo,
+        env: {
+          ...env,
+          NO_COLOR: '1',
+          ...(realClaude ? {} : { ANTHROPIC_API_KEY: 'sk-scripted-demo-key', ANTHROPIC_BASE_URL: model?.url }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     supervisor.stdout?.pipe(log);
     supervisor.stderr?.pipe(log);
     tell(`dancer run started (pid ${supervisor.pid}); supervisor output: ${logFile}`);
 
     const readyDeadline = Date.now() + 60_000;
     while (!(await httpOk(port))) {
-      if (supervisor.exitCode !== null) throw new Error(`dancer run exited with ${supervisor.exitCode}; see ${logFile}`);
+      if (supervisor.exitCode !== null)
+        throw new Error(`dancer run exited with ${supervisor.exitCode}; see ${logFile}`);
       if (Date.now() > readyDeadline) throw new Error(`the service did not listen on ${port}; see ${logFile}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -178,12 +186,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const actOneEnd = await waitFor(`fix ${fixId} to be deployed and confirmed`, actMs, () => {
       pump();
       return events.find(
-        (e): e is Extract<StoryEvent, { type: 'fix' }> => e.type === 'fix' && e.fixId === fixId && terminal.includes(e.to),
+        (e): e is Extract<StoryEvent, { type: 'fix' }> =>
+          e.type === 'fix' && e.fixId === fixId && terminal.includes(e.to),
       );
     });
     m.fixReadyAt = (fixEvent(fixId, 'awaiting_approval') ?? fixEvent(fixId, 'approved'))?.at;
     m.liveAt = fixEvent(fixId, 'observing')?.at;
-    if (actOneEnd.to !== 'deployed') throw new Error(`act one: fix ${fixId} ended ${actOneEnd.to}: ${actOneEnd.reason}`);
+    if (actOneEnd.to !== 'deployed')
+      throw new Error(`act one: fix ${fixId} ended ${actOneEnd.to}: ${actOneEnd.reason}`);
     m.confirmedAt = actOneEnd.at;
     const afterLive = traffic.stats().serverErrorsByKind['coupon-lower'] ?? 0;
     // The fix is live: lower-case coupons now succeed. Count the pattern's errors from here on.
@@ -198,7 +208,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       traffic.setNext(trafficMix({ eur: true }));
       const second = await waitFor('a second fix to start', actMs, () => {
         pump();
-        return events.find((e): e is Extract<StoryEvent, { type: 'fix' }> => e.type === 'fix' && e.fixId !== fixId && e.to === 'proposed');
+        return events.find(
+          (e): e is Extract<StoryEvent, { type: 'fix' }> =>
+            e.type === 'fix' && e.fixId !== fixId && e.to === 'proposed',
+        );
       });
       const end = await waitFor(`fix ${second.fixId} to finish`, actMs, () => {
         pump();
@@ -208,11 +221,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         );
       });
       m.badFixLiveAt = fixEvent(second.fixId, 'observing')?.at;
-      if (end.to !== 'rolled_back') throw new Error(`act two: the bad fix ${second.fixId} ended ${end.to}, not rolled_back`);
+      if (end.to !== 'rolled_back')
+        throw new Error(`act two: the bad fix ${second.fixId} ended ${end.to}, not rolled_back`);
       m.rolledBackAt = end.at;
       rollbackReason = end.reason;
       const rollbackDeploy = events.find(
-        (e): e is Extract<StoryEvent, { type: 'deploy' }> => e.type === 'deploy' && e.kind === 'rollback' && e.status === 'succeeded',
+        (e): e is Extract<StoryEvent, { type: 'deploy' }> =>
+          e.type === 'deploy' && e.kind === 'rollback' && e.status === 'succeeded',
       );
       if (rollbackDeploy) m.rolledBackAt = Math.min(m.rolledBackAt, rollbackDeploy.at);
       tell(`act two done: the bad fix was rolled back (${end.reason.split('\n')[0]})`);
@@ -221,17 +236,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     await new Promise((r) => setTimeout(r, 1000));
     pump();
     changelog = path.join(repo.repo, 'CHANGELOG.md');
-    execFileSync(process.execPath, [path.join(DANCER_ROOT, 'bin', 'dancer.js'), 'changelog', '--config', repo.configFile, '--output', changelog], {
-      cwd: repo.repo,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...env, NO_COLOR: '1' },
-    });
+    execFileSync(
+      process.execPath,
+      [path.join(DANCER_ROOT, 'bin', 'dancer.js'), 'changelog', '--config', repo.configFile, '--output', changelog],
+      {
+        cwd: repo.repo,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...env, NO_COLOR: '1' },
+      },
+    );
     tell(`changelog written: ${changelog}`);
   } catch (error) {
     failure = errorMessage(error);
     say(`demo failed: ${failure}`);
   } finally {
-    const final = traffic ? await traffic.stop() : undefined;
+    final = traffic ? await traffic.stop() : undefined;
     if (supervisor && supervisor.exitCode === null) {
       supervisor.kill('SIGTERM');
       await new Promise<void>((resolve) => {
@@ -242,24 +261,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         });
       });
     }
-    const cost =
-      watcher?.query<{ c: number | null }>('SELECT sum(cost_usd) AS c FROM consult_ledger')[0]?.c ?? 0;
+    cost = watcher?.query<{ c: number | null }>('SELECT sum(cost_usd) AS c FROM consult_ledger')[0]?.c ?? 0;
     watcher?.close();
     await model?.close();
-    const t = timings(m);
-    return {
-      outcome: failure === undefined && (realClaude || m.rolledBackAt !== undefined) && m.confirmedAt !== undefined ? 'healed' : 'failed',
-      failure,
-      model: realClaude ? 'claude' : 'scripted',
-      ...t,
-      failedRequests: final?.failed ?? 0,
-      requests: final?.sent ?? 0,
-      errorsAfterFix,
-      rolledBack: m.rolledBackAt !== undefined,
-      rollbackReason,
-      costUsd: cost,
-      repo: repoPath,
-      changelog,
-    };
   }
+  return {
+    outcome:
+      failure === undefined && (realClaude || m.rolledBackAt !== undefined) && m.confirmedAt !== undefined
+        ? 'healed'
+        : 'failed',
+    failure,
+    model: realClaude ? 'claude' : 'scripted',
+    ...timings(m),
+    failedRequests: final?.failed ?? 0,
+    requests: final?.sent ?? 0,
+    errorsAfterFix,
+    rolledBack: m.rolledBackAt !== undefined,
+    rollbackReason,
+    costUsd: cost,
+    repo: repoPath,
+    changelog,
+  };
 }

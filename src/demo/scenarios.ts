@@ -7,6 +7,12 @@ import type { ScenarioInput } from '../testing/scenario.js';
 
 const SUBMIT = 'mcp__dancer__submit_outcome';
 
+/** The scripted model server replaces this placeholder with the agent's working directory. */
+const CWD_PLACEHOLDER = ['$', '{cwd}'].join('');
+
+/** A path inside the fix worktree. */
+const inWorktree = (relative: string): string => `${CWD_PLACEHOLDER}/${relative}`;
+
 const OLD_COUPON = `  const coupon = COUPONS[code];
   return Math.round(amountCents * (1 - coupon!.percent / 100));`;
 
@@ -35,20 +41,20 @@ export function goodFixScenario(): ScenarioInput {
     turns: [
       {
         text: 'The errors come from applyCoupon when a coupon code is not upper case. Let me read the pricing module.',
-        tools: [{ name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } }],
+        tools: [{ name: 'Read', input: { file_path: inWorktree('src/pricing.ts') } }],
       },
       {
         text: 'COUPONS is keyed by upper-case codes and the lookup is case-sensitive; an unknown code also crashes. I will normalise the code and refuse unknown ones as bad input.',
         tools: [
           {
             name: 'Edit',
-            input: { file_path: '${cwd}/src/pricing.ts', old_string: OLD_COUPON, new_string: NEW_COUPON },
+            input: { file_path: inWorktree('src/pricing.ts'), old_string: OLD_COUPON, new_string: NEW_COUPON },
           },
         ],
       },
       {
         text: 'Now a regression test that fails on the current code.',
-        tools: [{ name: 'Write', input: { file_path: '${cwd}/test/coupon-case.test.ts', content: COUPON_TEST } }],
+        tools: [{ name: 'Write', input: { file_path: inWorktree('test/coupon-case.test.ts'), content: COUPON_TEST } }],
       },
       {
         text: 'Submitting the fix.',
@@ -112,8 +118,8 @@ export function badFixScenario(): ScenarioInput {
       {
         text: 'Orders in EUR are refused with a 500. Let me look at the server and the pricing code.',
         tools: [
-          { name: 'Read', input: { file_path: '${cwd}/src/server.ts' } },
-          { name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } },
+          { name: 'Read', input: { file_path: inWorktree('src/server.ts') } },
+          { name: 'Read', input: { file_path: inWorktree('src/pricing.ts') } },
         ],
       },
       {
@@ -122,20 +128,23 @@ export function badFixScenario(): ScenarioInput {
           {
             name: 'Edit',
             input: {
-              file_path: '${cwd}/src/pricing.ts',
+              file_path: inWorktree('src/pricing.ts'),
               old_string: '/** Total of an order in cents, after the coupon. */',
               new_string: `${CONVERT_FN.trim()}\n\n/** Total of an order in cents, after the coupon. */`,
             },
           },
           {
             name: 'Edit',
-            input: { file_path: '${cwd}/src/server.ts', old_string: OLD_CURRENCY_GUARD, new_string: '' },
+            input: { file_path: inWorktree('src/server.ts'), old_string: OLD_CURRENCY_GUARD, new_string: '' },
           },
-          { name: 'Edit', input: { file_path: '${cwd}/src/server.ts', old_string: OLD_TOTAL, new_string: BAD_TOTAL } },
+          {
+            name: 'Edit',
+            input: { file_path: inWorktree('src/server.ts'), old_string: OLD_TOTAL, new_string: BAD_TOTAL },
+          },
           {
             name: 'Edit',
             input: {
-              file_path: '${cwd}/src/server.ts',
+              file_path: inWorktree('src/server.ts'),
               old_string: "import { InvalidOrderError, type LineItem, orderTotal } from './pricing.js';",
               new_string: "import { InvalidOrderError, type LineItem, convert, orderTotal } from './pricing.js';",
             },
@@ -144,7 +153,7 @@ export function badFixScenario(): ScenarioInput {
       },
       {
         text: 'A regression test for EUR.',
-        tools: [{ name: 'Write', input: { file_path: '${cwd}/test/currency.test.ts', content: CURRENCY_TEST } }],
+        tools: [{ name: 'Write', input: { file_path: inWorktree('test/currency.test.ts'), content: CURRENCY_TEST } }],
       },
       {
         text: 'Submitting.',
@@ -160,6 +169,154 @@ export function badFixScenario(): ScenarioInput {
               regressionTest: 'test/currency.test.ts',
               risk: 'low',
               confidence: 0.6,
+            },
+          },
+        ],
+      },
+      { text: 'Done.' },
+    ],
+  };
+}
+
+/** A consultation that reads the pricing module, then judges the pattern expected noise (`ignore`). */
+export function ignoreScenario(why: string): ScenarioInput {
+  return {
+    turns: [
+      {
+        text: 'Let me read the pricing module first.',
+        tools: [{ name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } }],
+      },
+      { text: 'This is expected.', tools: [{ name: SUBMIT, input: { kind: 'ignore', why } }] },
+      { text: 'Done: nothing to change.' },
+    ],
+  };
+}
+
+/** A consultation that reads the server, then hands the pattern to a human (`escalate`). */
+export function escalateScenario(why: string, where: string): ScenarioInput {
+  return {
+    turns: [
+      {
+        text: 'Let me read the server first.',
+        tools: [{ name: 'Read', input: { file_path: '${cwd}/src/server.ts' } }],
+      },
+      { text: 'A human must decide this.', tools: [{ name: SUBMIT, input: { kind: 'escalate', why, where } }] },
+      { text: 'Done: escalated.' },
+    ],
+  };
+}
+
+const TYPE_ERROR_LINE = "  const percentLabel: number = 'ten percent';\n";
+
+/**
+ * The good coupon fix, first written with a type error so the gate's build fails; in the repair
+ * round (the prompt says "Repair round") the agent removes the bad line and submits again.
+ */
+export function repairScenario(): ScenarioInput {
+  const repairing = { promptContains: 'Repair round' };
+  const submit = (summary: string) => ({
+    name: SUBMIT,
+    input: {
+      kind: 'fix',
+      summary,
+      analysis: 'Lower-case coupon codes miss the upper-case COUPONS keys; reading .percent of undefined throws.',
+      rootCause: 'The coupon lookup is case-sensitive.',
+      filesChanged: ['src/pricing.ts', 'test/coupon-case.test.ts'],
+      regressionTest: 'test/coupon-case.test.ts',
+      risk: 'low',
+      confidence: 0.8,
+    },
+  });
+  return {
+    turns: [
+      {
+        oneOf: [
+          {
+            when: repairing,
+            text: 'The build failed on a type error I introduced; removing the stray line.',
+            tools: [
+              {
+                name: 'Edit',
+                input: { file_path: '${cwd}/src/pricing.ts', old_string: TYPE_ERROR_LINE, new_string: '' },
+              },
+            ],
+          },
+          {
+            text: 'Fixing the case-sensitive coupon lookup, with a regression test.',
+            tools: [
+              {
+                name: 'Edit',
+                input: {
+                  file_path: '${cwd}/src/pricing.ts',
+                  old_string: OLD_COUPON,
+                  new_string: `${TYPE_ERROR_LINE}${NEW_COUPON}`,
+                },
+              },
+              { name: 'Write', input: { file_path: '${cwd}/test/coupon-case.test.ts', content: COUPON_TEST } },
+            ],
+          },
+        ],
+      },
+      {
+        oneOf: [
+          { when: repairing, text: 'Submitting the repaired fix.', tools: [submit('Remove the stray type error')] },
+          { text: 'Submitting.', tools: [submit('Accept coupon codes in any letter case')] },
+        ],
+      },
+      { text: 'Done.' },
+    ],
+  };
+}
+
+/**
+ * A fix for "unsupported currency" whose release crashes at start: it requires a RATES_URL the
+ * service's environment does not set. Its own tests pass (they do not start the server); the new
+ * release never gets ready and the deploy rolls back to the release that keeps serving.
+ */
+export function crashAtStartScenario(): ScenarioInput {
+  return {
+    turns: [
+      {
+        text: 'EUR orders are refused. Reading the server.',
+        tools: [{ name: 'Read', input: { file_path: '${cwd}/src/server.ts' } }],
+      },
+      {
+        text: 'Adding conversion, with rates configured from the environment.',
+        tools: [
+          {
+            name: 'Edit',
+            input: {
+              file_path: '${cwd}/src/pricing.ts',
+              old_string: '/** Total of an order in cents, after the coupon. */',
+              new_string: `${CONVERT_FN.trim()}\n\n/** Total of an order in cents, after the coupon. */`,
+            },
+          },
+          {
+            name: 'Edit',
+            input: {
+              file_path: '${cwd}/src/server.ts',
+              old_string: "const log = pino({ name: 'checkout' });",
+              new_string:
+                "const log = pino({ name: 'checkout' });\nif (!process.env.RATES_URL) throw new Error('RATES_URL is not set');",
+            },
+          },
+          { name: 'Write', input: { file_path: '${cwd}/test/currency.test.ts', content: CURRENCY_TEST } },
+        ],
+      },
+      {
+        text: 'Submitting.',
+        tools: [
+          {
+            name: SUBMIT,
+            input: {
+              kind: 'fix',
+              summary: 'Convert EUR totals with configured rates',
+              analysis: "Requests with currency 'EUR' are refused by a guard in the handler.",
+              rootCause: 'The service only knows USD.',
+              filesChanged: ['src/pricing.ts', 'src/server.ts', 'test/currency.test.ts'],
+              regressionTest: 'test/currency.test.ts',
+              risk: 'low',
+              confidence: 0.5,
             },
           },
         ],

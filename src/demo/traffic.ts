@@ -125,17 +125,20 @@ export function startTraffic(options: TrafficOptions): Traffic {
 
   const intervalMs = 1000 / rate;
   const startedAt = Date.now();
-  const timer = setInterval(() => {
-    if (stopped) return;
-    // Catch up on missed ticks so the rate stays steady under a busy event loop.
-    const due = Math.floor((Date.now() - startedAt) / intervalMs) + 1;
-    while (i < due && i < maxRequests) {
-      const p = send(next(i++));
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
-    }
-    if (i >= maxRequests) stopped = true;
-  }, Math.max(5, intervalMs));
+  const timer = setInterval(
+    () => {
+      if (stopped) return;
+      // Catch up on missed ticks so the rate stays steady under a busy event loop.
+      const due = Math.floor((Date.now() - startedAt) / intervalMs) + 1;
+      while (i < due && i < maxRequests) {
+        const p = send(next(i++));
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      }
+      if (i >= maxRequests) stopped = true;
+    },
+    Math.max(5, intervalMs),
+  );
 
   return {
     stats: () => ({ ...stats, failures: { ...stats.failures }, serverErrorsByKind: { ...stats.serverErrorsByKind } }),

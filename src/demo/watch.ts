@@ -11,7 +11,15 @@ export type StoryEvent =
   | { type: 'consultation'; at: number; id: number; status: string; outcome: string | null; error: string | null }
   | { type: 'fix'; at: number; fixId: number; from: string | null; to: string; actor: string; reason: string }
   | { type: 'gate'; at: number; fixId: number; name: string; ok: boolean; durationMs: number; note: string | null }
-  | { type: 'deploy'; at: number; id: number; kind: string; status: string; reason: string | null; fixId: number | null };
+  | {
+      type: 'deploy';
+      at: number;
+      id: number;
+      kind: string;
+      status: string;
+      reason: string | null;
+      fixId: number | null;
+    };
 
 /** A read-only view of the store that yields only what is new since the last call. */
 export class StoreWatcher {
@@ -49,8 +57,16 @@ export class StoreWatcher {
     const events: StoryEvent[] = [];
     if (this.#has(db, 'decisions')) {
       const rows = db
-        .prepare("SELECT id, at, rule, template_id, reason FROM decisions WHERE id > ? AND outcome = 'fire' ORDER BY id")
-        .all(this.#lastDecision) as Array<{ id: number; at: number; rule: string; template_id: number | null; reason: string }>;
+        .prepare(
+          "SELECT id, at, rule, template_id, reason FROM decisions WHERE id > ? AND outcome = 'fire' ORDER BY id",
+        )
+        .all(this.#lastDecision) as Array<{
+        id: number;
+        at: number;
+        rule: string;
+        template_id: number | null;
+        reason: string;
+      }>;
       for (const r of rows) {
         this.#lastDecision = r.id;
         events.push({ type: 'decision', at: r.at, rule: r.rule, templateId: r.template_id, reason: r.reason });
@@ -82,9 +98,7 @@ export class StoreWatcher {
     }
     if (this.#has(db, 'gate_steps')) {
       const rows = db
-        .prepare(
-          'SELECT id, fix_id, name, ok, duration_ms, note, started_at FROM gate_steps WHERE id > ? ORDER BY id',
-        )
+        .prepare('SELECT id, fix_id, name, ok, duration_ms, note, started_at FROM gate_steps WHERE id > ? ORDER BY id')
         .all(this.#lastGate) as Array<{
         id: number;
         fix_id: number;
@@ -134,9 +148,7 @@ export class StoreWatcher {
     }
     if (this.#has(db, 'deploys')) {
       const rows = db
-        .prepare(
-          'SELECT id, kind, status, reason, fix_id, started_at, ready_at, finished_at FROM deploys ORDER BY id',
-        )
+        .prepare('SELECT id, kind, status, reason, fix_id, started_at, ready_at, finished_at FROM deploys ORDER BY id')
         .all() as Array<{
         id: number;
         kind: string;
@@ -183,7 +195,8 @@ export function narrate(event: StoryEvent): string {
     case 'decision':
       return `detected: ${event.reason}`;
     case 'consultation':
-      if (event.status === 'running') return `consultation ${event.id}: Claude Code is analysing the pattern in a fix worktree`;
+      if (event.status === 'running')
+        return `consultation ${event.id}: Claude Code is analysing the pattern in a fix worktree`;
       if (event.status === 'succeeded') return `consultation ${event.id}: the agent submitted "${event.outcome}"`;
       return `consultation ${event.id}: ${event.status}${event.error ? ` (${event.error})` : ''}`;
     case 'gate':

@@ -1,8 +1,16 @@
 /**
- * The healing loop's public face: `dancer run` and the demo start it on a running service.
+ * The healing loop's public face: `dancer run` and the demo start it on a running service,
+ * together with the Zulip bot when `notify.zulip` is configured.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { errorMessage } from '../errors.js';
+import { createNotifyHub, type NotifyHub } from '../notify/events.js';
+import { createFixFeed } from '../notify/feed.js';
+import { createZulipBot } from '../notify/index.js';
+import { createLiveActions } from '../notify/live-actions.js';
+import type { ZulipBot } from '../notify/zulip/bot.js';
+import type { Alert } from '../supervise/supervisor.js';
 import { type HealingLoop, type HealingLoopOptions, startHealingLoop } from './loop.js';
 
 export { templateStatusAfter, triggerToFixTrigger } from './decide.js';
@@ -24,4 +32,65 @@ export function startHealingIfPossible(options: HealingLoopOptions): HealingLoop
     return undefined;
   }
   return startHealingLoop(options);
+}
+
+/** What `dancer run` adds to a running service: the healing loop and the Zulip bot. */
+export interface Healing {
+  loop: HealingLoop | undefined;
+  bot: ZulipBot | undefined;
+  hub: NotifyHub;
+  /** Hand a supervisor alert to the notifications. */
+  onAlert(alert: Alert): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the healing loop (when possible) and, when `notify.zulip.site` is set, the Zulip bot
+ * with the same actions and a feed of every fix's life. A bot that cannot start (missing key,
+ * bad .zuliprc) is reported and left off: the service and the loop run regardless.
+ */
+export function startHealing(options: HealingLoopOptions): Healing {
+  const log = options.log ?? ((m: string) => process.stderr.write(`dancer: ${m}\n`));
+  const hub = options.hub ?? createNotifyHub();
+  const loop = startHealingIfPossible({ ...options, hub, log });
+  const db = options.running.db;
+  const zulip = options.loaded.config.notify.zulip;
+  const alertFeed = createFixFeed({ db, hub });
+  let bot: ZulipBot | undefined;
+  if (zulip?.site) {
+    try {
+      const actions =
+        loop?.actions ??
+        createLiveActions({
+          db,
+          supervisor: options.running.supervisor,
+          consult: options.loaded.config.consult,
+          onBackgroundError: (error, context) => log(`${context}: ${errorMessage(error)}`),
+        });
+      bot = createZulipBot({
+        settings: zulip,
+        baseDir: options.loaded.dir,
+        env: options.env ?? process.env,
+        db,
+        actions,
+        feed: hub,
+        onError: (error, context) => log(`zulip ${context}: ${errorMessage(error)}`),
+      });
+      bot.start();
+      log(`zulip: reporting to stream ${zulip.stream}; obeying ${zulip.allow.length} allow-listed user(s)`);
+    } catch (error) {
+      log(`zulip is off: ${errorMessage(error)}`);
+      bot = undefined;
+    }
+  }
+  return {
+    loop,
+    bot,
+    hub,
+    onAlert: (alert) => alertFeed.onAlert(alert),
+    async stop() {
+      await loop?.stop();
+      await bot?.stop();
+    },
+  };
 }

@@ -12,12 +12,11 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/index.js';
-import { consultPolicy } from '../consult/policy.js';
-import { createFixAgent } from '../consult/fix-agent.js';
 import type { ConsultationResult } from '../consult/consultation.js';
+import { createFixAgent } from '../consult/fix-agent.js';
+import { consultPolicy } from '../consult/policy.js';
 import { errorMessage } from '../errors.js';
 import {
-  advanceFix,
   type FixRecord,
   listFixes,
   type PipelineDeps,
@@ -27,13 +26,16 @@ import {
   startFix,
 } from '../fixes/index.js';
 import type { Transition } from '../fixes/records.js';
+import type { NotifyHub } from '../notify/events.js';
+import { createFixFeed, patternInfoFor } from '../notify/feed.js';
+import { createLiveActions, type LiveActions, watchEmergencyStop } from '../notify/live-actions.js';
 import type { TriggerEvent } from '../patterns/detector.js';
-import { setTemplateStatus, templateById } from '../patterns/pattern-queries.js';
+import { setTemplateStatus } from '../patterns/pattern-queries.js';
 import { emergencyStop } from '../supervise/emergency.js';
 import { fixDeployFunctions } from '../supervise/fix-deploy.js';
 import { supervisorPaths } from '../supervise/paths.js';
 import type { RunningService } from '../supervise/run-service.js';
-import { templateStatusAfter, triggerToFixTrigger } from './decide.js';
+import { type TemplateLike, templateStatusAfter, triggerToFixTrigger } from './decide.js';
 
 /** Options of {@link startHealingLoop}. */
 export interface HealingLoopOptions {
@@ -49,6 +51,8 @@ export interface HealingLoopOptions {
   onTransition?: (fix: FixRecord, transition: Transition) => void | Promise<void>;
   /** Every consultation result (ledger views, notifications). */
   onConsultation?: (result: ConsultationResult) => void;
+  /** Where fix and consultation events are published (the Zulip bot subscribes). */
+  hub?: NotifyHub | undefined;
   now?: () => number;
 }
 
@@ -56,6 +60,8 @@ export interface HealingLoopOptions {
 export interface HealingLoop {
   /** The pipeline dependencies in force (for the Zulip actions and the CLI adapters). */
   deps(): PipelineDeps;
+  /** The actions humans take (approve, reject, rollback, stop, resume...), shared with the Zulip bot. */
+  actions: LiveActions;
   /** Abort the consultation or pipeline step running now (the emergency stop does this itself). */
   abortRunning(reason: string): void;
   /** Resolves when no work is queued or running. */
@@ -85,6 +91,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   let pending = 0;
   const advancing = new Set<number>();
 
+  const feed = options.hub ? createFixFeed({ db, hub: options.hub, repo, now }) : undefined;
   const onTransition = async (fix: FixRecord, t: Transition) => {
     const status = templateStatusAfter(fix.state, t);
     const templateId = Number(fix.patternId);
@@ -95,11 +102,23 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
         log(`pattern ${templateId}: status not updated: ${errorMessage(error)}`);
       }
     }
+    await feed?.onTransition(fix, t);
     await options.onTransition?.(fix, t);
   };
 
   const makeDeps = (): PipelineDeps => {
     const signal = controller.signal;
+    const agent = createFixAgent({
+      db,
+      config: config.consult,
+      policy: consultPolicy(config.policy, config.fixes, configPath),
+      signal,
+      dbPath: loaded.resolve(config.store.path),
+      bundleDir: path.join(stateDir, 'bundles'),
+      env: options.env ?? process.env,
+      now,
+      onResult: options.onConsultation,
+    });
     return {
       db,
       repo,
@@ -107,17 +126,43 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       fixes: config.fixes,
       policy: config.policy,
       configPath,
-      runAgent: createFixAgent({
-        db,
-        config: config.consult,
-        policy: consultPolicy(config.policy, config.fixes, configPath),
-        signal,
-        dbPath: loaded.resolve(config.store.path),
-        bundleDir: path.join(stateDir, 'bundles'),
-        env: options.env ?? process.env,
-        now,
-        onResult: options.onConsultation,
-      }),
+      runAgent: async (worktree, brief, repair) => {
+        const pattern = patternInfoFor(db, brief.patternId, brief.patternText);
+        const at = now();
+        options.hub?.publish({
+          type: 'consultation_started',
+          at,
+          consultationId: `fix-${brief.fixId}`,
+          fixId: brief.fixId,
+          pattern,
+          trigger: repair ? `repair round ${repair.round} after ${repair.failedStep}` : `fix ${brief.fixId}`,
+        });
+        try {
+          const outcome = await agent(worktree, brief, repair);
+          options.hub?.publish({
+            type: 'consultation_finished',
+            at: now(),
+            consultationId: outcome.consultationId ?? `fix-${brief.fixId}`,
+            fixId: brief.fixId,
+            pattern,
+            outcome: outcome.kind,
+            ...(outcome.summary ? { summary: outcome.summary } : {}),
+            ...(outcome.costUsd !== undefined ? { costUsd: outcome.costUsd } : {}),
+          });
+          return outcome;
+        } catch (error) {
+          options.hub?.publish({
+            type: 'consultation_finished',
+            at: now(),
+            consultationId: `fix-${brief.fixId}`,
+            fixId: brief.fixId,
+            pattern,
+            outcome: signal.aborted ? 'aborted' : 'failed',
+            summary: errorMessage(error),
+          });
+          throw error;
+        }
+      },
       deploy: deployFns.deploy,
       observe: deployFns.observe,
       clock: now,
@@ -126,6 +171,22 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       log: (m) => log(m),
     };
   };
+
+  const actions = createLiveActions({
+    db,
+    supervisor: running.supervisor,
+    pipeline: makeDeps,
+    consult: config.consult,
+    abortRunning: () => controller.abort(new Error('emergency stop')),
+    onResume: () => {
+      controller = new AbortController();
+    },
+    onBackgroundError: (error, context) => log(`${context}: ${errorMessage(error)}`),
+    now,
+  });
+  const unwatchStop = watchEmergencyStop(db, () => actions.halt(), {
+    onError: (error) => log(`emergency stop watch: ${errorMessage(error)}`),
+  });
 
   const enqueue = (label: string, job: () => Promise<unknown>) => {
     pending++;
@@ -148,7 +209,14 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       running.detector?.complete(trigger.id);
       return;
     }
-    const template = trigger.templateId === undefined ? undefined : templateById(db, trigger.templateId);
+    // With its stack fingerprint: two templates may share a text (`checkout failed`), and the
+    // pattern hash names the fix branch.
+    const template =
+      trigger.templateId === undefined
+        ? undefined
+        : (db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(trigger.templateId) as
+            | TemplateLike
+            | undefined);
     const fixTrigger = triggerToFixTrigger(trigger, template, hashText);
     enqueue(`trigger ${trigger.id}`, async () => {
       try {
@@ -184,7 +252,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
         advancing.add(fix.id);
         enqueue(`fix ${fix.id}`, async () => {
           try {
-            await advanceFix(makeDeps(), fix.id);
+            await actions.advance(fix.id);
           } finally {
             advancing.delete(fix.id);
           }
@@ -214,6 +282,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
 
   return {
     deps: makeDeps,
+    actions,
     abortRunning(reason) {
       controller.abort(new Error(reason));
     },
@@ -221,9 +290,11 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
     async stop() {
       stopped = true;
       clearInterval(poll);
+      unwatchStop();
       running.detector?.off('trigger', onTrigger);
       controller.abort(new Error('shutdown'));
       await queue;
+      await actions.settled();
     },
   };
 }

@@ -320,7 +320,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
     while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   };
 
-  const halt = async (): Promise<string[]> => {
+  const doHalt = async (): Promise<string[]> => {
     const effects: string[] = [];
     if (options.abortRunning) {
       options.abortRunning();
@@ -344,6 +344,15 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
       }
     }
     return effects;
+  };
+
+  // The bot's stop and the flag watcher may both halt: concurrent halts share one run.
+  let halting: Promise<string[]> | undefined;
+  const halt = (): Promise<string[]> => {
+    halting ??= doHalt().finally(() => {
+      halting = undefined;
+    });
+    return halting;
   };
 
   const stop = async (by: string, reason?: string): Promise<StopResult> => {
@@ -455,8 +464,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
 
 /**
  * Poll the persisted emergency-stop flag (set by `dancer stop` in another process, or by the
- * bot) and call `onEngaged` once each time it goes from clear to set (also when it is set at
- * start). `dancer run` passes `() => actions.halt()` so a CLI stop takes effect within
+ * bot) and call `onEngaged` once per engagement (also for one already set at start). `dancer run` passes `() => actions.halt()` so a CLI stop takes effect within
  * `intervalMs` (default 250 ms). Returns the function that stops watching.
  */
 export function watchEmergencyStop(
@@ -464,14 +472,15 @@ export function watchEmergencyStop(
   onEngaged: (flag: { setBy: string | null; reason: string | null; setAt: number }) => unknown,
   options: { intervalMs?: number; onError?: (error: unknown) => void } = {},
 ): () => void {
-  let engaged = false;
+  // An engagement is identified by its time, so a resume and a new stop between two polls count.
+  let seen: number | undefined;
   const check = () => {
     try {
       const flag = emergencyStop(db);
-      if (flag && !engaged) {
-        engaged = true;
+      if (flag && flag.setAt !== seen) {
+        seen = flag.setAt;
         Promise.resolve(onEngaged(flag)).catch((error: unknown) => options.onError?.(error));
-      } else if (!flag) engaged = false;
+      } else if (!flag) seen = undefined;
     } catch (error) {
       options.onError?.(error);
     }

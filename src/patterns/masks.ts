@@ -120,7 +120,7 @@ const BUILTIN_REGEX_MASKS: Record<Exclude<BuiltinMaskName, 'numbers'>, RegexMask
   },
   path: {
     name: 'path',
-    re: /(?<![\w./~\\-])(?:~|\.{1,2})?(?:\/[\w.@%+~$*:-]+)+\/?|(?<![\w./-])[\w.-]+(?:\/[\w.@%+~$*-]+){2,}\/?|\b[A-Za-z]:\\[^\s"'<>|]*/g,
+    re: /(?<![\w./~\\>*-])(?:~|\.{1,2})?(?:\/[\w.@%+~$*:-]+)+\/?|(?<![\w./-])[\w.-]+(?:\/[\w.@%+~$*-]+){2,}\/?|\b[A-Za-z]:\\[^\s"'<>|]*/g,
     gate: (s) => s.includes('/') || s.includes('\\'),
     replace: WILDCARD,
   },

@@ -485,7 +485,7 @@ describe('watchEmergencyStop', () => {
     const halts: string[][] = [];
     const unwatch = watchEmergencyStop(db, async () => halts.push(await actions.halt()), { intervalMs: 50 });
     try {
-      setEmergencyStop(db, 'cli-user', 'from the CLI');
+      setEmergencyStop(db, 'cli-user', 'from the CLI', 1_000);
       const t0 = Date.now();
       await waitFor(() => aborted === 1, 1000, 'the halt');
       expect(Date.now() - t0).toBeLessThan(1000);
@@ -493,7 +493,7 @@ describe('watchEmergencyStop', () => {
       await new Promise((r) => setTimeout(r, 150));
       expect(aborted).toBe(1);
       await actions.resume('human:a@example.com');
-      setEmergencyStop(db, 'cli-user', null);
+      setEmergencyStop(db, 'cli-user', null, 2_000);
       await waitFor(() => aborted === 2, 1000, 'the second halt');
     } finally {
       unwatch();

@@ -31,7 +31,14 @@ const server = http.createServer(async (req, res) => {
       }
       const total = orderTotal(body.items ?? [], body.coupon);
       send(res, 200, { totalCents: total });
-      reqLog.info({ req: { method: req.method, url: req.url }, res: { statusCode: 200 }, responseTime: performance.now() - started }, 'checkout ok');
+      reqLog.info(
+        {
+          req: { method: req.method, url: req.url },
+          res: { statusCode: 200 },
+          responseTime: performance.now() - started,
+        },
+        'checkout ok',
+      );
       return;
     }
     send(res, 404, { error: 'not found' });

@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidOrderError, applyCoupon, orderTotal, subtotal } from '../src/pricing.js';
+import { applyCoupon, InvalidOrderError, orderTotal, subtotal } from '../src/pricing.js';
 
 test('subtotal sums quantity times price', () => {
-  assert.equal(subtotal([{ sku: 'a', qty: 2, priceCents: 150 }, { sku: 'b', qty: 1, priceCents: 99 }]), 399);
+  assert.equal(
+    subtotal([
+      { sku: 'a', qty: 2, priceCents: 150 },
+      { sku: 'b', qty: 1, priceCents: 99 },
+    ]),
+    399,
+  );
 });
 
 test('an empty order is invalid', () => {

@@ -27,15 +27,26 @@ export const triggersSchema = z
     spike: z
       .object({
         enabled: z.boolean().default(true).describe('Fire when a rate rises above its baseline.'),
-        factor: z.number().min(1).default(3).describe('Fire when the window count is at least this times the baseline.'),
+        factor: z
+          .number()
+          .min(1)
+          .default(3)
+          .describe('Fire when the window count is at least this times the baseline.'),
         minEvents: z.number().int().positive().default(20).describe('...and at least this many events in the window.'),
         sigmas: z
           .number()
           .nonnegative()
           .default(3)
           .describe('...and at least this many standard deviations above the baseline (0 disables).'),
-        windowMinutes: z.number().int().positive().default(5).describe('Window compared with the baseline, in minutes.'),
-        errorLevel: levelName.default('error').describe('Records at this level or above count as errors for the overall error rate.'),
+        windowMinutes: z
+          .number()
+          .int()
+          .positive()
+          .default(5)
+          .describe('Window compared with the baseline, in minutes.'),
+        errorLevel: levelName
+          .default('error')
+          .describe('Records at this level or above count as errors for the overall error rate.'),
         errorRate: z.boolean().default(true).describe('Watch the overall error rate.'),
         templates: z.boolean().default(true).describe("Watch each known template's rate."),
       })
@@ -161,7 +172,9 @@ export const minerSchema = z
       .int()
       .positive()
       .default(1_000_000)
-      .describe('Distinct values per index position before new ones share the wildcard branch (a leaf costs one map entry, so the default is no limit in practice).'),
+      .describe(
+        'Distinct values per index position before new ones share the wildcard branch (a leaf costs one map entry, so the default is no limit in practice).',
+      ),
     maxFrames: z
       .number()
       .int()
