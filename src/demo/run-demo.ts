@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
 import { type ModelServer, startModelServer } from '../testing/model-server.js';
+import { createZulipTestServer, type ZulipTestServer } from '../testing/zulip-server.js';
 import { prepareDemoRepo } from './repo.js';
 import { badFixScenario, goodFixScenario } from './scenarios.js';
 import { type DemoMilestones, type DemoSummary, timings } from './summary.js';
@@ -29,6 +30,8 @@ export interface DemoOptions {
   realClaude?: boolean;
   /** Seconds each act may take before the demo gives up. Default 180. */
   actTimeoutSeconds?: number;
+  /** Approve fixes by a command from an allow-listed user through the Zulip test server. */
+  zulip?: boolean;
   /** Parent folder of the demo repository. Default: a new temp folder. */
   root?: string;
   env?: NodeJS.ProcessEnv;
@@ -82,6 +85,21 @@ async function httpOk(port: number): Promise<boolean> {
   });
 }
 
+/** Wait for the bot's approval request for `fixId`, then approve it as the allow-listed operator. */
+async function approveOnZulip(server: ZulipTestServer, fixId: number): Promise<string> {
+  const botId = server.user('dancer-bot@demo.test').user_id;
+  const request = await server.waitForMessage(
+    (m) => m.sender_id === botId && m.topic.startsWith(`fix ${fixId}`) && /approv/i.test(m.content),
+    60_000,
+  );
+  server.sendMessage('alice@demo.test', {
+    stream: 'dancer',
+    topic: request.topic,
+    content: `@**Dancer** approve ${fixId}`,
+  });
+  return request.topic;
+}
+
 /** Run both acts and return the summary. Never throws for a failed act: the summary says where. */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const say = options.say ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -101,6 +119,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   );
 
   let model: ModelServer | undefined;
+  let zulip: ZulipTestServer | undefined;
+  let zulipKey: string | undefined;
   let supervisor: ChildProcess | undefined;
   let watcher: StoreWatcher | undefined;
   let traffic: ReturnType<typeof startTraffic> | undefined;
@@ -113,6 +133,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const events: StoryEvent[] = [];
   let final: Awaited<ReturnType<ReturnType<typeof startTraffic>['stop']>> | undefined;
   let cost = 0;
+  let zulipMessages: number | null = null;
 
   try {
     if (!realClaude) {
@@ -121,8 +142,27 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         recordFile: path.join(root, 'model-requests.jsonl'),
       });
     }
+    if (options.zulip) {
+      zulip = await createZulipTestServer({
+        streams: ['dancer'],
+        users: [
+          { email: 'dancer-bot@demo.test', fullName: 'Dancer', isBot: true },
+          { email: 'alice@demo.test', fullName: 'Alice Operator' },
+        ],
+        heartbeatMs: 5000,
+      });
+      zulipKey = zulip.user('dancer-bot@demo.test').api_key;
+      tell(`Zulip test server on ${zulip.url}: fixes wait for alice@demo.test to approve them there`);
+    }
     const port = await freePort();
     const repo = prepareDemoRepo({
+      zulip: zulip && {
+        site: zulip.url,
+        email: 'dancer-bot@demo.test',
+        apiKeyEnv: 'DEMO_ZULIP_API_KEY',
+        stream: 'dancer',
+        allow: ['alice@demo.test'],
+      },
       root,
       dancerRoot: DANCER_ROOT,
       port,
@@ -143,6 +183,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
           ...env,
           NO_COLOR: '1',
           ...(realClaude ? {} : { ANTHROPIC_API_KEY: 'sk-scripted-demo-key', ANTHROPIC_BASE_URL: model?.url }),
+          ...(zulipKey ? { DEMO_ZULIP_API_KEY: zulipKey } : {}),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -161,10 +202,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     tell(`checkout service is serving on 127.0.0.1:${port}; sending steady traffic (40 req/s, keep-alive)`);
 
     watcher = new StoreWatcher(repo.dbPath);
+    const approved = new Set<number>();
     const pump = () => {
       for (const event of watcher?.poll() ?? []) {
         events.push(event);
         tell(narrate(event), event.at);
+        if (zulip && event.type === 'fix' && event.to === 'awaiting_approval' && !approved.has(event.fixId)) {
+          approved.add(event.fixId);
+          void approveOnZulip(zulip, event.fixId).then(
+            (topic) => tell(`alice@demo.test on Zulip, in topic "${topic}": @**Dancer** approve ${event.fixId}`),
+            (error) => tell(`Zulip approval failed: ${errorMessage(error)}`),
+          );
+        }
       }
     };
     traffic = startTraffic({ port, ratePerSecond: 40, next: trafficMix({ eur: false }) });
@@ -264,6 +313,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     cost = watcher?.query<{ c: number | null }>('SELECT sum(cost_usd) AS c FROM consult_ledger')[0]?.c ?? 0;
     watcher?.close();
     await model?.close();
+    zulipMessages = zulip?.messages.length ?? null;
+    await zulip?.close();
   }
   return {
     outcome:
@@ -281,5 +332,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     costUsd: cost,
     repo: repoPath,
     changelog,
+    zulipMessages,
   };
 }

@@ -227,8 +227,15 @@ export function repairScenario(): ScenarioInput {
       confidence: 0.8,
     },
   });
+  const readPricing = { name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } };
   return {
     turns: [
+      {
+        oneOf: [
+          { when: repairing, text: 'The gate failed; reading the pricing module again.', tools: [readPricing] },
+          { text: 'Reading the pricing module.', tools: [readPricing] },
+        ],
+      },
       {
         oneOf: [
           {
@@ -277,8 +284,11 @@ export function crashAtStartScenario(): ScenarioInput {
   return {
     turns: [
       {
-        text: 'EUR orders are refused. Reading the server.',
-        tools: [{ name: 'Read', input: { file_path: '${cwd}/src/server.ts' } }],
+        text: 'EUR orders are refused. Reading the server and the pricing module.',
+        tools: [
+          { name: 'Read', input: { file_path: '${cwd}/src/server.ts' } },
+          { name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } },
+        ],
       },
       {
         text: 'Adding conversion, with rates configured from the environment.',
@@ -317,6 +327,76 @@ export function crashAtStartScenario(): ScenarioInput {
               regressionTest: 'test/currency.test.ts',
               risk: 'low',
               confidence: 0.5,
+            },
+          },
+        ],
+      },
+      { text: 'Done.' },
+    ],
+  };
+}
+
+const EUR_TOTAL = `      const total = body.currency === undefined ? orderTotal(body.items ?? [], body.coupon) : convert(orderTotal(body.items ?? [], body.coupon), body.currency);`;
+
+/** A correct fix for "unsupported currency": convert only orders that name a known currency. */
+export function goodEurScenario(): ScenarioInput {
+  return {
+    turns: [
+      {
+        text: 'EUR orders are refused. Reading the server and the pricing module.',
+        tools: [
+          { name: 'Read', input: { file_path: '${cwd}/src/server.ts' } },
+          { name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } },
+        ],
+      },
+      {
+        text: 'Converting totals for orders that name a currency; unknown currencies are bad input.',
+        tools: [
+          {
+            name: 'Edit',
+            input: {
+              file_path: '${cwd}/src/pricing.ts',
+              old_string: '/** Total of an order in cents, after the coupon. */',
+              new_string: `${CONVERT_FN.trim()}\n\n/** Total of an order in cents, after the coupon. */`,
+            },
+          },
+          {
+            name: 'Edit',
+            input: {
+              file_path: '${cwd}/src/server.ts',
+              old_string: OLD_CURRENCY_GUARD,
+              new_string: OLD_CURRENCY_GUARD.replace(
+                "body.currency !== 'USD') {\n        throw new Error(",
+                "!['USD', 'EUR'].includes(body.currency)) {\n        throw new InvalidOrderError(",
+              ),
+            },
+          },
+          { name: 'Edit', input: { file_path: '${cwd}/src/server.ts', old_string: OLD_TOTAL, new_string: EUR_TOTAL } },
+          {
+            name: 'Edit',
+            input: {
+              file_path: '${cwd}/src/server.ts',
+              old_string: "import { InvalidOrderError, type LineItem, orderTotal } from './pricing.js';",
+              new_string: "import { InvalidOrderError, type LineItem, convert, orderTotal } from './pricing.js';",
+            },
+          },
+          { name: 'Write', input: { file_path: '${cwd}/test/currency.test.ts', content: CURRENCY_TEST } },
+        ],
+      },
+      {
+        text: 'Submitting.',
+        tools: [
+          {
+            name: SUBMIT,
+            input: {
+              kind: 'fix',
+              summary: 'Accept EUR orders, converting their totals',
+              analysis: "Requests with currency 'EUR' are refused by a guard in the handler.",
+              rootCause: 'The service only knows USD.',
+              filesChanged: ['src/pricing.ts', 'src/server.ts', 'test/currency.test.ts'],
+              regressionTest: 'test/currency.test.ts',
+              risk: 'low',
+              confidence: 0.8,
             },
           },
         ],

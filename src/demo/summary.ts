@@ -43,6 +43,8 @@ export interface DemoSummary {
   costUsd: number;
   repo: string;
   changelog: string | null;
+  /** Messages on the Zulip test server (with --zulip), else null. */
+  zulipMessages: number | null;
 }
 
 const seconds = (from: number | undefined, to: number | undefined): number | null =>
@@ -74,6 +76,9 @@ export function renderSummary(s: DemoSummary): string {
     `  failed requests                ${s.failedRequests} of ${s.requests} (no HTTP answer)`,
     `  pattern errors after the fix   ${s.errorsAfterFix ?? 'n/a'}`,
     `  model cost                     $${s.costUsd.toFixed(4)}`,
+    ...(s.zulipMessages === null
+      ? []
+      : [`  Zulip messages                 ${s.zulipMessages} (bot reports, approval requests, alice's approvals)`]),
     '',
     'Where to look next:',
     `  cd ${s.repo}`,

@@ -313,6 +313,37 @@ export function patternRates(
   return { before: beforeCount / windowMinutes, after: afterCount / afterMinutes, windowMinutes };
 }
 
+/**
+ * The pattern's rate before and after the fix as the supervisor's observation window measured
+ * it from the logs (the deploy's stored verdict): finer than per-minute buckets, which cannot
+ * tell before from after when both fall in the same minutes. Undefined when no verdict has it.
+ */
+export function deployEfficacy(
+  db: Db,
+  fixId: number,
+): { before: number; after: number; windowMinutes: number } | undefined {
+  if (!hasTable(db, 'deploys')) return undefined;
+  const rows = db
+    .prepare("SELECT verdict FROM deploys WHERE fix_id = ? AND kind = 'deploy' AND verdict IS NOT NULL ORDER BY id")
+    .all(fixId) as Array<{ verdict: string }>;
+  for (const row of rows.reverse()) {
+    try {
+      const v = JSON.parse(row.verdict) as {
+        efficacy?: { beforePerMinute?: number; afterPerMinute?: number };
+        baseline?: { durationMs?: number };
+      };
+      const e = v.efficacy;
+      if (e && typeof e.beforePerMinute === 'number' && typeof e.afterPerMinute === 'number') {
+        const minutes = Math.max(1, Math.round((v.baseline?.durationMs ?? 60_000) / 60_000));
+        return { before: e.beforePerMinute, after: e.afterPerMinute, windowMinutes: minutes };
+      }
+    } catch {
+      // A verdict that is not JSON says nothing about efficacy; fall back to the buckets.
+    }
+  }
+  return undefined;
+}
+
 /** Gather everything for {@link buildChangelog} from the store and the repository. */
 export async function collectChangelog(
   db: Db | undefined,
@@ -342,7 +373,7 @@ export async function collectChangelog(
         failedSteps.set(fix.id, { name: failed.name, lastLine: lastLine.slice(0, 200) });
       }
     }
-    const rate = patternRates(db, fix, ev, nowMs);
+    const rate = deployEfficacy(db, fix.id) ?? patternRates(db, fix, ev, nowMs);
     if (rate) rates.set(fix.id, rate);
   }
   const commits = repo ? await gitFixCommits(repo, mainRef) : [];

@@ -217,7 +217,11 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
         : (db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(trigger.templateId) as
             | TemplateLike
             | undefined);
-    const fixTrigger = triggerToFixTrigger(trigger, template, hashText);
+    const fixTrigger = triggerToFixTrigger(
+      trigger,
+      template && { ...template, text: describePattern(db, trigger.templateId as number, template.text) },
+      hashText,
+    );
     enqueue(`trigger ${trigger.id}`, async () => {
       try {
         log(`consulting on pattern ${fixTrigger.patternId}: ${trigger.reason}`);
@@ -297,6 +301,20 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       await actions.settled();
     },
   };
+}
+
+/**
+ * The pattern as humans should read it: the template, and when its records carry an error, the
+ * error's type and message too (a generic "request failed" says little; the error says what).
+ */
+function describePattern(db: RunningService['db'], templateId: number, text: string): string {
+  const row = db
+    .prepare(
+      'SELECT err_type, err_message FROM logs WHERE template_id = ? AND err_message IS NOT NULL ORDER BY id DESC LIMIT 1',
+    )
+    .get(templateId) as { err_type: string | null; err_message: string } | undefined;
+  if (!row || text.includes(row.err_message)) return text;
+  return `${text}: ${row.err_type ? `${row.err_type}: ` : ''}${row.err_message}`;
 }
 
 function hashText(text: string): string {

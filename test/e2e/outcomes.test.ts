@@ -6,13 +6,16 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escalateScenario, ignoreScenario } from '../../src/demo/scenarios.js';
+import { waitFor } from './helpers.js';
 import { eurOrders, type FixRow, lowerCoupons, mix, Stack } from './stack.js';
 
 let stack: Stack;
 let ignored: FixRow;
 
 beforeAll(async () => {
-  stack = await Stack.create(ignoreScenario('Lower-case coupons come from a retired marketing campaign; the 500 is expected.'));
+  stack = await Stack.create(
+    ignoreScenario('Lower-case coupons come from a retired marketing campaign; the 500 is expected.'),
+  );
   await stack.startSupervisor();
 }, 150_000);
 
@@ -36,13 +39,18 @@ describe('consultations that end without a fix', () => {
     expect(JSON.parse(event?.details ?? '{}').outcome).toBe('ignore');
     expect(await waitStatus(ignored.pattern_id, 'ignored')).toBe('ignored');
     // No fix branch is left for the rejected fix, and main is untouched.
-    expect(git(['branch', '--list', 'dancer/fix-*'])).toBe('');
+    await waitFor('the rejected fix branch to be deleted', 20_000, () =>
+      git(['branch', '--list', 'dancer/fix-*']) === '' ? true : undefined,
+    );
     expect(git(['rev-list', '--count', 'main'])).toBe('1');
   });
 
   it('escalate: rejected, the pattern goes back to known, the reason is stored', { timeout: 240_000 }, async () => {
     stack.model.setScenario(
-      escalateScenario('EUR orders need exchange rates from the finance service; a human must decide.', 'src/server.ts currency guard'),
+      escalateScenario(
+        'EUR orders need exchange rates from the finance service; a human must decide.',
+        'src/server.ts currency guard',
+      ),
     );
     stack.traffic?.setNext(mix(eurOrders));
     const escalated = await stack.fixIn(['rejected', 'failed', 'deployed', 'rolled_back'], 200_000, [ignored.id]);

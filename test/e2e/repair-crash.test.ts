@@ -75,7 +75,9 @@ describe('the gate and the deploy guard the service', () => {
     expect(git(['rev-parse', 'main'])).not.toBe(head);
     const server = readFileSync(path.join(stack.repo.repo, 'src', 'server.ts'), 'utf8');
     expect(server).not.toContain('RATES_URL');
-    expect(readFileSync(path.join(stack.repo.repo, 'src', 'pricing.ts'), 'utf8')).toContain('code.trim().toUpperCase()');
+    expect(readFileSync(path.join(stack.repo.repo, 'src', 'pricing.ts'), 'utf8')).toContain(
+      'code.trim().toUpperCase()',
+    );
 
     // The old release kept serving: no request dropped, and it still answers after the rollback.
     const before = traffic.stats();

@@ -5,7 +5,7 @@
  * reports processes left under the temp dir.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,20 +58,35 @@ export function mix(special: ((i: number) => TrafficRequest | undefined) | undef
     const s = special?.(i);
     if (s) return s;
     if (i % 25 === 0) return { method: 'GET', path: '/healthz', kind: 'health' };
-    return { method: 'POST', path: '/checkout', body: { items: [{ sku: `sku-${i % 7}`, qty: 1, priceCents: 300 }] }, kind: 'plain' };
+    return {
+      method: 'POST',
+      path: '/checkout',
+      body: { items: [{ sku: `sku-${i % 7}`, qty: 1, priceCents: 300 }] },
+      kind: 'plain',
+    };
   };
 }
 
 /** Lower-case coupons: the latent bug (a TypeError, answered 500). */
 export const lowerCoupons = (i: number): TrafficRequest | undefined =>
   i % 5 === 3
-    ? { method: 'POST', path: '/checkout', body: { items: [{ sku: 'a', qty: 1, priceCents: 500 }], coupon: 'save10' }, kind: 'coupon-lower' }
+    ? {
+        method: 'POST',
+        path: '/checkout',
+        body: { items: [{ sku: 'a', qty: 1, priceCents: 500 }], coupon: 'save10' },
+        kind: 'coupon-lower',
+      }
     : undefined;
 
 /** EUR orders: refused by the handler's currency guard (an Error, answered 500). */
 export const eurOrders = (i: number): TrafficRequest | undefined =>
   i % 5 === 1
-    ? { method: 'POST', path: '/checkout', body: { items: [{ sku: 'b', qty: 1, priceCents: 500 }], currency: 'EUR' }, kind: 'eur' }
+    ? {
+        method: 'POST',
+        path: '/checkout',
+        body: { items: [{ sku: 'b', qty: 1, priceCents: 500 }], currency: 'EUR' },
+        kind: 'eur',
+      }
     : undefined;
 
 export class Stack {
@@ -100,7 +115,12 @@ export class Stack {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, NO_COLOR: '1', ANTHROPIC_API_KEY: 'sk-scripted-e2e-key', ANTHROPIC_BASE_URL: this.model.url };
+    return {
+      ...process.env,
+      NO_COLOR: '1',
+      ANTHROPIC_API_KEY: 'sk-scripted-e2e-key',
+      ANTHROPIC_BASE_URL: this.model.url,
+    };
   }
 
   /** Start `dancer run` and wait until the service listens. */
@@ -151,12 +171,17 @@ export class Stack {
 
   /** Wait for a fix (other than `except`) to reach one of `states`. */
   async fixIn(states: string[], timeoutMs: number, except: number[] = []): Promise<FixRow> {
-    return waitFor(`a fix in ${states.join('|')}`, timeoutMs, () => {
-      if (this.supervisor && this.supervisor.exitCode !== null && this.supervisor.signalCode === null) {
-        throw new Error(`dancer run exited with ${this.supervisor.exitCode}:\n${this.log()}`);
-      }
-      return this.fixes().find((f) => states.includes(f.state) && !except.includes(f.id));
-    }, 300);
+    return waitFor(
+      `a fix in ${states.join('|')}`,
+      timeoutMs,
+      () => {
+        if (this.supervisor && this.supervisor.exitCode !== null && this.supervisor.signalCode === null) {
+          throw new Error(`dancer run exited with ${this.supervisor.exitCode}:\n${this.log()}`);
+        }
+        return this.fixes().find((f) => states.includes(f.state) && !except.includes(f.id));
+      },
+      300,
+    );
   }
 
   templateStatus(patternId: string): string | undefined {
@@ -194,6 +219,7 @@ export class Stack {
     await this.model.close();
     const stray = await strayProcesses(this.root);
     killAll(stray);
+    if (!process.env.DANCER_E2E_KEEP) rmSync(this.root, { recursive: true, force: true });
     return stray;
   }
 }

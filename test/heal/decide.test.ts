@@ -45,7 +45,11 @@ describe('triggerToFixTrigger', () => {
   });
 
   it('names a trigger without a template by its kind, so its fixes supersede each other', () => {
-    const a = triggerToFixTrigger(trigger({ kind: 'crash', templateId: undefined, reason: 'crash loop' }), undefined, sha);
+    const a = triggerToFixTrigger(
+      trigger({ kind: 'crash', templateId: undefined, reason: 'crash loop' }),
+      undefined,
+      sha,
+    );
     const b = triggerToFixTrigger(trigger({ kind: 'crash', templateId: undefined, reason: 'again' }), undefined, sha);
     expect(a).toEqual({ patternId: 'crash', patternHash: sha('crash'), patternText: undefined, reason: 'crash loop' });
     expect(b.patternHash).toBe(a.patternHash);
@@ -53,7 +57,12 @@ describe('triggerToFixTrigger', () => {
 });
 
 describe('templateStatusAfter', () => {
-  const t = (details?: Record<string, unknown>) => ({ event: 'reject' as const, actor: 'agent' as const, reason: 'r', details });
+  const t = (details?: Record<string, unknown>) => ({
+    event: 'reject' as const,
+    actor: 'agent' as const,
+    reason: 'r',
+    details,
+  });
 
   it('marks the pattern fixing while a fix is open or deploying', () => {
     for (const state of ['proposed', 'testing', 'awaiting_approval', 'approved', 'deploying', 'observing'] as const) {
