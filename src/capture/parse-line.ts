@@ -165,18 +165,27 @@ function num(value: unknown): number | undefined {
  */
 class Fields {
   readonly obj: Record<string, unknown>;
-  readonly used = new Set<string>();
+  /** Keys taken so far: a few per object, so a plain array beats a Set (no per-record hash table). */
+  readonly used: string[] = [];
   constructor(obj: Record<string, unknown>) {
     this.obj = obj;
+  }
+  /** Mark `key` as taken. */
+  add(key: string): void {
+    this.used.push(key);
+  }
+  /** Whether `key` was taken. */
+  has(key: string): boolean {
+    return this.used.includes(key);
   }
   /** The first of `keys` whose value `read` accepts (marked used), or undefined. */
   take<T>(keys: readonly string[], read: (v: unknown) => T | undefined): T | undefined {
     for (const key of keys) {
       const raw = this.obj[key];
-      if (raw === undefined || this.used.has(key)) continue;
+      if (raw === undefined || this.used.includes(key)) continue;
       const v = read(raw);
       if (v !== undefined) {
-        this.used.add(key);
+        this.used.push(key);
         return v;
       }
     }
@@ -186,7 +195,7 @@ class Fields {
   rest(): Record<string, unknown> | undefined {
     let out: Record<string, unknown> | undefined;
     for (const key in this.obj) {
-      if (this.used.has(key)) continue;
+      if (this.used.includes(key)) continue;
       out ??= {};
       setOwn(out, key, this.obj[key]);
     }
@@ -221,6 +230,53 @@ const pathValue = (v: unknown) => (typeof v === 'string' && v.startsWith('/') ? 
  * Map a parsed JSON object to a {@link LogRecord}. Known fields (pino, bunyan, and common
  * shapes) become columns; every other field lands in `extra`, flattened to text past `maxDepth`.
  */
+
+/** Field names by priority, hoisted so no array is allocated per record. */
+const LEVEL_KEYS = ['level', 'severity', 'lvl', 'levelname', 'loglevel', 'log.level'] as const;
+const TIME_KEYS = ['time', 'timestamp', 'ts', '@timestamp', 'date'] as const;
+const MSG_KEYS = ['msg', 'message', '@message', '@m'] as const;
+const ERR_KEYS = ['err', 'error', 'exception'] as const;
+const ERR_TYPE_KEYS = ['type', 'name', 'class'] as const;
+const ERR_MSG_KEYS = ['message', 'msg'] as const;
+const ERR_CODE_KEYS = ['code', 'errno'] as const;
+const ERR_STACK_KEYS = ['stack', 'stacktrace', 'stack_trace', 'backtrace'] as const;
+const STACK_KEYS = ['stack', 'stack_trace', 'stacktrace', 'exc_info', 'exc_text', 'traceback'] as const;
+const CODE_KEYS = ['code', 'errorCode', 'error_code'] as const;
+const REQ_METHOD_KEYS = ['method'] as const;
+const REQ_ROUTE_KEYS = ['route', 'routerPath'] as const;
+const REQ_URL_KEYS = ['url', 'path', 'originalUrl'] as const;
+const REQ_ID_KEYS = ['id', 'requestId', 'reqId'] as const;
+const RES_STATUS_KEYS = ['statusCode', 'status', 'status_code'] as const;
+const METHOD_KEYS = ['method', 'http_method', 'httpMethod'] as const;
+const ROUTE_KEYS = ['route', 'http_route', 'httpRoute'] as const;
+const URL_KEYS = ['url', 'path', 'uri'] as const;
+const STATUS_KEYS = ['statusCode', 'status', 'status_code', 'http_status'] as const;
+const DURATION_KEYS = [
+  'responseTime',
+  'response_time',
+  'durationMs',
+  'duration_ms',
+  'duration',
+  'elapsed',
+  'elapsedMs',
+  'latency',
+  'took',
+] as const;
+const PID_KEYS = ['pid'] as const;
+const HOST_KEYS = ['hostname', 'host'] as const;
+const SOURCE_KEYS = ['name', 'module', 'logger', 'logger_name', 'component', 'source'] as const;
+const THREAD_KEYS = ['thread', 'threadId', 'thread_id', 'threadName', 'worker'] as const;
+const MEM_KEYS = ['memBytes', 'mem', 'rss'] as const;
+const FILE_KEYS = ['file', 'filename', 'pathname'] as const;
+const LINE_KEYS = ['line', 'lineno', 'lineNumber'] as const;
+const FUNC_KEYS = ['func', 'function', 'funcName'] as const;
+const REQUEST_ID_KEYS = ['reqId', 'requestId', 'request_id', 'req_id', 'x-request-id'] as const;
+const SESSION_KEYS = ['sessionId', 'session_id'] as const;
+const USER_KEYS = ['userId', 'user_id'] as const;
+const TENANT_KEYS = ['tenantId', 'tenant_id'] as const;
+const TRACE_KEYS = ['traceId', 'trace_id', 'trace.id'] as const;
+const SPAN_KEYS = ['spanId', 'span_id', 'span.id'] as const;
+
 export function recordFromObject(
   source: Record<string, unknown>,
   options: ParseOptions,
@@ -229,10 +285,10 @@ export function recordFromObject(
 ): LogRecord {
   const f = new Fields(source);
   /** Nested objects (err, req, res) with their mapped fields removed. */
-  const leftovers = new Map<string, Record<string, unknown> | undefined>();
-  const level = f.take(['level', 'severity', 'lvl', 'levelname', 'loglevel', 'log.level'], levelFromValue);
-  const ts = f.take(['time', 'timestamp', 'ts', '@timestamp', 'date'], timeFromValue) ?? options.now;
-  let message = f.take(['msg', 'message', '@message', '@m'], asString);
+  let leftovers: Map<string, Record<string, unknown> | undefined> | undefined;
+  const level = f.take(LEVEL_KEYS, levelFromValue);
+  const ts = f.take(TIME_KEYS, timeFromValue) ?? options.now;
+  let message = f.take(MSG_KEYS, asString);
   const record: LogRecord = { ts, level: level ?? LEVELS.info, message: '' };
 
   // Errors: pino's err, bunyan's err, `error`, `exception`.
@@ -240,18 +296,24 @@ export function recordFromObject(
   let errMessage: string | undefined;
   let errCode: string | undefined;
   let stack: string | undefined;
-  const errKey = ['err', 'error', 'exception'].find((k) => source[k] !== undefined && source[k] !== null);
+  let errKey: string | undefined;
+  for (const k of ERR_KEYS) {
+    if (source[k] !== undefined && source[k] !== null) {
+      errKey = k;
+      break;
+    }
+  }
   if (errKey !== undefined) {
     const e = source[errKey];
     if (isPlainObject(e)) {
       const ef = new Fields(e);
-      errType = ef.take(['type', 'name', 'class'], str);
-      errMessage = ef.take(['message', 'msg'], str);
-      errCode = ef.take(['code', 'errno'], str);
-      stack = ef.take(['stack', 'stacktrace', 'stack_trace', 'backtrace'], stackValue);
-      leftovers.set(errKey, ef.rest());
+      errType = ef.take(ERR_TYPE_KEYS, str);
+      errMessage = ef.take(ERR_MSG_KEYS, str);
+      errCode = ef.take(ERR_CODE_KEYS, str);
+      stack = ef.take(ERR_STACK_KEYS, stackValue);
+      (leftovers ??= new Map()).set(errKey, ef.rest());
     } else if (typeof e === 'string') {
-      f.used.add(errKey);
+      f.add(errKey);
       const nl = e.indexOf('\n');
       const first = nl === -1 ? e : e.slice(0, nl);
       if (nl !== -1) stack = e;
@@ -260,7 +322,7 @@ export function recordFromObject(
       errMessage = head?.errMessage ?? first;
     }
   }
-  stack ??= f.take(['stack', 'stack_trace', 'stacktrace', 'exc_info', 'exc_text', 'traceback'], nonEmpty);
+  stack ??= f.take(STACK_KEYS, nonEmpty);
   if (stack !== undefined && errType === undefined) {
     const nl = stack.indexOf('\n');
     const head =
@@ -270,7 +332,7 @@ export function recordFromObject(
       errMessage ??= head.errMessage;
     }
   }
-  errCode ??= f.take(['code', 'errorCode', 'error_code'], nonEmpty);
+  errCode ??= f.take(CODE_KEYS, nonEmpty);
 
   // HTTP: pino-http / bunyan req and res, and flat access-log shapes.
   let method: string | undefined;
@@ -280,70 +342,60 @@ export function recordFromObject(
   const reqKey = isPlainObject(source.req) ? 'req' : isPlainObject(source.request) ? 'request' : undefined;
   if (reqKey !== undefined) {
     const rf = new Fields(source[reqKey] as Record<string, unknown>);
-    method = rf.take(['method'], str);
-    route = rf.take(['route', 'routerPath'], str);
+    method = rf.take(REQ_METHOD_KEYS, str);
+    route = rf.take(REQ_ROUTE_KEYS, str);
     if (route === undefined) {
-      const url = rf.take(['url', 'path', 'originalUrl'], str);
+      const url = rf.take(REQ_URL_KEYS, str);
       if (url !== undefined) route = routeFromUrl(url);
     }
-    requestId = rf.take(['id', 'requestId', 'reqId'], str);
-    leftovers.set(reqKey, rf.rest());
+    requestId = rf.take(REQ_ID_KEYS, str);
+    (leftovers ??= new Map()).set(reqKey, rf.rest());
   }
   const resKey = isPlainObject(source.res) ? 'res' : isPlainObject(source.response) ? 'response' : undefined;
   if (resKey !== undefined) {
     const sf = new Fields(source[resKey] as Record<string, unknown>);
-    status = sf.take(['statusCode', 'status', 'status_code'], num);
-    leftovers.set(resKey, sf.rest());
+    status = sf.take(RES_STATUS_KEYS, num);
+    (leftovers ??= new Map()).set(resKey, sf.rest());
   }
-  method ??= f.take(['method', 'http_method', 'httpMethod'], httpMethod);
+  method ??= f.take(METHOD_KEYS, httpMethod);
   if (route === undefined) {
-    route = f.take(['route', 'http_route', 'httpRoute'], str);
+    route = f.take(ROUTE_KEYS, str);
     if (route === undefined) {
-      const url = f.take(['url', 'path', 'uri'], pathValue);
+      const url = f.take(URL_KEYS, pathValue);
       if (url !== undefined) route = routeFromUrl(url);
     }
   }
-  status ??= f.take(['statusCode', 'status', 'status_code', 'http_status'], httpStatus);
+  status ??= f.take(STATUS_KEYS, httpStatus);
   const durationMs = f.take(
-    [
-      'responseTime',
-      'response_time',
-      'durationMs',
-      'duration_ms',
-      'duration',
-      'elapsed',
-      'elapsedMs',
-      'latency',
-      'took',
-    ],
+    DURATION_KEYS,
     num,
   );
 
   // Process and source.
-  const pid = f.take(['pid'], num) ?? options.pid;
-  const hostname = f.take(['hostname', 'host'], str);
-  const src = f.take(['name', 'module', 'logger', 'logger_name', 'component', 'source'], str);
-  const thread = f.take(['thread', 'threadId', 'thread_id', 'threadName', 'worker'], str);
-  const memBytes = f.take(['memBytes', 'mem', 'rss'], num);
-  let file = f.take(['file', 'filename', 'pathname'], str);
-  let line = f.take(['line', 'lineno', 'lineNumber'], num);
-  const func = f.take(['func', 'function', 'funcName'], str);
+  const pid = f.take(PID_KEYS, num) ?? options.pid;
+  const hostname = f.take(HOST_KEYS, str);
+  const src = f.take(SOURCE_KEYS, str);
+  const thread = f.take(THREAD_KEYS, str);
+  const memBytes = f.take(MEM_KEYS, num);
+  let file = f.take(FILE_KEYS, str);
+  let line = f.take(LINE_KEYS, num);
+  const func = f.take(FUNC_KEYS, str);
   if (file === undefined && typeof source.caller === 'string') {
     const m = /^(.*):(\d+)$/.exec(source.caller);
     if (m) {
-      f.used.add('caller');
+      f.add('caller');
       file = m[1];
       line = Number(m[2]);
     }
   }
 
   // Context (dancer/context's mixin and the usual spellings).
-  requestId ??= f.take(['reqId', 'requestId', 'request_id', 'req_id', 'x-request-id'], str);
-  const sessionId = f.take(['sessionId', 'session_id'], str);
-  const userId = f.take(['userId', 'user_id'], str);
-  const tenantId = f.take(['tenantId', 'tenant_id'], str);
-  const traceId = f.take(['traceId', 'trace_id', 'trace.id'], str);
-  const spanId = f.take(['spanId', 'span_id', 'span.id'], str);
+  requestId ??= f.take(REQUEST_ID_KEYS, str);
+  const sessionId = f.take(SESSION_KEYS, str);
+  const userId = f.take(USER_KEYS, str);
+  const tenantId = f.take(TENANT_KEYS, str);
+  const traceId = f.take(TRACE_KEYS, str);
+  const spanId = f.take(SPAN_KEYS, str);
 
   if (message === undefined) {
     const m = source.msg ?? source.message;
@@ -385,9 +437,9 @@ export function recordFromObject(
 
   let extra: Record<string, unknown> | undefined;
   for (const key in source) {
-    if (f.used.has(key)) continue;
+    if (f.has(key)) continue;
     let value = source[key];
-    if (leftovers.has(key)) {
+    if (leftovers?.has(key)) {
       value = leftovers.get(key);
       if (value === undefined) continue;
     }

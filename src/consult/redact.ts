@@ -21,6 +21,12 @@ export interface RedactRule {
   boundary?: boolean;
   /** A hand-written pass used instead of `regex` (for rules a regex scans slowly). */
   apply?: (text: string) => string;
+  /**
+   * The rule cannot match unless the text holds one of these literals (case-insensitive when
+   * `ignoreCase`). Built-in rules only: their triggers are folded into one prefilter regex, so a
+   * text that holds none of them skips every such rule after a single scan.
+   */
+  triggers?: { literals: readonly string[]; ignoreCase?: boolean };
 }
 
 /** Options for {@link createRedactor}. */
@@ -120,8 +126,25 @@ export function isSecretKey(key: string): boolean {
   return false;
 }
 
+/** Words one of which every secret-named key holds (see {@link SECRET_KEY_ENDINGS}). */
+const SECRET_KEYWORDS = [
+  'pass',
+  'pwd',
+  'secret',
+  'key',
+  'token',
+  'credential',
+  'session',
+  'cookie',
+  'signature',
+  'authorization',
+];
+
 /** One case-insensitive pass, no lower-cased copy: could the text hold a secret-named key? */
-const SECRET_KEYWORD_RE = /pass|pwd|secret|key|token|credential|session|cookie|signature|authorization/i;
+const SECRET_KEYWORD_RE = new RegExp(SECRET_KEYWORDS.join('|'), 'i');
+
+/** The four-letter prefixes of AWS access key ids. */
+const AWS_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'AGPA', 'AIDA', 'AROA', 'AIPA', 'ANPA', 'ANVA', 'APKA'];
 
 function keywordQuick(text: string): boolean {
   return SECRET_KEYWORD_RE.test(text);
@@ -135,46 +158,83 @@ export function builtinRules(options: RedactOptions = {}): RedactRule[] {
       regex:
         /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END \1PRIVATE KEY(?: BLOCK)?-----|$)/g,
       quick: has('PRIVATE KEY'),
+      triggers: { literals: ['PRIVATE KEY'] },
     },
-    { name: 'anthropic_key', regex: /sk-ant-[A-Za-z0-9_-]{8,}/g, boundary: true, quick: has('sk-ant-') },
+    {
+      name: 'anthropic_key',
+      regex: /sk-ant-[A-Za-z0-9_-]{8,}/g,
+      boundary: true,
+      quick: has('sk-ant-'),
+      triggers: { literals: ['sk-ant-'] },
+    },
     {
       name: 'openai_key',
       regex: /sk-(?:proj-|svcacct-|admin-|live-)?[A-Za-z0-9_-]{20,}/g,
       boundary: true,
       quick: has('sk-'),
+      triggers: { literals: ['sk-'] },
     },
     {
       name: 'stripe_key',
       regex: /(?:sk|rk|pk|whsec)_(?:live|test)_[A-Za-z0-9]{10,}/g,
       boundary: true,
       quick: hasAny('_live_', '_test_'),
+      triggers: { literals: ['_live_', '_test_'] },
     },
     {
       name: 'aws_access_key',
       regex: /(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b/g,
       boundary: true,
       quick: (t) => /A(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|IPA|NPA|NVA|PKA)/.test(t),
+      triggers: { literals: AWS_PREFIXES },
     },
     {
       name: 'github_token',
       regex: /(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})\b/g,
       boundary: true,
-      quick: hasAny('gh', 'github_pat_'),
+      quick: (t) => /gh[pousr]_|github_pat_/.test(t),
+      triggers: { literals: [...'pousr'].map((c) => `gh${c}_`).concat('github_pat_') },
     },
-    { name: 'gitlab_token', regex: /glpat-[A-Za-z0-9_-]{20,}/g, boundary: true, quick: has('glpat-') },
-    { name: 'slack_token', regex: /xox[abposre]-[A-Za-z0-9-]{10,}/g, boundary: true, quick: has('xox') },
+    {
+      name: 'gitlab_token',
+      regex: /glpat-[A-Za-z0-9_-]{20,}/g,
+      boundary: true,
+      quick: has('glpat-'),
+      triggers: { literals: ['glpat-'] },
+    },
+    {
+      name: 'slack_token',
+      regex: /xox[abposre]-[A-Za-z0-9-]{10,}/g,
+      boundary: true,
+      quick: has('xox'),
+      triggers: { literals: ['xox'] },
+    },
     {
       name: 'slack_webhook',
       regex: /https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g,
       quick: has('hooks.slack.com'),
+      triggers: { literals: ['hooks.slack.com'] },
     },
-    { name: 'google_api_key', regex: /AIza[0-9A-Za-z_-]{35}\b/g, boundary: true, quick: has('AIza') },
-    { name: 'npm_token', regex: /npm_[A-Za-z0-9]{36}\b/g, boundary: true, quick: has('npm_') },
+    {
+      name: 'google_api_key',
+      regex: /AIza[0-9A-Za-z_-]{35}\b/g,
+      boundary: true,
+      quick: has('AIza'),
+      triggers: { literals: ['AIza'] },
+    },
+    {
+      name: 'npm_token',
+      regex: /npm_[A-Za-z0-9]{36}\b/g,
+      boundary: true,
+      quick: has('npm_'),
+      triggers: { literals: ['npm_'] },
+    },
     {
       name: 'azure_key',
       regex: /(?:AccountKey|SharedAccessKey|sig)=[A-Za-z0-9%+/=]{20,}/g,
       boundary: true,
       quick: hasAny('AccountKey=', 'SharedAccessKey=', 'sig='),
+      triggers: { literals: ['AccountKey=', 'SharedAccessKey=', 'sig='] },
       replace: (m) => `${m.slice(0, m.indexOf('=') + 1)}${placeholder('azure_key')}`,
     },
     {
@@ -182,12 +242,14 @@ export function builtinRules(options: RedactOptions = {}): RedactRule[] {
       regex: /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g,
       boundary: true,
       quick: has('eyJ'),
+      triggers: { literals: ['eyJ'] },
     },
     {
       name: 'bearer_token',
       regex: /(Bearer|Basic|Token|Digest)([ \t]+)([A-Za-z0-9._~+/=-]{8,})/g,
       boundary: true,
       quick: hasAny('Bearer', 'Basic', 'Token', 'Digest'),
+      triggers: { literals: ['Bearer', 'Basic', 'Token', 'Digest'] },
       replace: (m, scheme = '', space = '', value = '') =>
         value.startsWith('[REDACTED') ? m : `${scheme}${space}${placeholder('bearer_token')}`,
     },
@@ -196,14 +258,21 @@ export function builtinRules(options: RedactOptions = {}): RedactRule[] {
       // Anchored at "://" (a leading scheme group made the scan quadratic in word length).
       regex: /:\/\/([^\s:/@'"]*):([^\s@/'"]+)@/g,
       quick: has('://'),
+      triggers: { literals: ['://'] },
       replace: (m, user = '', pass = '') =>
         pass.startsWith('[REDACTED') ? m : `://${user}:${placeholder('password')}@`,
     },
     // key=value, key: value, "key": "value", key='value', key=\"value\" where the key names a secret.
-    { name: 'secret', regex: /[=:]/g, quick: keywordQuick, apply: redactKeyValues },
+    {
+      name: 'secret',
+      regex: /[=:]/g,
+      quick: keywordQuick,
+      apply: redactKeyValues,
+      triggers: { literals: SECRET_KEYWORDS, ignoreCase: true },
+    },
   ];
   if (options.emails !== false) {
-    rules.push({ name: 'email', regex: /@/g, quick: has('@'), apply: redactEmails });
+    rules.push({ name: 'email', regex: /@/g, quick: has('@'), apply: redactEmails, triggers: { literals: ['@'] } });
   }
   rules.push({
     name: 'card_number',
@@ -344,12 +413,40 @@ export function redactKeyValues(text: string): string {
   return last === 0 ? text : out + text.slice(last);
 }
 
+const escapeLiteral = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A test that is true wherever any rule's trigger literal occurs, or undefined when no rule has
+ * triggers. A text it rejects cannot be changed by those rules (each rule's regex needs one of its
+ * literals), so one or two scans replace a dozen or so `quick` checks on most texts. Case-sensitive
+ * and case-insensitive literals go in separate regexes: one `i` regex over all of them would try
+ * far more positions (and match `asia` for the AWS prefix `ASIA`).
+ */
+export function triggerTest(rules: readonly RedactRule[]): ((text: string) => boolean) | undefined {
+  const exact = new Set<string>();
+  const caseless = new Set<string>();
+  for (const rule of rules) {
+    if (!rule.triggers) continue;
+    for (const lit of rule.triggers.literals) (rule.triggers.ignoreCase ? caseless : exact).add(escapeLiteral(lit));
+  }
+  const a = exact.size > 0 ? new RegExp([...exact].join('|')) : undefined;
+  const b = caseless.size > 0 ? new RegExp([...caseless].join('|'), 'i') : undefined;
+  if (a && b) return (text) => a.test(text) || b.test(text);
+  if (a) return (text) => a.test(text);
+  if (b) return (text) => b.test(text);
+  return undefined;
+}
+
 /** Build a redactor from options (compile once, use for many texts). */
 export function createRedactor(options: RedactOptions = {}): Redactor {
   const rules = builtinRules(options);
+  const gate = triggerTest(rules);
   const redact = (text: string): string => {
     let out = text;
+    // Until a rule changes the text, rules with triggers are skipped when the gate finds none.
+    const triggered = gate === undefined || gate(text);
     for (const rule of rules) {
+      if (!triggered && rule.triggers && out === text) continue;
       if (rule.quick && !rule.quick(out)) continue;
       if (rule.apply) {
         out = rule.apply(out);

@@ -70,14 +70,21 @@ describe('recovery and the emergency stop', () => {
     );
     expect(flag()?.reason).toBe('e2e: stop mid-deploy');
 
-    // The service stays up through the abort; nothing is dropped.
+    // The halt lets the starting release settle, then rolls back the release in observation:
+    // the fix ends rolled back by the human who stopped, and the old release serves throughout.
+    const ended = await stack.fixIn(['rolled_back', 'deployed', 'failed'], 120_000, [first.id]);
+    expect(ended.id).toBe(deploying.id);
+    expect(ended.state, stack.log()).toBe('rolled_back');
+    const event = stack.query<{ actor: string; reason: string }>(
+      "SELECT actor, reason FROM fix_events WHERE fix_id = ? AND to_state = 'rolled_back'",
+      ended.id,
+    )[0];
+    expect(event?.actor).toMatch(/^human:/);
+    expect(event?.reason).toContain('emergency stop');
     await keepsServing(40);
-    const after = stack.fixes().find((f) => f.id === deploying.id);
-    expect(after, stack.log()).toBeDefined();
 
     // The flag survives (it is in the store, not in the supervisor's memory) until resume.
-    await new Promise((r) => setTimeout(r, 0));
-    expect(flag()).toBeDefined();
+    expect(flag()?.reason).toBe('e2e: stop mid-deploy');
     const resume = await stack.dancer(['resume', '--json']);
     expect(JSON.parse(resume.stdout)).toEqual({ engaged: false, wasEngaged: true });
     expect(flag()).toBeUndefined();
