@@ -5,9 +5,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Real child processes, Claude Code and Chromium: keep the 2-core machines from thrashing.
+    // Real child processes, git and Claude Code: keep the 2-core machines from thrashing.
     pool: 'forks',
     maxWorkers: 2,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    // In CI, a JSON report too: .ci/run prints the plain "N passed, N failed" line from it.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results/vitest.json' }]] : ['default'],
   },
 });
