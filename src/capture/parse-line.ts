@@ -286,6 +286,10 @@ export function recordFromObject(
   const f = new Fields(source);
   /** Nested objects (err, req, res) with their mapped fields removed. */
   let leftovers: Map<string, Record<string, unknown> | undefined> | undefined;
+  const leave = (key: string, rest: Record<string, unknown> | undefined) => {
+    leftovers ??= new Map();
+    leftovers.set(key, rest);
+  };
   const level = f.take(LEVEL_KEYS, levelFromValue);
   const ts = f.take(TIME_KEYS, timeFromValue) ?? options.now;
   let message = f.take(MSG_KEYS, asString);
@@ -311,7 +315,7 @@ export function recordFromObject(
       errMessage = ef.take(ERR_MSG_KEYS, str);
       errCode = ef.take(ERR_CODE_KEYS, str);
       stack = ef.take(ERR_STACK_KEYS, stackValue);
-      (leftovers ??= new Map()).set(errKey, ef.rest());
+      leave(errKey, ef.rest());
     } else if (typeof e === 'string') {
       f.add(errKey);
       const nl = e.indexOf('\n');
@@ -349,13 +353,13 @@ export function recordFromObject(
       if (url !== undefined) route = routeFromUrl(url);
     }
     requestId = rf.take(REQ_ID_KEYS, str);
-    (leftovers ??= new Map()).set(reqKey, rf.rest());
+    leave(reqKey, rf.rest());
   }
   const resKey = isPlainObject(source.res) ? 'res' : isPlainObject(source.response) ? 'response' : undefined;
   if (resKey !== undefined) {
     const sf = new Fields(source[resKey] as Record<string, unknown>);
     status = sf.take(RES_STATUS_KEYS, num);
-    (leftovers ??= new Map()).set(resKey, sf.rest());
+    leave(resKey, sf.rest());
   }
   method ??= f.take(METHOD_KEYS, httpMethod);
   if (route === undefined) {
@@ -366,10 +370,7 @@ export function recordFromObject(
     }
   }
   status ??= f.take(STATUS_KEYS, httpStatus);
-  const durationMs = f.take(
-    DURATION_KEYS,
-    num,
-  );
+  const durationMs = f.take(DURATION_KEYS, num);
 
   // Process and source.
   const pid = f.take(PID_KEYS, num) ?? options.pid;

@@ -4,6 +4,7 @@
  * configured commands, with no shell operators. The agent sees the reason of every denial.
  */
 import path from 'node:path';
+import { matchesGlob } from '../fixes/glob.js';
 
 /** What the guard allows. */
 export interface GuardPolicy {
@@ -39,44 +40,10 @@ const SHELL_OPERATORS = /[;&|<>`$\n\r\\(){}!*?[\]~'"#]/;
 
 const deny = (reason: string): GuardDecision => ({ allow: false, reason });
 
-/** Globs to regular expressions (same dialect as the policy module's). */
-export function globToRegExp(glob: string): RegExp {
-  let pattern = glob.trim().replace(/^\.\//, '');
-  if (pattern.endsWith('/')) pattern += '**';
-  if (pattern.startsWith('/')) pattern = pattern.slice(1);
-  else if (!pattern.includes('/')) pattern = `**/${pattern}`;
-  let re = '';
-  let depth = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i] as string;
-    if (ch === '*' && pattern[i + 1] === '*') {
-      const atStart = i === 0 || pattern[i - 1] === '/';
-      const atEnd = i + 2 === pattern.length || pattern[i + 2] === '/';
-      if (atStart && atEnd) {
-        re += i + 2 === pattern.length ? '.*' : '(?:.*/)?';
-        i += i + 2 === pattern.length ? 1 : 2;
-        continue;
-      }
-      re += '[^/]*';
-      i += 1;
-    } else if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else if (ch === '{') {
-      re += '(?:';
-      depth++;
-    } else if (ch === '}' && depth > 0) {
-      re += ')';
-      depth--;
-    } else if (ch === ',' && depth > 0) re += '|';
-    else re += /[\\^$.|+()[\]{}]/.test(ch) ? `\\${ch}` : ch;
-  }
-  // A glob naming a folder also covers what is inside it.
-  return new RegExp(`^${re}(?:/.*)?$`);
-}
-
 /** True when repository-relative `file` matches one of `globs`. */
 export function matchesAny(file: string, globs: readonly string[]): boolean {
-  return globs.some((g) => globToRegExp(g).test(file));
+  // The policy's glob dialect; a glob naming a folder also covers what is inside it.
+  return globs.some((g) => matchesGlob(file, g) || matchesGlob(file, `${g.trim().replace(/\/+$/, '')}/**`));
 }
 
 /** Check one path: inside the worktree, not under .git; returns the repository-relative path. */

@@ -226,7 +226,11 @@ async function ensureWorktree(deps: PipelineDeps, fix: FixRecord): Promise<FixRe
   const base = fix.baseCommit ?? (await revParse(deps.repo, await (deps.deployedCommit?.() ?? mainBranchOf(deps))));
   let attempt = 1;
   let branch = fixBranchName(fix.createdAt, fix.patternHash, attempt);
+  // A rejected or failed fix's branch may be deleted from git but its name stays recorded.
+  const taken = (name: string) =>
+    deps.db.prepare('SELECT 1 FROM fixes WHERE branch = ? AND id <> ?').get(name, fix.id) !== undefined;
   while (
+    taken(branch) ||
     (await branchExists(deps.repo, branch)) ||
     existsSync(path.join(deps.worktreeBase, worktreeFolderName(branch)))
   ) {

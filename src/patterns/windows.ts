@@ -3,7 +3,7 @@
  * is the `w` minute buckets ending with the one that holds `now` (so it spans between `w - 1` and
  * `w` minutes of wall time: never longer than asked).
  */
-import { LEVELS, type LevelName } from '../store/records.js';
+import { LEVELS, type LevelName, levelName } from '../store/records.js';
 
 /** Milliseconds in a minute. */
 export const MINUTE_MS = 60_000;
@@ -87,11 +87,4 @@ export function countAtLeast(counts: BucketCounts, level: LevelName | number): n
 }
 
 /** The level field of {@link BucketCounts} a numeric pino level falls in. */
-export function levelKey(level: number): LevelName {
-  if (level >= 60) return 'fatal';
-  if (level >= 50) return 'error';
-  if (level >= 40) return 'warn';
-  if (level >= 30) return 'info';
-  if (level >= 20) return 'debug';
-  return 'trace';
-}
+export const levelKey: (level: number) => LevelName = levelName;

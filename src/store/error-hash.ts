@@ -54,7 +54,13 @@ const cache = new Map<string, string>();
 const CACHE_SIZE = 512;
 /** The previous input and its hash: the common case of one error repeated, without building a key. */
 let last:
-  | { errType?: string | undefined; errCode?: string | undefined; errMessage?: string | undefined; stack?: string | undefined; hash: string }
+  | {
+      errType?: string | undefined;
+      errCode?: string | undefined;
+      errMessage?: string | undefined;
+      stack?: string | undefined;
+      hash: string;
+    }
   | undefined;
 const MAX_CACHED_KEY = 16_384;
 

@@ -200,6 +200,23 @@ describe('fix pipeline with real git', () => {
     expect(sh(r.repo, 'branch', '--list', 'dancer/*')).toBe('');
   });
 
+  it('a fix whose branch name was used by a rejected fix (branch deleted) gets a fresh name', async () => {
+    const r = makeServiceRepo();
+    const clock = () => Date.parse('2026-11-25T12:00:30Z');
+    const deps = { ...depsFor(r, async () => ({ kind: 'ignore', why: 'noise' })), clock };
+    open.push(deps.db);
+    const first = await startFix(deps, trigger);
+    expect(first.state).toBe('rejected');
+    expect(sh(r.repo, 'branch', '--list', 'dancer/*')).toBe('');
+    const second = await startFix(
+      { ...deps, runAgent: async () => ({ kind: 'escalate', why: 'x', where: 'y' }) },
+      trigger,
+    );
+    expect(second.state).toBe('rejected');
+    expect(second.branch).not.toBe(first.branch);
+    expect(second.branch).toBe(`${first.branch}-2`);
+  });
+
   it('a newer fix for the same pattern supersedes an open one; humans reject with a reason', async () => {
     const r = makeServiceRepo();
     const deps = depsFor(r, goodAgent);
