@@ -328,6 +328,10 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const rate = (ms) => Math.round((LINES / ms) * 1000);
 const best = (who, key = 'ms') => Math.min(...rounds.map((r) => r[who][key]));
+const median = (who, key = 'ms') => {
+  const xs = rounds.map((r) => r[who][key]).sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)];
+};
 const out = {
   lines: LINES,
   mbIn: +(bytes / 1e6).toFixed(1),
@@ -341,6 +345,18 @@ const out = {
     rawLinesPerSec: rate(best('raw')),
     parseOnlyLinesPerSec: rate(best('parse')),
     ratio: +(best('raw') / best('dancer')).toFixed(2),
+  },
+  // Median round of each side (wall and CPU), and the median of the per-round ratios.
+  median: {
+    dancerLinesPerSec: rate(median('dancer')),
+    rawLinesPerSec: rate(median('raw')),
+    dancerLinesPerCpuSec: rate(median('dancer', 'cpuMs')),
+    rawLinesPerCpuSec: rate(median('raw', 'cpuMs')),
+    ratio:
+      rounds
+        .map((r) => r.raw.ms / r.dancer.ms)
+        .sort((a, b) => a - b)
+        [Math.floor(rounds.length / 2)].toFixed(2) * 1,
   },
   // CPU time of this process: lines per CPU-second, robust when other work shares the cores.
   bestCpu: {

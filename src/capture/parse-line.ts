@@ -286,10 +286,6 @@ export function recordFromObject(
   const f = new Fields(source);
   /** Nested objects (err, req, res) with their mapped fields removed. */
   let leftovers: Map<string, Record<string, unknown> | undefined> | undefined;
-  const leave = (key: string, rest: Record<string, unknown> | undefined) => {
-    leftovers ??= new Map();
-    leftovers.set(key, rest);
-  };
   const level = f.take(LEVEL_KEYS, levelFromValue);
   const ts = f.take(TIME_KEYS, timeFromValue) ?? options.now;
   let message = f.take(MSG_KEYS, asString);
@@ -315,7 +311,7 @@ export function recordFromObject(
       errMessage = ef.take(ERR_MSG_KEYS, str);
       errCode = ef.take(ERR_CODE_KEYS, str);
       stack = ef.take(ERR_STACK_KEYS, stackValue);
-      leave(errKey, ef.rest());
+      leftovers = withLeftover(leftovers, errKey, ef.rest());
     } else if (typeof e === 'string') {
       f.add(errKey);
       const nl = e.indexOf('\n');
@@ -353,13 +349,13 @@ export function recordFromObject(
       if (url !== undefined) route = routeFromUrl(url);
     }
     requestId = rf.take(REQ_ID_KEYS, str);
-    leave(reqKey, rf.rest());
+    leftovers = withLeftover(leftovers, reqKey, rf.rest());
   }
   const resKey = isPlainObject(source.res) ? 'res' : isPlainObject(source.response) ? 'response' : undefined;
   if (resKey !== undefined) {
     const sf = new Fields(source[resKey] as Record<string, unknown>);
     status = sf.take(RES_STATUS_KEYS, num);
-    leave(resKey, sf.rest());
+    leftovers = withLeftover(leftovers, resKey, sf.rest());
   }
   method ??= f.take(METHOD_KEYS, httpMethod);
   if (route === undefined) {
@@ -457,6 +453,17 @@ export function recordFromObject(
   }
   if (flags !== 0) record.flags = flags;
   return record;
+}
+
+/** `map` (created on first use) with `key` set to `rest`: most records never need the map. */
+function withLeftover(
+  map: Map<string, Record<string, unknown> | undefined> | undefined,
+  key: string,
+  rest: Record<string, unknown> | undefined,
+): Map<string, Record<string, unknown> | undefined> {
+  const out = map ?? new Map<string, Record<string, unknown> | undefined>();
+  out.set(key, rest);
+  return out;
 }
 
 function safeStringify(value: unknown): string | undefined {

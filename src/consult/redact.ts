@@ -437,6 +437,38 @@ export function triggerTest(rules: readonly RedactRule[]): ((text: string) => bo
   return undefined;
 }
 
+/**
+ * `text.replace(regex, fn)` as an `exec` loop, the way the spec defines a global replace: several
+ * times faster in V8 than a replace callback, and `text` itself comes back when nothing changed.
+ * A match right after a word character is kept when `boundary` is set.
+ */
+function replaceMatches(
+  text: string,
+  regex: RegExp,
+  boundary: boolean,
+  replace: ((match: string, ...groups: string[]) => string) | undefined,
+  ph: string,
+): string {
+  let out = '';
+  let last = 0;
+  regex.lastIndex = 0;
+  for (let m = regex.exec(text); m !== null; m = regex.global ? regex.exec(text) : null) {
+    const whole = m[0];
+    const start = m.index;
+    if (whole === '') {
+      const c = text.charCodeAt(start);
+      regex.lastIndex = start + (regex.unicode && c >= 0xd800 && c <= 0xdbff ? 2 : 1);
+    }
+    if (boundary && start > 0 && isWordChar(text.charCodeAt(start - 1))) continue;
+    const rep = replace ? replace(whole, ...(m.slice(1) as string[])) : ph;
+    if (rep === whole) continue;
+    out += text.slice(last, start) + rep;
+    last = start + whole.length;
+  }
+  regex.lastIndex = 0;
+  return last === 0 && out === '' ? text : out + text.slice(last);
+}
+
 /** Build a redactor from options (compile once, use for many texts). */
 export function createRedactor(options: RedactOptions = {}): Redactor {
   const rules = builtinRules(options);
@@ -459,15 +491,7 @@ export function createRedactor(options: RedactOptions = {}): Redactor {
         out = out.replace(rule.regex, ph);
         continue;
       }
-      const boundary = rule.boundary === true;
-      out = out.replace(rule.regex, (m: string, ...rest: unknown[]) => {
-        if (boundary) {
-          const offset = rest[rest.length - 2] as number;
-          const whole = rest[rest.length - 1] as string;
-          if (offset > 0 && isWordChar(whole.charCodeAt(offset - 1))) return m;
-        }
-        return replace ? replace(m, ...(rest.slice(0, -2) as string[])) : ph;
-      });
+      out = replaceMatches(out, rule.regex, rule.boundary === true, replace, ph);
     }
     return out;
   };

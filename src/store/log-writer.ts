@@ -111,6 +111,9 @@ const INSERT_SQL = `INSERT INTO logs (
   original_bytes, extra
 ) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/** Placeholders in {@link INSERT_SQL}. */
+const INSERT_PARAMS = 32;
+
 const FTS_SQL = `INSERT INTO logs_fts (rowid, message, err, stack)
   SELECT id, message, concat_ws(' ', err_type, err_code, err_message), stack FROM logs WHERE id BETWEEN ? AND ?`;
 
@@ -137,6 +140,8 @@ export class LogWriter {
   readonly #exists: Database.Statement;
   readonly #commit: (batch: LogRecord[]) => { written: WrittenRow[]; rows: number };
 
+  /** Bind values of one row, reused for every insert (binding copies them synchronously). */
+  readonly #params: unknown[] = new Array(INSERT_PARAMS).fill(null);
   #queue: LogRecord[] = [];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -351,7 +356,7 @@ export class LogWriter {
         written[i] = { id: run.id, record, collapsed: true };
         continue;
       }
-      const id = Number(this.#insert.run(insertParams(record, ts, extra)).lastInsertRowid);
+      const id = Number(this.#insert.run(insertParams(this.#params, record, ts, extra)).lastInsertRowid);
       rows++;
       if (firstId === 0) firstId = id;
       lastId = id;
@@ -443,40 +448,39 @@ function extraJson(extra: Record<string, unknown> | undefined): string | null {
   }
 }
 
-function insertParams(r: LogRecord, ts: number, extra: string | null): unknown[] {
-  const level = int(r.level) ?? 30;
-  return [
-    ts,
-    ts,
-    level,
-    str(r.source),
-    typeof r.message === 'string' ? r.message : String(r.message ?? ''),
-    int(r.templateId),
-    str(r.errType),
-    str(r.errMessage),
-    str(r.errCode),
-    errorHash(r) ?? null,
-    str(r.stack),
-    int(r.pid),
-    str(r.thread),
-    str(r.hostname),
-    str(r.requestId),
-    str(r.sessionId),
-    str(r.userId),
-    str(r.tenantId),
-    str(r.traceId),
-    str(r.spanId),
-    str(r.httpMethod),
-    str(r.httpRoute),
-    int(r.httpStatus),
-    num(r.durationMs),
-    int(r.memBytes),
-    str(r.file),
-    int(r.line),
-    str(r.func),
-    str(r.stream),
-    int(r.flags) ?? 0,
-    int(r.originalBytes),
-    extra,
-  ];
+/** Fill `p` with the bind values of {@link INSERT_SQL} for `r`; returns `p`. */
+function insertParams(p: unknown[], r: LogRecord, ts: number, extra: string | null): unknown[] {
+  p[0] = ts;
+  p[1] = ts;
+  p[2] = int(r.level) ?? 30;
+  p[3] = str(r.source);
+  p[4] = typeof r.message === 'string' ? r.message : String(r.message ?? '');
+  p[5] = int(r.templateId);
+  p[6] = str(r.errType);
+  p[7] = str(r.errMessage);
+  p[8] = str(r.errCode);
+  p[9] = errorHash(r) ?? null;
+  p[10] = str(r.stack);
+  p[11] = int(r.pid);
+  p[12] = str(r.thread);
+  p[13] = str(r.hostname);
+  p[14] = str(r.requestId);
+  p[15] = str(r.sessionId);
+  p[16] = str(r.userId);
+  p[17] = str(r.tenantId);
+  p[18] = str(r.traceId);
+  p[19] = str(r.spanId);
+  p[20] = str(r.httpMethod);
+  p[21] = str(r.httpRoute);
+  p[22] = int(r.httpStatus);
+  p[23] = num(r.durationMs);
+  p[24] = int(r.memBytes);
+  p[25] = str(r.file);
+  p[26] = int(r.line);
+  p[27] = str(r.func);
+  p[28] = str(r.stream);
+  p[29] = int(r.flags) ?? 0;
+  p[30] = int(r.originalBytes);
+  p[31] = extra;
+  return p;
 }
