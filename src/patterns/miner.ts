@@ -143,6 +143,14 @@ interface Probe {
 }
 const SEP = '\u0001';
 
+/** A leaf of the lookup tree: its key in `leaves` and its templates (the same array). */
+interface LeafEntry {
+  key: string;
+  list: Cluster[];
+}
+/** One level of the lookup tree: index key (a token or `*`) → next level, or the leaf at the last. */
+type TreeNode = Map<string, TreeNode | LeafEntry>;
+
 /** The defaults of {@link MinerOptions}. */
 export const DEFAULT_MINER_OPTIONS = Object.freeze({
   similarityThreshold: 0.7,
@@ -163,6 +171,12 @@ export class TemplateMiner {
   private readonly clusters = new Map<number, Cluster>();
   /** leaf key → clusters (live ones only). */
   private readonly leaves = new Map<string, Cluster[]>();
+  /**
+   * The same leaves as a tree: group + offset → first key → second key ... → leaf. search() walks
+   * it with the message's own token strings (their hashes are computed once), instead of building
+   * and hashing a long key string per candidate leaf; a missing branch prunes its whole subtree.
+   */
+  private readonly tree = new Map<string, TreeNode>();
   /** leaf key → probe index of a crowded leaf (see probeOf). */
   private readonly probes = new Map<string, Probe>();
   /** group key (fingerprint + length) → leaf keys in it. */
@@ -446,10 +460,11 @@ export class TemplateMiner {
   }
 
   /** The leaf a template lives in: its leading tokens, `*` for wildcards or crowded positions. */
-  private leafKeyOf(c: Cluster): string {
+  private leafKeyOf(c: Cluster, path?: string[]): string {
     const group = this.groupKey(c.fingerprint, c.tokens.length);
     const offset = this.offsetOf(c.tokens);
     let key = `${group}${SEP}${offset}`;
+    path?.push(key);
     for (let i = offset; i < offset + this.depth; i++) {
       let k = this.key(c.tokens[i]);
       if (k !== STAR && k !== '') {
@@ -464,18 +479,84 @@ export class TemplateMiner {
           else seen.add(k);
         }
       }
+      path?.push(k);
       key = `${key}${SEP}${k}`;
     }
     return key;
   }
 
+  /** Add a new leaf to the lookup tree under `path` (root key, then one key per depth level). */
+  private plant(path: readonly string[], entry: LeafEntry): void {
+    if (path.length < 2) return; // depth 0: search looks leaves up by key
+    const root = path[0] as string;
+    let node = this.tree.get(root);
+    if (!node) {
+      node = new Map();
+      this.tree.set(root, node);
+    }
+    for (let i = 1; i < path.length - 1; i++) {
+      const k = path[i] as string;
+      let next = node.get(k) as TreeNode | undefined;
+      if (!next) {
+        next = new Map();
+        node.set(k, next);
+      }
+      node = next;
+    }
+    node.set(path[path.length - 1] as string, entry);
+  }
+
+  /**
+   * The leaves `tokens` may be found under: the same set as {@link leafKeysFor}, found by walking
+   * the lookup tree (each key position exact or `*`).
+   */
+  private leavesFor(tokens: readonly string[], fp: string, out: LeafEntry[]): void {
+    if (this.depth <= 0) {
+      for (const key of this.leafKeysFor(tokens, fp)) {
+        const list = this.leaves.get(key);
+        if (list) out.push({ key, list });
+      }
+      return;
+    }
+    if (tokens.length === 0) return; // leafKeysFor gives a key no template is stored under
+    const group = this.groupKey(fp, tokens.length);
+    const first = tokens[0] as string;
+    if (!first.includes(WILDCARD)) {
+      const root = this.tree.get(`${group}${SEP}0`);
+      if (root) this.walk(root, tokens, 0, 0, out);
+    }
+    if (tokens.length > 1) {
+      const root = this.tree.get(`${group}${SEP}1`);
+      if (root) this.walk(root, tokens, 1, 1, out);
+    }
+  }
+
+  private walk(node: TreeNode, tokens: readonly string[], offset: number, i: number, out: LeafEntry[]): void {
+    const k = this.key(tokens[i]);
+    const last = i === offset + this.depth - 1;
+    const exact = node.get(k);
+    if (exact) {
+      if (last) out.push(exact as LeafEntry);
+      else this.walk(exact as TreeNode, tokens, offset, i + 1, out);
+    }
+    if (k !== STAR && k !== '') {
+      const star = node.get(STAR);
+      if (star) {
+        if (last) out.push(star as LeafEntry);
+        else this.walk(star as TreeNode, tokens, offset, i + 1, out);
+      }
+    }
+  }
+
   private index(c: Cluster): void {
-    const leaf = this.leafKeyOf(c);
+    const path: string[] = [];
+    const leaf = this.leafKeyOf(c, path);
     c.leaf = leaf;
     let list = this.leaves.get(leaf);
     if (!list) {
       list = [];
       this.leaves.set(leaf, list);
+      this.plant(path, { key: leaf, list });
       const group = this.groupKey(c.fingerprint, c.tokens.length);
       let set = this.groups.get(group);
       if (!set) {
@@ -593,9 +674,9 @@ export class TemplateMiner {
   private search(tokens: readonly string[], fp: string): Cluster | undefined {
     const best: Best = { c: undefined, sim: -1, eq: -1 };
     const crowded: Cluster[][] = [];
-    for (const leaf of this.leafKeysFor(tokens, fp)) {
-      const list = this.leaves.get(leaf);
-      if (!list) continue;
+    const found: LeafEntry[] = [];
+    this.leavesFor(tokens, fp, found);
+    for (const { key: leaf, list } of found) {
       if (list.length <= PROBE_MIN) {
         for (const c of list) this.consider(c, tokens, best);
         continue;
