@@ -7,7 +7,6 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +16,7 @@ import { createZulipTestServer, type ZulipTestServer } from '../testing/zulip-se
 import { prepareDemoRepo } from './repo.js';
 import { badFixScenario, goodFixScenario } from './scenarios.js';
 import { type DemoMilestones, type DemoSummary, timings } from './summary.js';
-import { startTraffic, type TrafficRequest } from './traffic.js';
+import { freePort, isListening, startTraffic, type TrafficRequest } from './traffic.js';
 import { narrate, StoreWatcher, type StoryEvent } from './watch.js';
 
 /** Options of {@link runDemo}. */
@@ -38,17 +37,6 @@ export interface DemoOptions {
 }
 
 const DANCER_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Ordinary traffic with a share of lower-case coupons (the latent bug) and, in act two, EUR orders. */
 function trafficMix(options: { eur: boolean }) {
@@ -72,17 +60,6 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => T | unde
     if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
-}
-
-async function httpOk(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Wait for the bot's approval request for `fixId`, then approve it as the allow-listed operator. */
@@ -193,7 +170,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     tell(`dancer run started (pid ${supervisor.pid}); supervisor output: ${logFile}`);
 
     const readyDeadline = Date.now() + 60_000;
-    while (!(await httpOk(port))) {
+    while (!(await isListening(port))) {
       if (supervisor.exitCode !== null)
         throw new Error(`dancer run exited with ${supervisor.exitCode}; see ${logFile}`);
       if (Date.now() > readyDeadline) throw new Error(`the service did not listen on ${port}; see ${logFile}`);

@@ -4,6 +4,7 @@
  * level (reset, refused, timeout) apart from the service's own HTTP error answers.
  */
 import http from 'node:http';
+import net from 'node:net';
 
 /** One request to send. */
 export interface TrafficRequest {
@@ -153,4 +154,28 @@ export function startTraffic(options: TrafficOptions): Traffic {
       return { ...stats };
     },
   };
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

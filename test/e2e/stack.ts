@@ -6,13 +6,12 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type DemoRepo, prepareDemoRepo } from '../../src/demo/repo.js';
-import { startTraffic, type Traffic, type TrafficRequest } from '../../src/demo/traffic.js';
+import { freePort, isListening, startTraffic, type Traffic, type TrafficRequest } from '../../src/demo/traffic.js';
 import { StoreWatcher } from '../../src/demo/watch.js';
 import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
@@ -21,28 +20,6 @@ import { killAll, type StrayProcess, strayProcesses, waitFor } from './helpers.j
 const run = promisify(execFile);
 export const DANCER_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(DANCER_ROOT, 'bin', 'dancer.js');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** A fix row, as the tests read it. */
 export interface FixRow {
@@ -135,7 +112,7 @@ export class Stack {
     child.stderr?.pipe(log);
     this.supervisor = child;
     const deadline = Date.now() + 90_000;
-    while (!(await listening(this.port))) {
+    while (!(await isListening(this.port))) {
       if (child.exitCode !== null) throw new Error(`dancer run exited with ${child.exitCode}:\n${this.log()}`);
       if (Date.now() > deadline) throw new Error(`the service did not listen on ${this.port}:\n${this.log()}`);
       await new Promise((r) => setTimeout(r, 200));
