@@ -98,6 +98,25 @@ export function convert(amountCents: number, currency: string): number {
 }
 `;
 
+/** The first turn of the EUR scenarios: read the two files they edit. */
+const READ_SERVER_AND_PRICING = {
+  text: 'EUR orders are refused. Reading the server and the pricing module.',
+  tools: [
+    { name: 'Read', input: { file_path: inWorktree('src/server.ts') } },
+    { name: 'Read', input: { file_path: inWorktree('src/pricing.ts') } },
+  ],
+};
+
+/** The edit that adds `convert` to the pricing module (shared by the EUR scenarios). */
+const ADD_CONVERT_FN = {
+  name: 'Edit',
+  input: {
+    file_path: inWorktree('src/pricing.ts'),
+    old_string: '/** Total of an order in cents, after the coupon. */',
+    new_string: `${CONVERT_FN.trim()}\n\n/** Total of an order in cents, after the coupon. */`,
+  },
+};
+
 const CURRENCY_TEST = `import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { convert } from '../src/pricing.js';
@@ -125,14 +144,7 @@ export function badFixScenario(): ScenarioInput {
       {
         text: 'I will add currency conversion and use it for every order.',
         tools: [
-          {
-            name: 'Edit',
-            input: {
-              file_path: inWorktree('src/pricing.ts'),
-              old_string: '/** Total of an order in cents, after the coupon. */',
-              new_string: `${CONVERT_FN.trim()}\n\n/** Total of an order in cents, after the coupon. */`,
-            },
-          },
+          ADD_CONVERT_FN,
           {
             name: 'Edit',
             input: { file_path: inWorktree('src/server.ts'), old_string: OLD_CURRENCY_GUARD, new_string: '' },
@@ -184,7 +196,7 @@ export function ignoreScenario(why: string): ScenarioInput {
     turns: [
       {
         text: 'Let me read the pricing module first.',
-        tools: [{ name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } }],
+        tools: [{ name: 'Read', input: { file_path: inWorktree('src/pricing.ts') } }],
       },
       { text: 'This is expected.', tools: [{ name: SUBMIT, input: { kind: 'ignore', why } }] },
       { text: 'Done: nothing to change.' },
@@ -198,7 +210,7 @@ export function escalateScenario(why: string, where: string): ScenarioInput {
     turns: [
       {
         text: 'Let me read the server first.',
-        tools: [{ name: 'Read', input: { file_path: '${cwd}/src/server.ts' } }],
+        tools: [{ name: 'Read', input: { file_path: inWorktree('src/server.ts') } }],
       },
       { text: 'A human must decide this.', tools: [{ name: SUBMIT, input: { kind: 'escalate', why, where } }] },
       { text: 'Done: escalated.' },
@@ -227,7 +239,7 @@ export function repairScenario(): ScenarioInput {
       confidence: 0.8,
     },
   });
-  const readPricing = { name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } };
+  const readPricing = { name: 'Read', input: { file_path: inWorktree('src/pricing.ts') } };
   return {
     turns: [
       {
@@ -244,7 +256,7 @@ export function repairScenario(): ScenarioInput {
             tools: [
               {
                 name: 'Edit',
-                input: { file_path: '${cwd}/src/pricing.ts', old_string: TYPE_ERROR_LINE, new_string: '' },
+                input: { file_path: inWorktree('src/pricing.ts'), old_string: TYPE_ERROR_LINE, new_string: '' },
               },
             ],
           },
@@ -254,12 +266,12 @@ export function repairScenario(): ScenarioInput {
               {
                 name: 'Edit',
                 input: {
-                  file_path: '${cwd}/src/pricing.ts',
+                  file_path: inWorktree('src/pricing.ts'),
                   old_string: OLD_COUPON,
                   new_string: `${TYPE_ERROR_LINE}${NEW_COUPON}`,
                 },
               },
-              { name: 'Write', input: { file_path: '${cwd}/test/coupon-case.test.ts', content: COUPON_TEST } },
+              { name: 'Write', input: { file_path: inWorktree('test/coupon-case.test.ts'), content: COUPON_TEST } },
             ],
           },
         ],
@@ -283,34 +295,21 @@ export function repairScenario(): ScenarioInput {
 export function crashAtStartScenario(): ScenarioInput {
   return {
     turns: [
-      {
-        text: 'EUR orders are refused. Reading the server and the pricing module.',
-        tools: [
-          { name: 'Read', input: { file_path: '${cwd}/src/server.ts' } },
-          { name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } },
-        ],
-      },
+      READ_SERVER_AND_PRICING,
       {
         text: 'Adding conversion, with rates configured from the environment.',
         tools: [
+          ADD_CONVERT_FN,
           {
             name: 'Edit',
             input: {
-              file_path: '${cwd}/src/pricing.ts',
-              old_string: '/** Total of an order in cents, after the coupon. */',
-              new_string: `${CONVERT_FN.trim()}\n\n/** Total of an order in cents, after the coupon. */`,
-            },
-          },
-          {
-            name: 'Edit',
-            input: {
-              file_path: '${cwd}/src/server.ts',
+              file_path: inWorktree('src/server.ts'),
               old_string: "const log = pino({ name: 'checkout' });",
               new_string:
                 "const log = pino({ name: 'checkout' });\nif (!process.env.RATES_URL) throw new Error('RATES_URL is not set');",
             },
           },
-          { name: 'Write', input: { file_path: '${cwd}/test/currency.test.ts', content: CURRENCY_TEST } },
+          { name: 'Write', input: { file_path: inWorktree('test/currency.test.ts'), content: CURRENCY_TEST } },
         ],
       },
       {
@@ -342,28 +341,15 @@ const EUR_TOTAL = `      const total = body.currency === undefined ? orderTotal(
 export function goodEurScenario(): ScenarioInput {
   return {
     turns: [
-      {
-        text: 'EUR orders are refused. Reading the server and the pricing module.',
-        tools: [
-          { name: 'Read', input: { file_path: '${cwd}/src/server.ts' } },
-          { name: 'Read', input: { file_path: '${cwd}/src/pricing.ts' } },
-        ],
-      },
+      READ_SERVER_AND_PRICING,
       {
         text: 'Converting totals for orders that name a currency; unknown currencies are bad input.',
         tools: [
+          ADD_CONVERT_FN,
           {
             name: 'Edit',
             input: {
-              file_path: '${cwd}/src/pricing.ts',
-              old_string: '/** Total of an order in cents, after the coupon. */',
-              new_string: `${CONVERT_FN.trim()}\n\n/** Total of an order in cents, after the coupon. */`,
-            },
-          },
-          {
-            name: 'Edit',
-            input: {
-              file_path: '${cwd}/src/server.ts',
+              file_path: inWorktree('src/server.ts'),
               old_string: OLD_CURRENCY_GUARD,
               new_string: OLD_CURRENCY_GUARD.replace(
                 "body.currency !== 'USD') {\n        throw new Error(",
@@ -371,16 +357,19 @@ export function goodEurScenario(): ScenarioInput {
               ),
             },
           },
-          { name: 'Edit', input: { file_path: '${cwd}/src/server.ts', old_string: OLD_TOTAL, new_string: EUR_TOTAL } },
+          {
+            name: 'Edit',
+            input: { file_path: inWorktree('src/server.ts'), old_string: OLD_TOTAL, new_string: EUR_TOTAL },
+          },
           {
             name: 'Edit',
             input: {
-              file_path: '${cwd}/src/server.ts',
+              file_path: inWorktree('src/server.ts'),
               old_string: "import { InvalidOrderError, type LineItem, orderTotal } from './pricing.js';",
               new_string: "import { InvalidOrderError, type LineItem, convert, orderTotal } from './pricing.js';",
             },
           },
-          { name: 'Write', input: { file_path: '${cwd}/test/currency.test.ts', content: CURRENCY_TEST } },
+          { name: 'Write', input: { file_path: inWorktree('test/currency.test.ts'), content: CURRENCY_TEST } },
         ],
       },
       {
