@@ -2,23 +2,29 @@ import { once } from 'node:events';
 import { createWriteStream, existsSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
-import { buildClaudeDigest, estimateTokens } from '../store/digest.js';
-import { csvHeader, logToCsv, logToJson } from '../store/log-export.js';
 import {
+  buildClaudeDigest,
+  csvHeader,
+  type Db,
   type ErrorGroup,
   errorGroups,
+  estimateTokens,
   followLogs,
   iterateLogs,
+  LEVELS,
   type LogFilter,
   type LogStats,
   lastLogId,
+  levelName,
   listLogs,
   logStats,
+  logToCsv,
+  logToJson,
+  openStore,
+  parseTimeArg,
+  type StoredLog,
   searchLogs,
-} from '../store/log-queries.js';
-import { type Db, openStore } from '../store/open.js';
-import { LEVELS, levelName, type StoredLog } from '../store/records.js';
-import { parseTimeArg } from '../store/time.js';
+} from '../store/index.js';
 import { dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { type Colors, makeColors, printJson, printNdjson, progress, renderTable } from './output.js';
 
