@@ -7,6 +7,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { redactForSinks } from '../redact/index.js';
 import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
 
 /** Inputs of {@link writeBundle}. */
@@ -58,7 +59,8 @@ export function writeBundle(input: BundleInput): Bundle {
   const systemFile = path.join(dir, 'SYSTEM.md');
   const mcpConfigFile = path.join(dir, 'mcp.json');
   const runScript = path.join(dir, 'run.sh');
-  writeFileSync(promptFile, input.brief);
+  // Redacted again for the file a human may copy anywhere (the brief was redacted when built).
+  writeFileSync(promptFile, redactForSinks(input.brief));
   writeFileSync(systemFile, input.systemPrompt);
   writeFileSync(
     mcpConfigFile,

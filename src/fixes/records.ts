@@ -4,6 +4,7 @@
  */
 
 import { DancerError } from '../errors.js';
+import { redactForSinks, redactTemplateForSinks } from '../redact/index.js';
 import type { Db } from '../store/open.js';
 import type { Risk } from './policy.js';
 import { type Actor, type FixEvent, type FixState, transition } from './state.js';
@@ -146,7 +147,7 @@ export function createFix(db: Db, fix: NewFix, now: number): FixRecord {
       .run(
         fix.patternId,
         fix.patternHash,
-        fix.patternText ?? null,
+        fix.patternText === undefined ? null : redactTemplateForSinks(fix.patternText),
         fix.consultationId ?? null,
         fix.retryOf ?? null,
         now,
@@ -155,7 +156,7 @@ export function createFix(db: Db, fix: NewFix, now: number): FixRecord {
     const id = Number(info.lastInsertRowid);
     db.prepare(
       `INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason) VALUES (?, ?, NULL, 'proposed', 'create', ?, ?)`,
-    ).run(id, now, fix.actor, fix.reason);
+    ).run(id, now, fix.actor, redactForSinks(fix.reason));
     return getFix(db, id);
   })();
 }
@@ -254,11 +255,13 @@ export function applyEvent(db: Db, id: number, t: Transition, now: number): FixR
         );
       }
       const next = transition(current.state, t.event);
-      updateFix(db, id, { ...t.fields, reason: t.reason }, now);
+      // Reasons quote gate output and agent text: stored redacted, like every other sink.
+      const reason = redactForSinks(t.reason);
+      updateFix(db, id, { ...t.fields, reason }, now);
       db.prepare('UPDATE fixes SET state = ? WHERE id = ?').run(next, id);
       db.prepare(
         `INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(id, now, current.state, next, t.event, t.actor, t.reason, t.details ? JSON.stringify(t.details) : null);
+      ).run(id, now, current.state, next, t.event, t.actor, reason, t.details ? JSON.stringify(t.details) : null);
       return getFix(db, id);
     })
     .immediate();
@@ -298,8 +301,9 @@ export function recordGateStep(db: Db, step: Omit<GateStepRecord, 'id'>): number
       step.signal,
       step.timedOut ? 1 : 0,
       Math.round(step.durationMs),
-      step.outputTail,
-      step.note,
+      // Gate output can echo logs, env and test fixtures: stored redacted, served redacted.
+      redactForSinks(step.outputTail),
+      step.note === null ? null : redactForSinks(step.note),
       step.startedAt,
     );
   return Number(info.lastInsertRowid);

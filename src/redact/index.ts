@@ -17,5 +17,5 @@ export {
   triggerTest,
 } from './rules.js';
 export { looksLikeAwsSecret, luhnValid, redactAwsSecrets, redactEmails } from './scan.js';
-export { configureSinkRedaction, redactDeepForSinks, redactForSinks } from './sinks.js';
+export { configureSinkRedaction, redactDeepForSinks, redactForSinks, redactTemplateForSinks } from './sinks.js';
 export { type RedactedParam, type RedactedParams, redactedParams, redactTemplate, templateParams } from './template.js';

@@ -6,6 +6,7 @@
  */
 import { createRedactor, type Redactor } from './engine.js';
 import type { RedactOptions } from './rules.js';
+import { redactTemplate } from './template.js';
 
 let sinkRedactor: Redactor | undefined;
 
@@ -30,4 +31,9 @@ export function redactForSinks(text: string): string {
 /** {@link redactForSinks} over every string of a JSON-like value; values under secret-named keys blanked. */
 export function redactDeepForSinks<T>(value: T): T {
   return current().redactDeep(value);
+}
+
+/** A mined template (with `<*>` wildcards) redacted for a sink: see {@link redactTemplate}. */
+export function redactTemplateForSinks(template: string): string {
+  return redactTemplate(template, current());
 }
