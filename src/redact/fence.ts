@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
-/** A fresh fence boundary: 16 bytes from the CSPRNG, as hex (never `Math.random`). */
+/** A fresh fence boundary: 16 bytes from the CSPRNG (crypto.randomBytes), as hex. */
 export function newBoundary(): string {
   return randomBytes(16).toString('hex');
 }

@@ -7,14 +7,21 @@
  */
 import type { Redactor } from './engine.js';
 
-/** Stands in for `<*>` while a template is redacted: matches token rules (upper case and digits). */
-const FILLER = 'Q7W3Q7W3Q7W3Q7W3';
+/**
+ * Stand-ins for `<*>` while a template is redacted, tried in turn: upper case and digits (token
+ * bodies, AWS key ids), digits (bot ids, numbers before a key), lower-case hex (hex keys).
+ */
+const FILLERS = ['Q7W3Q7W3Q7W3Q7W3', '4203817265', 'c0ffee42c0ffee42'];
 
-/** Redact a template: a secret that a wildcard completes (`xoxb-<*>`, `token=<*>`) is replaced whole. */
+/** Redact a template: a secret that a wildcard completes (`xoxb-<*>`, `token=<*>`, `<*>:AA…`) is replaced whole. */
 export function redactTemplate(template: string, redactor: Redactor): string {
-  const parts = template.split('<*>');
-  if (parts.length === 1) return redactor.redact(template);
-  return redactor.redact(parts.join(FILLER)).split(FILLER).join('<*>');
+  let text = template;
+  for (const filler of FILLERS) {
+    const parts = text.split('<*>');
+    if (parts.length === 1) return redactor.redact(text);
+    text = redactor.redact(parts.join(filler)).split(filler).join('<*>');
+  }
+  return text;
 }
 
 /** Values of the `<*>` wildcards of a template in a message (undefined when it does not match). */

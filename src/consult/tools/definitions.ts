@@ -13,7 +13,7 @@ import type { Db } from '../../store/open.js';
 import { LEVELS, type LevelName, levelName, type StoredLog } from '../../store/records.js';
 import { parseTimeArg } from '../../store/time.js';
 import { diverseSample, recordLine, redactedRecord } from '../brief.js';
-import { type Redactor, redactedParams } from '../redact.js';
+import { type Redactor, redactedParams, redactTemplate } from '../redact.js';
 import { checkFix, checkPattern, checkRequest, scopedTemplate, type ToolScope } from './scope.js';
 
 /** What a tool handler gets. */
@@ -145,10 +145,11 @@ function templateRow(db: Db, id: number): TemplateLike | undefined {
   return row?.id === null || row?.id === undefined ? undefined : row;
 }
 
-function templateView(t: TemplateLike): Record<string, unknown> {
+/** A pattern for a tool result: its text redacted as a template (a wildcard cannot hide half a key). */
+function templateView(t: TemplateLike, redactor: Redactor): Record<string, unknown> {
   return {
     id: t.id,
-    text: t.text,
+    text: redactTemplate(t.text, redactor),
     status: t.status ?? null,
     count: t.count ?? null,
     level: t.max_level !== undefined ? levelName(t.max_level) : null,
@@ -175,7 +176,7 @@ const listPatternsTool: StoreTool = {
     const limit = a.limit ?? 20;
     if (ctx.scope) {
       const t = ctx.scope.templateId === null ? undefined : templateRow(ctx.db, ctx.scope.templateId);
-      return { items: t ? [templateView(t)] : [], note: "Only this consultation's pattern is in scope." };
+      return { items: t ? [templateView(t, ctx.redactor)] : [], note: "Only this consultation's pattern is in scope." };
     }
     if (tableExists(ctx.db, 'templates')) {
       const rows = ctx.db
@@ -184,7 +185,7 @@ const listPatternsTool: StoreTool = {
            ORDER BY count DESC, id LIMIT ?`,
         )
         .all(minLevel, since, a.status ?? null, a.status ?? null, limit) as TemplateLike[];
-      return { items: rows.map(templateView) };
+      return { items: rows.map((t) => templateView(t, ctx.redactor)) };
     }
     const rows = ctx.db
       .prepare(
@@ -193,7 +194,10 @@ const listPatternsTool: StoreTool = {
          WHERE template_id IS NOT NULL AND level >= ? AND ts >= ? GROUP BY template_id ORDER BY count DESC LIMIT ?`,
       )
       .all(minLevel, since, limit) as TemplateLike[];
-    return { items: rows.map(templateView), note: 'No templates table yet: patterns derived from the logs.' };
+    return {
+      items: rows.map((t) => templateView(t, ctx.redactor)),
+      note: 'No templates table yet: patterns derived from the logs.',
+    };
   },
 };
 
@@ -234,7 +238,7 @@ const getPatternTool: StoreTool = {
         .slice(0, 10)
         .map(([value, count]) => ({ value, count }));
     return {
-      pattern: { ...templateView(t), text: split.template },
+      pattern: { ...templateView(t, ctx.redactor), text: split.template },
       sampled_rows: rows.length,
       parameters: split.params.map((p, i) => ({
         index: i + 1,

@@ -3,7 +3,7 @@
  * bot's name and the clock come in through {@link FormatContext}.
  */
 
-import { redactForSinks } from '../../redact/index.js';
+import { redactTemplateForSinks } from '../../redact/index.js';
 import type { BudgetInfo, StatusInfo, StopResult } from '../actions.js';
 import type { DigestInfo, FixInfo, GateResult, MetricsSnapshot, NotifyEvent, PatternInfo } from '../events.js';
 import { COMMAND_NAMES, COMMAND_USAGE } from './commands.js';
@@ -46,7 +46,7 @@ export function neutralizeMentions(s: string): string {
 /** Collapse whitespace to one line and cut to `max` code points with `…`; mentions neutralized. */
 export function oneLine(s: string, max: number): string {
   // Redacted before the cut: a key cut in half no longer matches its rule.
-  const flat = neutralizeMentions(redactForSinks(s).replace(/\s+/g, ' ').trim());
+  const flat = neutralizeMentions(redactTemplateForSinks(s).replace(/\s+/g, ' ').trim());
   return codePointLength(flat) <= max ? flat : `${sliceCodePoints(flat, max - 1)}…`;
 }
 
@@ -93,7 +93,7 @@ export function pointer(ctx: FormatContext, fixId?: number): string {
  * fence is closed, and a note points to where the rest is (never Zulip's own silent truncation).
  */
 export function fitMessage(raw: string, max: number, where: string): string {
-  const content = redactForSinks(raw);
+  const content = redactTemplateForSinks(raw);
   if (codePointLength(content) <= max) return content;
   const note = `\n\n_(trimmed to fit Zulip's ${max}-character limit; full text: ${where})_`;
   const budget = Math.max(0, max - codePointLength(note) - 8);
