@@ -72,6 +72,10 @@ export interface GateStepRecord {
   outputTail: string;
   note: string | null;
   startedAt: number;
+  /** `needs_human` for an honesty or coverage step a human must approve knowingly (else from `ok`). */
+  status?: 'passed' | 'failed' | 'needs_human' | undefined;
+  /** Structured results: test counts per file, coverage of the change. */
+  details?: Record<string, unknown> | null | undefined;
 }
 
 /** One retry request (from the CLI or the bot) that the supervisor picks up. */
@@ -287,8 +291,8 @@ export function fixEvents(db: Db, id: number): FixEventRecord[] {
 export function recordGateStep(db: Db, step: Omit<GateStepRecord, 'id'>): number {
   const info = db
     .prepare(
-      `INSERT INTO gate_steps (fix_id, round, seq, name, command, ok, exit_code, signal, timed_out, duration_ms, output_tail, note, started_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO gate_steps (fix_id, round, seq, name, command, ok, exit_code, signal, timed_out, duration_ms, output_tail, note, started_at, status, details)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       step.fixId,
@@ -305,6 +309,8 @@ export function recordGateStep(db: Db, step: Omit<GateStepRecord, 'id'>): number
       redactForSinks(step.outputTail),
       step.note === null ? null : redactForSinks(step.note),
       step.startedAt,
+      step.status ?? (step.ok ? 'passed' : 'failed'),
+      step.details ? JSON.stringify(step.details) : null,
     );
   return Number(info.lastInsertRowid);
 }
@@ -330,6 +336,8 @@ export function gateSteps(db: Db, fixId: number): GateStepRecord[] {
     outputTail: r.output_tail as string,
     note: (r.note as string | null) ?? null,
     startedAt: r.started_at as number,
+    status: (r.status as GateStepRecord['status'] | null) ?? (r.ok === 1 ? 'passed' : 'failed'),
+    details: r.details ? (JSON.parse(r.details as string) as Record<string, unknown>) : null,
   }));
 }
 
