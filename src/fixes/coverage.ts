@@ -141,9 +141,13 @@ export interface ChangeCoverage {
   /** Changed code lines in source files (tests left out). */
   changed: number;
   executed: number;
-  /** Per file: changed lines and those executed. */
-  files: Array<{ file: string; changed: number[]; executed: number[] }>;
+  /** Per file: changed lines and those executed; `unmapped` when only a compiled copy ran (no source map). */
+  files: Array<{ file: string; changed: number[]; executed: number[]; unmapped?: boolean }>;
+  /** True when some changed file could not be judged (compiled without source maps). */
+  unjudged: boolean;
 }
+
+const stem = (file: string) => path.basename(file).replace(/\.[^.]+$/, '');
 
 /** Intersect the changed lines of source files with the executed ones. */
 export function coverageOfChange(
@@ -152,21 +156,32 @@ export function coverageOfChange(
   isTest: (file: string) => boolean,
 ): ChangeCoverage {
   const files: ChangeCoverage['files'] = [];
+  const loadedStems = new Set(Object.keys(executed).map(stem));
   for (const [file, lines] of Object.entries(changed)) {
     if (isTest(file) || !/\.(?:[cm]?[jt]sx?)$/.test(file)) continue;
-    const hit = executed[file] ?? new Set<number>();
-    files.push({ file, changed: lines, executed: lines.filter((l) => hit.has(l)) });
+    const hit = executed[file];
+    // Not in the coverage, but a file of the same name ran (dist/x.js for src/x.ts): no source map.
+    const unmapped = hit === undefined && loadedStems.has(stem(file));
+    files.push({
+      file,
+      changed: lines,
+      executed: hit ? lines.filter((l) => hit.has(l)) : [],
+      ...(unmapped ? { unmapped } : {}),
+    });
   }
   return {
     changed: files.reduce((s, f) => s + f.changed.length, 0),
     executed: files.reduce((s, f) => s + f.executed.length, 0),
     files,
+    unjudged: files.some((f) => f.unmapped),
   };
 }
 
 /** One line for the approver: `7 of 9 changed lines executed by the tests (src/a.ts 5/5, src/b.ts 2/4)`. */
 export function formatChangeCoverage(c: ChangeCoverage): string {
   if (c.changed === 0) return 'no changed code lines in source files';
-  const per = c.files.map((f) => `${f.file} ${f.executed.length}/${f.changed.length}`).join(', ');
+  const per = c.files
+    .map((f) => `${f.file} ${f.unmapped ? 'ran compiled, no source map' : `${f.executed.length}/${f.changed.length}`}`)
+    .join(', ');
   return `${c.executed} of ${c.changed} changed lines executed by the tests (${per})`;
 }

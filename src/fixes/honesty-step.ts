@@ -155,7 +155,7 @@ export async function runHonesty(input: HonestyStepInput): Promise<HonestyResult
   if (fixRun.coverageDir) {
     const diff = await diffBetween(input.repo, input.baseCommit, head);
     coverage = coverageOfChange(changedLines(diff), executedSourceLines(fixRun.coverageDir, input.worktree), isTest);
-    if (coverage.changed > 0 && coverage.executed === 0) {
+    if (coverage.changed > 0 && coverage.executed === 0 && !coverage.unjudged) {
       const reason = `no test executes any changed line (${formatChangeCoverage(coverage)})`;
       verdict.reasons.push(reason);
       if (verdict.status === 'passed') verdict.status = 'needs_human';
@@ -181,7 +181,7 @@ export async function runHonesty(input: HonestyStepInput): Promise<HonestyResult
   };
   const steps: HonestyStep[] = [honesty];
   if (coverage) {
-    const uncovered = coverage.changed > 0 && coverage.executed === 0;
+    const uncovered = coverage.changed > 0 && coverage.executed === 0 && !coverage.unjudged;
     steps.push({
       ok: !uncovered,
       exitCode: 0,

@@ -55,7 +55,9 @@ export function judgeHonesty(input: HonestyInput): HonestyVerdict {
       .map(([f, c]) => `${f} (${c.fail})`);
     failed.push(`${input.fix.total.fail} test(s) fail with the fix: ${files.join(', ')}`);
   }
-  if (input.fix.total.tests === 0) failed.push('the test report of the fix holds no test at all');
+  // A runner that reports nothing (not node --test, or no tests found) cannot vouch for the suite.
+  if (input.fix.total.tests === 0 && input.base.total.tests === 0)
+    human.push('the test report found no tests on the base or the fix: set fixes.gate.report for this runner');
   for (const [file, before] of Object.entries(input.base.files)) {
     const after = input.fix.files[file];
     if (!after || after.tests < before.tests)

@@ -76,7 +76,8 @@ describe('honesty decisions', () => {
     expect(
       judgeHonesty({ base, fix: report({ 'test/a.test.js': { tests: 3, pass: 2, fail: 1 } }), ...none }).status,
     ).toBe('failed');
-    expect(judgeHonesty({ base, fix: report({}), ...none }).status).toBe('failed');
+    // A runner that found nothing on either side cannot vouch for the suite: a human decides.
+    expect(judgeHonesty({ base: report({}), fix: report({}), ...none }).status).toBe('needs_human');
     const fewer = judgeHonesty({ base, fix: report({ 'test/a.test.js': { tests: 2, pass: 2 } }), ...none });
     expect(fewer.status).toBe('needs_human');
     expect(fewer.reasons[0]).toContain('test/a.test.js: fewer tests');
@@ -141,5 +142,11 @@ describe('coverage of the change', () => {
     expect(changed).toEqual({ 'src/a.js': [2, 3], 'test/a.test.js': [1] });
     const c = coverageOfChange(changed, { 'src/a.js': new Set([2]) }, (f) => f.startsWith('test/'));
     expect(formatChangeCoverage(c)).toBe('1 of 2 changed lines executed by the tests (src/a.js 1/2)');
+    // Compiled without a source map: dist/b.js ran, src/b.ts is not in the coverage; not judged.
+    const u = coverageOfChange({ 'src/b.ts': [4] }, { 'dist/src/b.js': new Set([4]) }, () => false);
+    expect(u).toMatchObject({ changed: 1, executed: 0, unjudged: true });
+    expect(formatChangeCoverage(u)).toBe(
+      '0 of 1 changed lines executed by the tests (src/b.ts ran compiled, no source map)',
+    );
   });
 });
