@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   DANCER_SUPERVISOR_UNREACHABLE: 'No running supervisor answers on the control socket.',
   DANCER_SUPERVISOR_RUNNING: 'A supervisor is already running for this service.',
   DANCER_EMERGENCY_STOP: 'Refused: the emergency stop is engaged.',
+  // sandbox
+  DANCER_SANDBOX_UNAVAILABLE: 'Model-written code cannot be sandboxed (bubblewrap or the sandbox user is missing).',
   // notify
   DANCER_ZULIP_REQUEST_FAILED: 'A Zulip API request failed.',
   DANCER_ZULIP_AUTH: 'Zulip rejected the bot credentials.',

@@ -8,9 +8,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
+import type { Sandbox } from '../sandbox/index.js';
 import type { Db } from '../store/open.js';
 import { parseDiff } from './diff.js';
 import { findRegressionTests, type GateStepOutcome, runGate } from './gate.js';
+import { gateFilesAt } from './gate-sandbox.js';
 import { authorEnv, git, gitOut } from './git.js';
 import { type ChangelogEntry, formatCommitMessage } from './message.js';
 import { beforeTagName, fixBranchName, rollbackBranchName, worktreeFolderName } from './names.js';
@@ -89,6 +91,16 @@ export interface PipelineDeps {
   onTransition?: ((fix: FixRecord, transition: Transition) => void | Promise<void>) | undefined;
   /** Progress lines (the supervisor logs them). */
   log?: ((message: string) => void) | undefined;
+  /** Where gate steps run. Default: `fixes.sandbox` resolved at each gate run. */
+  sandbox?: Sandbox | undefined;
+  /** More of Dancer's own paths to hide from gate steps (state folder, config); the store and worktree base always are. */
+  hide?: readonly string[] | undefined;
+}
+
+/** Dancer's paths no gate step may see: the store's files, the worktree base, and `deps.hide`. */
+export function dancerPaths(deps: Pick<PipelineDeps, 'db' | 'worktreeBase' | 'hide'>): string[] {
+  const db = deps.db.name && deps.db.name !== ':memory:' ? path.resolve(deps.db.name) : undefined;
+  return [deps.worktreeBase, ...(db ? [db, `${db}-wal`, `${db}-shm`, `${db}-journal`] : []), ...(deps.hide ?? [])];
 }
 
 const now = (deps: PipelineDeps) => (deps.clock ?? Date.now)();
@@ -380,7 +392,12 @@ async function policyFor(deps: PipelineDeps, fix: FixRecord, head: string): Prom
         after: await fileAt(deps.repo, head, f.path),
       })),
   );
-  return checkPolicy(diff, deps.policy, { risk: fix.risk ?? undefined, packageJson, configPath: deps.configPath });
+  return checkPolicy(diff, deps.policy, {
+    risk: fix.risk ?? undefined,
+    packageJson,
+    configPath: deps.configPath,
+    gateFiles: await gateFilesAt(deps.repo, base, deps.fixes),
+  });
 }
 
 async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
@@ -418,6 +435,9 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
       config: deps.fixes,
       dependenciesFrom: deps.dependenciesFrom ?? deps.repo,
       signal: deps.signal,
+      sandbox: deps.sandbox,
+      hide: dancerPaths(deps),
+      onWarning: deps.log,
       clock: deps.clock,
       onStep: (step: GateStepOutcome) => {
         recordGateStep(deps.db, {
