@@ -22,6 +22,7 @@ import {
   type SpawnedProcess,
   tool,
 } from '@anthropic-ai/claude-agent-sdk';
+import { type Sandbox, shellWords } from '../sandbox/index.js';
 import { agentEnv } from './env.js';
 import { decideToolUse, type GuardPolicy } from './guard.js';
 import { checkOutcome, type Outcome, submitOutcomeShape } from './outcome.js';
@@ -67,6 +68,14 @@ export interface AgentRunOptions {
   extraEnv?: Record<string, string> | undefined;
   /** Called with every SDK message, in order, as it arrives. */
   onMessage?: ((message: SDKMessage) => void) | undefined;
+  /**
+   * Where the agent's Bash commands run: every allowed command is rewritten to run inside this
+   * sandbox (worktree writable, no network, Dancer's files hidden). Without it Bash runs as
+   * Claude Code does (tests of the guard only; the consultation always passes one).
+   */
+  sandbox?: Sandbox | undefined;
+  /** Dancer's own paths hidden from Bash commands (store, state folder, the repository's .git). */
+  hide?: readonly string[] | undefined;
 }
 
 /** How the run stopped. */
@@ -118,7 +127,7 @@ const EXIT_GRACE_MS = 5000;
  * (the SDK closes its stdin and, on abort, signals it), SIGKILL it after {@link EXIT_GRACE_MS},
  * then SIGKILL whatever is left in its group (commands it started).
  */
-async function reap(child: ChildProcess | undefined): Promise<void> {
+async function reap(child: ChildProcess | undefined, graceMs = EXIT_GRACE_MS): Promise<void> {
   if (!child?.pid) return;
   const running = () => child.exitCode === null && child.signalCode === null;
   if (running()) {
@@ -129,7 +138,7 @@ async function reap(child: ChildProcess | undefined): Promise<void> {
       } catch {
         child.kill('SIGKILL');
       }
-    }, EXIT_GRACE_MS);
+    }, graceMs);
     await exited;
     clearTimeout(timer);
   }
@@ -138,6 +147,22 @@ async function reap(child: ChildProcess | undefined): Promise<void> {
   } catch {
     // ESRCH: the group is already empty.
   }
+}
+
+/**
+ * The shell command that runs `command` (already allowed by the guard: plain words, no shell
+ * syntax) inside `sandbox`, in `worktree`, with `hide` hidden.
+ */
+export function sandboxedBash(sandbox: Sandbox, command: string, worktree: string, hide: readonly string[]): string {
+  const deps = path.join(worktree, 'node_modules');
+  const wrapped = sandbox.command(['/bin/sh', '-c', command], {
+    cwd: worktree,
+    writable: [worktree],
+    readOnly: existsSync(deps) ? [realpathSync(deps)] : [],
+    hide,
+  });
+  const env = Object.entries(wrapped.env).map(([k, v]) => `${k}=${shellWords([v])}`);
+  return ['env', '-i', ...env, shellWords([wrapped.file, ...wrapped.args])].join(' ');
 }
 
 /** The result text of an error result: `errors[0]`, else `result`, else the subtype. */
@@ -162,6 +187,8 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   mkdirSync(home);
   mkdirSync(tmp);
 
+  // Bash commands run as the sandbox user, which must be able to write the worktree.
+  const giveBack = options.sandbox?.lend([worktree]) ?? (() => {});
   let outcome: Outcome | null = null;
   const rejectedOutcomes: string[][] = [];
   const denials: AgentRunResult['denials'] = [];
@@ -224,6 +251,18 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
       guard,
       realpathDeep,
     );
+    if (decision.allow && pre.tool_name === 'Bash' && options.sandbox) {
+      // Fenced by where it runs, not by its spelling: the allowed command runs in the sandbox.
+      options.sandbox.lend([worktree]);
+      const command = sandboxedBash(options.sandbox, String(toolInput.command), worktree, options.hide ?? []);
+      return {
+        hookSpecificOutput: {
+          hookEventName: 'PreToolUse',
+          permissionDecision: 'allow',
+          updatedInput: { ...toolInput, command },
+        },
+      };
+    }
     if (decision.allow) return { continue: true };
     denials.push({ toolName: pre.tool_name, toolInput, reason: decision.reason });
     return {
@@ -324,7 +363,9 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    await reap(child);
+    // Stopped from outside: no grace, the run (and every command it started) goes now.
+    await reap(child, why === 'aborted' ? 0 : EXIT_GRACE_MS);
+    giveBack();
     if (existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
   }
 

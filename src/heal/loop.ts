@@ -118,10 +118,13 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       env: options.env ?? process.env,
       now,
       onResult: options.onConsultation,
+      sandboxConfig: config.fixes.sandbox,
+      hide: [stateDir, resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)],
     });
     return {
       db,
       repo,
+      hide: [stateDir],
       worktreeBase: resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir),
       fixes: config.fixes,
       policy: config.policy,

@@ -12,6 +12,7 @@ export {
   type Sandbox,
   type SandboxHost,
   sandboxEnv,
+  shellWords,
   type WrappedCommand,
   which,
 } from './sandbox.js';

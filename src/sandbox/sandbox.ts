@@ -207,3 +207,8 @@ export function resolveSandbox(input: ResolveSandboxInput): Sandbox {
     lend: (dirs) => lendTrees(dirs.map(real), user),
   };
 }
+
+/** Quote `words` for /bin/sh and join them with spaces. Pure. */
+export function shellWords(words: readonly string[]): string {
+  return words.map((w) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
