@@ -22,9 +22,10 @@ import {
   type SpawnedProcess,
   tool,
 } from '@anthropic-ai/claude-agent-sdk';
-import { type Sandbox, shellWords } from '../sandbox/index.js';
+import type { Sandbox } from '../sandbox/index.js';
 import { agentEnv } from './env.js';
-import { decideToolUse, type GuardPolicy } from './guard.js';
+import type { GuardPolicy } from './guard.js';
+import { answerToolUse } from './guard-hook.js';
 import { checkOutcome, type Outcome, submitOutcomeShape } from './outcome.js';
 import type { Redactor } from './redact.js';
 import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
@@ -103,22 +104,6 @@ export interface AgentRunResult {
   modelReplies: number;
 }
 
-function realpathDeep(absolute: string): string {
-  let current = absolute;
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      const real = realpathSync(current);
-      return rest.length ? path.join(real, ...rest.reverse()) : real;
-    } catch {
-      const parent = path.dirname(current);
-      if (parent === current) return absolute;
-      rest.push(path.basename(current));
-      current = parent;
-    }
-  }
-}
-
 /** Grace for Claude Code to exit by itself once the SDK is done with it. */
 const EXIT_GRACE_MS = 5000;
 
@@ -147,22 +132,6 @@ async function reap(child: ChildProcess | undefined, graceMs = EXIT_GRACE_MS): P
   } catch {
     // ESRCH: the group is already empty.
   }
-}
-
-/**
- * The shell command that runs `command` (already allowed by the guard: plain words, no shell
- * syntax) inside `sandbox`, in `worktree`, with `hide` hidden.
- */
-export function sandboxedBash(sandbox: Sandbox, command: string, worktree: string, hide: readonly string[]): string {
-  const deps = path.join(worktree, 'node_modules');
-  const wrapped = sandbox.command(['/bin/sh', '-c', command], {
-    cwd: worktree,
-    writable: [worktree],
-    readOnly: existsSync(deps) ? [realpathSync(deps)] : [],
-    hide,
-  });
-  const env = Object.entries(wrapped.env).map(([k, v]) => `${k}=${shellWords([v])}`);
-  return ['env', '-i', ...env, shellWords([wrapped.file, ...wrapped.args])].join(' ');
 }
 
 /** The result text of an error result: `errors[0]`, else `result`, else the subtype. */
@@ -245,33 +214,12 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   };
   const preToolUse: HookCallback = async (input) => {
     const pre = input as PreToolUseHookInput;
-    const toolInput = (pre.tool_input ?? {}) as Record<string, unknown>;
-    const decision = decideToolUse(
-      { toolName: pre.tool_name, toolInput, cwd: pre.cwd || worktree },
+    return answerToolUse(
+      { tool_name: pre.tool_name, tool_input: pre.tool_input, cwd: pre.cwd },
       guard,
-      realpathDeep,
+      { sandbox: options.sandbox, hide: options.hide ?? [] },
+      (toolName, toolInput, decision) => denials.push({ toolName, toolInput, reason: decision.reason }),
     );
-    if (decision.allow && pre.tool_name === 'Bash' && options.sandbox) {
-      // Fenced by where it runs, not by its spelling: the allowed command runs in the sandbox.
-      options.sandbox.lend([worktree]);
-      const command = sandboxedBash(options.sandbox, String(toolInput.command), worktree, options.hide ?? []);
-      return {
-        hookSpecificOutput: {
-          hookEventName: 'PreToolUse',
-          permissionDecision: 'allow',
-          updatedInput: { ...toolInput, command },
-        },
-      };
-    }
-    if (decision.allow) return { continue: true };
-    denials.push({ toolName: pre.tool_name, toolInput, reason: decision.reason });
-    return {
-      hookSpecificOutput: {
-        hookEventName: 'PreToolUse',
-        permissionDecision: 'deny',
-        permissionDecisionReason: decision.reason,
-      },
-    };
   };
   const postToolUse: HookCallback = async (input) => {
     const post = input as PostToolUseHookInput;

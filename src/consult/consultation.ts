@@ -68,10 +68,8 @@ export interface RunConsultationOptions {
   hide?: readonly string[] | undefined;
 }
 
-/** The sandbox and hidden paths for the agent's Bash commands, or nothing when Bash is not allowed. */
-async function bashSandbox(
-  options: RunConsultationOptions,
-): Promise<{ sandbox?: Sandbox | undefined; hide: string[] }> {
+/** Dancer's paths hidden from the agent's Bash commands: `options.hide`, the store's files, the repository's .git. */
+async function hiddenPaths(options: RunConsultationOptions): Promise<string[]> {
   const dbFile = options.dbPath ?? (options.db.name && options.db.name !== ':memory:' ? options.db.name : undefined);
   const gitDir = await git(options.worktree, ['rev-parse', '--path-format=absolute', '--git-common-dir'], {
     allowFail: true,
@@ -81,6 +79,14 @@ async function bashSandbox(
     ...(dbFile ? [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}-journal`].map((f) => path.resolve(f)) : []),
     ...(gitDir.exitCode === 0 && gitDir.stdout ? [gitDir.stdout.trim()] : []),
   ];
+  return hide;
+}
+
+/** The sandbox and hidden paths for the agent's Bash commands (no sandbox when Bash is not allowed). */
+async function bashSandbox(
+  options: RunConsultationOptions,
+): Promise<{ sandbox?: Sandbox | undefined; hide: string[] }> {
+  const hide = await hiddenPaths(options);
   if (options.config.allowedCommands.length === 0) return { hide };
   const sandbox =
     options.sandbox ?? resolveSandbox({ config: options.sandboxConfig ?? fixesSchema.parse({}).sandbox, hide: [] });
@@ -315,6 +321,9 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
       allowedCommands: config.allowedCommands,
       toolNames: setup.toolNames,
       reason: mode.detail,
+      protectedPaths: options.policy.protectedPaths,
+      sandbox: options.sandboxConfig ?? fixesSchema.parse({}).sandbox,
+      hide: await hiddenPaths(options),
     });
     setBundleDir(db, id, bundle.dir);
     insertLedger(db, { ...ledgerOf(id, now(), zeroUsage(config.model)), outcome: 'manual' });

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixesSchema } from '../../src/config/schema/fixes.js';
 import { runConsultation } from '../../src/consult/consultation.js';
-import { type ModelServer, startModelServer, toolResultText, toolResults } from '../../src/testing/index.js';
+import { type ModelServer, startModelServer, toolResults, toolResultText } from '../../src/testing/index.js';
 import { makeWorkspace, testConfig, type Workspace } from '../consult/helpers.js';
 import { type AttackResult, storedAttacks, writeAttacks } from './attacks.js';
 
@@ -102,9 +102,24 @@ describe("the agent's Bash runs allowed commands contained (real Claude Code, sc
           ],
         },
         { tools: [{ name: 'Bash', input: { command: 'node --test test/evil.test.mjs', timeout: 120000 } }] },
-        { tools: [{ name: 'Bash', input: { command: `git diff --no-index ${path.join(ws.root, 'secret.txt')} /dev/null` } }] },
-        { tools: [{ name: 'Bash', input: { command: `git diff --output=${outsideDiff} --no-index probe.mjs /dev/null` } }] },
-        { tools: [{ name: 'Bash', input: { command: 'git diff --output=/var/tmp/dancer-attack-diff --no-index probe.mjs /dev/null' } }] },
+        {
+          tools: [
+            { name: 'Bash', input: { command: `git diff --no-index ${path.join(ws.root, 'secret.txt')} /dev/null` } },
+          ],
+        },
+        {
+          tools: [
+            { name: 'Bash', input: { command: `git diff --output=${outsideDiff} --no-index probe.mjs /dev/null` } },
+          ],
+        },
+        {
+          tools: [
+            {
+              name: 'Bash',
+              input: { command: 'git diff --output=/var/tmp/dancer-attack-diff --no-index probe.mjs /dev/null' },
+            },
+          ],
+        },
         { tools: [{ name: 'mcp__dancer__submit_outcome', input: { kind: 'ignore', why: 'attack run' } }] },
         { text: 'done' },
       ],
@@ -183,7 +198,9 @@ describe("the agent's Bash runs allowed commands contained (real Claude Code, sc
       class: "writes to the repository's .git",
       where: 'bash',
       attack: 'write .git/hooks/post-merge and .git/config',
-      blocked: !existsSync(path.join(ws.worktree, '.git/hooks/post-merge')) && !readFileSync(path.join(ws.worktree, '.git/config'), 'utf8').includes('hooksPath'),
+      blocked:
+        !existsSync(path.join(ws.worktree, '.git/hooks/post-merge')) &&
+        !readFileSync(path.join(ws.worktree, '.git/config'), 'utf8').includes('hooksPath'),
       evidence: `hook ${ev('gitHook')}; config ${ev('gitConfig')}`,
     });
     record({
@@ -191,7 +208,10 @@ describe("the agent's Bash runs allowed commands contained (real Claude Code, sc
       class: 'writes outside the worktree',
       where: 'bash',
       attack: 'write next to the repository from a test; `git diff --output=` outside the worktree and to /var/tmp',
-      blocked: !existsSync(path.join(ws.root, 'outside.txt')) && !existsSync(outsideDiff) && !existsSync('/var/tmp/dancer-attack-diff'),
+      blocked:
+        !existsSync(path.join(ws.root, 'outside.txt')) &&
+        !existsSync(outsideDiff) &&
+        !existsSync('/var/tmp/dancer-attack-diff'),
       evidence: `test ${ev('outsideWrite')}; no diff-out.txt, no /var/tmp/dancer-attack-diff on the host`,
     });
     record({
