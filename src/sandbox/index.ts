@@ -4,7 +4,9 @@
  * hidden, no network, an unprivileged uid when Dancer is root, a scrubbed environment and
  * resource limits. See docs/security.md.
  */
+
 export { bwrapArgv, type MountPlan, type SandboxLimits, type SandboxUser } from './bwrap.js';
+export { type Containment, containmentLine, describeContainment } from './describe.js';
 export {
   type ResolveSandboxInput,
   type RunPlan,
