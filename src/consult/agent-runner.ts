@@ -22,7 +22,8 @@ import {
   type SpawnedProcess,
   tool,
 } from '@anthropic-ai/claude-agent-sdk';
-import type { Sandbox } from '../sandbox/index.js';
+import { killGroup } from '../process/index.js';
+import { killTagged, type Sandbox } from '../sandbox/index.js';
 import { agentEnv } from './env.js';
 import type { GuardPolicy } from './guard.js';
 import { answerToolUse } from './guard-hook.js';
@@ -151,6 +152,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   const runParent = options.runDir ?? tmpdir();
   mkdirSync(runParent, { recursive: true });
   const runDir = mkdtempSync(path.join(runParent, 'dancer-run-'));
+  const runTag = path.basename(runDir);
   const home = path.join(runDir, 'home');
   const tmp = path.join(runDir, 'tmp');
   mkdirSync(home);
@@ -217,7 +219,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     return answerToolUse(
       { tool_name: pre.tool_name, tool_input: pre.tool_input, cwd: pre.cwd },
       guard,
-      { sandbox: options.sandbox, hide: options.hide ?? [] },
+      { sandbox: options.sandbox, hide: options.hide ?? [], tag: runTag },
       (toolName, toolInput, decision) => denials.push({ toolName, toolInput, reason: decision.reason }),
     );
   };
@@ -230,6 +232,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   };
 
   const controller = new AbortController();
+  let child: ChildProcess | undefined;
   let why: 'timeout' | 'aborted' | null = null;
   const timer = setTimeout(() => {
     why ??= 'timeout';
@@ -238,13 +241,16 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   const onAbort = () => {
     why ??= 'aborted';
     controller.abort();
+    // A stop ends everything now: Claude Code's group and the sandboxes of its Bash commands
+    // (started by Claude Code in groups of their own).
+    if (child?.pid) killGroup(child.pid, 'SIGKILL');
+    killTagged(runTag);
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
   const builtins = AGENT_TOOLS.filter((t) => t !== 'Bash' || options.allowedCommands.length > 0);
   const stderrTail: string[] = [];
-  let child: ChildProcess | undefined;
   const sdkOptions: Options = {
     cwd: worktree,
     model: options.model,
@@ -313,6 +319,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     options.signal?.removeEventListener('abort', onAbort);
     // Stopped from outside: no grace, the run (and every command it started) goes now.
     await reap(child, why === 'aborted' ? 0 : EXIT_GRACE_MS);
+    killTagged(runTag);
     giveBack();
     if (existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fixesSchema, type SandboxConfig } from '../config/schema/fixes.js';
 import { DancerError } from '../errors.js';
-import { resolveSandbox, type Sandbox, shellWords } from '../sandbox/index.js';
+import { RUN_TAG_ENV, resolveSandbox, type Sandbox, shellWords } from '../sandbox/index.js';
 import { decideToolUse, type GuardDecision, type GuardPolicy, type RealPath } from './guard.js';
 
 /** What a PreToolUse hook answers: nothing to add (run as asked) or a decision. */
@@ -43,13 +43,21 @@ export const realpathDeep: RealPath = (absolute) => {
  * The shell command that runs `command` (already allowed by the guard: plain words, no shell
  * syntax) inside `sandbox`, in `worktree`, with `hide` hidden.
  */
-export function sandboxedBash(sandbox: Sandbox, command: string, worktree: string, hide: readonly string[]): string {
+export function sandboxedBash(
+  sandbox: Sandbox,
+  command: string,
+  worktree: string,
+  hide: readonly string[],
+  tag?: string,
+): string {
   const deps = path.join(worktree, 'node_modules');
   const wrapped = sandbox.command(['/bin/sh', '-c', command], {
     cwd: worktree,
     writable: [worktree],
     readOnly: existsSync(deps) ? [realpathSync(deps)] : [],
     hide,
+    // The tag lets the runner kill the sandbox on a stop: Claude Code, not Dancer, started it.
+    ...(tag ? { env: { [RUN_TAG_ENV]: tag } } : {}),
   });
   const env = Object.entries(wrapped.env).map(([k, v]) => `${k}=${shellWords([v])}`);
   return ['env', '-i', ...env, shellWords([wrapped.file, ...wrapped.args])].join(' ');
@@ -66,7 +74,7 @@ export interface HookInput {
 export function answerToolUse(
   input: HookInput,
   guard: GuardPolicy,
-  bash: { sandbox?: Sandbox | undefined; hide: readonly string[] },
+  bash: { sandbox?: Sandbox | undefined; hide: readonly string[]; tag?: string | undefined },
   onDeny?: (toolName: string, toolInput: Record<string, unknown>, decision: GuardDecision & { allow: false }) => void,
 ): HookAnswer {
   const toolInput = (input.tool_input ?? {}) as Record<string, unknown>;
@@ -95,7 +103,7 @@ export function answerToolUse(
         permissionDecision: 'allow',
         updatedInput: {
           ...toolInput,
-          command: sandboxedBash(bash.sandbox, String(toolInput.command), guard.worktree, bash.hide),
+          command: sandboxedBash(bash.sandbox, String(toolInput.command), guard.worktree, bash.hide, bash.tag),
         },
       },
     };

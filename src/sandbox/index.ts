@@ -7,6 +7,7 @@
 
 export { bwrapArgv, type MountPlan, type SandboxLimits, type SandboxUser } from './bwrap.js';
 export { type Containment, containmentLine, describeContainment } from './describe.js';
+export { killTagged, RUN_TAG_ENV, taggedSandboxes } from './reap.js';
 export {
   type ResolveSandboxInput,
   type RunPlan,
