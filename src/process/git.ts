@@ -3,6 +3,7 @@
  * Every failure becomes a DancerError with the command, exit code and stderr in `details`;
  * nothing here swallows an error.
  */
+import { spawnSync } from 'node:child_process';
 import { DancerError, type DancerErrorCode } from '../errors.js';
 import { runProcess } from './run.js';
 
@@ -78,4 +79,45 @@ export async function git(cwd: string, args: readonly string[], options: GitOpti
 /** `git ... ` returning trimmed stdout. */
 export async function gitOut(cwd: string, args: readonly string[], options: GitOptions = {}): Promise<string> {
   return (await git(cwd, args, options)).stdout.trim();
+}
+
+/**
+ * `git <args>` in `cwd`, synchronously, for the few callers that cannot wait (a store tool
+ * rendering a fix's diff). Same environment and errors as {@link git}; bounded by `timeoutMs`.
+ *
+ * @throws {DancerError} `DANCER_GIT_FAILED` (or `options.code`) like {@link git}.
+ */
+export function gitSync(
+  cwd: string,
+  args: readonly string[],
+  options: GitOptions & { timeoutMs?: number; maxBuffer?: number } = {},
+): GitResult {
+  const r = spawnSync('git', args, {
+    cwd,
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C', ...options.env },
+    input: options.input,
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 10_000,
+    maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
+    killSignal: 'SIGKILL',
+  });
+  if (r.error || r.status === null) {
+    throw new DancerError(
+      'DANCER_GIT_FAILED',
+      `git ${args.join(' ')} could not run: ${r.error?.message ?? `killed by ${r.signal}`}`,
+      { details: { cwd, args } },
+    );
+  }
+  const out: GitResult = {
+    stdout: options.raw ? r.stdout : r.stdout.replace(/\r?\n$/, ''),
+    stderr: r.stderr.replace(/\r?\n$/, ''),
+    exitCode: r.status,
+  };
+  if (out.exitCode !== 0 && !options.allowFail) {
+    const first = out.stderr.split('\n').find((l) => l.trim()) ?? `exit ${out.exitCode}`;
+    throw new DancerError(options.code ?? 'DANCER_GIT_FAILED', `git ${args[0]} failed in ${cwd}: ${first}`, {
+      details: { cwd, args, exitCode: out.exitCode, stderr: out.stderr.slice(-4000) },
+    });
+  }
+  return out;
 }

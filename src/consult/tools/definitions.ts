@@ -4,10 +4,10 @@
  * output is redacted and size-limited; a cut output says how to narrow the query. Tables that
  * do not exist yet give an empty result with a note.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { DancerError, isDancerError } from '../../errors.js';
+import { gitSync } from '../../process/index.js';
 import { listLogs, SEARCH_HINT, searchLogs } from '../../store/log-queries.js';
 import type { Db } from '../../store/open.js';
 import { LEVELS, type LevelName, levelName, type StoredLog } from '../../store/records.js';
@@ -378,14 +378,16 @@ const listFixesTool: StoreTool = {
 function gitDiff(worktree: unknown, base: unknown, head: unknown): string | null {
   if (typeof worktree !== 'string' || typeof base !== 'string' || !existsSync(worktree)) return null;
   try {
-    return execFileSync('git', ['-C', worktree, 'diff', `${base}..${typeof head === 'string' ? head : 'HEAD'}`], {
-      encoding: 'utf8',
+    const r = gitSync(worktree, ['diff', `${base}..${typeof head === 'string' ? head : 'HEAD'}`], {
+      allowFail: true,
+      raw: true,
       maxBuffer: 4 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 10_000,
     });
-  } catch {
-    return null;
+    return r.exitCode === 0 ? r.stdout : null;
+  } catch (error) {
+    // git missing or timed out: the fix is shown without its diff.
+    if (isDancerError(error, 'DANCER_GIT_FAILED')) return null;
+    throw error;
   }
 }
 
