@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import type { Sandbox } from '../sandbox/index.js';
+import { reclaimTree, type Sandbox } from '../sandbox/index.js';
 import type { Db } from '../store/open.js';
 import { parseDiff } from './diff.js';
 import { findRegressionTests, type GateStepOutcome, runGate } from './gate.js';
@@ -228,7 +228,11 @@ export async function resumePipeline(deps: PipelineDeps): Promise<FixRecord[]> {
 // --- proposed: worktree, agent, commit -----------------------------------------------------------
 
 async function ensureWorktree(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
-  if (fix.branch && fix.worktree && existsSync(fix.worktree)) return fix;
+  if (fix.branch && fix.worktree && existsSync(fix.worktree)) {
+    // A process killed mid-gate or mid-agent left the tree lent to the sandbox user: take it back.
+    reclaimTree(fix.worktree);
+    return fix;
+  }
   if (fix.branch && fix.worktree && (await branchExists(deps.repo, fix.branch))) {
     // Killed after the branch was made but the folder is gone: check the branch out again.
     await git(deps.repo, ['worktree', 'prune']);

@@ -19,4 +19,4 @@ export {
   type WrappedCommand,
   which,
 } from './sandbox.js';
-export { chownTree, findUser, lendTrees, resolveUser } from './user.js';
+export { chownTree, findUser, lendTrees, reclaimTree, resolveUser } from './user.js';

@@ -83,3 +83,15 @@ export function lendTrees(dirs: readonly string[], user: SandboxUser | null): ()
     for (const d of dirs) chownTree(d, uid, gid);
   };
 }
+
+/**
+ * Take `dir` back when a killed run left it lent to the sandbox user (Dancer is root and the
+ * folder is owned by someone else). Returns whether anything changed.
+ */
+export function reclaimTree(dir: string): boolean {
+  const uid = process.getuid?.();
+  if (uid !== 0) return false;
+  if (lstatSync(dir).uid === uid) return false;
+  chownTree(dir, uid, process.getgid?.() ?? 0);
+  return true;
+}
