@@ -68,6 +68,13 @@ export const fixesSchema = z
       .strict()
       .prefault({})
       .describe('Git identity for the commits, merges and reverts Dancer makes.'),
+    pushRemote: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Git remote (name or URL) that receives the dancer/* branches and dancer-before-* tags after each fix and rollback (a backup of the history; retried, never blocking).',
+      ),
     repairRounds: z
       .number()
       .int()

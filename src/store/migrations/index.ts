@@ -6,6 +6,7 @@ import { migration020Consultations } from './020-consultations.js';
 import { migration030Fixes } from './030-fixes.js';
 import { migration040Supervise } from './040-supervise.js';
 import { migration050Notify } from './050-notify.js';
+import { migration051Webhooks } from './051-webhooks.js';
 import type { Migration } from './types.js';
 
 /**
@@ -23,6 +24,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration030Fixes,
   migration040Supervise,
   migration050Notify,
+  migration051Webhooks,
 ];
 
 export type { Migration } from './types.js';
