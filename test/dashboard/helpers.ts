@@ -10,7 +10,13 @@ import { type Db, openStore } from '../../src/store/open.js';
 export const SECRET = 'sk-ant-api03-SECRETSECRETSECRET0123456789';
 
 /** A temp dir with a store that holds one consultation (with a transcript) and one fix awaiting approval. */
-export function seededStore(prefix = 'dancer-dash-'): { dir: string; file: string; db: Db; fix: FixRecord; cleanup(): void } {
+export function seededStore(prefix = 'dancer-dash-'): {
+  dir: string;
+  file: string;
+  db: Db;
+  fix: FixRecord;
+  cleanup(): void;
+} {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const file = path.join(dir, 'dancer.db');
   const db = openStore(file);
@@ -27,7 +33,10 @@ export function seededStore(prefix = 'dancer-dash-'): { dir: string; file: strin
   });
   const write = transcriptWriter(db, cid, () => t0 + 1_000);
   write({ type: 'assistant', message: { content: [{ type: 'text', text: `I found the key ${SECRET} in the log.` }] } });
-  write({ type: 'assistant', message: { content: [{ type: 'tool_use', name: 'Edit', input: { file: 'src/cart.js' } }] } });
+  write({
+    type: 'assistant',
+    message: { content: [{ type: 'tool_use', name: 'Edit', input: { file: 'src/cart.js' } }] },
+  });
   write({ type: 'result', subtype: 'success', result: 'Guarded the empty cart.' });
   finishConsultation(db, cid, {
     status: 'succeeded',
@@ -51,7 +60,13 @@ export function seededStore(prefix = 'dancer-dash-'): { dir: string; file: strin
   });
   const created = createFix(
     db,
-    { patternId: '7', patternHash: 'abcdef12', patternText: 'cart total failed <*>', actor: 'detector', reason: 'spike' },
+    {
+      patternId: '7',
+      patternHash: 'abcdef12',
+      patternText: 'cart total failed <*>',
+      actor: 'detector',
+      reason: 'spike',
+    },
     t0,
   );
   applyEvent(
@@ -102,7 +117,10 @@ export function seededStore(prefix = 'dancer-dash-'): { dir: string; file: strin
 /** A server-sent events client: collects events; `waitFor` resolves when one matches. */
 export function openEvents(url: string): {
   events: Array<{ event: string; data: unknown }>;
-  waitFor(pred: (e: { event: string; data: unknown }) => boolean, timeoutMs?: number): Promise<{ event: string; data: unknown }>;
+  waitFor(
+    pred: (e: { event: string; data: unknown }) => boolean,
+    timeoutMs?: number,
+  ): Promise<{ event: string; data: unknown }>;
   close(): void;
 } {
   const controller = new AbortController();
