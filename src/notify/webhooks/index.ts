@@ -165,6 +165,8 @@ export function startWebhooks(options: StartWebhooksOptions): Webhooks {
   });
 
   const inFlight = new Set<number>();
+  // Stopping aborts the requests in flight (they stay pending and go out on the next start).
+  const stopping = new AbortController();
   const attempt = async (d: WebhookDelivery): Promise<void> => {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -181,7 +183,7 @@ export function startWebhooks(options: StartWebhooksOptions): Webhooks {
         method: 'POST',
         headers,
         body: d.body,
-        signal: AbortSignal.timeout(policy.timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(policy.timeoutMs), stopping.signal]),
       });
       status = res.status;
       await res.arrayBuffer().catch(() => undefined);
@@ -189,7 +191,7 @@ export function startWebhooks(options: StartWebhooksOptions): Webhooks {
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
-    if (!db.open) return;
+    if (!db.open || stopping.signal.aborted) return;
     const attempts = d.attempts + 1;
     if (error === null) {
       db.prepare(
@@ -247,6 +249,7 @@ export function startWebhooks(options: StartWebhooksOptions): Webhooks {
       stopped = true;
       clearInterval(timer);
       unsubscribe();
+      stopping.abort();
       await Promise.allSettled([...running]);
     },
   };
