@@ -14,6 +14,7 @@ import { decisionsForTemplate, listDecisions } from '../patterns/decisions-store
 import { listTemplates, templateById, templateExamples, withMergedIds } from '../patterns/pattern-queries.js';
 import { searchLogs } from '../store/log-queries.js';
 import type { Db } from '../store/open.js';
+import { SuperviseStore } from '../supervise/state-store.js';
 import { type StatusReport, statusFromStore } from '../supervise/supervisor.js';
 import { deploysOfFix, fixesOfConsultation, fixOfRelease, provenanceOf } from './provenance.js';
 
@@ -112,11 +113,38 @@ export function storedServiceName(db: Db): string | undefined {
   return row?.service;
 }
 
+const alive = (pid: number | null | undefined): boolean => {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * The status as the store has it, read from another process than the supervisor's (`dancer
+ * dashboard`, `dancer top`): a supervisor whose pid is alive is running.
+ */
+export function storeStatus(db: Db, service: string): StatusReport {
+  const report = statusFromStore(db, service);
+  const row = hasTable(db, 'supervisor_state') ? new SuperviseStore(db).getState(service) : undefined;
+  if (!row || row.state === 'stopped' || !alive(row.supervisorPid)) return report;
+  return {
+    ...report,
+    running: true,
+    state: row.state,
+    supervisorPid: row.supervisorPid,
+    uptimeSeconds: row.startedAt ? Math.round((Date.now() - row.startedAt) / 1000) : null,
+  };
+}
+
 const OPEN: FixState[] = ['proposed', 'testing', 'awaiting_approval', 'approved', 'deploying', 'observing'];
 
 /** `GET /api/status`: the service, workers, releases, the deploy under observation, traffic. */
 export function status(db: Db, service: string, now: number, live?: StatusReport) {
-  const report = live ?? statusFromStore(db, service);
+  const report = live ?? storeStatus(db, service);
   const deploys = recentDeploys(db, service);
   const observing = deploys.find((d) => d.status === 'observing' || d.status === 'inconclusive') ?? null;
   const releases = hasTable(db, 'releases')

@@ -8,24 +8,9 @@ import { listAudit } from '../../src/notify/audit.js';
 import { createLiveActions } from '../../src/notify/live-actions.js';
 import { openStore } from '../../src/store/open.js';
 import { setEmergencyStop } from '../../src/supervise/emergency.js';
-import { SECRET, seededStore } from './helpers.js';
+import { CHROMIUM, SECRET, seededStore } from './helpers.js';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
-
-/** Debian's chromium, headless (see .ci/run). */
-export const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-};
 
 /** Screenshots go to the test output (not committed). */
 export const SHOTS = path.resolve(import.meta.dirname, '../../test-results/dashboard');

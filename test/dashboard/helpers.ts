@@ -167,3 +167,18 @@ export function openEvents(url: string): {
     close: () => controller.abort(),
   };
 }
+
+/** Debian's chromium, headless (see .ci/run). */
+export const CHROMIUM = {
+  executablePath: '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+};
