@@ -13,7 +13,7 @@ import { CHROMIUM, SECRET, seededStore } from './helpers.js';
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 /** Screenshots go to the test output (not committed). */
-export const SHOTS = path.resolve(import.meta.dirname, '../../test-results/dashboard');
+const SHOTS = path.resolve(import.meta.dirname, '../../test-results/dashboard');
 
 const TOKEN = 'browser-token-42';
 let browser: Browser;
