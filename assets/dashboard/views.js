@@ -148,7 +148,7 @@ function TokenBox({ readOnly }) {
   </span>`;
 }
 
-export function Overview({ version, status }) {
+export function Overview({ status }) {
   const [msg, setMsg] = useState(null);
   if (!status) return html`<${Loading} />`;
   const t = status.traffic;
@@ -174,7 +174,7 @@ export function Overview({ version, status }) {
           ${obs.fixId ? html` · fix <a href=${`#/fixes/${obs.fixId}`}>#${obs.fixId}</a>` : ''}
           ${obs.windowEndsAt ? html` · window ends ${when(obs.windowEndsAt)}` : ''}
           ${obs.reasons.length ? html`<div class="muted">${obs.reasons.join('; ')}</div>` : ''}
-          <${BeforeAfter} before=${obs.before} after=${obs.after} /></div>`
+          <div><${BeforeAfter} before=${obs.before} after=${obs.after} /></div></div>`
         : html`<p class="muted">None.</p>`
     }
     <h2>Traffic (last hour, per minute)</h2>
@@ -204,7 +204,7 @@ export function Overview({ version, status }) {
           ? html`<${ActionButton} label="Resume" url="/api/resume" cls="primary" onDone=${setMsg} />`
           : html`<${ActionButton} label="Stop" url="/api/stop" cls="danger" ask="Emergency stop: why?" onDone=${setMsg} />`
       }
-      <${ActionButton} label="Rollback" url="/api/rollback" confirmText="Roll back to the previous release?" onDone=${setMsg} />
+      ${status.readOnly ? '' : html`<${ActionButton} label="Rollback" url="/api/rollback" confirmText="Roll back to the previous release?" onDone=${setMsg} />`}
     </div>
     ${msg ? html`<div class=${`msg ${msg.ok ? '' : 'error'}`} id="action-result">${msg.message}</div>` : ''}
   `;
@@ -278,7 +278,7 @@ function Diff({ text }) {
           : l.startsWith('-') && !l.startsWith('---')
             ? 'del'
             : '';
-    return html`<span class=${cls}>${l}\n</span>`;
+    return html`<span class=${`line ${cls}`}>${l || ' '}</span>`;
   })}</pre>`;
 }
 
@@ -307,10 +307,14 @@ export function Fix({ params, version, status }) {
     <div class="muted">risk ${f.risk ?? '-'} · cost ${money(f.costUsd)} · ${f.filesChanged ?? '-'} files, ${f.linesChanged ?? '-'} lines · created ${when(f.createdAt)}</div>
     <div class="actions">
       <${TokenBox} readOnly=${status?.readOnly} />
-      ${f.state === 'awaiting_approval' ? html`<${ActionButton} label="Approve" url=${`/api/fixes/${id}/approve`} cls="primary" onDone=${setMsg} />` : ''}
+      ${
+        status?.readOnly
+          ? ''
+          : html`${f.state === 'awaiting_approval' ? html`<${ActionButton} label="Approve" url=${`/api/fixes/${id}/approve`} cls="primary" onDone=${setMsg} />` : ''}
       ${['proposed', 'testing', 'awaiting_approval', 'approved'].includes(f.state) ? html`<${ActionButton} label="Reject" url=${`/api/fixes/${id}/reject`} cls="danger" ask="Why reject?" onDone=${setMsg} />` : ''}
       ${['failed', 'rejected', 'rolled_back', 'superseded', 'deployed'].includes(f.state) ? html`<${ActionButton} label="Retry" url=${`/api/fixes/${id}/retry`} ask="What should the next attempt do differently?" onDone=${setMsg} />` : ''}
-      ${['observing', 'deployed'].includes(f.state) ? html`<${ActionButton} label="Rollback" url="/api/rollback" body=${{ fixId: id }} confirmText=${`Roll back fix ${id}?`} onDone=${setMsg} />` : ''}
+      ${['observing', 'deployed'].includes(f.state) ? html`<${ActionButton} label="Rollback" url="/api/rollback" body=${{ fixId: id }} confirmText=${`Roll back fix ${id}?`} onDone=${setMsg} />` : ''}`
+      }
     </div>
     ${msg ? html`<div class=${`msg ${msg.ok ? '' : 'error'}`} id="action-result">${msg.message}</div>` : ''}
     <h2>Provenance</h2><${Chain} p=${data.provenance} />
