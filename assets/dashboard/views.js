@@ -173,6 +173,13 @@ export function Overview({ status }) {
         ? html`<div class="card" id="observing">Deploy #${obs.id} ${obs.kind} of <span class="mono">${sha(obs.toRelease)}</span> <${State} s=${obs.status} />
           ${obs.fixId ? html` · fix <a href=${`#/fixes/${obs.fixId}`}>#${obs.fixId}</a>` : ''}
           ${obs.windowEndsAt ? html` · window ends ${when(obs.windowEndsAt)}` : ''}
+          ${
+            obs.readyAt && obs.windowEndsAt && obs.status === 'observing'
+              ? html`<div class="muted">observation
+                <progress id="window-progress" max="1" value=${Math.min(1, Math.max(0, (status.now - obs.readyAt) / Math.max(1, obs.windowEndsAt - obs.readyAt)))}></progress>
+                ${status.running ? '' : ' (the supervisor is not running: the verdict waits for it)'}</div>`
+              : ''
+          }
           ${obs.reasons.length ? html`<div class="muted">${obs.reasons.join('; ')}</div>` : ''}
           <div><${BeforeAfter} before=${obs.before} after=${obs.after} /></div></div>`
         : html`<p class="muted">None.</p>`
