@@ -169,7 +169,7 @@ export function register(program: Command): void {
   )
     .option('--once', 'print one frame and exit')
     .option('--json', 'with --once: print the frame data as JSON')
-    .option('--interval <ms>', 'redraw at least this often (default 1000)', '1000')
+    .option('--interval <ms>', 'redraw at least this often, ms', '1000')
     .action(async (options: TopOptions) => {
       const interval = Number(options.interval);
       if (!Number.isInteger(interval) || interval < 100) {

@@ -70,6 +70,14 @@ function waitingFix(summary: string): FixRecord {
   );
 }
 
+interface Status {
+  service: string;
+  running: boolean;
+  readOnly: boolean;
+  workers: Array<{ pid: number }>;
+  emergencyStop: { engaged: boolean; reason: string | null };
+}
+
 const zulipSays = (text: string) => () => zulip.messages.find((m) => m.content.includes(text));
 
 beforeAll(async () => {
@@ -147,9 +155,9 @@ afterAll(async () => {
 
 describe('oversight of a real dancer run', () => {
   it('the dashboard inside dancer run shows live workers and approves with the token', async () => {
-    const status = (await (await fetch(`${dashboardUrl}/api/status`)).json()) as Record<string, any>;
+    const status = (await (await fetch(`${dashboardUrl}/api/status`)).json()) as Status;
     expect(status).toMatchObject({ service: 'svc', running: true, readOnly: false });
-    expect(status.workers[0].pid).toBeGreaterThan(0);
+    expect(status.workers[0]?.pid).toBeGreaterThan(0);
 
     const fix = waitingFix('Guard boom');
     const denied = await fetch(`${dashboardUrl}/api/fixes/${fix.id}/approve`, { method: 'POST' });
@@ -189,7 +197,7 @@ describe('oversight of a real dancer run', () => {
     expect(announced.content).toContain(`engaged by ${user}`);
     expect(announced.content).toContain('e2e maintenance');
     await waitFor('the stop webhook', 15_000, () => hook.got.find((r) => r.headers['x-dancer-event'] === 'stop'));
-    const status = (await (await fetch(`${dashboardUrl}/api/status`)).json()) as Record<string, any>;
+    const status = (await (await fetch(`${dashboardUrl}/api/status`)).json()) as Status;
     expect(status.emergencyStop).toMatchObject({ engaged: true, reason: 'e2e maintenance' });
 
     const resume = dancer(['resume']);
