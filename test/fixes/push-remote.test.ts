@@ -2,8 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rejectFix } from '../../src/fixes/pipeline.js';
 import { pushDancerRefs, startPushRemote } from '../../src/fixes/push-remote.js';
-import type { StoreChange, StoreWatcher } from '../../src/notify/store-watch.js';
+import { type StoreChange, type StoreWatcher, watchStore } from '../../src/notify/store-watch.js';
+import { openStore } from '../../src/store/open.js';
+import { seededStore } from '../dashboard/helpers.js';
 import { sh } from './helpers.js';
 
 const dirs: string[] = [];
@@ -123,5 +126,31 @@ describe('fixes.pushRemote: Dancer branches and tags backed up to a bare reposit
     await push.idle();
     expect(remoteRefs(bare)).not.toContain('refs/heads/dancer/not-yet');
     await push.stop();
+  });
+});
+
+describe('pushRemote follows the store', () => {
+  it('a fix transition recorded by another connection triggers a push (real watcher over SQLite)', async () => {
+    const { repo, bare } = repos();
+    const s = seededStore('dancer-push-store-');
+    dirs.push(s.dir);
+    const watcher = watchStore(s.db, { intervalMs: 50 });
+    const push = startPushRemote({ repo, remote: 'backup', watcher });
+    try {
+      expect(remoteRefs(bare)).toEqual([]);
+      const other = openStore(s.file);
+      try {
+        await rejectFix({ db: other }, s.fix.id, 'jo', 'not now');
+      } finally {
+        other.close();
+      }
+      const deadline = Date.now() + 10_000;
+      while (remoteRefs(bare).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      expect(remoteRefs(bare)).toHaveLength(2);
+    } finally {
+      await push.stop();
+      watcher.close();
+      s.db.close();
+    }
   });
 });
