@@ -185,6 +185,17 @@ describe('oversight of a real dancer run', () => {
       await page.goto(`${dashboardUrl}/`);
       await page.locator('#service-state', { hasText: 'svc: running' }).waitFor();
       await page.screenshot({ path: path.join(SHOTS, 'real-run-overview.png'), fullPage: true });
+      // An approve through the page, with the token; the page follows the transition by itself.
+      const second = waitingFix('Guard boom, again');
+      await page.goto(`${dashboardUrl}/#/fixes/${second.id}`);
+      await page.locator('#fix-state', { hasText: 'awaiting_approval' }).waitFor();
+      await page.fill('#token', TOKEN);
+      await page.fill('#actor', 'bea');
+      await page.click('button[data-action="approve"]');
+      await page.locator('#fix-state', { hasText: 'approved' }).waitFor();
+      expect(getFix(db, second.id).state).toBe('approved');
+      expect(listAudit(db).at(-1)).toMatchObject({ actor: 'dashboard:bea', action: 'approve', outcome: 'ok' });
+      await page.screenshot({ path: path.join(SHOTS, 'real-run-fix-approved.png'), fullPage: true });
     } finally {
       await browser.close();
     }
