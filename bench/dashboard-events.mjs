@@ -77,7 +77,12 @@ for (let i = 0; i < trials; i++) {
     hookWaiter = () => hookTimes.length > hooksBefore && r(hookTimes.at(-1));
   });
   const t0 = performance.now();
-  if (type === 'stop') writer.prepare("INSERT INTO flags (name, value, set_by, reason, set_at) VALUES ('emergency_stop', '1', 'bench', NULL, ?)").run(Date.now());
+  if (type === 'stop')
+    writer
+      .prepare(
+        "INSERT INTO flags (name, value, set_by, reason, set_at) VALUES ('emergency_stop', '1', 'bench', NULL, ?)",
+      )
+      .run(Date.now());
   else writer.prepare("DELETE FROM flags WHERE name = 'emergency_stop'").run();
   sse.push((await nextEvent(type)) - t0);
   hook.push((await hookArrived) - t0);
@@ -89,8 +94,12 @@ const q = (xs, p) => {
 };
 const fmt = (xs) => `${q(xs, 0.5).toFixed(1)} / ${q(xs, 0.95).toFixed(1)} / ${Math.max(...xs).toFixed(1)}`;
 console.log(`trials: ${trials}, watcher poll: ${POLL_MS} ms`);
-console.log(`write -> SSE event (ms, p50 / p95 / max): ${fmt(sse)}  (p95 = ${(q(sse, 0.95) / POLL_MS).toFixed(2)}x the poll interval)`);
-console.log(`write -> webhook received (ms, p50 / p95 / max): ${fmt(hook)}  (p95 = ${(q(hook, 0.95) / POLL_MS).toFixed(2)}x the poll interval)`);
+console.log(
+  `write -> SSE event (ms, p50 / p95 / max): ${fmt(sse)}  (p95 = ${(q(sse, 0.95) / POLL_MS).toFixed(2)}x the poll interval)`,
+);
+console.log(
+  `write -> webhook received (ms, p50 / p95 / max): ${fmt(hook)}  (p95 = ${(q(hook, 0.95) / POLL_MS).toFixed(2)}x the poll interval)`,
+);
 
 await reader.cancel();
 await hooks.stop();
