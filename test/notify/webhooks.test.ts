@@ -143,7 +143,12 @@ describe('webhooks over a real store and a real HTTP receiver', () => {
       data: { fixId: s.fix.id, from: 'awaiting_approval', to: 'approved', actor: 'human:gina' },
     });
     expect(JSON.parse(second.body).data).toMatchObject({ by: 'cli:gina', reason: 'incident' });
-    expect(listWebhookDeliveries(s.db).map((d) => d.state)).toEqual(['sent', 'sent']);
+    // The worker records the delivery once the answer is in (just after the receiver saw it).
+    await until(() => listWebhookDeliveries(s.db, 'sent').length === 2 || undefined, 'both recorded as sent');
+    expect(listWebhookDeliveries(s.db).map((d) => [d.event, d.state, d.attempts, d.lastStatus])).toEqual([
+      ['fix_state', 'sent', 1, 200],
+      ['stop', 'sent', 1, 200],
+    ]);
   });
 
   it('retries a failing endpoint with the same delivery id until it answers 2xx', async () => {
