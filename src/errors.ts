@@ -59,6 +59,15 @@ export const ERROR_CODES = {
   DANCER_ZULIP_AUTH: 'Zulip rejected the bot credentials.',
   DANCER_ZULIPRC_INVALID: 'The .zuliprc file is missing or malformed.',
   DANCER_NOT_ALLOWED: 'The user is not on the allow-list for this command.',
+  // dashboard, webhooks, remote backup
+  DANCER_DASHBOARD_INSECURE:
+    'The dashboard would listen on a non-loopback address without a token (dashboard.tokenEnv).',
+  DANCER_DASHBOARD_LISTEN_FAILED: 'The dashboard could not listen on its host and port.',
+  DANCER_UNAUTHORIZED: 'A dashboard action came without the right bearer token.',
+  DANCER_READ_ONLY: 'The dashboard has no token configured, so it takes no actions.',
+  DANCER_WEBHOOK_FAILED: 'A webhook delivery failed (network error or a non-2xx answer); it is retried.',
+  DANCER_PUSH_FAILED:
+    'Pushing the dancer/* branches and dancer-before-* tags to fixes.pushRemote failed; it is retried.',
   // general
   DANCER_INTERNAL: 'An invariant was broken: a bug in Dancer.',
 } as const satisfies Record<string, string>;

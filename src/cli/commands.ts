@@ -41,6 +41,9 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { commands: ['changelog'], load: () => import('./changelog.js') },
   { commands: ['policy'], load: () => import('./policy.js') },
   { commands: ['zulip'], load: () => import('../notify/cli.js') },
+  { commands: ['dashboard'], load: () => import('./dashboard.js') },
+  { commands: ['top'], load: () => import('./top.js') },
+  { commands: ['consultations'], load: () => import('./consultations.js') },
 ];
 
 /**

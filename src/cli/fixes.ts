@@ -6,11 +6,13 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { provenanceLines, provenanceOf } from '../dashboard/provenance.js';
 import { DancerError } from '../errors.js';
 import { git } from '../fixes/git.js';
 import { approveFix, rejectFix } from '../fixes/pipeline.js';
 import { type FixRecord, fixEvents, gateSteps, getFix, listFixes, requestRetry } from '../fixes/records.js';
 import { type FixState, isFixState, isTerminal } from '../fixes/state.js';
+import { beforeAfterRows } from '../notify/before-after.js';
 import { type Db, openStore } from '../store/open.js';
 import { refuseWhileStopped } from '../supervise/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
@@ -124,8 +126,9 @@ function showCommand(rawId: string, options: FixesOptions): void {
     const fix = getFix(db, id);
     const events = fixEvents(db, id);
     const steps = gateSteps(db, id);
+    const provenance = provenanceOf(db, id);
     if (options.json) {
-      printJson({ fix, events, gateSteps: steps });
+      printJson({ fix, events, gateSteps: steps, provenance });
       return;
     }
     const c = makeColors();
@@ -155,6 +158,14 @@ function showCommand(rawId: string, options: FixesOptions): void {
     field('repairs', fix.repairRounds || null);
     field('retry of', fix.retryOf);
     if (fix.failedStep) field('failed at', fix.failedStep);
+    out.push('', c.bold('Provenance'));
+    out.push(...provenanceLines(provenance).map((l) => `  ${l}`));
+    for (const d of provenance.deploys.filter((x) => x.before || x.after)) {
+      out.push(`  deploy #${d.id} before/after:`);
+      for (const r of beforeAfterRows(d.before, d.after)) {
+        out.push(`    ${r.label.padEnd(15)} ${r.before.padStart(14)} -> ${r.after.padStart(14)}  ${r.change}`);
+      }
+    }
     out.push('', c.bold('History'));
     for (const e of events) {
       out.push(

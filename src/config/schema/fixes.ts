@@ -147,6 +147,13 @@ export const fixesSchema = z
       .describe(
         "Where gate steps and the agent's Bash commands run: bubblewrap (read-only system, the worktree writable, no network, an unprivileged uid when Dancer is root, limits), or none.",
       ),
+    pushRemote: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Git remote (name or URL) that receives the dancer/* branches and dancer-before-* tags after each fix and rollback (a backup of the history; retried, never blocking).',
+      ),
     repairRounds: z
       .number()
       .int()
