@@ -34,6 +34,8 @@ export function register(program: Command): void {
       });
       healing = startHealing({ running, loaded });
       process.exitCode = await running.done;
+      const failure = running.failure();
+      if (failure) throw failure;
     });
 }
 

@@ -8,11 +8,12 @@ import {
   type LineCapture,
 } from '../capture/index.js';
 import type { LoadedConfig } from '../config/index.js';
-import { errorMessage } from '../errors.js';
+import { type DancerError, errorMessage } from '../errors.js';
 import { Detector, minerOptionsFromConfig, minerPlugin, TemplateStore } from '../patterns/index.js';
 import { type BatchPlugin, LogWriter } from '../store/log-writer.js';
 import { type Db, openStore } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
+import { diagnoseWorkerExit, OutputTails } from './exit-diagnosis.js';
 import { serviceOf, supervisorPaths } from './paths.js';
 import { type Alert, type CrashEvent, Supervisor } from './supervisor.js';
 
@@ -51,6 +52,8 @@ export interface RunningService {
   /** Resolves when the supervisor has stopped (after a signal or `stop()`); the exit code to use. */
   done: Promise<number>;
   stop(): Promise<void>;
+  /** Why the run stopped on its own (e.g. `DANCER_WORKER_PORT_CONFLICT`), once `done` resolved. */
+  failure(): DancerError | undefined;
 }
 
 /**
@@ -110,6 +113,19 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     teeFile = createWriteStream(file, { flags: 'a' });
   }
   const captures = new Map<string, LineCapture>();
+  // A crash that restarting cannot cure (see exit-diagnosis.ts) stops the run with a coded error.
+  const tails = new OutputTails();
+  const crashed = new Set<number>();
+  let failure: DancerError | undefined;
+  const diagnose = (pid: number) => {
+    const error = failure
+      ? undefined
+      : diagnoseWorkerExit({ mode: service.mode, outputTail: tails.tail(pid), port: service.listen[0]?.port });
+    if (!error) return;
+    failure = error;
+    log(`${error.code}: ${error.message}`);
+    void stop();
+  };
   let capture: CaptureServer | undefined;
   try {
     capture = await createCaptureServer({
@@ -152,8 +168,12 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
           });
         }
         lc.write(chunk);
+        tails.add(worker.pid, chunk);
+        if (crashed.has(worker.pid)) diagnose(worker.pid);
       },
       onCrash(event) {
+        crashed.add(event.pid || (tails.lastPid ?? 0));
+        diagnose(event.pid);
         for (const stream of ['stdout', 'stderr']) captures.get(`${event.pid}:${stream}`)?.flush();
         writer.flush();
         const lastRecords = recent.get(event.pid) ?? [];
@@ -203,7 +223,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
         await supervisor.shutdown();
       } finally {
         await finish();
-        resolveDone(0);
+        resolveDone(failure ? 1 : 0);
       }
     })();
     return stopping;
@@ -239,5 +259,5 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   }, 200);
   poll.unref();
   void done.then(() => clearInterval(poll));
-  return { supervisor, db, writer, detector, done, stop };
+  return { supervisor, db, writer, detector, done, stop, failure: () => failure };
 }
