@@ -23,6 +23,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
  * once, with their code: a DancerError exits 2 for usage problems, 1 otherwise.
  */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[2] !== 'run') exitQuietlyOnClosedStdout();
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
@@ -39,4 +40,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/**
+ * `dancer replay x --json | head -1`: when the reader of stdout goes away, stop quietly (exit 0)
+ * instead of crashing on EPIPE. Not for `dancer run`, which must outlive its terminal.
+ */
+export function exitQuietlyOnClosedStdout(stdout: NodeJS.WriteStream = process.stdout): void {
+  stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    process.stderr.write(`dancer: cannot write to stdout: ${error.message}\n`);
+    process.exit(1);
+  });
 }

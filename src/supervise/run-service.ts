@@ -13,6 +13,7 @@ import { Detector, minerOptionsFromConfig, minerPlugin, TemplateStore } from '..
 import { type BatchPlugin, LogWriter } from '../store/log-writer.js';
 import { type Db, openStore } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
+import { retentionPolicyFromConfig, scheduleRetention } from '../store/retention.js';
 import { diagnoseWorkerExit, OutputTails } from './exit-diagnosis.js';
 import { serviceOf, supervisorPaths } from './paths.js';
 import { type Alert, type CrashEvent, Supervisor } from './supervisor.js';
@@ -86,6 +87,12 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     maxBatchDelayMs: loaded.config.store.batch.maxDelayMs,
     plugins,
     onError: (e) => log(`store: ${e.code}: ${e.message}`),
+  });
+  const retention = loaded.config.store.retention;
+  const pruning = scheduleRetention(db, retentionPolicyFromConfig(retention), {
+    intervalMs: retention.intervalSeconds * 1000,
+    onError: (e) => log(`retention: ${errorMessage(e)}`),
+    onRound: (deleted) => log(`retention: deleted ${deleted} log rows (store.retention)`),
   });
   const keep = options.lastRecords ?? 50;
   const recent = new Map<number, LogRecord[]>();
@@ -203,6 +210,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   });
   let stopping: Promise<void> | undefined;
   const finish = async () => {
+    pruning.stop();
     detector?.stop();
     await capture?.close();
     writer.close();
