@@ -6,6 +6,7 @@ import {
   createCaptureServer,
   createLineCapture,
   type LineCapture,
+  TransportDedupe,
 } from '../capture/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { type DancerError, errorMessage } from '../errors.js';
@@ -107,6 +108,10 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     list.push(record);
     if (list.length > keep) list.shift();
   };
+  // One log call, one record: output lines that repeat a dancer/pino transport's records are dropped.
+  const dedupe = new TransportDedupe();
+  const dedupeTimer = setInterval(() => dedupe.tick(), 50);
+  dedupeTimer.unref();
   const sink = (pid: number | undefined) => (record: LogRecord) => {
     writer.write(record);
     remember(record.pid ?? pid, record);
@@ -138,9 +143,11 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     capture = await createCaptureServer({
       socketPath: path.join(paths.stateDir, 'capture.sock'),
       onRecord: (record) => {
+        dedupe.transport(record);
         writer.write(record);
         remember(record.pid, record);
       },
+      onHello: () => dedupe.hello(),
       onDropped: (reason, count) => writer.countDropped(reason, count),
       maxRecordBytes: loaded.config.capture.maxRecordBytes,
     });
@@ -161,8 +168,9 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
         const key = `${worker.pid}:${stream}`;
         let lc = captures.get(key);
         if (!lc) {
+          const store = sink(worker.pid);
           lc = createLineCapture({
-            sink: sink(worker.pid),
+            sink: (record) => dedupe.output(record, store),
             stream,
             pid: worker.pid,
             maxRecordBytes: loaded.config.capture.maxRecordBytes,
@@ -182,6 +190,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
         crashed.add(event.pid || (tails.lastPid ?? 0));
         diagnose(event.pid);
         for (const stream of ['stdout', 'stderr']) captures.get(`${event.pid}:${stream}`)?.flush();
+        dedupe.flush();
         writer.flush();
         const lastRecords = recent.get(event.pid) ?? [];
         recent.delete(event.pid);
@@ -199,6 +208,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
       flush() {
         for (const lc of captures.values()) lc.end();
         captures.clear();
+        dedupe.flush();
         writer.flush();
       },
     },
@@ -213,6 +223,8 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     pruning.stop();
     detector?.stop();
     await capture?.close();
+    clearInterval(dedupeTimer);
+    dedupe.flush();
     writer.close();
     teeFile?.end();
     db.close();

@@ -4,7 +4,16 @@
  * each, and its error patterns listed by `dancer patterns`.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -344,4 +353,50 @@ describe('first contact: dancer init --yes && dancer run, no edit to the service
     expect(r.stderr()).toMatch(/DANCER_WORKER_PORT_CONFLICT: .*mode: port.*dancer\/listen/s);
     expect(r.stderr()).not.toMatch(/5 restarts within/);
   });
+
+  for (const variant of ['pretty', 'json'] as const) {
+    it(`one log call, one record: pino with ${variant === 'pretty' ? 'pino-pretty' : 'JSON on stdout'} + dancer/pino under dancer run`, async () => {
+      const stdoutTarget =
+        variant === 'pretty'
+          ? "{ target: 'pino-pretty', options: { colorize: false } }"
+          : "{ target: 'pino/file', options: { destination: 1 } }";
+      const dir = project({
+        'package.json': JSON.stringify({ name: 'pino-svc', type: 'module', main: 'server.js' }),
+        // The README's snippet, as a service.
+        'server.js': `import http from 'node:http';
+import pino from 'pino';
+const log = pino({ transport: { targets: [${stdoutTarget}, { target: 'dancer/pino', options: { db: '.dancer/dancer.db' } }] } });
+http.createServer((req, res) => {
+  const id = new URL(req.url, 'http://x').searchParams.get('id');
+  if (id === null) { res.end('ok'); return; }
+  if (Number(id) % 4 === 0) log.error({ err: new Error('charge declined for ' + id) }, 'payment failed');
+  else log.info({ id }, 'payment ' + id + ' accepted');
+  res.end('done');
+}).listen(process.env.PORT, '127.0.0.1', () => log.info('listening'));
+`,
+      });
+      // The project's dependencies: pino, pino-pretty and this checkout as "dancer".
+      mkdirSync(path.join(dir, 'node_modules'));
+      for (const name of readdirSync(path.join(ROOT, 'node_modules'))) {
+        if (!name.startsWith('.'))
+          symlinkSync(path.join(ROOT, 'node_modules', name), path.join(dir, 'node_modules', name));
+      }
+      symlinkSync(ROOT, path.join(dir, 'node_modules', 'dancer'));
+      const { port } = await initAndRun(dir);
+      await until('the service to answer', 10_000, async () => ((await get(port, '/')) === 200 ? true : undefined));
+      for (let i = 1; i <= 12; i++) expect(await get(port, `/?id=${i}`)).toBe(200);
+      await until('the calls to be stored', 10_000, () =>
+        stored(dir, 'payment 11 accepted').rows >= 1 ? true : undefined,
+      );
+      // Let any late stdout copy arrive and its hold pass.
+      await new Promise((r) => setTimeout(r, 2000));
+      for (const i of [1, 2, 3, 5, 6, 7, 9, 10, 11])
+        expect(stored(dir, `payment ${i} accepted`)).toEqual({ rows: 1, records: 1 });
+      expect(stored(dir, 'payment failed').records).toBe(3);
+      expect(stored(dir, 'listening').records).toBe(1);
+      const patterns = errorPatterns(dir).filter((p) => /payment failed/.test(p.template));
+      expect(patterns).toHaveLength(1);
+      expect(patterns[0]!.count).toBe(3);
+    });
+  }
 });
