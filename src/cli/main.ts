@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isDancerError } from '../errors.js';
 import { registerCommands } from './commands.js';
@@ -11,7 +12,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
     .description(
       'Services that fix themselves: capture logs, mine patterns, let Claude write fixes, deploy them safely.',
     )
-    .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+    .version(dancerVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   await registerCommands(program, argv);
@@ -52,4 +53,10 @@ export function exitQuietlyOnClosedStdout(stdout: NodeJS.WriteStream = process.s
     process.stderr.write(`dancer: cannot write to stdout: ${error.message}\n`);
     process.exit(1);
   });
+}
+
+/** Dancer's own version, from its package.json (not npm_package_version: that is the caller's project under npx). */
+export function dancerVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
