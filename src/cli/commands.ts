@@ -40,6 +40,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { commands: ['changelog'], load: () => import('./changelog.js') },
   { commands: ['policy'], load: () => import('./policy.js') },
   { commands: ['zulip'], load: () => import('../notify/cli.js') },
+  { commands: ['model-server'], load: () => import('./model-server.js') },
 ];
 
 /**
