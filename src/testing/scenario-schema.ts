@@ -8,6 +8,7 @@ export function scenarioJsonSchema(): Record<string, unknown> {
     ...schema,
     title: 'Dancer model-server scenario',
     description:
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: `${cwd}` is the scenario's placeholder syntax.
       'Scripted assistant turns played back by `dancer model-server` / startModelServer(): the reply to a request with k assistant messages is turns[k]. Tool inputs may use ${cwd} for the agent working directory.',
   };
 }
