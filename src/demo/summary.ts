@@ -14,7 +14,7 @@ export interface DemoMilestones {
   rolledBackAt?: number | undefined;
 }
 
-/** `npm run demo -- --json` prints this object. */
+/** `npm run -s demo -- --json` prints this object. */
 export interface DemoSummary {
   /** `healed` when act one deployed a fix and act two rolled the bad one back. */
   outcome: 'healed' | 'failed';
