@@ -122,7 +122,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
     return {
       db,
       repo,
-      worktreeBase: resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir),
+      worktreeBase: resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir, config.service?.name),
       fixes: config.fixes,
       policy: config.policy,
       configPath,
