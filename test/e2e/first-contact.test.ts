@@ -25,9 +25,10 @@ import { killAll, strayProcesses } from './helpers.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/dancer.js');
 
-function dancer(cwd: string, args: string[]) {
+function dancer(cwd: string, args: string[], input?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd,
+    input,
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1' },
   });
@@ -252,6 +253,10 @@ describe('first contact: dancer init --yes && dancer run, no edit to the service
       'package.json': JSON.stringify({ name: 'plain-http', version: '1.0.0', main: 'server.js' }),
       'server.js': PLAIN_HTTP,
     });
+    // A record from long ago: store.retention (14 days) must remove it once dancer run is up.
+    const old = dancer(dir, ['ingest', '-'], '{"level":30,"time":1600000000000,"msg":"ancient record"}\n');
+    expect(old.code, old.stderr).toBe(0);
+    expect(stored(dir, 'ancient record').rows).toBe(1);
     const { run: r, config, port, t0 } = await initAndRun(dir);
     expect(config.service).toMatchObject({ start: 'node server.js', mode: 'port' });
     await until('the service to answer', 10_000, async () => ((await get(port, '/')) === 200 ? true : undefined));
@@ -265,6 +270,10 @@ describe('first contact: dancer init --yes && dancer run, no edit to the service
       return list.length > 0 ? list : undefined;
     });
     expect(patterns[0]!.count).toBe(2);
+    // Retention runs under dancer run (store.retention.intervalSeconds; a first round at start).
+    await until('retention to prune the old record', 10_000, () =>
+      stored(dir, 'ancient record').rows === 0 ? true : undefined,
+    );
     r.child.kill('SIGTERM');
     expect(await r.exit).toBe(0);
   });
