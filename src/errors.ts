@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   // supervise
   DANCER_SPAWN_FAILED: 'The service process could not be started.',
   DANCER_NOT_READY: 'A new worker did not pass readiness in time.',
+  DANCER_WORKER_PORT_CONFLICT:
+    'In socket mode the worker bound the port itself (EADDRINUSE): use mode: port, or take the socket with dancer/listen.',
   DANCER_DEPLOY_FAILED: 'A deploy or release build failed.',
   DANCER_ROLLBACK_FAILED: 'A rollback could not be completed.',
   DANCER_SUPERVISOR_UNREACHABLE: 'No running supervisor answers on the control socket.',

@@ -55,6 +55,8 @@ export default async function dancerPinoTransport(options: DancerPinoOptions = {
   const socketPath = options.socket ?? process.env[CAPTURE_SOCKET_ENV];
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const push = socketPath ? forwardTo(socketPath, options) : storeTo(options, maxRecordBytes);
+  // Under dancer run: announce this transport before any target handles a record (dedupe).
+  await push.ready?.();
   return build(
     (source) => {
       source.on('data', (line: string) => {
@@ -85,6 +87,7 @@ function report(message: string): void {
 
 interface LineTarget {
   line(line: string): void;
+  ready?: () => Promise<void>;
   close(): Promise<void> | void;
 }
 
@@ -121,6 +124,7 @@ function forwardTo(socketPath: string, options: DancerPinoOptions): LineTarget {
   const forwarder = new SocketForwarder({ socketPath, queueMaxRecords: options.queueMaxRecords, onReport: report });
   return {
     line: (line) => forwarder.push(line),
+    ready: () => forwarder.ready(),
     close: () => forwarder.close(),
   };
 }

@@ -44,6 +44,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { commands: ['dashboard'], load: () => import('./dashboard.js') },
   { commands: ['top'], load: () => import('./top.js') },
   { commands: ['consultations'], load: () => import('./consultations.js') },
+  { commands: ['model-server'], load: () => import('./model-server.js') },
 ];
 
 /**

@@ -1,4 +1,4 @@
-import { createReadStream, fstatSync } from 'node:fs';
+import { createReadStream, existsSync, fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { followFile } from '../capture/follow.js';
@@ -75,6 +75,10 @@ export async function runIngest(file: string, options: IngestOptions): Promise<I
   const dbPath = dbPathFor(options, loaded);
   const { capture, store } = loaded.config;
   const fromStdin = file === '-';
+  // A missing input fails before the store is created (no empty database left behind).
+  if (!fromStdin && !options.follow && !existsSync(file)) {
+    throw new DancerError('DANCER_CAPTURE_INPUT_FAILED', `Cannot read ${file}: no such file.`, { details: { file } });
+  }
   // A pipe must never be slowed down; a file may wait for the store.
   const mayWait = !fromStdin || isRegularFile(0);
 

@@ -14,8 +14,9 @@ export interface SandboxUserOptions {
 }
 
 /**
- * Resolve (or create) the sandbox account and return the `fixes:` section for the starter
- * dancer.yaml, or '' when Dancer is not root (the sandbox then keeps Dancer's own uid).
+ * Resolve (or create) the sandbox account and return the lines for the `fixes:` section of the
+ * generated dancer.yaml (which ends with that section), or '' when Dancer is not root (the
+ * sandbox then keeps Dancer's own uid).
  *
  * @throws {DancerError} `DANCER_SANDBOX_UNAVAILABLE` when the account does not exist and cannot be created.
  */
@@ -37,5 +38,5 @@ export function sandboxUserStep(opts: SandboxUserOptions, uid = process.getuid?.
     }
   }
   const user = resolveUser(name);
-  return `fixes:\n  # Gate steps and the agent's Bash commands run in bubblewrap as this unprivileged user.\n  sandbox: { user: ${user.name} }\n`;
+  return `  # Gate steps and the agent's Bash commands run in bubblewrap as this unprivileged user.\n  sandbox: { user: ${user.name} }\n`;
 }

@@ -45,6 +45,8 @@ export function register(program: Command): void {
       const { startOversight } = await import('../dashboard/oversight.js');
       oversight = await startOversight({ running, loaded, actions: healing.loop?.actions, hub: healing.hub });
       process.exitCode = await running.done;
+      const failure = running.failure();
+      if (failure) throw failure;
     });
 }
 

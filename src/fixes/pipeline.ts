@@ -300,12 +300,18 @@ function entryFor(fix: FixRecord, outcome: AgentOutcome, title?: string): Change
   const files = outcome.filesChanged?.length ? ` Files: ${outcome.filesChanged.join(', ')}.` : '';
   return {
     title: title ?? outcome.summary ?? `Dancer fix ${fix.id} for pattern ${fix.patternId}`,
+    // The agent's analysis explains what was wrong; "What changed" is the change itself.
     problem:
-      outcome.rootCause ??
-      (outcome.missing ? `Missing from the logs: ${outcome.missing}` : undefined) ??
-      fix.patternText ??
-      undefined,
-    change: `${outcome.analysis ?? outcome.summary ?? ''}${files}`.trim(),
+      [
+        outcome.rootCause ??
+          (outcome.missing ? `Missing from the logs: ${outcome.missing}` : undefined) ??
+          fix.patternText ??
+          undefined,
+        outcome.analysis,
+      ]
+        .filter(Boolean)
+        .join('\n\n') || undefined,
+    change: `${outcome.summary ?? ''}${files}`.trim(),
     testing: outcome.regressionTest
       ? `Regression test ${outcome.regressionTest}: the gate checks that it fails on the base commit and passes with the fix.`
       : 'No regression test named; the gate runs the configured steps.',
@@ -590,8 +596,10 @@ export function mergeMessage(deps: PipelineDeps, fix: FixRecord, approvedBy: str
   return formatCommitMessage(
     {
       title: `Dancer fix ${fix.id}: ${fix.summary ?? `pattern ${fix.patternId}`}`,
-      problem: [fix.rootCause, fix.patternText ? `Pattern: ${fix.patternText}` : ''].filter(Boolean).join('\n\n'),
-      change: `${fix.analysis ?? fix.summary ?? ''} (${fix.filesChanged ?? '?'} file(s), ${fix.linesChanged ?? '?'} line(s); risk ${fix.risk ?? 'unknown'}; approved by ${approvedBy}; branch ${fix.branch})`,
+      problem: [fix.rootCause, fix.analysis, fix.patternText ? `Pattern: ${fix.patternText}` : '']
+        .filter(Boolean)
+        .join('\n\n'),
+      change: `${fix.summary ?? ''} (${fix.filesChanged ?? '?'} file(s), ${fix.linesChanged ?? '?'} line(s); risk ${fix.risk ?? 'unknown'}; approved by ${approvedBy}; branch ${fix.branch})`,
       testing: testedText(deps, fix),
     },
     { fixId: fix.id, patternId: fix.patternId, consultationId: fix.consultationId ?? undefined, costUsd: fix.costUsd },

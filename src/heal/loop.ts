@@ -128,7 +128,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       db,
       repo,
       hide: [stateDir],
-      worktreeBase: resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir),
+      worktreeBase: resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir, config.service?.name),
       fixes: config.fixes,
       policy: config.policy,
       configPath,

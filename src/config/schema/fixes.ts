@@ -133,7 +133,9 @@ export const fixesSchema = z
     worktreeBase: z
       .string()
       .optional()
-      .describe('Default: /var/dancer/worktrees as root when writable, else .dancer/worktrees.'),
+      .describe(
+        'Default: /var/dancer/<service>/worktrees as root when writable (one folder per service), else .dancer/worktrees.',
+      ),
     author: z
       .object({
         name: z.string().default('Dancer'),
