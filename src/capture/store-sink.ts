@@ -1,5 +1,5 @@
 import { DancerError, errorMessage } from '../errors.js';
-import { LogWriter, type LogWriterStats } from '../store/log-writer.js';
+import { type BatchPlugin, LogWriter, type LogWriterStats } from '../store/log-writer.js';
 import { type Db, openStore } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
 import { CaptureQueue } from './queue.js';
@@ -33,6 +33,18 @@ export interface StoreSinkOptions<T> {
   backpressure?: boolean | undefined;
   /** Told once per condition (store cannot be opened, writes failing). Default: stderr. */
   onReport?: ((error: DancerError) => void) | undefined;
+  /**
+   * Called each time the store is opened: the writer plugins to run inside its transactions
+   * (the patterns stage: miner, detector) and what to stop when the sink closes.
+   */
+  stages?: ((db: Db) => SinkStages) | undefined;
+}
+
+/** What {@link StoreSinkOptions.stages} returns. */
+export interface SinkStages {
+  plugins: BatchPlugin[];
+  /** Called after the last batch was written, before the database is closed. */
+  close?: () => void;
 }
 
 /** Counters of a {@link StoreSink}. */
@@ -73,6 +85,7 @@ export class StoreSink<T> {
   private pushed = 0;
   private written = 0;
   private finalWriterStats: LogWriterStats | undefined;
+  private stages: SinkStages | undefined;
   private readonly roomWaiters: Array<() => void> = [];
   private readonly report: (error: DancerError) => void;
 
@@ -164,6 +177,7 @@ export class StoreSink<T> {
     }
     try {
       this.writer?.close();
+      this.stages?.close?.();
     } finally {
       this.finalWriterStats = this.writer?.stats;
       this.writer = null;
@@ -184,9 +198,11 @@ export class StoreSink<T> {
     this.lastOpenAttempt = now;
     try {
       this.db = openStore(this.options.dbPath, { busyTimeoutMs: this.options.busyTimeoutMs ?? 1000 });
+      this.stages = this.options.stages?.(this.db);
       this.writer = new LogWriter(this.db, {
         maxBatchRecords: this.options.maxBatchRecords,
         maxBatchDelayMs: this.options.maxBatchDelayMs,
+        plugins: this.stages?.plugins ?? [],
         onError: (error) => this.report(error),
       });
       if (this.pendingUnavailable > 0) {
@@ -201,6 +217,8 @@ export class StoreSink<T> {
         // The open failed part-way; the handle is unusable either way and the failure is reported below.
       }
       this.db = null;
+      this.stages?.close?.();
+      this.stages = undefined;
       if (!this.reportedOpen) {
         this.reportedOpen = true;
         const cause = error instanceof DancerError ? error : undefined;
