@@ -18,7 +18,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const args = process.argv.slice(2);
 const dataArg = args.indexOf('--data');
-const data = dataArg >= 0 ? path.resolve(args[dataArg + 1]) : path.resolve(repo, '../shared/data/loghub');
+const data = dataArg >= 0 ? path.resolve(args[dataArg + 1]) : findData(repo);
+
+/** `shared/data/loghub` beside the clone or beside one of its parent folders (a worktree). */
+function findData(from) {
+  for (let dir = path.resolve(from, '..'); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'shared/data/loghub');
+    if (existsSync(candidate) || dir === path.dirname(dir)) return candidate;
+  }
+}
 const evaluator = path.resolve(data, '../../tools/loghub-eval.py');
 const write = !args.includes('--no-write');
 

@@ -11,6 +11,14 @@
  * that change the token count). Ids are stable: a template keeps its id as it generalises; when it
  * comes to cover another template, the other one is merged into it and records `mergedInto`.
  */
+import {
+  constantWord,
+  DEFAULT_EVIDENCE,
+  differInWord,
+  type EvidenceRule,
+  isKeyword,
+  isVariablePosition,
+} from './evidence.js';
 import { fingerprintFrames } from './fingerprint.js';
 import { createMasker, type MaskConfig, type Masker, WILDCARD } from './masks.js';
 import { joinTokens, tokenize } from './tokenize.js';
@@ -32,7 +40,11 @@ export interface MinerOptions {
    * off. Answers only, never state: a cache is cleared whenever a template changes. Default 100000.
    */
   cacheSize?: number;
+  /** When a word position becomes a variable (evidence.ts). Not a config key: fixed for every system. */
+  evidence?: Partial<EvidenceRule>;
 }
+
+export { isKeyword } from './evidence.js';
 
 /** Per-record options of {@link TemplateMiner.add}. */
 export interface AddOptions {
@@ -168,6 +180,7 @@ export class TemplateMiner {
   private readonly maxChildren: number;
   private readonly maxFrames: number;
   private readonly cacheSize: number;
+  private readonly evidence: EvidenceRule;
   private readonly clusters = new Map<number, Cluster>();
   /** leaf key → clusters (live ones only). */
   private readonly leaves = new Map<string, Cluster[]>();
@@ -199,6 +212,7 @@ export class TemplateMiner {
     this.maxChildren = options.maxChildren ?? DEFAULT_MINER_OPTIONS.maxChildren;
     this.maxFrames = options.maxFrames ?? DEFAULT_MINER_OPTIONS.maxFrames;
     this.cacheSize = options.cacheSize ?? DEFAULT_MINER_OPTIONS.cacheSize;
+    this.evidence = { ...DEFAULT_EVIDENCE, ...options.evidence };
   }
 
   /** Mask and tokenise a message as the miner sees it. */
@@ -229,7 +243,12 @@ export class TemplateMiner {
       return this.result(cluster, message, false, false);
     }
     const tokens = tokenize(masked);
-    cluster = this.search(tokens, fp) ?? this.searchSiblings(tokens, fp);
+    cluster = this.search(tokens, fp);
+    let siblings: Cluster[] | undefined;
+    if (!cluster) {
+      siblings = this.searchSiblings(tokens, fp);
+      cluster = siblings?.[0];
+    }
     let created = false;
     let changed = false;
     if (cluster && !covers(cluster.tokens, tokens)) {
@@ -238,6 +257,22 @@ export class TemplateMiner {
     }
     if (cluster) {
       changed = this.absorb(cluster, tokens);
+      if (siblings) {
+        // The word position became a variable: the other siblings are that template now.
+        for (const other of siblings) {
+          const keep = this.resolve(cluster.id) as Cluster;
+          if (other === keep || other.mergedInto !== undefined || !covers(keep.tokens, other.tokens)) continue;
+          const [k, gone] = other.id < keep.id ? [other, keep] : [keep, other];
+          if (k !== keep) {
+            k.tokens = [...keep.tokens];
+            k.text = undefined;
+            this.unindex(k);
+            this.index(k);
+          }
+          this.mergeInto(gone, k);
+        }
+        changed = true;
+      }
     } else {
       cluster = this.findAcrossLengths(tokens, fp);
       if (!cluster) {
@@ -605,62 +640,55 @@ export class TemplateMiner {
   }
 
   /**
-   * For each leading position i, the key of the group with position i left out: templates that
-   * differ from a message only in one leading word share it.
+   * For each word position i (see evidence.ts), the key of the siblings with position i left out:
+   * templates that differ from each other in that word only share it.
    */
   private siblingKeysOf(tokens: readonly string[], fp: string): string[] {
-    const n = Math.min(this.depth, tokens.length);
-    if (tokens.length < 4) return [];
-    const keys = tokens.slice(0, n).map((t) => this.key(t));
-    const group = this.groupKey(fp, tokens.length);
     const out: string[] = [];
-    for (let i = 0; i < n; i++) {
-      if (keys[i] === STAR) continue;
-      out.push(`${group}${SEP}@${i}${SEP}${keys.map((k, j) => (j === i ? '' : k)).join(SEP)}`);
+    if (tokens.length < 2) return out;
+    let constants = 0;
+    for (const t of tokens) if (!t.includes(WILDCARD)) constants++;
+    // The word and at least one other constant token.
+    if (constants < 2) return out;
+    const group = this.groupKey(fp, tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i] as string;
+      if (t.includes(WILDCARD)) continue;
+      const w = constantWord(t);
+      // Keywords (upper-case identifiers) are constants whatever the evidence.
+      if (w !== undefined && isKeyword(w)) continue;
+      // A word leaves its `key=` in the key; any other token (`shard3x`) is left out whole.
+      out.push(siblingKey(group, tokens, i, w === undefined ? t.length : w.length));
     }
     return out;
   }
 
   /**
-   * A template that differs from the message in exactly one leading token and matches every other
-   * constant token (at least three of them): the leading token is a variable (`user db-1 ...`,
-   * `user db-2 ...`), which plain Drain would split into one template per value forever. A plain
-   * word (letters only) may well be a constant (`Accepted password ...` / `Failed password ...`),
-   * so it takes three different words in that position before they become one `<*>`.
+   * Siblings of a message that no template takes: templates that differ from it in one word
+   * only. When the words seen in that position (the siblings' and the message's) are evidence of
+   * a variable (evidence.ts: enough distinct words, spread thin), returns the siblings, oldest
+   * first: the message joins the oldest, whose word becomes `<*>`, and the others merge into it.
    */
-  private searchSiblings(tokens: readonly string[], fp: string): Cluster | undefined {
-    const n = Math.min(this.depth, tokens.length);
-    if (tokens.length < 4) return undefined;
-    const keys = tokens.slice(0, n).map((t) => this.key(t));
-    const group = this.groupKey(fp, tokens.length);
-    for (let i = 0; i < n; i++) {
-      if (keys[i] === STAR) continue;
-      const set = this.siblings.get(`${group}${SEP}@${i}${SEP}${keys.map((k, j) => (j === i ? '' : k)).join(SEP)}`);
+  private searchSiblings(tokens: readonly string[], fp: string): Cluster[] | undefined {
+    const keys = this.siblingKeysOf(tokens, fp);
+    for (const key of keys) {
+      const set = this.siblings.get(key);
       if (!set) continue;
-      const mt = tokens[i] as string;
-      if (isKeyword(mt)) continue;
-      let best: Cluster | undefined;
-      const values = new Set<string>([mt]);
-      let scanned = 0;
+      const at = siblingPosition(key);
+      const word = constantWord(tokens[at] as string) !== undefined;
+      const counts: number[] = [1];
+      const list: Cluster[] = [];
       for (const c of set) {
-        if (scanned++ > 200) break;
-        const tt = c.tokens[i] as string;
-        if (tt === mt || tt.includes(WILDCARD) || isKeyword(tt)) continue;
-        let literal = 0;
-        let ok = true;
-        for (let j = 0; j < tokens.length && ok; j++) {
-          if (j === i) continue;
-          const t = c.tokens[j] as string;
-          if (t === WILDCARD) continue;
-          if (t === tokens[j]) {
-            if (!t.includes(WILDCARD)) literal++;
-          } else ok = false;
-        }
-        if (!ok || literal < 3) continue;
-        values.add(tt);
-        if (!best || c.id < best.id) best = c;
+        if (c.mergedInto !== undefined) continue;
+        // A token that is not a word (`shard3x`) is a value by its shape: one sibling of the same
+        // kind is evidence enough. Words need the evidence rule.
+        if ((constantWord(c.tokens[at] as string) !== undefined) !== word) continue;
+        counts.push(c.count);
+        list.push(c);
       }
-      if (best && (values.size >= 3 || (!isPlainWord(mt) && !isPlainWord(best.tokens[i] as string)))) return best;
+      if (list.length === 0) continue;
+      if (word && !isVariablePosition(counts, this.evidence)) continue;
+      return list.sort((a, b) => a.id - b.id);
     }
     return undefined;
   }
@@ -702,8 +730,9 @@ export class TemplateMiner {
       if (tt === WILDCARD) continue;
       lit++;
       const mt = tokens[i] as string;
-      if (tt === mt) eq++;
-      else if (isKeyword(tt) && isKeyword(mt)) return;
+      if (tt === mt || tokenCovers(tt, mt)) eq++;
+      // Two different words: a constant each, until the evidence says otherwise (evidence.ts).
+      else if (differInWord(tt, mt)) return;
     }
     const sim = lit === 0 ? (allWild(tokens) ? 1 : 0) : eq / lit;
     if (sim < this.st) return;
@@ -780,6 +809,16 @@ export class TemplateMiner {
       this.unindex(c);
       this.index(c);
       return;
+    }
+    for (const k of c.siblingKeys ?? []) this.siblings.get(k)?.delete(c);
+    c.siblingKeys = this.siblingKeysOf(c.tokens, c.fingerprint);
+    for (const k of c.siblingKeys) {
+      let set = this.siblings.get(k);
+      if (!set) {
+        set = new Set();
+        this.siblings.set(k, set);
+      }
+      set.add(c);
     }
     for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
     c.anchors = anchorsOf(c.tokens);
@@ -911,37 +950,21 @@ function anchorsOf(tokens: readonly string[]): string[] {
   return [];
 }
 
-/**
- * An upper-case identifier (`RUNNING`, `FAIL_TASK_CLEANUP`, `HTTPS`, `GET`): an enum constant or
- * keyword from the code, so two different ones make two templates, never a `<*>`.
- */
-export function isKeyword(token: string): boolean {
-  let start = 0;
-  let end = token.length;
-  while (start < end && !isAlnum(token.charCodeAt(start))) start++;
-  while (end > start && !isAlnum(token.charCodeAt(end - 1))) end--;
-  if (end - start < 2) return false;
-  let upper = 0;
-  for (let i = start; i < end; i++) {
-    const c = token.charCodeAt(i);
-    if (c >= 65 && c <= 90) upper++;
-    else if (!((c >= 48 && c <= 57) || c === 95)) return false;
-  }
-  return upper >= 2;
+/** The position a sibling key leaves out. */
+function siblingPosition(key: string): number {
+  const at = key.indexOf(`${SEP}@`);
+  return Number.parseInt(key.slice(at + 2), 10);
 }
 
-/** Letters only, once outer punctuation is stripped: a word that may well be a constant. */
-function isPlainWord(token: string): boolean {
-  let a = 0;
-  let b = token.length;
-  while (a < b && !isAlnum(token.charCodeAt(a))) a++;
-  while (b > a && !isAlnum(token.charCodeAt(b - 1))) b--;
-  if (a === b) return false;
-  for (let i = a; i < b; i++) {
-    const c = token.charCodeAt(i);
-    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122))) return false;
+/** Sibling key: the group, the position left out, and every other token. */
+function siblingKey(group: string, tokens: readonly string[], at: number, wordLength: number): string {
+  let key = `${group}${SEP}@${at}`;
+  for (let j = 0; j < tokens.length; j++) {
+    const t = tokens[j] as string;
+    // The word left out; a `key=` before it stays.
+    key += j === at ? `${SEP}${t.slice(0, t.length - wordLength)}${SEP}` : `${SEP}${t}`;
   }
-  return true;
+  return key;
 }
 
 function allWild(tokens: readonly string[]): boolean {
