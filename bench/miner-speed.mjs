@@ -118,7 +118,11 @@ for (const k of [10, 1000, 50000]) {
 }
 
 let loghub;
-const data = path.resolve(here, '../../shared/data/loghub');
+// `shared/data/loghub` beside the clone or beside one of its parent folders (a worktree).
+let data = path.resolve(here, '../../shared/data/loghub');
+for (let dir = path.resolve(here, '../..'); !existsSync(data) && dir !== path.dirname(dir); dir = path.dirname(dir)) {
+  data = path.join(path.dirname(dir), 'shared/data/loghub');
+}
 if (existsSync(data)) {
   const systems = ['HDFS', 'Hadoop', 'Spark', 'Zookeeper', 'HealthApp', 'Apache', 'OpenSSH', 'Proxifier'];
   const lines = systems.flatMap((s) =>

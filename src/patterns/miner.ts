@@ -469,7 +469,8 @@ export class TemplateMiner {
     const group = this.groupKey(fp, tokens.length);
     const out: string[] = [];
     const first = tokens[0];
-    if (first !== undefined && !first.includes(WILDCARD)) this.expandKeys(`${group}${SEP}0`, tokens, 0, out);
+    if (first !== undefined && (!first.includes(WILDCARD) || tokens.length === 1))
+      this.expandKeys(`${group}${SEP}0`, tokens, 0, out);
     if (tokens.length > 1) this.expandKeys(`${group}${SEP}1`, tokens, 1, out);
     else if (tokens.length === 0) out.push(`${group}${SEP}0`);
     return out;
@@ -556,7 +557,8 @@ export class TemplateMiner {
     if (tokens.length === 0) return; // leafKeysFor gives a key no template is stored under
     const group = this.groupKey(fp, tokens.length);
     const first = tokens[0] as string;
-    if (!first.includes(WILDCARD)) {
+    // A one-token template is keyed at offset 0 even when that token is variable.
+    if (!first.includes(WILDCARD) || tokens.length === 1) {
       const root = this.tree.get(`${group}${SEP}0`);
       if (root) this.walk(root, tokens, 0, 0, out);
     }
@@ -791,7 +793,7 @@ export class TemplateMiner {
     for (let i = 0; i < t.length; i++) {
       const tt = t[i] as string;
       const mt = tokens[i] as string;
-      if (tt === mt || tt === WILDCARD) continue;
+      if (tt === mt || tt === WILDCARD || tokenCovers(tt, mt)) continue;
       t[i] = generalize(tt, mt);
       changed = true;
       if (i <= this.depth) lead = true;
