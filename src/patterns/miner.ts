@@ -226,21 +226,41 @@ export class TemplateMiner {
   }
 
   /** Assign `message` to a template, learning from it. */
-  add(message: string, opts: AddOptions = {}): AddResult {
-    const fp = opts.frames ? this.fingerprint(opts.frames) : '';
+  add(message: string, opts?: AddOptions): AddResult {
+    const cluster = this.assign(message, opts);
+    return new Assignment(this, cluster.id, this.text(cluster), message, this.lastCreated, this.lastChanged);
+  }
+
+  /**
+   * {@link add} for the hot path: the template id only, nothing allocated for the answer (a
+   * message whose raw text was seen before costs one map lookup).
+   */
+  addId(message: string, opts?: AddOptions): number {
+    return this.assign(message, opts).id;
+  }
+
+  private lastCreated = false;
+  private lastChanged = false;
+
+  private assign(message: string, opts: AddOptions | undefined): Cluster {
+    const fp = opts?.frames ? this.fingerprint(opts?.frames) : '';
     const rawKey = fp === '' ? message : `${fp}${SEP}${message}`;
     let cluster = this.rawCache.get(rawKey);
     if (cluster) {
-      this.seen(cluster, opts.ts);
-      return this.result(cluster, message, false, false);
+      this.seen(cluster, opts?.ts);
+      this.lastCreated = false;
+      this.lastChanged = false;
+      return cluster;
     }
     const masked = this.masker.mask(message);
     const maskedKey = fp === '' ? masked : `${fp}${SEP}${masked}`;
     cluster = this.maskedCache.get(maskedKey);
     if (cluster) {
       this.remember(rawKey, maskedKey, cluster);
-      this.seen(cluster, opts.ts);
-      return this.result(cluster, message, false, false);
+      this.seen(cluster, opts?.ts);
+      this.lastCreated = false;
+      this.lastChanged = false;
+      return cluster;
     }
     const tokens = tokenize(masked);
     cluster = this.search(tokens, fp);
@@ -276,7 +296,7 @@ export class TemplateMiner {
     } else {
       cluster = this.findAcrossLengths(tokens, fp);
       if (!cluster) {
-        cluster = this.create(tokens, fp, opts.ts);
+        cluster = this.create(tokens, fp, opts?.ts);
         created = true;
         if (this.mergeCovered(cluster)) changed = true;
       }
@@ -295,8 +315,10 @@ export class TemplateMiner {
     } else {
       this.remember(rawKey, maskedKey, cluster);
     }
-    this.seen(cluster, opts.ts);
-    return this.result(cluster, message, created, changed);
+    this.seen(cluster, opts?.ts);
+    this.lastCreated = created;
+    this.lastChanged = changed;
+    return cluster;
   }
 
   private seen(cluster: Cluster, ts: number | undefined): void {
@@ -445,10 +467,6 @@ export class TemplateMiner {
   private text(c: Cluster): string {
     c.text ??= joinTokens(c.tokens);
     return c.text;
-  }
-
-  private result(c: Cluster, message: string, created: boolean, changed: boolean): AddResult {
-    return new Assignment(this, c.id, this.text(c), message, created, changed);
   }
 
   private key(token: string | undefined): string {

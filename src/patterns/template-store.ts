@@ -144,7 +144,7 @@ export function minerPlugin(store: TemplateStore, miner: TemplateMiner): BatchPl
     prepare(record) {
       const frames = recordFrames(record);
       const text = patternText(record);
-      record.templateId = miner.add(text, frames ? { frames, ts: record.ts } : { ts: record.ts }).templateId;
+      record.templateId = miner.addId(text, frames ? { frames, ts: record.ts } : { ts: record.ts });
     },
     inTransaction(_db, rows: WrittenRow[]) {
       const touched = new Map<number, TemplateTouch>();
