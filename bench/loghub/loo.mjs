@@ -63,12 +63,9 @@ export function mineLines(lines, options) {
   });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  if (!existsSync(data)) {
-    console.error(`leave-one-out skipped: ${data} not found (see bench/loghub/README.md)`);
-    process.exit(0);
-  }
-  const systems = SYSTEMS.map((s) => ({ name: s, ...loadSystem(data, s) }));
+/** Score every setting on every system, and each system with the setting chosen without it. */
+export function leaveOneOut(dir) {
+  const systems = SYSTEMS.map((s) => ({ name: s, ...loadSystem(dir, s) }));
   // scores[g][s]
   const scores = GRID.map((g) => systems.map((s) => score(s.truth, mineLines(s.lines, g.options))));
   const rows = systems.map((s, si) => {
@@ -84,6 +81,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     });
     return { system: s.name, chosen: GRID[best].name, ...scores[best][si], shipped: scores[0][si] };
   });
+  return { systems: SYSTEMS, scores, rows };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (!existsSync(data)) {
+    console.error(`leave-one-out skipped: ${data} not found (see bench/loghub/README.md)`);
+    process.exit(0);
+  }
+  const { scores, rows } = leaveOneOut(data);
+  const systems = SYSTEMS;
   if (args.includes('--json')) console.log(JSON.stringify({ grid: GRID, scores, rows }, null, 2));
   else {
     for (const [gi, g] of GRID.entries()) {

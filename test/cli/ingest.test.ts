@@ -127,6 +127,32 @@ describe('dancer ingest', () => {
     expect(again.find((p) => p.id === payment?.id)?.count).toBe(31);
   });
 
+  it('names each error pattern by what differs: one log text, three errors, three patterns in `dancer patterns`', async () => {
+    const { dir, db } = workspace();
+    const errors = [
+      { type: 'TypeError', message: "Cannot read properties of undefined (reading 'percent')" },
+      { type: 'Error', message: 'unsupported currency EUR' },
+      { type: 'RangeError', message: 'Invalid array length' },
+    ];
+    const lines = Array.from({ length: 30 }, (_, i) => {
+      const err = errors[i % 3] as { type: string; message: string };
+      return JSON.stringify({
+        level: 50,
+        time: Date.now(),
+        msg: 'checkout failed',
+        err: { ...err, stack: `${err.type}: ${err.message}\n    at handler (/srv/app/src/server.ts:40:11)` },
+      });
+    });
+    await dancer(['ingest', '-', '--db', db], { cwd: dir, input: `${lines.join('\n')}\n` });
+    const list = await dancer(['patterns', '--db', db], { cwd: dir, env: { NO_COLOR: '1' } });
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toContain(
+      "checkout failed: TypeError: Cannot read properties of undefined (reading 'percent')",
+    );
+    expect(list.stdout).toContain('checkout failed: Error: unsupported currency EUR');
+    expect(list.stdout).toContain('checkout failed: RangeError: Invalid array length');
+  });
+
   it('reads a file at the store pace: a small queue loses nothing', async () => {
     const { dir, db } = workspace('capture:\n  queueMaxRecords: 500\nstore:\n  batch:\n    maxRecords: 500\n');
     const file = path.join(dir, 'big.log');
