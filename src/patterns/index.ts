@@ -29,6 +29,7 @@ export {
 } from './miner.js';
 export { minerOptionsFromConfig } from './miner-config.js';
 export { listTemplates, type TemplateRow, templateById } from './pattern-queries.js';
+export { type PatternTextInput, patternText } from './pattern-text.js';
 export { minerPlugin, recordFrames, TemplateStore, type TemplateTouch } from './template-store.js';
 export { tokenize } from './tokenize.js';
 export {

@@ -5,16 +5,25 @@
  * (reading 'percent')`, `checkout failed: Error: unsupported currency EUR`, and so on, each its
  * own template, told apart by what people read, not by a hidden stack fingerprint alone.
  */
-import type { LogRecord } from '../store/records.js';
 
 /** Longest error message part kept in the mined text (its first line). */
 const MAX_ERROR_CHARS = 200;
 
-/** The text to mine for `record` (see the module comment). */
-export function patternText(record: Pick<LogRecord, 'message' | 'errType' | 'errMessage'>): string {
-  const errMessage = firstLine(record.errMessage);
+/** What {@link patternText} reads of a record (stored rows may hold null). */
+export interface PatternTextInput {
+  message: string;
+  errType?: string | null | undefined;
+  errMessage?: string | null | undefined;
+}
+
+/**
+ * The text to mine for `record` (see the module comment). Matching a template against a stored
+ * record (to read its parameters) takes this text too, not the bare message.
+ */
+export function patternText(record: PatternTextInput): string {
+  const errMessage = firstLine(record.errMessage ?? undefined);
   const base = record.message !== '' ? record.message : (errMessage ?? '');
-  const type = record.errType;
+  const type = record.errType || undefined;
   if (type === undefined && errMessage === undefined) return base;
   // When the log text is the error's own message (pino's default), the type goes before it; when
   // it already says it (`TypeError: x is not a function` on stderr), it is left as it is.

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { templateParams } from '../../src/consult/brief.js';
 import { patternText } from '../../src/patterns/pattern-text.js';
 import { minerPlugin, TemplateStore } from '../../src/patterns/template-store.js';
 import { LogWriter } from '../../src/store/log-writer.js';
@@ -30,6 +31,12 @@ describe('patternText: what a record is mined as', () => {
     expect(patternText({ message: 'boom', errType: 'Error', errMessage: 'boom' })).toBe('Error: boom');
     expect(patternText({ message: '', errType: 'Error', errMessage: 'boom' })).toBe('Error: boom');
     expect(patternText({ message: 'plain line' })).toBe('plain line');
+    expect(patternText({ message: 'stored row', errType: null, errMessage: null })).toBe('stored row');
+  });
+
+  it('is what a stored record is matched against to read its parameters (the consultation brief)', () => {
+    const row = { message: 'checkout failed', errType: 'RangeError', errMessage: 'Invalid count value: -7' };
+    expect(templateParams('checkout failed: RangeError: Invalid count value: <*>', patternText(row))).toEqual(['-7']);
   });
 });
 

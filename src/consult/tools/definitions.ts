@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { DancerError, isDancerError } from '../../errors.js';
+import { patternText } from '../../patterns/index.js';
 import { listLogs, SEARCH_HINT, searchLogs } from '../../store/log-queries.js';
 import type { Db } from '../../store/open.js';
 import { LEVELS, type LevelName, levelName, type StoredLog } from '../../store/records.js';
@@ -205,7 +206,7 @@ const getPatternTool: StoreTool = {
     const params: Array<Record<string, number>> = [];
     const fields: Record<string, Record<string, number>> = {};
     for (const r of rows) {
-      templateParams(t.text, r.message)?.forEach((v, i) => {
+      templateParams(t.text, patternText(r))?.forEach((v, i) => {
         const m = params[i] ?? {};
         m[v] = (m[v] ?? 0) + 1;
         params[i] = m;
