@@ -168,6 +168,10 @@ Python parses about 25,000 lines/s on this machine class (../shared/data/loghub/
 ${table}
 
 Target: >= 500,000 msg/s single-threaded with flat cost per message as templates grow.
+The Loghub mix draws 100,000 messages from the 16,000 distinct lines of the eight systems, so
+with the caches on (the default) nearly every message is a raw-cache hit: that figure meets the
+target, but says little about new text. The path that does the work (caches off: every message
+masked, tokenised and searched) is the figure to improve: it does not meet 500,000.
 `;
 if (write) {
   writeSection(path.join(here, 'RESULTS.md'), '## Template miner: speed', body);
