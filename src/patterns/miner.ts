@@ -883,9 +883,16 @@ export class TemplateMiner {
     let merged = false;
     for (const other of this.candidatesSharingAnchors(c)) {
       if (other === c || other.mergedInto !== undefined) continue;
-      if (!coversTemplate(c.tokens, other.tokens)) continue;
+      // Two templates that each have `<*>` where the other has a constant (`user carol from <*>`,
+      // `user <*> from laptop`): the evidence made both positions variable, so they are one.
+      const union = coversTemplate(c.tokens, other.tokens) ? c.tokens : unionOf(c.tokens, other.tokens);
+      if (union === undefined) continue;
       // The older template keeps its id: merge the newer into the older, taking the general text.
       const [keep, gone] = other.id < c.id ? [other, c] : [c, other];
+      if (union !== c.tokens) {
+        c.tokens = union;
+        c.text = undefined;
+      }
       if (keep !== c) {
         keep.tokens = [...c.tokens];
         keep.text = undefined;
@@ -985,4 +992,28 @@ function siblingKey(group: string, tokens: readonly string[], at: number, wordLe
     key += j === at ? `${SEP}${t.slice(0, t.length - wordLength)}${SEP}` : `${SEP}${t}`;
   }
   return key;
+}
+
+/**
+ * The union of two same-length templates that are compatible (every position equal, or `<*>` in
+ * one of them) and each variable where the other is not; undefined otherwise.
+ */
+function unionOf(a: readonly string[], b: readonly string[]): string[] | undefined {
+  if (a.length !== b.length) return undefined;
+  let aWild = false;
+  let bWild = false;
+  const out: string[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string;
+    const y = b[i] as string;
+    if (x === y) out.push(x);
+    else if (x === WILDCARD || tokenCovers(x, y)) {
+      aWild = true;
+      out.push(x);
+    } else if (y === WILDCARD || tokenCovers(y, x)) {
+      bWild = true;
+      out.push(y);
+    } else return undefined;
+  }
+  return aWild && bWild ? out : undefined;
 }

@@ -108,4 +108,18 @@ describe('the failure class: distinct constant words must not become one wildcar
     expect(m.size).toBe(1);
     expect(m.templates()[0]?.template).toBe('Failed password for <*> from <*> port <*> ssh2');
   });
+
+  it('two variable words in one message end in one template, not one per value of either', () => {
+    const m = new TemplateMiner();
+    const r = rng(3);
+    const users = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'];
+    const devices = ['laptop', 'phone', 'tablet', 'desktop', 'kiosk'];
+    for (let i = 0; i < 500; i++) {
+      m.add(`user ${users[Math.floor(r() * 10)]} logged in from ${devices[Math.floor(r() * 5)]} successfully`);
+    }
+    expect(m.size).toBe(1);
+    expect(m.templates().find((t) => t.mergedInto === undefined)?.template).toBe(
+      'user <*> logged in from <*> successfully',
+    );
+  });
 });
