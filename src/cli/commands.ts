@@ -24,6 +24,7 @@ export interface CommandGroup {
 export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { commands: ['consult'], load: () => import('./consult.js') },
   { commands: ['mcp'], load: () => import('./mcp.js') },
+  { commands: ['guard'], load: () => import('./guard.js') },
   { commands: ['mine'], load: () => import('./mine.js') },
   { commands: ['patterns'], load: () => import('./patterns.js') },
   { commands: ['replay'], load: () => import('./replay.js') },

@@ -92,6 +92,7 @@ export async function runIngest(file: string, options: IngestOptions): Promise<I
     maxBatchDelayMs: store.batch.maxDelayMs,
     stages: (db) =>
       ingestPatternsStages(db, loaded.config, (error) => progress(`dancer ingest: ${error.code}: ${error.message}`)),
+    redact: store.redactAtIngest ? loaded.config.consult.redact : false,
     onReport: (error) => {
       // A store that cannot be opened at start fails the command (reported once, by main);
       // later conditions are reported here, once each.

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
 import { systemdUnit } from '../supervise/systemd.js';
 import { withConfigOption } from './common.js';
+import { sandboxUserStep } from './init-sandbox.js';
 import { printJson, progress } from './output.js';
 import { supervisedService } from './supervise-common.js';
 
@@ -35,6 +36,11 @@ export function register(program: Command): void {
     .option('--user <name>', 'User= for the unit')
     .option('--name <name>', 'service name for a new dancer.yaml', 'app')
     .option('--start <command>', 'start command for a new dancer.yaml', 'node server.js')
+    .option(
+      '--sandbox-user <name>',
+      'unprivileged account model-written code runs as when Dancer is root (default: nobody)',
+    )
+    .option('--create-sandbox-user', 'create the sandbox account (default name dancer-sandbox) with useradd --system')
     .option('--force', 'overwrite an existing file')
     .option('--json', 'print what was written as JSON')
     .action(
@@ -47,13 +53,15 @@ export function register(program: Command): void {
         start: string;
         force?: boolean;
         json?: boolean;
+        sandboxUser?: string;
+        createSandboxUser?: boolean;
       }) => {
         if (!opts.systemd) {
           const file = path.resolve(opts.config ?? 'dancer.yaml');
           if (existsSync(file) && !opts.force) {
             throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
           }
-          writeFileSync(file, STARTER(opts.name, opts.start));
+          writeFileSync(file, STARTER(opts.name, opts.start) + sandboxUserStep(opts));
           if (opts.json) printJson({ written: file });
           else progress(`wrote ${file}`);
           return;

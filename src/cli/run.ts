@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
 import { type Healing, startHealing } from '../heal/index.js';
+import { containmentLine, describeContainment } from '../sandbox/index.js';
 import { runService } from '../supervise/run-service.js';
 import { withConfigOption } from './common.js';
 import { supervisedService } from './supervise-common.js';
@@ -26,6 +27,8 @@ export function register(program: Command): void {
         runInTmux(name, loaded.file!);
         return;
       }
+      // Say plainly who runs what (issue: nothing runs as root silently).
+      process.stderr.write(`dancer: ${containmentLine(describeContainment(loaded.config.fixes.sandbox))}\n`);
       let healing: Healing | undefined;
       const running = await runService({
         loaded,
