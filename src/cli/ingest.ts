@@ -6,6 +6,7 @@ import { createLineCapture } from '../capture/line-capture.js';
 import { estimateRecordBytes } from '../capture/queue.js';
 import { StoreSink } from '../capture/store-sink.js';
 import { DancerError, errorMessage } from '../errors.js';
+import { ingestPatternsStages } from '../patterns/detector-pipeline.js';
 import type { LogRecord } from '../store/records.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { printJson, progress } from './output.js';
@@ -93,6 +94,8 @@ export async function runIngest(file: string, options: IngestOptions): Promise<I
     backpressure: mayWait || Boolean(options.follow),
     maxBatchRecords: store.batch.maxRecords,
     maxBatchDelayMs: store.batch.maxDelayMs,
+    stages: (db) =>
+      ingestPatternsStages(db, loaded.config, (error) => progress(`dancer ingest: ${error.code}: ${error.message}`)),
     redact: store.redactAtIngest ? loaded.config.consult.redact : false,
     onReport: (error) => {
       // A store that cannot be opened at start fails the command (reported once, by main);

@@ -91,6 +91,68 @@ describe('dancer ingest', () => {
     expect(summary.lines).toBe(16);
   });
 
+  it('assigns templates at ingest as `dancer run` does; `dancer patterns` lists them with the detector decisions', async () => {
+    const { dir, db } = workspace();
+    const lines: string[] = [];
+    for (let i = 0; i < 30; i++) lines.push(`ERROR payment ${1000 + i} failed: card declined by issuer ${i % 4}`);
+    for (let i = 0; i < 5; i++) lines.push(`INFO user u${i} logged in from 10.0.0.${i}`);
+    const run = await dancer(['ingest', '-', '--db', db, '--json'], { cwd: dir, input: `${lines.join('\n')}\n` });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    // Every stored row carries a template.
+    expect(query(db, 'SELECT count(*) AS n FROM logs WHERE template_id IS NULL')).toEqual([{ n: 0 }]);
+    const list = await dancer(['patterns', '--db', db, '--json'], { cwd: dir });
+    expect(list.stderr).toBe('');
+    const patterns = JSON.parse(list.stdout) as Array<{
+      id: number;
+      count: number;
+      maxLevel: string;
+      template: string;
+    }>;
+    expect(patterns.map((p) => [p.count, p.maxLevel]).sort()).toEqual([
+      [30, 'error'],
+      [5, 'info'],
+    ]);
+    const payment = patterns.find((p) => p.count === 30);
+    expect(payment?.template).toContain('payment');
+    // The detector ran at ingest: a new error pattern recurring more than 10 times fired.
+    const why = await dancer(['patterns', 'why', String(payment?.id), '--db', db, '--json'], { cwd: dir });
+    const decisions = (JSON.parse(why.stdout) as { decisions: Array<{ rule: string; outcome: string }> }).decisions;
+    expect(decisions.some((d) => d.rule === 'new_pattern' && d.outcome === 'fire')).toBe(true);
+    // A second ingest keeps the ids: the same lines land on the same templates.
+    await dancer(['ingest', '-', '--db', db], { cwd: dir, input: `${lines[0]}\n` });
+    const again = JSON.parse(
+      (await dancer(['patterns', '--db', db, '--json'], { cwd: dir })).stdout,
+    ) as typeof patterns;
+    expect(again.find((p) => p.id === payment?.id)?.count).toBe(31);
+  });
+
+  it('names each error pattern by what differs: one log text, three errors, three patterns in `dancer patterns`', async () => {
+    const { dir, db } = workspace();
+    const errors = [
+      { type: 'TypeError', message: "Cannot read properties of undefined (reading 'percent')" },
+      { type: 'Error', message: 'unsupported currency EUR' },
+      { type: 'RangeError', message: 'Invalid array length' },
+    ];
+    const lines = Array.from({ length: 30 }, (_, i) => {
+      const err = errors[i % 3] as { type: string; message: string };
+      return JSON.stringify({
+        level: 50,
+        time: Date.now(),
+        msg: 'checkout failed',
+        err: { ...err, stack: `${err.type}: ${err.message}\n    at handler (/srv/app/src/server.ts:40:11)` },
+      });
+    });
+    await dancer(['ingest', '-', '--db', db], { cwd: dir, input: `${lines.join('\n')}\n` });
+    const list = await dancer(['patterns', '--db', db], { cwd: dir, env: { NO_COLOR: '1' } });
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toContain(
+      "checkout failed: TypeError: Cannot read properties of undefined (reading 'percent')",
+    );
+    expect(list.stdout).toContain('checkout failed: Error: unsupported currency EUR');
+    expect(list.stdout).toContain('checkout failed: RangeError: Invalid array length');
+  });
+
   it('reads a file at the store pace: a small queue loses nothing', async () => {
     const { dir, db } = workspace('capture:\n  queueMaxRecords: 500\nstore:\n  batch:\n    maxRecords: 500\n');
     const file = path.join(dir, 'big.log');

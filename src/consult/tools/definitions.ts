@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { DancerError, isDancerError } from '../../errors.js';
+import { patternText } from '../../patterns/index.js';
 import { gitSync } from '../../process/index.js';
 import { listLogs, SEARCH_HINT, searchLogs } from '../../store/log-queries.js';
 import type { Db } from '../../store/open.js';
@@ -219,7 +220,7 @@ const getPatternTool: StoreTool = {
     // Parameters from redacted messages only, each with the text in front of it (its key).
     const split = redactedParams(
       t.text,
-      rows.map((r) => r.message),
+      rows.map((r) => patternText(r)),
       ctx.redactor,
     );
     const fields: Record<string, Record<string, number>> = {};
