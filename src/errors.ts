@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   DANCER_CONSULT_ABORTED: 'A consultation was aborted (emergency stop or shutdown).',
   DANCER_BUDGET_EXCEEDED: 'A consultation, daily or hourly budget would be exceeded.',
   DANCER_AGENT_UNAVAILABLE: 'Claude Code could not be started (binary missing, no credentials).',
+  DANCER_TOOL_OUT_OF_SCOPE:
+    "A store tool was asked about a pattern, fix or request outside the consultation's pattern.",
   // fixes
   DANCER_GIT_FAILED: 'A git command failed.',
   DANCER_GIT_DIRTY: 'The main working tree has uncommitted changes; Dancer will not touch it.',

@@ -193,7 +193,16 @@ async function diffCommand(rawId: string, options: FixesOptions): Promise<void> 
     throw new DancerError('DANCER_NOT_FOUND', `Fix ${id} has no commit yet (state ${fix.state})`, { details: { id } });
   }
   const repo = repoFor(options);
-  const args = ['diff', '--no-ext-diff', '-M', options.stat ? '--stat' : '--patch', fix.baseCommit, fix.headCommit];
+  const args = [
+    'diff',
+    '--no-ext-diff',
+    '--no-textconv',
+    '--text',
+    '-M',
+    options.stat ? '--stat' : '--patch',
+    fix.baseCommit,
+    fix.headCommit,
+  ];
   if (makeColors().enabled) args.splice(1, 0, '--color=always');
   const r = await git(repo, args);
   if (options.json) printJson({ id, base: fix.baseCommit, head: fix.headCommit, branch: fix.branch, diff: r.stdout });

@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SandboxConfig } from '../config/schema/fixes.js';
+import { redactForSinks } from '../redact/index.js';
 import type { GuardFile } from './guard-hook.js';
 import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
 
@@ -72,7 +73,8 @@ export function writeBundle(input: BundleInput): Bundle {
   const runScript = path.join(dir, 'run.sh');
   const settingsFile = path.join(dir, 'settings.json');
   const guardFile = path.join(dir, 'guard.json');
-  writeFileSync(promptFile, input.brief);
+  // Redacted again for the file a human may copy anywhere (the brief was redacted when built).
+  writeFileSync(promptFile, redactForSinks(input.brief));
   writeFileSync(systemFile, input.systemPrompt);
   writeFileSync(
     mcpConfigFile,

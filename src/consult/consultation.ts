@@ -3,7 +3,6 @@
  * worktree (transcript and ledger stored as it goes) or a manual bundle. The fix pipeline calls
  * {@link runConsultation}; it resolves with one {@link ConsultationResult} shape whatever happened.
  */
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ConsultConfig } from '../config/schema/consult.js';
 import { fixesSchema, type SandboxConfig } from '../config/schema/fixes.js';
@@ -17,7 +16,7 @@ import { decideMode, type ManualReason, runLimits } from './budget.js';
 import { writeBundle } from './bundle.js';
 import type { Outcome } from './outcome.js';
 import { systemPrompt } from './prompts.js';
-import { createRedactor, type Redactor } from './redact.js';
+import { createRedactor, newBoundary, type Redactor } from './redact.js';
 import {
   finishConsultation,
   insertConsultation,
@@ -48,6 +47,8 @@ export interface RunConsultationOptions {
   signal?: AbortSignal | undefined;
   /** Appended to the brief (e.g. the gate failure a repair round must address). */
   extraContext?: string | undefined;
+  /** The fence boundary, when `extraContext` fences text with it (default: a fresh CSPRNG one). */
+  boundary?: string | undefined;
   /** Absolute bundle folder (default: `config.bundleDir` against the cwd). */
   bundleDir?: string | undefined;
   /** Absolute path of the database, for the bundle's `dancer mcp` config. */
@@ -212,7 +213,12 @@ export interface ConsultSetup {
 }
 
 /** Build the redactor, the fence boundary and the system prompt for a consultation. */
-export function consultSetup(config: ConsultConfig, policy: ConsultPolicy, urgent: boolean): ConsultSetup {
+export function consultSetup(
+  config: ConsultConfig,
+  policy: ConsultPolicy,
+  urgent: boolean,
+  boundary: string = newBoundary(),
+): ConsultSetup {
   const redactor = createRedactor({
     ips: config.redact.ips,
     emails: config.redact.emails,
@@ -220,7 +226,7 @@ export function consultSetup(config: ConsultConfig, policy: ConsultPolicy, urgen
   });
   return {
     redactor,
-    boundary: randomBytes(9).toString('hex'),
+    boundary,
     toolNames: STORE_TOOL_NAMES,
     systemPrompt: systemPrompt({
       protectedPaths: policy.protectedPaths,
@@ -273,7 +279,7 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
   const now = options.now ?? Date.now;
   const env = options.env ?? process.env;
   const urgent = options.trigger?.urgent ?? false;
-  const setup = consultSetup(config, options.policy, urgent);
+  const setup = consultSetup(config, options.policy, urgent, options.boundary);
   const brief = await briefFor(options, setup);
   const started = now();
   // Spend over the last day; model consultations started in the last hour.
@@ -355,7 +361,7 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     signal: options.signal,
     protectedPaths: options.policy.protectedPaths,
     allowedCommands: config.allowedCommands,
-    tools: sdkStoreTools(db, setup.redactor, now),
+    tools: sdkStoreTools(db, setup.redactor, now, { templateId: brief.templateId }),
     redactor: setup.redactor,
     apiKey,
     baseUrl: config.baseUrl,

@@ -10,15 +10,19 @@ import { resolveSandbox, type Sandbox } from '../sandbox/index.js';
 import { baseDefinition, gitDirOf } from './gate-sandbox.js';
 import { git } from './git.js';
 import { matchesGlob } from './glob.js';
+import { failsWithPatternError, type PatternError } from './honesty.js';
+import { type HonestyStep, runHonesty } from './honesty-step.js';
 import { addDetachedWorktree, removeWorktree } from './repo.js';
 import { runStep, type StepResult, shellQuote } from './run-step.js';
 
-/** One gate step as it ran. */
+/** One gate step as it ran (`status` and `details` come from the honesty and coverage steps). */
 export interface GateStepOutcome extends StepResult {
   name: string;
   command: string;
   startedAt: number;
   note: string | null;
+  status?: HonestyStep['status'];
+  details?: HonestyStep['details'];
 }
 
 /** What {@link runGate} needs. */
@@ -34,6 +38,8 @@ export interface GateInput {
   regressionTests: readonly string[];
   /** Refuse a fix that has no regression test. */
   requireRegression: boolean;
+  /** The pattern's own error: the regression test must fail on the base with it. */
+  expectedError?: PatternError | undefined;
   config: FixesConfig;
   /** Folder whose `node_modules` can be reused (the deployed release, else the main working tree). */
   dependenciesFrom?: string | undefined;
@@ -61,6 +67,8 @@ export interface GateOutcome {
   failedStep?: string | undefined;
   /** Why it failed, for the fix record and the agent's repair round. */
   reason?: string | undefined;
+  /** The gate passed but a step needs a human (a weaker suite, an unexecuted change): why. */
+  needsHuman?: string[] | undefined;
 }
 
 /**
@@ -134,6 +142,7 @@ async function gateIn(
     cwd: string,
     timeoutSeconds: number | undefined,
     network = false,
+    env?: Record<string, string>,
   ) => {
     const startedAt = clock();
     const deps = path.join(cwd, 'node_modules');
@@ -141,6 +150,7 @@ async function gateIn(
     try {
       const result = await runStep(command, {
         cwd,
+        env,
         timeoutMs: (timeoutSeconds ?? gate.stepTimeoutSeconds) * 1000,
         tailBytes,
         signal: input.signal,
@@ -162,6 +172,25 @@ async function gateIn(
     }
   };
   const fail = (failedStep: string, reason: string): GateOutcome => ({ ok: false, steps, failedStep, reason });
+  // --- honesty and coverage (src/fixes/honesty-step.ts), after every other step passed ---
+  const finish = async (): Promise<GateOutcome> => {
+    if (!gate.report.enabled || input.signal?.aborted) return { ok: true, steps };
+    const honesty = await runHonesty({
+      repo: input.repo,
+      worktree: input.worktree,
+      baseCommit: input.baseCommit,
+      changedFiles: input.changedFiles,
+      config: input.config,
+      dependenciesFrom: input.dependenciesFrom,
+      run: (name, command, cwd, env) => run(name, command, cwd, undefined, false, env),
+    });
+    for (const step of honesty.steps) record(step);
+    const reasons = honesty.verdict.reasons;
+    if (honesty.verdict.status === 'failed')
+      return fail('honesty', `the test suite does not pass: ${reasons.join('; ')}`);
+    return reasons.length > 0 ? { ok: true, steps, needsHuman: reasons } : { ok: true, steps };
+  };
+  // ---
 
   if (gate.install) {
     const install = gate.install;
@@ -198,7 +227,7 @@ async function gateIn(
 
   const tests = input.regressionTests;
   if (tests.length === 0) {
-    if (!input.requireRegression) return { ok: true, steps };
+    if (!input.requireRegression) return finish();
     return fail(
       'regression',
       'the fix adds no regression test: add a test that fails on the base commit and passes with the fix, and name it in regressionTest',
@@ -230,13 +259,18 @@ async function gateIn(
     linkDependencies(deps, baseDir);
     const before = await run('regression:base', command, baseDir, regression.timeoutSeconds);
     const passedOnBase = before.ok;
+    // Failing is not enough: it must fail with the pattern's own error (src/fixes/honesty.ts).
+    const own =
+      !passedOnBase && input.expectedError ? failsWithPatternError(before.outputTail, input.expectedError) : undefined;
     record({
       ...before,
-      // On the base commit, failing is what we want.
-      ok: !passedOnBase && !input.signal?.aborted,
+      // On the base commit, failing (with the pattern's error) is what we want.
+      ok: !passedOnBase && own !== false && !input.signal?.aborted,
       note: passedOnBase
         ? `passes on the base commit ${input.baseCommit.slice(0, 12)}: it does not reproduce the bug`
-        : `fails on the base commit ${input.baseCommit.slice(0, 12)}, as it should`,
+        : own === false
+          ? `fails on the base commit ${input.baseCommit.slice(0, 12)}, but not with the pattern's error`
+          : `fails on the base commit ${input.baseCommit.slice(0, 12)}${own ? " with the pattern's error" : ''}, as it should`,
     });
     if (passedOnBase) {
       return fail(
@@ -244,10 +278,17 @@ async function gateIn(
         `the regression test ${tests.join(', ')} already passes on the base commit ${input.baseCommit.slice(0, 12)}, so it does not reproduce the bug; write a test that fails without the fix`,
       );
     }
+    if (own === false) {
+      const e = input.expectedError as PatternError;
+      return fail(
+        'regression:base',
+        `the regression test ${tests.join(', ')} fails on the base commit, but not with the pattern's error (${[e.type, e.message].filter(Boolean).join(': ')}); write a test that reproduces that error`,
+      );
+    }
   } finally {
     await removeWorktree(input.repo, baseDir);
   }
-  return { ok: true, steps };
+  return finish();
 }
 
 function stepReason(step: StepResult & { name: string }): string {

@@ -14,6 +14,7 @@ import { parseDiff } from './diff.js';
 import { findRegressionTests, type GateStepOutcome, runGate } from './gate.js';
 import { gateFilesAt } from './gate-sandbox.js';
 import { authorEnv, git, gitOut } from './git.js';
+import { patternErrorOf } from './honesty-step.js';
 import { type ChangelogEntry, formatCommitMessage } from './message.js';
 import { beforeTagName, fixBranchName, rollbackBranchName, worktreeFolderName } from './names.js';
 import { checkPolicy, formatViolations, type PolicyResult, protectedGlobs } from './policy.js';
@@ -436,6 +437,7 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
       changedFiles: files,
       regressionTests: findRegressionTests(fix.regressionTest, files, deps.fixes.gate.regression.testGlobs),
       requireRegression: fix.kind === 'fix' || deps.fixes.gate.regression.requireForImproveLogging,
+      expectedError: fix.kind === 'fix' ? patternErrorOf(deps.db, fix.patternId) : undefined,
       config: deps.fixes,
       dependenciesFrom: deps.dependenciesFrom ?? deps.repo,
       signal: deps.signal,
@@ -458,6 +460,8 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
           outputTail: step.outputTail,
           note: step.note,
           startedAt: step.startedAt,
+          status: step.status,
+          details: step.details,
         });
       },
     });
@@ -466,9 +470,12 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
       let passed = await move(deps, fix.id, {
         event: 'pass',
         actor: 'gate',
-        reason: `the gate passed (round ${round}): ${result.steps.map((s) => `${s.name} ${formatMs(s.durationMs)}`).join(', ')}`,
+        reason: result.needsHuman
+          ? `the gate passed (round ${round}) but needs a human: ${result.needsHuman.join('; ')}`
+          : `the gate passed (round ${round}): ${result.steps.map((s) => `${s.name} ${formatMs(s.durationMs)}`).join(', ')}`,
       });
-      if (!policy.needsApproval) {
+      // A weaker suite or an unexecuted change is never approved without a human.
+      if (!policy.needsApproval && !result.needsHuman) {
         passed = await move(deps, fix.id, {
           event: 'approve',
           actor: 'policy',

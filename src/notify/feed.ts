@@ -86,7 +86,14 @@ export async function fixDiff(
 ): Promise<{ diff: string; files: NonNullable<FixInfo['files']> } | undefined> {
   if (!fix.baseCommit || !fix.headCommit || fix.baseCommit === fix.headCommit) return undefined;
   try {
-    const diff = await gitOut(repo, ['diff', '--no-color', '--no-ext-diff', `${fix.baseCommit}..${fix.headCommit}`]);
+    const diff = await gitOut(repo, [
+      'diff',
+      '--no-color',
+      '--no-ext-diff',
+      '--no-textconv',
+      '--text',
+      `${fix.baseCommit}..${fix.headCommit}`,
+    ]);
     const files = parseDiff(diff).files.map((f) => ({
       path: f.path,
       added: f.added.length,

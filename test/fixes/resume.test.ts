@@ -142,7 +142,9 @@ function checkHistory(r: ServiceRepo, finalState: string): void {
   }
 }
 
-describe('kill -9 in every state, then resume', () => {
+// Every gate also runs the honesty step (the whole suite on the base and on the fix, with coverage):
+// several gates per test take longer than the default 30 s on the loaded 2-core machines.
+describe('kill -9 in every state, then resume', { timeout: 90_000 }, () => {
   beforeAll(() => {
     if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run npm run build before this test`);
   });

@@ -29,6 +29,30 @@ const installSchema = z
   })
   .strict();
 
+const reportSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Run the honesty and coverage steps: the suite with its own reporter on the base and on the fix.'),
+    command: z
+      .string()
+      .min(1)
+      .default('node --test --test-reporter={reporter} --test-reporter-destination={output}')
+      .describe(
+        "Runs the whole test suite with a machine-readable reporter. {reporter}: Dancer's reporter for node --test; {output}: the file the report must be written to.",
+      ),
+    format: z
+      .enum(['node', 'tap', 'json'])
+      .default('node')
+      .describe("The report's format: node (Dancer's node --test reporter), tap (TAP 13), json (Jest/Vitest --json)."),
+    coverage: z
+      .boolean()
+      .default(true)
+      .describe('Record which changed lines the suite executed (NODE_V8_COVERAGE) and show it to the approver.'),
+  })
+  .strict();
+
 const regressionSchema = z
   .object({
     command: z
@@ -153,6 +177,11 @@ export const fixesSchema = z
         stepTimeoutSeconds: z.number().positive().default(600),
         outputTailBytes: z.number().int().positive().default(8192).describe('Output kept per step.'),
         regression: regressionSchema.prefault({}),
+        report: reportSchema
+          .prefault({})
+          .describe(
+            'The honesty step: test counts per file from the runner, base against fix, and coverage of the change.',
+          ),
       })
       .strict()
       .prefault({}),

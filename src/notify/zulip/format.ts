@@ -2,6 +2,8 @@
  * What the bot says, as Zulip Markdown. Pure: plain data in, text out; the length limit, the
  * bot's name and the clock come in through {@link FormatContext}.
  */
+
+import { redactTemplateForSinks } from '../../redact/index.js';
 import type { BudgetInfo, StatusInfo, StopResult } from '../actions.js';
 import type { DigestInfo, FixInfo, GateResult, MetricsSnapshot, NotifyEvent, PatternInfo } from '../events.js';
 import { COMMAND_NAMES, COMMAND_USAGE } from './commands.js';
@@ -43,7 +45,8 @@ export function neutralizeMentions(s: string): string {
 
 /** Collapse whitespace to one line and cut to `max` code points with `…`; mentions neutralized. */
 export function oneLine(s: string, max: number): string {
-  const flat = neutralizeMentions(s.replace(/\s+/g, ' ').trim());
+  // Redacted before the cut: a key cut in half no longer matches its rule.
+  const flat = neutralizeMentions(redactTemplateForSinks(s).replace(/\s+/g, ' ').trim());
   return codePointLength(flat) <= max ? flat : `${sliceCodePoints(flat, max - 1)}…`;
 }
 
@@ -89,7 +92,8 @@ export function pointer(ctx: FormatContext, fixId?: number): string {
  * Fit `content` within `max` code points. Longer content is cut at a line break, an open code
  * fence is closed, and a note points to where the rest is (never Zulip's own silent truncation).
  */
-export function fitMessage(content: string, max: number, where: string): string {
+export function fitMessage(raw: string, max: number, where: string): string {
+  const content = redactTemplateForSinks(raw);
   if (codePointLength(content) <= max) return content;
   const note = `\n\n_(trimmed to fit Zulip's ${max}-character limit; full text: ${where})_`;
   const budget = Math.max(0, max - codePointLength(note) - 8);

@@ -4,6 +4,7 @@ import { migration011TemplateBuckets } from './011-template-buckets.js';
 import { migration012Decisions } from './012-decisions.js';
 import { migration020Consultations } from './020-consultations.js';
 import { migration030Fixes } from './030-fixes.js';
+import { migration035GateHonesty } from './035-gate-honesty.js';
 import { migration040Supervise } from './040-supervise.js';
 import { migration050Notify } from './050-notify.js';
 import type { Migration } from './types.js';
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration012Decisions,
   migration020Consultations,
   migration030Fixes,
+  migration035GateHonesty,
   migration040Supervise,
   migration050Notify,
 ];
