@@ -173,7 +173,7 @@ describe('the gate runs hostile model code contained (real gate, real bubblewrap
       hide: [stateDir, db, `${db}-wal`, `${db}-shm`, path.join(root, 'worktrees')],
     });
     gateOk = outcome.ok;
-    const tail = outcome.steps.at(-1)?.outputTail ?? '';
+    const tail = outcome.steps.find((s) => s.name === 'attack')?.outputTail ?? '';
     const line = tail.split('\n').find((l) => l.startsWith('ATTACK-RESULTS '));
     expect(line, tail).toBeDefined();
     probe = JSON.parse((line as string).slice('ATTACK-RESULTS '.length));
