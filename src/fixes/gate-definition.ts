@@ -67,9 +67,34 @@ export function packageScripts(json: string | undefined): Record<string, string>
   }
 }
 
+const RUN_SCRIPT = /\b(?:npm|pnpm|yarn)\s+(?:run(?:-script)?\s+)?(?:--if-present\s+)?([\w:.-]+)/g;
+const LIFECYCLE: Record<string, string[]> = {
+  ci: ['preinstall', 'install', 'postinstall', 'prepare'],
+  install: ['preinstall', 'install', 'postinstall', 'prepare'],
+  i: ['preinstall', 'install', 'postinstall', 'prepare'],
+  t: ['pretest', 'test', 'posttest'],
+};
+
+/** The package.json scripts `commands` run (`npm test`, `npm run build`, their pre/post scripts, and what those run). */
+export function scriptsRunBy(commands: readonly string[], scripts: Readonly<Record<string, string>>): string[] {
+  const out = new Set<string>();
+  const visit = (command: string) => {
+    for (const m of command.matchAll(RUN_SCRIPT)) {
+      const name = m[1] as string;
+      for (const s of LIFECYCLE[name] ?? [`pre${name}`, name, `post${name}`]) {
+        if (scripts[s] === undefined || out.has(s)) continue;
+        out.add(s);
+        visit(scripts[s]);
+      }
+    }
+  };
+  for (const c of commands) visit(c);
+  return [...out];
+}
+
 /**
  * The gate definition of a tree: package.json, test-runner configs present in `files`, and the
- * files present in `files` that the gate steps or the package.json scripts name.
+ * files present in `files` that the gate steps or the package.json scripts they run name.
  */
 export function gateDefinitionFiles(
   files: readonly string[],
@@ -81,7 +106,8 @@ export function gateDefinitionFiles(
   for (const f of files) {
     if (f === 'package.json' || TEST_RUNNER_CONFIGS.some((g) => matchesGlob(f, g))) out.add(f);
   }
-  for (const command of [...stepCommands, ...Object.values(scripts)]) {
+  const run = scriptsRunBy(stepCommands, scripts).map((name) => scripts[name] as string);
+  for (const command of [...stepCommands, ...run]) {
     for (const p of pathsNamedBy(command)) if (present.has(p)) out.add(p);
   }
   return [...out].sort();

@@ -29,6 +29,20 @@ describe('what defines the gate (pure)', () => {
       'vitest.config.ts',
       'web/jest.config.js',
     ]);
+    // Only the scripts the gate runs (and what they run) count; `start` names the service, not the gate.
+    const scripts = {
+      start: 'node src/a.js',
+      test: 'npm run lint && node --test',
+      pretest: 'sh scripts/other.sh',
+      lint: 'sh scripts/ci.sh',
+    };
+    expect(gateDefinitionFiles(files, ['npm test'], scripts)).toEqual([
+      'package.json',
+      'scripts/ci.sh',
+      'scripts/other.sh',
+      'vitest.config.ts',
+      'web/jest.config.js',
+    ]);
   });
 
   it('a fix that changes package.json scripts, test config, git metadata or a gate script breaks the policy', () => {
