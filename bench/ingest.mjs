@@ -3,6 +3,8 @@
 // in the same run, on fresh database files.
 //
 //   npm run build && node bench/ingest.mjs [--lines 300000] [--batch 2000] [--rounds 3]
+//   node bench/ingest.mjs --write-ndjson FILE [--lines N]      write the input lines to FILE
+//   node bench/ingest.mjs --raw-insert FILE --db DB            the raw batched insert, whole process
 //
 // Prints one JSON object with the figures (best round of each, and every round).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +19,9 @@ const { values } = parseArgs({
     lines: { type: 'string', default: '300000' },
     batch: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '3' },
+    'write-ndjson': { type: 'string' },
+    'raw-insert': { type: 'string' },
+    db: { type: 'string' },
   },
 });
 const LINES = Number(values.lines);
@@ -298,6 +303,42 @@ function parseOnly(lines, parse) {
 function cpuSince(start) {
   const d = process.cpuUsage(start);
   return (d.user + d.system) / 1000;
+}
+
+// ---- whole-process modes, for timing `dancer ingest` against a raw insert from outside ------------
+// --write-ndjson FILE: write the input lines to FILE.
+// --raw-insert FILE --db DB: the yardstick: read FILE, JSON.parse each line, insert 7 columns in
+// batches of --batch rows, one transaction each (no FTS, no index, no collapsing, no mining).
+if (values['write-ndjson']) {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(values['write-ndjson'], `${makeLines(LINES).join('\n')}\n`);
+  process.exit(0);
+}
+if (values['raw-insert']) {
+  const { readFileSync } = await import('node:fs');
+  const db = new Database(values.db);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS logs (ts INTEGER, level INTEGER, source TEXT, message TEXT, pid INTEGER, hostname TEXT, request_id TEXT)',
+  );
+  const insert = db.prepare('INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const batch = db.transaction((rows) => {
+    for (const o of rows)
+      insert.run(o.time, o.level, o.name ?? null, o.msg ?? '', o.pid ?? null, o.hostname ?? null, o.reqId ?? null);
+  });
+  let rows = [];
+  for (const line of readFileSync(values['raw-insert'], 'utf8').split('\n')) {
+    if (line === '') continue;
+    rows.push(JSON.parse(line));
+    if (rows.length >= BATCH) {
+      batch(rows);
+      rows = [];
+    }
+  }
+  if (rows.length > 0) batch(rows);
+  db.close();
+  process.exit(0);
 }
 
 // ---- run ------------------------------------------------------------------------------------------

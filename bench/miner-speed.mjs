@@ -118,7 +118,11 @@ for (const k of [10, 1000, 50000]) {
 }
 
 let loghub;
-const data = path.resolve(here, '../../shared/data/loghub');
+// `shared/data/loghub` beside the clone or beside one of its parent folders (a worktree).
+let data = path.resolve(here, '../../shared/data/loghub');
+for (let dir = path.resolve(here, '../..'); !existsSync(data) && dir !== path.dirname(dir); dir = path.dirname(dir)) {
+  data = path.join(path.dirname(dir), 'shared/data/loghub');
+}
 if (existsSync(data)) {
   const systems = ['HDFS', 'Hadoop', 'Spark', 'Zookeeper', 'HealthApp', 'Apache', 'OpenSSH', 'Proxifier'];
   const lines = systems.flatMap((s) =>
@@ -164,6 +168,10 @@ Python parses about 25,000 lines/s on this machine class (../shared/data/loghub/
 ${table}
 
 Target: >= 500,000 msg/s single-threaded with flat cost per message as templates grow.
+The Loghub mix draws 100,000 messages from the 16,000 distinct lines of the eight systems, so
+with the caches on (the default) nearly every message is a raw-cache hit: that figure meets the
+target, but says little about new text. The path that does the work (caches off: every message
+masked, tokenised and searched) is the figure to improve: it does not meet 500,000.
 `;
 if (write) {
   writeSection(path.join(here, 'RESULTS.md'), '## Template miner: speed', body);

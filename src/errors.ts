@@ -47,16 +47,29 @@ export const ERROR_CODES = {
   // supervise
   DANCER_SPAWN_FAILED: 'The service process could not be started.',
   DANCER_NOT_READY: 'A new worker did not pass readiness in time.',
+  DANCER_WORKER_PORT_CONFLICT:
+    'In socket mode the worker bound the port itself (EADDRINUSE): use mode: port, or take the socket with dancer/listen.',
   DANCER_DEPLOY_FAILED: 'A deploy or release build failed.',
   DANCER_ROLLBACK_FAILED: 'A rollback could not be completed.',
   DANCER_SUPERVISOR_UNREACHABLE: 'No running supervisor answers on the control socket.',
   DANCER_SUPERVISOR_RUNNING: 'A supervisor is already running for this service.',
   DANCER_EMERGENCY_STOP: 'Refused: the emergency stop is engaged.',
+  // sandbox
+  DANCER_SANDBOX_UNAVAILABLE: 'Model-written code cannot be sandboxed (bubblewrap or the sandbox user is missing).',
   // notify
   DANCER_ZULIP_REQUEST_FAILED: 'A Zulip API request failed.',
   DANCER_ZULIP_AUTH: 'Zulip rejected the bot credentials.',
   DANCER_ZULIPRC_INVALID: 'The .zuliprc file is missing or malformed.',
   DANCER_NOT_ALLOWED: 'The user is not on the allow-list for this command.',
+  // dashboard, webhooks, remote backup
+  DANCER_DASHBOARD_INSECURE:
+    'The dashboard would listen on a non-loopback address without a token (dashboard.tokenEnv).',
+  DANCER_DASHBOARD_LISTEN_FAILED: 'The dashboard could not listen on its host and port.',
+  DANCER_UNAUTHORIZED: 'A dashboard action came without the right bearer token.',
+  DANCER_READ_ONLY: 'The dashboard has no token configured, so it takes no actions.',
+  DANCER_WEBHOOK_FAILED: 'A webhook delivery failed (network error or a non-2xx answer); it is retried.',
+  DANCER_PUSH_FAILED:
+    'Pushing the dancer/* branches and dancer-before-* tags to fixes.pushRemote failed; it is retried.',
   // general
   DANCER_INTERNAL: 'An invariant was broken: a bug in Dancer.',
 } as const satisfies Record<string, string>;

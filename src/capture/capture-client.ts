@@ -40,6 +40,17 @@ export class SocketForwarder {
   private readonly report: (message: string) => void;
   /** Lines written to the socket. */
   sent = 0;
+  private resolveReady!: () => void;
+  /**
+   * Resolves once the first connection is made (and the supervisor was told this transport
+   * exists, so it can drop the same records from captured stdout), or after `timeoutMs`.
+   */
+  ready(timeoutMs = 1000): Promise<void> {
+    return Promise.race([this.readyPromise, new Promise<void>((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+  private readonly readyPromise = new Promise<void>((resolve) => {
+    this.resolveReady = resolve;
+  });
 
   constructor(options: SocketForwarderOptions) {
     this.options = options;
@@ -112,6 +123,8 @@ export class SocketForwarder {
       this.delay = this.options.reconnectMs ?? 100;
       if (this.reportedDown) this.report(`reconnected to ${this.options.socketPath}`);
       this.reportedDown = false;
+      socket.write(`${JSON.stringify({ dancer: 'hello', pid: process.pid })}\n`);
+      this.resolveReady();
       this.sendDropNotice(socket);
       this.schedule();
     });

@@ -25,6 +25,8 @@ export interface CaptureServerOptions {
   socketPath: string;
   /** Receives every record (parsed as `stream: 'pino'`). Should not block. */
   onRecord: (record: LogRecord) => void;
+  /** A transport announced itself (`{"dancer":"hello","pid":N}`): its records come here, not only on stdout. */
+  onHello?: ((pid: number | undefined) => void) | undefined;
   /** Receives drop counts reported by transports. */
   onDropped?: ((reason: string, count: number) => void) | undefined;
   /** `capture.maxRecordBytes`. Default 1 MiB. */
@@ -69,7 +71,13 @@ export async function createCaptureServer(options: CaptureServerOptions): Promis
     const splitter = new LineSplitter(maxRecordBytes);
     const onLine = (raw: Parameters<Parameters<LineSplitter['push']>[1]>[0]) => {
       if (raw.tail === null && raw.head.length > 10 && raw.head.subarray(0, 10).toString() === '{"dancer":') {
-        const notice = readNotice(raw.head.toString());
+        const text = raw.head.toString();
+        if (text.startsWith('{"dancer":"hello"')) {
+          const pid = /"pid":(\d+)/.exec(text)?.[1];
+          options.onHello?.(pid === undefined ? undefined : Number(pid));
+          return;
+        }
+        const notice = readNotice(text);
         if (notice) {
           options.onDropped?.(notice.reason, notice.count);
           return;

@@ -52,3 +52,4 @@ export {
   toRawLine,
 } from './raw-line.js';
 export { StoreSink, type StoreSinkOptions, type StoreSinkStats } from './store-sink.js';
+export { firstLine, outputKeys, TransportDedupe, type TransportDedupeOptions } from './transport-dedupe.js';

@@ -1,6 +1,7 @@
 import { LEVELS, type LogRecord, RECORD_FLAGS } from '../store/records.js';
 import { parseErrorHead } from './error-head.js';
 import { inferLevel, levelFromValue } from './levels.js';
+import { splitLinePrefix } from './line-prefix.js';
 import { DEFAULT_MAX_RECORD_BYTES, decodeRawLine, type RawLine, stripAnsi, toRawLine } from './raw-line.js';
 
 /** Default depth past which JSON values are flattened to text. */
@@ -95,16 +96,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const LEADING_TIME = /^\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)\]?\s/;
-
 function textRecord(text: string, options: ParseOptions, flags: number, originalBytes?: number): ParsedLine {
   let ts = options.now;
-  const tm = LEADING_TIME.exec(text);
-  if (tm?.[1] !== undefined) {
-    const t = Date.parse(tm[1].replace(' ', 'T').replace(',', '.'));
-    if (Number.isFinite(t)) ts = t;
-  }
+  // A truncated line keeps its raw head and tail.
+  const prefix = (flags & RECORD_FLAGS.truncated) === 0 ? splitLinePrefix(text) : { message: text };
+  if (prefix.ts !== undefined) ts = prefix.ts;
   let { level, fromMarker } = inferLevel(text);
+  if (prefix.level !== undefined) {
+    level = prefix.level;
+    fromMarker = true;
+  }
   if ((flags & RECORD_FLAGS.truncated) !== 0 && text.startsWith('{')) {
     // A JSON line too long to keep whole: its level is usually near the start.
     const lm = /"(?:level|severity|lvl)"\s*:\s*("?)(\w+)\1/.exec(text.slice(0, 4096));
@@ -114,6 +115,7 @@ function textRecord(text: string, options: ParseOptions, flags: number, original
       fromMarker = true;
     }
   }
+  text = prefix.message;
   const record: LogRecord = { ts, level, message: text };
   if (options.stream !== undefined) record.stream = options.stream;
   if (options.pid !== undefined) record.pid = options.pid;

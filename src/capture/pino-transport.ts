@@ -17,8 +17,12 @@
  * first and counts what it dropped. If the store cannot be written, that is reported once on
  * stderr and the app keeps running.
  *
+ * Standalone, the transport also assigns templates and records the detector's decisions, with
+ * the default `patterns` settings (consultations need `dancer run`).
+ *
  * App-side entry: loads pino-abstract-transport, better-sqlite3 and Dancer's capture and store
- * modules only (no CLI, HTTP server, Agent SDK or MCP SDK).
+ * modules only (no CLI, HTTP server, Agent SDK or MCP SDK); the patterns stage is loaded in the
+ * worker only when it writes the store itself.
  */
 import { writeSync } from 'node:fs';
 import build from 'pino-abstract-transport';
@@ -54,7 +58,9 @@ export interface DancerPinoOptions {
 export default async function dancerPinoTransport(options: DancerPinoOptions = {}) {
   const socketPath = options.socket ?? process.env[CAPTURE_SOCKET_ENV];
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const push = socketPath ? forwardTo(socketPath, options) : storeTo(options, maxRecordBytes);
+  const push = socketPath ? forwardTo(socketPath, options) : await storeTo(options, maxRecordBytes);
+  // Under dancer run: announce this transport before any target handles a record (dedupe).
+  await push.ready?.();
   return build(
     (source) => {
       source.on('data', (line: string) => {
@@ -85,11 +91,19 @@ function report(message: string): void {
 
 interface LineTarget {
   line(line: string): void;
+  ready?: () => Promise<void>;
   close(): Promise<void> | void;
 }
 
-function storeTo(options: DancerPinoOptions, maxRecordBytes: number): LineTarget {
+async function storeTo(options: DancerPinoOptions, maxRecordBytes: number): Promise<LineTarget> {
   const parseOptions = { now: 0, stream: 'pino', maxRecordBytes };
+  // Standalone, the transport is the store's writer: it mines templates and runs the detector as
+  // `dancer run` does (default settings). Loaded here only: under `dancer run` the supervisor does it.
+  const [{ ingestPatternsStages }, { patternsSchema }] = await Promise.all([
+    import('../patterns/detector-pipeline.js'),
+    import('../config/schema/patterns.js'),
+  ]);
+  const patterns = patternsSchema.parse({});
   const sink = new StoreSink<string>({
     dbPath: options.db ?? '.dancer/dancer.db',
     toRecord: (line) => {
@@ -104,6 +118,7 @@ function storeTo(options: DancerPinoOptions, maxRecordBytes: number): LineTarget
     busyTimeoutMs: options.busyTimeoutMs,
     reopenIntervalMs: options.reopenIntervalMs,
     onReport: (error) => report(`${error.code}: ${error.message}`),
+    stages: (db) => ingestPatternsStages(db, { patterns }, (error) => report(`${error.code}: ${error.message}`)),
   });
   return {
     line(line) {
@@ -121,6 +136,7 @@ function forwardTo(socketPath: string, options: DancerPinoOptions): LineTarget {
   const forwarder = new SocketForwarder({ socketPath, queueMaxRecords: options.queueMaxRecords, onReport: report });
   return {
     line: (line) => forwarder.push(line),
+    ready: () => forwarder.ready(),
     close: () => forwarder.close(),
   };
 }

@@ -1,5 +1,5 @@
 import { DancerError, errorMessage } from '../errors.js';
-import { LogWriter, type LogWriterOptions, type LogWriterStats } from '../store/log-writer.js';
+import { type BatchPlugin, LogWriter, type LogWriterOptions, type LogWriterStats } from '../store/log-writer.js';
 import { type Db, openStore } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
 import { CaptureQueue } from './queue.js';
@@ -35,6 +35,18 @@ export interface StoreSinkOptions<T> {
   backpressure?: boolean | undefined;
   /** Told once per condition (store cannot be opened, writes failing). Default: stderr. */
   onReport?: ((error: DancerError) => void) | undefined;
+  /**
+   * Called each time the store is opened: the writer plugins to run inside its transactions
+   * (the patterns stage: miner, detector) and what to stop when the sink closes.
+   */
+  stages?: ((db: Db) => SinkStages) | undefined;
+}
+
+/** What {@link StoreSinkOptions.stages} returns. */
+export interface SinkStages {
+  plugins: BatchPlugin[];
+  /** Called after the last batch was written, before the database is closed. */
+  close?: () => void;
 }
 
 /** Counters of a {@link StoreSink}. */
@@ -75,6 +87,7 @@ export class StoreSink<T> {
   private pushed = 0;
   private written = 0;
   private finalWriterStats: LogWriterStats | undefined;
+  private stages: SinkStages | undefined;
   private readonly roomWaiters: Array<() => void> = [];
   private readonly report: (error: DancerError) => void;
 
@@ -166,6 +179,7 @@ export class StoreSink<T> {
     }
     try {
       this.writer?.close();
+      this.stages?.close?.();
     } finally {
       this.finalWriterStats = this.writer?.stats;
       this.writer = null;
@@ -186,9 +200,11 @@ export class StoreSink<T> {
     this.lastOpenAttempt = now;
     try {
       this.db = openStore(this.options.dbPath, { busyTimeoutMs: this.options.busyTimeoutMs ?? 1000 });
+      this.stages = this.options.stages?.(this.db);
       this.writer = new LogWriter(this.db, {
         maxBatchRecords: this.options.maxBatchRecords,
         maxBatchDelayMs: this.options.maxBatchDelayMs,
+        plugins: this.stages?.plugins ?? [],
         redact: this.options.redact,
         onError: (error) => this.report(error),
       });
@@ -204,6 +220,8 @@ export class StoreSink<T> {
         // The open failed part-way; the handle is unusable either way and the failure is reported below.
       }
       this.db = null;
+      this.stages?.close?.();
+      this.stages = undefined;
       if (!this.reportedOpen) {
         this.reportedOpen = true;
         const cause = error instanceof DancerError ? error : undefined;

@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
+import { DancerError, isDancerError } from '../errors.js';
+import { resolveCommit } from '../supervise/releases.js';
 import type { DeployOutcome } from '../supervise/supervisor.js';
 import { withConfigOption } from './common.js';
 import { printJson, progress } from './output.js';
@@ -20,7 +23,9 @@ export function register(program: Command): void {
       const { paths, loaded } = supervisedService(opts.config);
       const window = loaded.config.service?.observe.windowSeconds ?? 300;
       const extensions = loaded.config.service?.observe.maxExtensions ?? 2;
-      progress(opts.wait ? `deploying ${ref}; observing for ${window} s` : `deploying ${ref}`);
+      // An unknown ref (`main` in a `master` repository) fails here, before anything says "deploying".
+      const commit = checkRef(paths.repo, ref).slice(0, 12);
+      progress(opts.wait ? `deploying ${ref} (${commit}); observing for ${window} s` : `deploying ${ref} (${commit})`);
       const outcome = (await ask(
         paths,
         'deploy',
@@ -45,4 +50,21 @@ export function register(program: Command): void {
       if (opts.json) printJson(result);
       else progress(`deploy #${result.deployId} accepted`);
     });
+}
+
+/** The commit `ref` names in `repo`; an unknown ref is an error that lists the branches there are. */
+function checkRef(repo: string | undefined, ref: string): string {
+  try {
+    return resolveCommit(repo, ref);
+  } catch (error) {
+    if (!isDancerError(error) || repo === undefined) throw error;
+    const branches = spawnSync('git', ['branch', '--format=%(refname:short)'], { cwd: repo, encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean);
+    throw new DancerError(
+      'DANCER_DEPLOY_FAILED',
+      `Unknown git ref "${ref}" in ${repo}${branches.length ? ` (branches: ${branches.join(', ')})` : ''}; nothing was deployed.`,
+      { details: { ref, repo, branches } },
+    );
+  }
 }

@@ -1,4 +1,4 @@
-import { createReadStream, fstatSync } from 'node:fs';
+import { createReadStream, existsSync, fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { followFile } from '../capture/follow.js';
@@ -6,6 +6,7 @@ import { createLineCapture } from '../capture/line-capture.js';
 import { estimateRecordBytes } from '../capture/queue.js';
 import { StoreSink } from '../capture/store-sink.js';
 import { DancerError, errorMessage } from '../errors.js';
+import { ingestPatternsStages } from '../patterns/detector-pipeline.js';
 import type { LogRecord } from '../store/records.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { printJson, progress } from './output.js';
@@ -75,6 +76,10 @@ export async function runIngest(file: string, options: IngestOptions): Promise<I
   const dbPath = dbPathFor(options, loaded);
   const { capture, store } = loaded.config;
   const fromStdin = file === '-';
+  // A missing input fails before the store is created (no empty database left behind).
+  if (!fromStdin && !options.follow && !existsSync(file)) {
+    throw new DancerError('DANCER_CAPTURE_INPUT_FAILED', `Cannot read ${file}: no such file.`, { details: { file } });
+  }
   // A pipe must never be slowed down; a file may wait for the store.
   const mayWait = !fromStdin || isRegularFile(0);
 
@@ -89,6 +94,8 @@ export async function runIngest(file: string, options: IngestOptions): Promise<I
     backpressure: mayWait || Boolean(options.follow),
     maxBatchRecords: store.batch.maxRecords,
     maxBatchDelayMs: store.batch.maxDelayMs,
+    stages: (db) =>
+      ingestPatternsStages(db, loaded.config, (error) => progress(`dancer ingest: ${error.code}: ${error.message}`)),
     redact: store.redactAtIngest ? loaded.config.consult.redact : false,
     onReport: (error) => {
       // A store that cannot be opened at start fails the command (reported once, by main);

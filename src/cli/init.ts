@@ -1,88 +1,147 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
 import { systemdUnit } from '../supervise/systemd.js';
 import { withConfigOption } from './common.js';
-import { printJson, progress } from './output.js';
+import { detectProject, type ProjectPlan } from './init-detect.js';
+import { sandboxUserStep } from './init-sandbox.js';
+import { scanProject } from './init-scan.js';
+import { renderDancerYaml } from './init-yaml.js';
+import { makeColors, printJson, progress } from './output.js';
 import { supervisedService } from './supervise-common.js';
 
-const STARTER = (name: string, start: string) => `# dancer.yaml: see docs/configuration.md
-service:
-  name: ${name}
-  start: ${start}
-  cwd: .
-  env: { NODE_ENV: production }
-  listen:
-    - { name: http, port: 8080, host: 127.0.0.1 }
-  readiness: { http: { path: /healthz, port: 8080 }, timeoutSeconds: 10 }
-  drainSeconds: 10
-store: { path: .dancer/dancer.db }
-`;
+interface InitOptions {
+  config?: string;
+  systemd?: boolean;
+  output?: string;
+  user?: string;
+  name?: string;
+  start?: string;
+  port?: string;
+  yes?: boolean;
+  force?: boolean;
+  json?: boolean;
+  sandboxUser?: string;
+  createSandboxUser?: boolean;
+}
 
-/** `dancer init`: a starter dancer.yaml, or with --systemd a unit for the supervisor. */
+/** `dancer init`: a dancer.yaml fitted to the project, or with --systemd a unit for the supervisor. */
 export function register(program: Command): void {
   withConfigOption(
     program
       .command('init')
-      .description('Write a starter dancer.yaml; with --systemd, write a systemd unit that runs dancer run for it.'),
+      .description(
+        'Read the project (package.json scripts and main, Python or Go entry points, how it listens) and write a dancer.yaml that runs it unchanged; with --systemd, write a systemd unit that runs dancer run for it.',
+      ),
   )
+    .option('-y, --yes', 'write dancer.yaml without asking (for scripts)')
     .option('--systemd', 'write a systemd unit (Type=notify, WatchdogSec, Restart=on-failure, KillMode=mixed)')
     .option(
       '-o, --output <file>',
       'where to write the unit (default: dancer-<service>.service beside dancer.yaml; - for stdout)',
     )
     .option('--user <name>', 'User= for the unit')
-    .option('--name <name>', 'service name for a new dancer.yaml', 'app')
-    .option('--start <command>', 'start command for a new dancer.yaml', 'node server.js')
+    .option('--name <name>', 'service name (default: from package.json or the folder)')
+    .option('--start <command>', 'start command (default: detected)')
+    .option('--port <n>', "port the service listens on (default: the code's own default, else 8080)")
+    .option(
+      '--sandbox-user <name>',
+      'unprivileged account model-written code runs as when Dancer is root (default: nobody)',
+    )
+    .option('--create-sandbox-user', 'create the sandbox account (default name dancer-sandbox) with useradd --system')
     .option('--force', 'overwrite an existing file')
-    .option('--json', 'print what was written as JSON')
-    .action(
-      (opts: {
-        config?: string;
-        systemd?: boolean;
-        output?: string;
-        user?: string;
-        name: string;
-        start: string;
-        force?: boolean;
-        json?: boolean;
-      }) => {
-        if (!opts.systemd) {
-          const file = path.resolve(opts.config ?? 'dancer.yaml');
-          if (existsSync(file) && !opts.force) {
-            throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
-          }
-          writeFileSync(file, STARTER(opts.name, opts.start));
-          if (opts.json) printJson({ written: file });
-          else progress(`wrote ${file}`);
-          return;
-        }
-        const { loaded, name } = supervisedService(opts.config);
-        const service = loaded.config.service!;
-        const unit = systemdUnit({
-          service: name,
-          configFile: loaded.file!,
-          workingDirectory: loaded.dir,
-          node: process.execPath,
-          dancerBin: path.resolve(import.meta.dirname, '../../bin/dancer.js'),
-          watchdogSeconds: service.watchdogSeconds,
-          drainSeconds: service.drainSeconds,
-          user: opts.user,
-        });
-        if (opts.output === '-') {
-          process.stdout.write(unit);
-          return;
-        }
-        const file = path.resolve(opts.output ?? path.join(loaded.dir, `dancer-${name}.service`));
-        if (existsSync(file) && !opts.force)
-          throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
-        writeFileSync(file, unit);
-        if (opts.json) printJson({ written: file, unit });
-        else
-          progress(
-            `wrote ${file}\ninstall: cp ${file} /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now ${path.basename(file)}`,
-          );
-      },
+    .option('--json', 'print what was found and written as JSON')
+    .action(async (opts: InitOptions) => {
+      if (opts.systemd) initSystemd(opts);
+      else await initConfig(opts);
+    });
+}
+
+/** Write (or, without --yes and no terminal to ask on, only show) the dancer.yaml for the project. */
+async function initConfig(opts: InitOptions): Promise<void> {
+  const file = path.resolve(opts.config ?? 'dancer.yaml');
+  if (existsSync(file) && !opts.force) {
+    throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
+  }
+  const detected = detectProject(scanProject(path.dirname(file)));
+  const plan: ProjectPlan = {
+    ...detected,
+    ...(opts.name ? { name: opts.name } : {}),
+    ...(opts.start ? { start: opts.start } : {}),
+    ...(opts.port !== undefined && detected.listen !== 'none' ? { port: parsePort(opts.port) } : {}),
+  };
+  const yaml = renderDancerYaml(plan) + sandboxUserStep(opts);
+  let write = opts.yes === true;
+  if (!write) {
+    if (!opts.json) showPlan(plan, file);
+    if (process.stdin.isTTY && process.stderr.isTTY && !opts.json) {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const answer = (await rl.question(`write ${file}? [Y/n] `)).trim().toLowerCase();
+      rl.close();
+      write = answer === '' || answer === 'y' || answer === 'yes';
+    }
+  }
+  if (!write) {
+    if (opts.json) printJson({ written: null, file, plan, yaml });
+    else process.stdout.write(yaml);
+    progress(`not written: run \`dancer init --yes\` to write ${path.basename(file)}`);
+    return;
+  }
+  writeFileSync(file, yaml);
+  if (opts.json) printJson({ written: file, file, plan, yaml });
+  else {
+    progress(`wrote ${file}`);
+    for (const t of plan.todo) progress(`to do: ${t}`);
+    progress('next: dancer run');
+  }
+}
+
+function parsePort(input: string): number {
+  const n = Number(input);
+  if (!/^\d+$/.test(input) || n < 1 || n > 65535) {
+    throw new DancerError('DANCER_USAGE', `--port needs a port number (1-65535), got "${input}".`);
+  }
+  return n;
+}
+
+function showPlan(plan: ProjectPlan, file: string): void {
+  const c = makeColors(process.stderr);
+  progress(c.bold(`dancer init: ${plan.kind} service "${plan.name}" (${file})`));
+  for (const f of plan.findings) progress(`  found: ${f}`);
+  progress(`  start: ${plan.start}`);
+  if (plan.build) progress(`  build: ${plan.build}`);
+  progress(`  test:  ${plan.test ?? '(none found)'}`);
+  const how = plan.listen === 'none' ? 'no socket (a worker)' : `${plan.listen} mode on 127.0.0.1:${plan.port}`;
+  progress(`  listen: ${how}`);
+  for (const t of plan.todo) progress(c.yellow(`  to do: ${t}`));
+}
+
+function initSystemd(opts: InitOptions): void {
+  const { loaded, name } = supervisedService(opts.config);
+  const service = loaded.config.service!;
+  const unit = systemdUnit({
+    service: name,
+    configFile: loaded.file!,
+    workingDirectory: loaded.dir,
+    node: process.execPath,
+    dancerBin: path.resolve(import.meta.dirname, '../../bin/dancer.js'),
+    watchdogSeconds: service.watchdogSeconds,
+    drainSeconds: service.drainSeconds,
+    user: opts.user,
+  });
+  if (opts.output === '-') {
+    process.stdout.write(unit);
+    return;
+  }
+  const file = path.resolve(opts.output ?? path.join(loaded.dir, `dancer-${name}.service`));
+  if (existsSync(file) && !opts.force)
+    throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
+  writeFileSync(file, unit);
+  if (opts.json) printJson({ written: file, unit });
+  else
+    progress(
+      `wrote ${file}\ninstall: cp ${file} /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now ${path.basename(file)}`,
     );
 }

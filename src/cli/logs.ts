@@ -23,11 +23,13 @@ import {
   logToJson,
   openStore,
   parseTimeArg,
+  pruneLogs,
   redactedLog,
+  retentionPolicyFromConfig,
   type StoredLog,
-  searchLogs,
+  searchLogsLenient,
 } from '../store/index.js';
-import { dbPathFor, type GlobalOptions, withDbOption } from './common.js';
+import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { type Colors, makeColors, printJson, printNdjson, progress, renderTable } from './output.js';
 
 /** Options of the `dancer logs` subcommands (commander's camelCase names). */
@@ -52,15 +54,20 @@ export function register(program: Command): void {
         'Levels (--level): trace, debug, info, warn, error, fatal or a pino number; means "this level and above".\n',
     );
 
-  filters(logs.command('list'))
-    .description('List records, newest last (default: the last 100)')
+  filters(logs.command('list', { isDefault: true }))
+    .description('List records, newest last (default: the last 100); bare `dancer logs` runs this')
     .option('--json', 'one JSON record per line (NDJSON)')
     .action((options: LogsOptions) => listCommand(options));
 
   filters(logs.command('search'))
-    .description('Full-text search over message, error and stack (FTS5: "phrase", prefix*, AND/OR/NOT)')
-    .argument('<query>', 'FTS5 query, e.g. \'"connection refused" OR timeout*\'')
-    .option('--json', 'one JSON record per line (NDJSON)')
+    .description(
+      'Full-text search over message, error and stack (FTS5: "phrase", prefix*, AND/OR/NOT); a query that is not FTS syntax (an id, an address, error text) is searched as a literal phrase',
+    )
+    .argument('<query>', 'FTS5 query, e.g. \'"connection refused" OR timeout*\', or any text to find as is')
+    .option(
+      '--json',
+      'one JSON record per line (NDJSON); a literal-phrase search adds "search": {"literal": true, "query": ...}',
+    )
     .action((query: string, options: LogsOptions) => searchCommand(query, options));
 
   filters(logs.command('errors'))
@@ -79,6 +86,14 @@ export function register(program: Command): void {
     .option('--max-tokens <n>', 'token budget of the claude digest (estimated as characters / 4)', '8000')
     .option('-o, --output <file>', 'write to FILE instead of stdout')
     .action((options: ExportOptions) => exportCommand(options));
+
+  withDbOption(logs.command('prune'))
+    .description(
+      'Apply store.retention now (max age, max size), as dancer run does every store.retention.intervalSeconds',
+    )
+    .option('--dry-run', 'count what would be deleted; delete nothing')
+    .option('--json', 'one JSON object: byAge, bySize, steps, dryRun, policy')
+    .action((options: GlobalOptions & { dryRun?: boolean; json?: boolean }) => pruneCommand(options));
 
   filters(logs.command('follow'))
     .description('Print the last records, then new ones as they arrive (Ctrl-C to stop)')
@@ -228,7 +243,41 @@ function listCommand(options: LogsOptions): void {
 function searchCommand(query: string, options: LogsOptions): void {
   guardStdout();
   const filter = filterFromOptions(options, Date.now(), 100);
-  withReader(options, (db) => printLogs(searchLogs(db, query, filter), options.json));
+  withReader(options, (db) => {
+    const found = searchLogsLenient(db, query, filter);
+    if (found.literal) {
+      progress(`note: ${JSON.stringify(query)} is not FTS syntax; searched for it as a literal phrase ${found.query}`);
+    }
+    if (!options.json || !found.literal) return printLogs(found.logs, options.json);
+    for (const log of found.logs) printNdjson({ ...logToJson(log), search: { literal: true, query: found.query } });
+  });
+}
+
+function pruneCommand(options: GlobalOptions & { dryRun?: boolean; json?: boolean }): void {
+  const loaded = configFor(options);
+  const file = dbPathFor(options, loaded);
+  if (!existsSync(file)) {
+    throw new DancerError('DANCER_STORE_OPEN_FAILED', `No database at ${file}: nothing to prune (or pass --db PATH).`, {
+      details: { file },
+    });
+  }
+  const retention = loaded.config.store.retention;
+  const policy = retentionPolicyFromConfig(retention);
+  const db = openStore(file);
+  try {
+    const result = pruneLogs(db, policy, Date.now(), { dryRun: options.dryRun === true });
+    const policyJson = { maxAgeDays: retention.maxAgeDays, maxBytes: retention.maxBytes };
+    if (options.json) {
+      printJson({ ...result, deleted: result.byAge + result.bySize, policy: policyJson, db: file });
+      return;
+    }
+    const verb = result.dryRun ? 'would delete' : 'deleted';
+    process.stdout.write(
+      `${verb} ${result.byAge + result.bySize} log rows (${result.byAge} older than ${retention.maxAgeDays} days, ${result.bySize} over ${retention.maxBytes} bytes) from ${file}\n`,
+    );
+  } finally {
+    db.close();
+  }
 }
 
 function groupJson(group: ErrorGroup): Record<string, unknown> {

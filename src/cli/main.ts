@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isDancerError } from '../errors.js';
 import { registerCommands } from './commands.js';
@@ -11,7 +12,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
     .description(
       'Services that fix themselves: capture logs, mine patterns, let Claude write fixes, deploy them safely.',
     )
-    .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+    .version(dancerVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   await registerCommands(program, argv);
@@ -23,6 +24,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
  * once, with their code: a DancerError exits 2 for usage problems, 1 otherwise.
  */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[2] !== 'run') exitQuietlyOnClosedStdout();
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
@@ -39,4 +41,22 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/**
+ * `dancer replay x --json | head -1`: when the reader of stdout goes away, stop quietly (exit 0)
+ * instead of crashing on EPIPE. Not for `dancer run`, which must outlive its terminal.
+ */
+export function exitQuietlyOnClosedStdout(stdout: NodeJS.WriteStream = process.stdout): void {
+  stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    process.stderr.write(`dancer: cannot write to stdout: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+
+/** Dancer's own version, from its package.json (not npm_package_version: that is the caller's project under npx). */
+export function dancerVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }

@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
@@ -106,21 +105,40 @@ export async function mineStream(input: Readable, miner: TemplateMiner): Promise
   const started = performance.now();
   let ids = new Int32Array(4096);
   let n = 0;
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const one = (line: string) => {
+    if (n === ids.length) {
+      const bigger = new Int32Array(ids.length * 2);
+      bigger.set(ids);
+      ids = bigger;
+    }
+    ids[n++] = miner.addId(line.endsWith('\r') ? line.slice(0, -1) : line);
+  };
+  // Lines are cut from each chunk by hand: readline's per-line events cost more than mining.
+  input.setEncoding('utf8');
+  let rest = '';
   try {
-    for await (const line of lines) {
-      if (n === ids.length) {
-        const bigger = new Int32Array(ids.length * 2);
-        bigger.set(ids);
-        ids = bigger;
+    for await (const chunk of input as AsyncIterable<string>) {
+      let from = 0;
+      let nl = chunk.indexOf('\n');
+      if (nl >= 0 && rest !== '') {
+        one(rest + chunk.slice(0, nl));
+        rest = '';
+        from = nl + 1;
+        nl = chunk.indexOf('\n', from);
       }
-      ids[n++] = miner.add(line).templateId;
+      while (nl >= 0) {
+        one(chunk.slice(from, nl));
+        from = nl + 1;
+        nl = chunk.indexOf('\n', from);
+      }
+      rest += chunk.slice(from);
     }
   } catch (error) {
     throw new DancerError('DANCER_CAPTURE_INPUT_FAILED', `Cannot read input: ${(error as Error).message}`, {
       cause: error,
     });
   }
+  if (rest !== '') one(rest);
   const assignments = ids.subarray(0, n);
   for (let i = 0; i < n; i++) assignments[i] = miner.resolveId(assignments[i] as number) ?? (assignments[i] as number);
   const templates = miner

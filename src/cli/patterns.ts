@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 /**
  * `dancer patterns [list|show ID|why ID|ignore ID|unignore ID]`: the mined patterns, their
  * counts and trends, why the detector fired or stayed quiet, and ignoring noise.
@@ -110,7 +111,15 @@ function withStore<T>(
   fn: (db: Db, loaded: ReturnType<typeof configFor>) => T,
 ): T {
   const loaded = configFor(options);
-  const db = openStore(dbPathFor(options, loaded), { readonly });
+  const file = dbPathFor(options, loaded);
+  if (!existsSync(file)) {
+    throw new DancerError(
+      'DANCER_STORE_OPEN_FAILED',
+      `No database at ${file}: capture some logs first (dancer ingest, dancer run) or pass --db PATH.`,
+      { details: { file } },
+    );
+  }
+  const db = openStore(file, { readonly });
   try {
     if (!hasTemplatesTable(db)) {
       throw new DancerError('DANCER_NOT_FOUND', 'This database has no patterns yet (the miner has not run).');

@@ -84,6 +84,13 @@ export function compileTimeFormat(format: string): TimeReader {
     re += group[d];
     fields.push(d === 'e' ? 'd' : d);
   }
+  if (fields.length === 0) {
+    throw new DancerError(
+      'DANCER_USAGE',
+      `--time-format "${format}" has no time directive: use iso, epoch, epoch-ms or a pattern such as "%Y-%m-%d %H:%M:%S".`,
+      { details: { format } },
+    );
+  }
   const regex = new RegExp(`${re}\\]?(?:\\s+|$)`);
   return (line) => {
     const m = regex.exec(line);
@@ -175,6 +182,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
   const batchMs = options.config.store.batch.maxDelayMs;
   let lastMinute: number | undefined;
   const started = Date.now();
+  let timed = 0;
 
   const start = (ts: number) => {
     now = ts;
@@ -244,11 +252,13 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       for await (const raw of lines) {
         summary.lines++;
         let text = raw;
-        let ts = now;
+        // A line without a time of its own takes the time of the line before; before any, the wall clock.
+        let ts = now === 0 ? started : now;
         const head = reader?.(raw);
         if (head !== undefined) {
           ts = head.ts;
           text = head.rest;
+          timed++;
         }
         const parsed = parseLine(text, {
           now: ts,
@@ -266,6 +276,13 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       });
     }
     await emit(assembler.end());
+    if (reader !== undefined && timed === 0 && summary.lines > 0) {
+      throw new DancerError(
+        'DANCER_USAGE',
+        `--time-format "${options.timeFormat}" matched no line of ${options.file}: check the format against the first line.`,
+        { details: { format: options.timeFormat, file: options.file } },
+      );
+    }
     writer?.flush();
     if (detector !== undefined) {
       // Let the last window play out: one more tick at the end of the last minute.
@@ -298,6 +315,20 @@ function positive(raw: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+function greaterThanZero(raw: string | undefined, flag: string): number | undefined {
+  const n = positive(raw, flag);
+  if (n === 0) {
+    throw new DancerError(
+      'DANCER_USAGE',
+      `${flag} wants a number > 0 (omit it to replay as fast as possible), got "${raw}".`,
+      {
+        details: { [flag]: raw },
+      },
+    );
+  }
+  return n;
+}
+
 /** Register `dancer replay`. */
 export function register(program: Command): void {
   const command = program
@@ -326,7 +357,7 @@ Nothing is written to the real store.`,
     const summary = await runReplay({
       file,
       config: loaded.config,
-      speed: positive(options.speed, '--speed'),
+      speed: greaterThanZero(options.speed, '--speed'),
       timeFormat: options.timeFormat,
       consultMinutes: positive(options.consultMinutes, '--consult-minutes'),
       onDecision: (d, template) => {

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { patternText } from '../patterns/index.js';
 import { listLogs } from '../store/log-queries.js';
 import { LOG_SELECT, rowToStoredLog } from '../store/log-rows.js';
 import type { Db } from '../store/open.js';
@@ -162,7 +163,7 @@ export function diverseSample(records: readonly StoredLog[], n: number, template
   if (records.length <= n) return [...records].sort((a, b) => b.ts - a.ts);
   const dims = (r: StoredLog): Array<[string, string]> => {
     const f: Array<[string, string]> = [];
-    const params = template ? templateParams(template, r.message) : undefined;
+    const params = template ? templateParams(template, patternText(r)) : undefined;
     if (params) {
       for (const [i, p] of params.entries()) f.push([`p${i}`, p]);
     } else f.push(['m', r.message]);
@@ -424,7 +425,7 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   const redactedPattern = template
     ? redactedParams(
         template.text,
-        records.map((r) => r.message),
+        records.map((r) => patternText(r)),
         redactor,
       )
     : undefined;

@@ -5,7 +5,10 @@
  */
 import path from 'node:path';
 import type { ConsultConfig } from '../config/schema/consult.js';
+import { fixesSchema, type SandboxConfig } from '../config/schema/fixes.js';
 import type { DancerErrorCode } from '../errors.js';
+import { git } from '../process/index.js';
+import { resolveSandbox, type Sandbox } from '../sandbox/index.js';
 import type { Db } from '../store/open.js';
 import { type AgentRunResult, runAgent } from './agent-runner.js';
 import { type Brief, buildBrief } from './brief.js';
@@ -58,6 +61,37 @@ export interface RunConsultationOptions {
   extraEnv?: Record<string, string> | undefined;
   /** Force manual mode (e.g. `dancer consult --manual`). */
   forceManual?: boolean | undefined;
+  /** Where Bash commands run (default: `sandboxConfig` resolved when Bash is allowed). */
+  sandbox?: Sandbox | undefined;
+  /** `fixes.sandbox` from dancer.yaml (default: the schema's default, bubblewrap). */
+  sandboxConfig?: SandboxConfig | undefined;
+  /** Dancer's own paths hidden from Bash commands (state folder, worktree base); the store and the repository's .git always are. */
+  hide?: readonly string[] | undefined;
+}
+
+/** Dancer's paths hidden from the agent's Bash commands: `options.hide`, the store's files, the repository's .git. */
+async function hiddenPaths(options: RunConsultationOptions): Promise<string[]> {
+  const dbFile = options.dbPath ?? (options.db.name && options.db.name !== ':memory:' ? options.db.name : undefined);
+  const gitDir = await git(options.worktree, ['rev-parse', '--path-format=absolute', '--git-common-dir'], {
+    allowFail: true,
+  });
+  const hide = [
+    ...(options.hide ?? []),
+    ...(dbFile ? [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}-journal`].map((f) => path.resolve(f)) : []),
+    ...(gitDir.exitCode === 0 && gitDir.stdout ? [gitDir.stdout.trim()] : []),
+  ];
+  return hide;
+}
+
+/** The sandbox and hidden paths for the agent's Bash commands (no sandbox when Bash is not allowed). */
+async function bashSandbox(
+  options: RunConsultationOptions,
+): Promise<{ sandbox?: Sandbox | undefined; hide: string[] }> {
+  const hide = await hiddenPaths(options);
+  if (options.config.allowedCommands.length === 0) return { hide };
+  const sandbox =
+    options.sandbox ?? resolveSandbox({ config: options.sandboxConfig ?? fixesSchema.parse({}).sandbox, hide: [] });
+  return { sandbox, hide };
 }
 
 /** Token and cost figures of a consultation (zeros for manual ones). */
@@ -293,6 +327,9 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
       allowedCommands: config.allowedCommands,
       toolNames: setup.toolNames,
       reason: mode.detail,
+      protectedPaths: options.policy.protectedPaths,
+      sandbox: options.sandboxConfig ?? fixesSchema.parse({}).sandbox,
+      hide: await hiddenPaths(options),
     });
     setBundleDir(db, id, bundle.dir);
     insertLedger(db, { ...ledgerOf(id, now(), zeroUsage(config.model)), outcome: 'manual' });
@@ -310,6 +347,7 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     };
   }
 
+  const bash = await bashSandbox(options);
   const id = insertConsultation(db, { ...base, mode: 'auto', status: 'running' });
   const store = transcriptWriter(db, id, now);
   const run = await runAgent({
@@ -330,6 +368,8 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     runDir: config.runDir,
     claudePath: config.claudePath,
     extraEnv: options.extraEnv,
+    sandbox: bash.sandbox,
+    hide: bash.hide,
     onMessage: store,
   });
   const error = failure(run);

@@ -4,6 +4,7 @@
  * are declared here structurally, so consult does not import the later stage.
  */
 import type { ConsultConfig } from '../config/schema/consult.js';
+import type { SandboxConfig } from '../config/schema/fixes.js';
 import { DancerError } from '../errors.js';
 import type { Db } from '../store/open.js';
 import { type ConsultationResult, runConsultation } from './consultation.js';
@@ -70,6 +71,10 @@ export interface FixAgentOptions {
   triggerFor?: ((brief: FixBriefLike) => ConsultTrigger) | undefined;
   /** Called with every consultation result (ledger views, notifications). */
   onResult?: ((result: ConsultationResult) => void) | undefined;
+  /** `fixes.sandbox`: where the agent's Bash commands run. */
+  sandboxConfig?: SandboxConfig | undefined;
+  /** Dancer's own paths hidden from Bash commands (state folder, worktree base). */
+  hide?: readonly string[] | undefined;
 }
 
 /**
@@ -133,6 +138,8 @@ export function createFixAgent(
       bundleDir: options.bundleDir,
       env: options.env,
       now: options.now,
+      sandboxConfig: options.sandboxConfig,
+      hide: options.hide,
     });
     options.onResult?.(result);
     const details = { consultationId: result.consultationId, costUsd: result.usage.costUsd };

@@ -3,6 +3,7 @@
  * Progress goes to stderr; with --json, stdout holds the summary JSON alone. Exits 1 when any
  * step failed.
  */
+import path from 'node:path';
 import { Command } from 'commander';
 import { runDemo } from './run-demo.js';
 import { renderSummary } from './summary.js';
@@ -21,8 +22,11 @@ const program = new Command('npm run demo --')
       actTimeoutSeconds: opts.timeout,
       zulip: opts.zulip ?? false,
     });
+    // The demo repository has no Dancer installed: print a command that works there as printed.
+    const bin = path.resolve(import.meta.dirname, '../../bin/dancer.js');
+    const dancer = `node ${bin.includes(' ') ? JSON.stringify(bin) : bin}`;
     if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else process.stderr.write(renderSummary(summary));
+    else process.stderr.write(renderSummary(summary, dancer));
     process.exitCode = summary.outcome === 'healed' ? 0 : 1;
   });
 

@@ -15,7 +15,7 @@ import { type ModelServer, startModelServer } from '../testing/model-server.js';
 import { createZulipTestServer, type ZulipTestServer } from '../testing/zulip-server.js';
 import { prepareDemoRepo } from './repo.js';
 import { badFixScenario, goodFixScenario } from './scenarios.js';
-import { type DemoMilestones, type DemoSummary, timings } from './summary.js';
+import { type DemoMilestones, type DemoSummary, splitServerErrors, timings } from './summary.js';
 import { freePort, isListening, startTraffic, type TrafficRequest } from './traffic.js';
 import { narrate, StoreWatcher, type StoryEvent } from './watch.js';
 
@@ -303,6 +303,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     ...timings(m),
     failedRequests: final?.failed ?? 0,
     requests: final?.sent ?? 0,
+    ...splitServerErrors(final?.serverErrorsByKind ?? {}),
     errorsAfterFix,
     rolledBack: m.rolledBackAt !== undefined,
     rollbackReason,

@@ -14,7 +14,7 @@ export interface DemoMilestones {
   rolledBackAt?: number | undefined;
 }
 
-/** `npm run demo -- --json` prints this object. */
+/** `npm run -s demo -- --json` prints this object. */
 export interface DemoSummary {
   /** `healed` when act one deployed a fix and act two rolled the bad one back. */
   outcome: 'healed' | 'failed';
@@ -34,6 +34,12 @@ export interface DemoSummary {
   /** Requests that got no HTTP answer (reset, refused, timeout) during the whole demo. */
   failedRequests: number;
   requests: number;
+  /** 5xx answers during the whole demo. */
+  serverErrors: number;
+  /** ...of which from the planted bugs (lower-case coupons, EUR orders). */
+  serverErrorsPlanted: number;
+  /** ...and the rest (e.g. ordinary requests broken by the bad fix before its rollback). */
+  serverErrorsOther: number;
   /** The buggy pattern's 5xx answers after the fix went live (0 when healed). */
   errorsAfterFix: number | null;
   rolledBack: boolean;
@@ -62,8 +68,28 @@ export function timings(m: DemoMilestones) {
   };
 }
 
-/** Human-readable summary lines. */
-export function renderSummary(s: DemoSummary): string {
+/** Request kinds that hit a bug planted in the example service. */
+export const PLANTED_BUG_KINDS: readonly string[] = ['coupon-lower', 'eur'];
+
+/** Split 5xx answers by request kind into the planted bugs and the rest. */
+export function splitServerErrors(
+  byKind: Readonly<Record<string, number>>,
+  planted: readonly string[] = PLANTED_BUG_KINDS,
+): { serverErrors: number; serverErrorsPlanted: number; serverErrorsOther: number } {
+  let total = 0;
+  let fromPlanted = 0;
+  for (const [kind, n] of Object.entries(byKind)) {
+    total += n;
+    if (planted.includes(kind)) fromPlanted += n;
+  }
+  return { serverErrors: total, serverErrorsPlanted: fromPlanted, serverErrorsOther: total - fromPlanted };
+}
+
+/**
+ * Human-readable summary lines. `dancer` is how to run the CLI from the demo repository (the
+ * demo passes `node <its own bin/dancer.js>`, which works as printed where `npx dancer` would not).
+ */
+export function renderSummary(s: DemoSummary, dancer = 'npx dancer'): string {
   const f = (v: number | null) => (v === null ? 'n/a' : `${v} s`);
   const lines = [
     '',
@@ -74,6 +100,7 @@ export function renderSummary(s: DemoSummary): string {
     `  first error -> fix serving     ${f(s.mttrSeconds)}   (confirmed by the observation window: ${f(s.confirmedSeconds)})`,
     `  bad fix rolled back            ${s.rolledBack ? `yes, in ${f(s.rollbackSeconds)}: ${s.rollbackReason ?? ''}` : 'no'}`,
     `  failed requests                ${s.failedRequests} of ${s.requests} (no HTTP answer)`,
+    `  5xx answers                    ${s.serverErrors}: ${s.serverErrorsPlanted} from the planted bugs, ${s.serverErrorsOther} other`,
     `  pattern errors after the fix   ${s.errorsAfterFix ?? 'n/a'}`,
     `  model cost                     $${s.costUsd.toFixed(4)}`,
     ...(s.zulipMessages === null
@@ -83,10 +110,10 @@ export function renderSummary(s: DemoSummary): string {
     'Where to look next:',
     `  cd ${s.repo}`,
     '  git log --graph --oneline --all      # fix and rollback branches, merges, dancer-before-* tags',
-    `  ${s.changelog ? `less ${s.changelog}` : 'npx dancer changelog'}                # the changelog of every fix`,
-    '  npx dancer fixes list                # fixes and their states (run in the repo folder)',
-    '  npx dancer patterns                  # mined patterns, statuses and trends',
-    '  npx dancer logs errors --since 1h    # the errors behind them',
+    `  ${s.changelog ? `less ${s.changelog}` : `${dancer} changelog`}    # the changelog of every fix`,
+    `  ${dancer} fixes list    # fixes and their states`,
+    `  ${dancer} patterns    # mined patterns, statuses and trends`,
+    `  ${dancer} logs errors --since 1h    # the errors behind them`,
   ];
   return `${lines.join('\n')}\n`;
 }

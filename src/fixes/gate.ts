@@ -3,9 +3,11 @@
  * the deployed dependencies when no lockfile changed), the configured steps, and the regression
  * test run both ways: it must fail on the base commit and pass on the fix.
  */
-import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { FixesConfig } from '../config/schema/fixes.js';
+import { resolveSandbox, type Sandbox } from '../sandbox/index.js';
+import { baseDefinition, gitDirOf } from './gate-sandbox.js';
 import { git } from './git.js';
 import { matchesGlob } from './glob.js';
 import { failsWithPatternError, type PatternError } from './honesty.js';
@@ -42,6 +44,16 @@ export interface GateInput {
   /** Folder whose `node_modules` can be reused (the deployed release, else the main working tree). */
   dependenciesFrom?: string | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Where the steps run. Default: `config.sandbox` resolved with the repository's `.git` and
+   * `hide` hidden. Throws `DANCER_SANDBOX_UNAVAILABLE` when bubblewrap is missing and the
+   * config does not say `none`.
+   */
+  sandbox?: Sandbox | undefined;
+  /** Dancer's own paths (store, state folder, worktree base) hidden from every step. */
+  hide?: readonly string[] | undefined;
+  /** Warnings (running without a sandbox); default `process.emitWarning`. */
+  onWarning?: ((message: string) => void) | undefined;
   /** Called after each step, in order (the pipeline stores it). */
   onStep?: ((step: GateStepOutcome) => void) | undefined;
   clock?: () => number;
@@ -95,6 +107,26 @@ function linkDependencies(from: string | undefined, into: string): string | unde
 
 /** Run the gate in `input.worktree`. Stops at the first failing step. Never throws for a failing step. */
 export async function runGate(input: GateInput): Promise<GateOutcome> {
+  const gitDir = await gitDirOf(input.repo);
+  const sandbox = input.sandbox ?? resolveSandbox({ config: input.config.sandbox, hide: [] });
+  if (sandbox.kind === 'none') {
+    const warn = input.onWarning ?? ((m: string) => process.emitWarning(m, 'DancerSandbox'));
+    warn(`the gate runs without a sandbox (fixes.sandbox: none): ${sandbox.describe()}`);
+  }
+  const definition = await baseDefinition(input.repo, input.baseCommit, input.config);
+  try {
+    return await gateIn(input, sandbox, [gitDir, ...(input.hide ?? [])], definition);
+  } finally {
+    definition.dispose();
+  }
+}
+
+async function gateIn(
+  input: GateInput,
+  sandbox: Sandbox,
+  hide: string[],
+  definition: Awaited<ReturnType<typeof baseDefinition>>,
+): Promise<GateOutcome> {
   const clock = input.clock ?? Date.now;
   const gate = input.config.gate;
   const steps: GateStepOutcome[] = [];
@@ -109,17 +141,35 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
     command: string,
     cwd: string,
     timeoutSeconds: number | undefined,
+    network = false,
     env?: Record<string, string>,
   ) => {
     const startedAt = clock();
-    const result = await runStep(command, {
-      cwd,
-      env,
-      timeoutMs: (timeoutSeconds ?? gate.stepTimeoutSeconds) * 1000,
-      tailBytes,
-      signal: input.signal,
-    });
-    return { ...result, name, command, startedAt, note: null };
+    const deps = path.join(cwd, 'node_modules');
+    const giveBack = sandbox.lend([cwd]);
+    try {
+      const result = await runStep(command, {
+        cwd,
+        env,
+        timeoutMs: (timeoutSeconds ?? gate.stepTimeoutSeconds) * 1000,
+        tailBytes,
+        signal: input.signal,
+        sandbox,
+        plan: {
+          writable: [cwd],
+          // The linked dependencies stay visible (read-only) wherever they live.
+          readOnly: existsSync(deps) ? [realpathSync(deps)] : [],
+          hide,
+          // The base commit's package.json, test-runner config and step scripts, read-only:
+          // the gate a fix runs is never one the fix (or an earlier step) rewrote.
+          overlays: definition.overlays(cwd),
+          network,
+        },
+      });
+      return { ...result, name, command, startedAt, note: null };
+    } finally {
+      giveBack();
+    }
   };
   const fail = (failedStep: string, reason: string): GateOutcome => ({ ok: false, steps, failedStep, reason });
   // --- honesty and coverage (src/fixes/honesty-step.ts), after every other step passed ---
@@ -132,7 +182,7 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
       changedFiles: input.changedFiles,
       config: input.config,
       dependenciesFrom: input.dependenciesFrom,
-      run: (name, command, cwd, env) => run(name, command, cwd, undefined, env),
+      run: (name, command, cwd, env) => run(name, command, cwd, undefined, false, env),
     });
     for (const step of honesty.steps) record(step);
     const reasons = honesty.verdict.reasons;
@@ -161,7 +211,9 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
         note: `skipped: no lockfile changed; reused ${reused}`,
       });
     } else {
-      const step = record(await run('install', install.run, input.worktree, install.timeoutSeconds));
+      const step = record(
+        await run('install', install.run, input.worktree, install.timeoutSeconds, sandbox.installNetwork),
+      );
       if (!step.ok) return fail('install', stepReason(step));
     }
   } else {

@@ -46,10 +46,16 @@ export function worktreeFolderName(branch: string): string {
 }
 
 /**
- * The default worktree base: `/var/dancer/worktrees` when running as root and it is writable,
- * else `.dancer/worktrees` resolved against `dir` (the config file's folder).
+ * The default worktree base: `/var/dancer/<service>/worktrees` when running as root and it is
+ * writable (one folder per service, so the services of one host never share worktrees), else
+ * `.dancer/worktrees` next to the config file.
  */
-export function defaultWorktreeBase(facts: { isRoot: boolean; varWritable: boolean; dir: string }): string {
-  if (facts.isRoot && facts.varWritable) return '/var/dancer/worktrees';
+export function defaultWorktreeBase(facts: {
+  isRoot: boolean;
+  varWritable: boolean;
+  dir: string;
+  service: string;
+}): string {
+  if (facts.isRoot && facts.varWritable) return `/var/dancer/${facts.service}/worktrees`;
   return `${facts.dir.replace(/\/+$/, '')}/.dancer/worktrees`;
 }

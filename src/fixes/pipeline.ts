@@ -8,9 +8,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
+import { reclaimTree, type Sandbox } from '../sandbox/index.js';
 import type { Db } from '../store/open.js';
 import { parseDiff } from './diff.js';
 import { findRegressionTests, type GateStepOutcome, runGate } from './gate.js';
+import { gateFilesAt } from './gate-sandbox.js';
 import { authorEnv, git, gitOut } from './git.js';
 import { patternErrorOf } from './honesty-step.js';
 import { type ChangelogEntry, formatCommitMessage } from './message.js';
@@ -90,6 +92,16 @@ export interface PipelineDeps {
   onTransition?: ((fix: FixRecord, transition: Transition) => void | Promise<void>) | undefined;
   /** Progress lines (the supervisor logs them). */
   log?: ((message: string) => void) | undefined;
+  /** Where gate steps run. Default: `fixes.sandbox` resolved at each gate run. */
+  sandbox?: Sandbox | undefined;
+  /** More of Dancer's own paths to hide from gate steps (state folder, config); the store and worktree base always are. */
+  hide?: readonly string[] | undefined;
+}
+
+/** Dancer's paths no gate step may see: the store's files, the worktree base, and `deps.hide`. */
+export function dancerPaths(deps: Pick<PipelineDeps, 'db' | 'worktreeBase' | 'hide'>): string[] {
+  const db = deps.db.name && deps.db.name !== ':memory:' ? path.resolve(deps.db.name) : undefined;
+  return [deps.worktreeBase, ...(db ? [db, `${db}-wal`, `${db}-shm`, `${db}-journal`] : []), ...(deps.hide ?? [])];
 }
 
 const now = (deps: PipelineDeps) => (deps.clock ?? Date.now)();
@@ -217,7 +229,11 @@ export async function resumePipeline(deps: PipelineDeps): Promise<FixRecord[]> {
 // --- proposed: worktree, agent, commit -----------------------------------------------------------
 
 async function ensureWorktree(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
-  if (fix.branch && fix.worktree && existsSync(fix.worktree)) return fix;
+  if (fix.branch && fix.worktree && existsSync(fix.worktree)) {
+    // A process killed mid-gate or mid-agent left the tree lent to the sandbox user: take it back.
+    reclaimTree(fix.worktree);
+    return fix;
+  }
   if (fix.branch && fix.worktree && (await branchExists(deps.repo, fix.branch))) {
     // Killed after the branch was made but the folder is gone: check the branch out again.
     await git(deps.repo, ['worktree', 'prune']);
@@ -284,12 +300,18 @@ function entryFor(fix: FixRecord, outcome: AgentOutcome, title?: string): Change
   const files = outcome.filesChanged?.length ? ` Files: ${outcome.filesChanged.join(', ')}.` : '';
   return {
     title: title ?? outcome.summary ?? `Dancer fix ${fix.id} for pattern ${fix.patternId}`,
+    // The agent's analysis explains what was wrong; "What changed" is the change itself.
     problem:
-      outcome.rootCause ??
-      (outcome.missing ? `Missing from the logs: ${outcome.missing}` : undefined) ??
-      fix.patternText ??
-      undefined,
-    change: `${outcome.analysis ?? outcome.summary ?? ''}${files}`.trim(),
+      [
+        outcome.rootCause ??
+          (outcome.missing ? `Missing from the logs: ${outcome.missing}` : undefined) ??
+          fix.patternText ??
+          undefined,
+        outcome.analysis,
+      ]
+        .filter(Boolean)
+        .join('\n\n') || undefined,
+    change: `${outcome.summary ?? ''}${files}`.trim(),
     testing: outcome.regressionTest
       ? `Regression test ${outcome.regressionTest}: the gate checks that it fails on the base commit and passes with the fix.`
       : 'No regression test named; the gate runs the configured steps.',
@@ -381,7 +403,12 @@ async function policyFor(deps: PipelineDeps, fix: FixRecord, head: string): Prom
         after: await fileAt(deps.repo, head, f.path),
       })),
   );
-  return checkPolicy(diff, deps.policy, { risk: fix.risk ?? undefined, packageJson, configPath: deps.configPath });
+  return checkPolicy(diff, deps.policy, {
+    risk: fix.risk ?? undefined,
+    packageJson,
+    configPath: deps.configPath,
+    gateFiles: await gateFilesAt(deps.repo, base, deps.fixes),
+  });
 }
 
 async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
@@ -420,6 +447,9 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
       config: deps.fixes,
       dependenciesFrom: deps.dependenciesFrom ?? deps.repo,
       signal: deps.signal,
+      sandbox: deps.sandbox,
+      hide: dancerPaths(deps),
+      onWarning: deps.log,
       clock: deps.clock,
       onStep: (step: GateStepOutcome) => {
         recordGateStep(deps.db, {
@@ -566,8 +596,10 @@ export function mergeMessage(deps: PipelineDeps, fix: FixRecord, approvedBy: str
   return formatCommitMessage(
     {
       title: `Dancer fix ${fix.id}: ${fix.summary ?? `pattern ${fix.patternId}`}`,
-      problem: [fix.rootCause, fix.patternText ? `Pattern: ${fix.patternText}` : ''].filter(Boolean).join('\n\n'),
-      change: `${fix.analysis ?? fix.summary ?? ''} (${fix.filesChanged ?? '?'} file(s), ${fix.linesChanged ?? '?'} line(s); risk ${fix.risk ?? 'unknown'}; approved by ${approvedBy}; branch ${fix.branch})`,
+      problem: [fix.rootCause, fix.analysis, fix.patternText ? `Pattern: ${fix.patternText}` : '']
+        .filter(Boolean)
+        .join('\n\n'),
+      change: `${fix.summary ?? ''} (${fix.filesChanged ?? '?'} file(s), ${fix.linesChanged ?? '?'} line(s); risk ${fix.risk ?? 'unknown'}; approved by ${approvedBy}; branch ${fix.branch})`,
       testing: testedText(deps, fix),
     },
     { fixId: fix.id, patternId: fix.patternId, consultationId: fix.consultationId ?? undefined, costUsd: fix.costUsd },

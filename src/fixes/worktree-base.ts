@@ -1,5 +1,5 @@
 /**
- * Where fix worktrees live: `fixes.worktreeBase` when set, else `/var/dancer/worktrees` when
+ * Where fix worktrees live: `fixes.worktreeBase` when set, else `/var/dancer/<service>/worktrees` when
  * running as root and that folder can be created and written, else `.dancer/worktrees` next to
  * the config file.
  */
@@ -18,12 +18,13 @@ function writable(dir: string): boolean {
 }
 
 /** Resolve the worktree base for a config whose relative paths resolve against `configDir`. */
-export function resolveWorktreeBase(configured: string | undefined, configDir: string): string {
+export function resolveWorktreeBase(configured: string | undefined, configDir: string, service = 'service'): string {
   if (configured) return path.resolve(configDir, configured);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   return defaultWorktreeBase({
     isRoot,
-    varWritable: isRoot && writable('/var/dancer/worktrees'),
+    varWritable: isRoot && writable(`/var/dancer/${service}/worktrees`),
     dir: configDir,
+    service,
   });
 }

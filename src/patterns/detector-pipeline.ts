@@ -3,6 +3,7 @@
  * store, so ids survive restarts) and the detector, as writer plugins in the right order.
  */
 import type { DancerConfig } from '../config/index.js';
+import type { DancerError } from '../errors.js';
 import type { BatchPlugin } from '../store/log-writer.js';
 import type { Db } from '../store/open.js';
 import { Detector, type DetectorOptions } from './detector.js';
@@ -34,4 +35,24 @@ export function createPatternsPipeline(
   const miner = templates.loadMiner(minerOptionsFromConfig(config));
   const detector = new Detector({ db, config: config.patterns.triggers, ...options });
   return { plugins: [minerPlugin(templates, miner), detector.plugin()], detector, miner, templates };
+}
+
+/**
+ * The patterns stage for a store written without a supervisor (`dancer ingest`, the standalone
+ * `dancer/pino` transport): templates are assigned at ingest exactly as under `dancer run`, and
+ * the detector's decisions are stored. No consultation runs there, so none is ever active: a
+ * fired decision does not hold the concurrency slot. The detector's timer (baselines, reviews)
+ * runs until `close`.
+ */
+export function ingestPatternsStages(
+  db: Db,
+  config: Pick<DancerConfig, 'patterns'>,
+  onError: (error: DancerError) => void,
+): { plugins: BatchPlugin[]; close: () => void } {
+  const pipeline = createPatternsPipeline(db, config, { activeConsultations: () => [], onError });
+  pipeline.detector.start();
+  return {
+    plugins: pipeline.plugins,
+    close: () => pipeline.detector.stop(),
+  };
 }

@@ -15,7 +15,7 @@ export { aggregateRecords, type BucketDelta, type BucketInput } from './buckets.
 export { type ActiveConsultation, type Decision, decide, explainDecision, type ReasonCode } from './decisions.js';
 export { decisionsForTemplate, listDecisions, type StoredDecision } from './decisions-store.js';
 export { Detector, type DetectorEvents, type DetectorOptions, type TriggerEvent } from './detector.js';
-export { createPatternsPipeline, type PatternsPipeline } from './detector-pipeline.js';
+export { createPatternsPipeline, ingestPatternsStages, type PatternsPipeline } from './detector-pipeline.js';
 export { fingerprintFrames, parseFrame, type StackFrame, siteFrames } from './fingerprint.js';
 export { BUILTIN_MASK_NAMES, type CustomMask, createMasker, type MaskConfig, type Masker, WILDCARD } from './masks.js';
 export {
@@ -29,6 +29,7 @@ export {
 } from './miner.js';
 export { minerOptionsFromConfig } from './miner-config.js';
 export { listTemplates, type TemplateRow, templateById } from './pattern-queries.js';
+export { type PatternTextInput, patternText } from './pattern-text.js';
 export { minerPlugin, recordFrames, TemplateStore, type TemplateTouch } from './template-store.js';
 export { tokenize } from './tokenize.js';
 export {

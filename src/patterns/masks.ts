@@ -5,8 +5,9 @@
  *
  * Two kinds of mask run, in order:
  * 1. Regex masks over the whole message (URLs, emails, UUIDs, IP addresses, timestamps, paths,
- *    sizes, quoted strings, `key=value` values, booleans, hex, user-defined patterns). A regex
- *    mask may span spaces, so a value such as `"two words"` or `12 KB` becomes one token.
+ *    sizes, `key=value` values, booleans, hex, user-defined patterns). A regex mask may span
+ *    spaces, so a value such as `12 KB` becomes one token. Quoted strings are not masked whole:
+ *    the words inside are tokenised like any other (`quoted` is accepted and does nothing).
  * 2. The token rule (`numbers`): within each whitespace-separated token, runs of letters and
  *    digits that are numbers or numeric identifiers (`42`, `-1`, `3.5`, `65020ms`, `rdd_2_1`,
  *    `8a2a501`) become `<*>`; adjacent variable runs joined by `.`, `:`, `-`, `_`, `/` or `@`
@@ -228,7 +229,9 @@ export function createMasker(config: MaskConfig = {}): Masker {
   for (const custom of config.custom ?? []) {
     whole.push({ name: custom.name, re: new RegExp(custom.pattern, 'g'), replace: custom.replacement ?? WILDCARD });
   }
-  for (const name of ['quoted', 'size', 'timestamp'] as const) {
+  // `quoted` no longer masks a quoted string whole: its words are tokenised like the rest of the
+  // message (`"GET /a HTTP/1.1"` keeps its verb), so the name is accepted and does nothing.
+  for (const name of ['size', 'timestamp'] as const) {
     if (!disabled.has(name)) whole.push(BUILTIN_REGEX_MASKS[name]);
   }
   for (const name of BUILTIN_MASK_NAMES) {

@@ -11,8 +11,26 @@
  * that change the token count). Ids are stable: a template keeps its id as it generalises; when it
  * comes to cover another template, the other one is merged into it and records `mergedInto`.
  */
+import {
+  constantWord,
+  DEFAULT_EVIDENCE,
+  differInWord,
+  type EvidenceRule,
+  isKeyword,
+  isVariablePosition,
+} from './evidence.js';
 import { fingerprintFrames } from './fingerprint.js';
 import { createMasker, type MaskConfig, type Masker, WILDCARD } from './masks.js';
+import {
+  allWild,
+  anchorsOf,
+  covers,
+  coversTemplate,
+  flexCovers,
+  generalize,
+  templateRegex,
+  tokenCovers,
+} from './template-match.js';
 import { joinTokens, tokenize } from './tokenize.js';
 
 /** Options of a {@link TemplateMiner}; the `patterns.miner` section of `dancer.yaml`. */
@@ -32,7 +50,12 @@ export interface MinerOptions {
    * off. Answers only, never state: a cache is cleared whenever a template changes. Default 100000.
    */
   cacheSize?: number;
+  /** When a word position becomes a variable (evidence.ts). Not a config key: fixed for every system. */
+  evidence?: Partial<EvidenceRule>;
 }
+
+export { isKeyword } from './evidence.js';
+export { covers, flexCovers, generalize, templateRegex } from './template-match.js';
 
 /** Per-record options of {@link TemplateMiner.add}. */
 export interface AddOptions {
@@ -168,6 +191,7 @@ export class TemplateMiner {
   private readonly maxChildren: number;
   private readonly maxFrames: number;
   private readonly cacheSize: number;
+  private readonly evidence: EvidenceRule;
   private readonly clusters = new Map<number, Cluster>();
   /** leaf key → clusters (live ones only). */
   private readonly leaves = new Map<string, Cluster[]>();
@@ -199,6 +223,7 @@ export class TemplateMiner {
     this.maxChildren = options.maxChildren ?? DEFAULT_MINER_OPTIONS.maxChildren;
     this.maxFrames = options.maxFrames ?? DEFAULT_MINER_OPTIONS.maxFrames;
     this.cacheSize = options.cacheSize ?? DEFAULT_MINER_OPTIONS.cacheSize;
+    this.evidence = { ...DEFAULT_EVIDENCE, ...options.evidence };
   }
 
   /** Mask and tokenise a message as the miner sees it. */
@@ -212,24 +237,49 @@ export class TemplateMiner {
   }
 
   /** Assign `message` to a template, learning from it. */
-  add(message: string, opts: AddOptions = {}): AddResult {
-    const fp = opts.frames ? this.fingerprint(opts.frames) : '';
+  add(message: string, opts?: AddOptions): AddResult {
+    const cluster = this.assign(message, opts);
+    return new Assignment(this, cluster.id, this.text(cluster), message, this.lastCreated, this.lastChanged);
+  }
+
+  /**
+   * {@link add} for the hot path: the template id only, nothing allocated for the answer (a
+   * message whose raw text was seen before costs one map lookup).
+   */
+  addId(message: string, opts?: AddOptions): number {
+    return this.assign(message, opts).id;
+  }
+
+  private lastCreated = false;
+  private lastChanged = false;
+
+  private assign(message: string, opts: AddOptions | undefined): Cluster {
+    const fp = opts?.frames ? this.fingerprint(opts?.frames) : '';
     const rawKey = fp === '' ? message : `${fp}${SEP}${message}`;
     let cluster = this.rawCache.get(rawKey);
     if (cluster) {
-      this.seen(cluster, opts.ts);
-      return this.result(cluster, message, false, false);
+      this.seen(cluster, opts?.ts);
+      this.lastCreated = false;
+      this.lastChanged = false;
+      return cluster;
     }
     const masked = this.masker.mask(message);
     const maskedKey = fp === '' ? masked : `${fp}${SEP}${masked}`;
     cluster = this.maskedCache.get(maskedKey);
     if (cluster) {
       this.remember(rawKey, maskedKey, cluster);
-      this.seen(cluster, opts.ts);
-      return this.result(cluster, message, false, false);
+      this.seen(cluster, opts?.ts);
+      this.lastCreated = false;
+      this.lastChanged = false;
+      return cluster;
     }
     const tokens = tokenize(masked);
-    cluster = this.search(tokens, fp) ?? this.searchSiblings(tokens, fp);
+    cluster = this.search(tokens, fp);
+    let siblings: Cluster[] | undefined;
+    if (!cluster) {
+      siblings = this.searchSiblings(tokens, fp);
+      cluster = siblings?.[0];
+    }
     let created = false;
     let changed = false;
     if (cluster && !covers(cluster.tokens, tokens)) {
@@ -238,10 +288,26 @@ export class TemplateMiner {
     }
     if (cluster) {
       changed = this.absorb(cluster, tokens);
+      if (siblings) {
+        // The word position became a variable: the other siblings are that template now.
+        for (const other of siblings) {
+          const keep = this.resolve(cluster.id) as Cluster;
+          if (other === keep || other.mergedInto !== undefined || !covers(keep.tokens, other.tokens)) continue;
+          const [k, gone] = other.id < keep.id ? [other, keep] : [keep, other];
+          if (k !== keep) {
+            k.tokens = [...keep.tokens];
+            k.text = undefined;
+            this.unindex(k);
+            this.index(k);
+          }
+          this.mergeInto(gone, k);
+        }
+        changed = true;
+      }
     } else {
       cluster = this.findAcrossLengths(tokens, fp);
       if (!cluster) {
-        cluster = this.create(tokens, fp, opts.ts);
+        cluster = this.create(tokens, fp, opts?.ts);
         created = true;
         if (this.mergeCovered(cluster)) changed = true;
       }
@@ -260,8 +326,10 @@ export class TemplateMiner {
     } else {
       this.remember(rawKey, maskedKey, cluster);
     }
-    this.seen(cluster, opts.ts);
-    return this.result(cluster, message, created, changed);
+    this.seen(cluster, opts?.ts);
+    this.lastCreated = created;
+    this.lastChanged = changed;
+    return cluster;
   }
 
   private seen(cluster: Cluster, ts: number | undefined): void {
@@ -412,10 +480,6 @@ export class TemplateMiner {
     return c.text;
   }
 
-  private result(c: Cluster, message: string, created: boolean, changed: boolean): AddResult {
-    return new Assignment(this, c.id, this.text(c), message, created, changed);
-  }
-
   private key(token: string | undefined): string {
     if (token === undefined) return '';
     return token.includes(WILDCARD) ? STAR : token;
@@ -434,7 +498,8 @@ export class TemplateMiner {
     const group = this.groupKey(fp, tokens.length);
     const out: string[] = [];
     const first = tokens[0];
-    if (first !== undefined && !first.includes(WILDCARD)) this.expandKeys(`${group}${SEP}0`, tokens, 0, out);
+    if (first !== undefined && (!first.includes(WILDCARD) || tokens.length === 1))
+      this.expandKeys(`${group}${SEP}0`, tokens, 0, out);
     if (tokens.length > 1) this.expandKeys(`${group}${SEP}1`, tokens, 1, out);
     else if (tokens.length === 0) out.push(`${group}${SEP}0`);
     return out;
@@ -521,7 +586,8 @@ export class TemplateMiner {
     if (tokens.length === 0) return; // leafKeysFor gives a key no template is stored under
     const group = this.groupKey(fp, tokens.length);
     const first = tokens[0] as string;
-    if (!first.includes(WILDCARD)) {
+    // A one-token template is keyed at offset 0 even when that token is variable.
+    if (!first.includes(WILDCARD) || tokens.length === 1) {
       const root = this.tree.get(`${group}${SEP}0`);
       if (root) this.walk(root, tokens, 0, 0, out);
     }
@@ -605,62 +671,55 @@ export class TemplateMiner {
   }
 
   /**
-   * For each leading position i, the key of the group with position i left out: templates that
-   * differ from a message only in one leading word share it.
+   * For each word position i (see evidence.ts), the key of the siblings with position i left out:
+   * templates that differ from each other in that word only share it.
    */
   private siblingKeysOf(tokens: readonly string[], fp: string): string[] {
-    const n = Math.min(this.depth, tokens.length);
-    if (tokens.length < 4) return [];
-    const keys = tokens.slice(0, n).map((t) => this.key(t));
-    const group = this.groupKey(fp, tokens.length);
     const out: string[] = [];
-    for (let i = 0; i < n; i++) {
-      if (keys[i] === STAR) continue;
-      out.push(`${group}${SEP}@${i}${SEP}${keys.map((k, j) => (j === i ? '' : k)).join(SEP)}`);
+    if (tokens.length < 2) return out;
+    let constants = 0;
+    for (const t of tokens) if (!t.includes(WILDCARD)) constants++;
+    // The word and at least one other constant token.
+    if (constants < 2) return out;
+    const group = this.groupKey(fp, tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i] as string;
+      if (t.includes(WILDCARD)) continue;
+      const w = constantWord(t);
+      // Keywords (upper-case identifiers) are constants whatever the evidence.
+      if (w !== undefined && isKeyword(w)) continue;
+      // A word leaves its `key=` in the key; any other token (`shard3x`) is left out whole.
+      out.push(siblingKey(group, tokens, i, w === undefined ? t.length : w.length));
     }
     return out;
   }
 
   /**
-   * A template that differs from the message in exactly one leading token and matches every other
-   * constant token (at least three of them): the leading token is a variable (`user db-1 ...`,
-   * `user db-2 ...`), which plain Drain would split into one template per value forever. A plain
-   * word (letters only) may well be a constant (`Accepted password ...` / `Failed password ...`),
-   * so it takes three different words in that position before they become one `<*>`.
+   * Siblings of a message that no template takes: templates that differ from it in one word
+   * only. When the words seen in that position (the siblings' and the message's) are evidence of
+   * a variable (evidence.ts: enough distinct words, spread thin), returns the siblings, oldest
+   * first: the message joins the oldest, whose word becomes `<*>`, and the others merge into it.
    */
-  private searchSiblings(tokens: readonly string[], fp: string): Cluster | undefined {
-    const n = Math.min(this.depth, tokens.length);
-    if (tokens.length < 4) return undefined;
-    const keys = tokens.slice(0, n).map((t) => this.key(t));
-    const group = this.groupKey(fp, tokens.length);
-    for (let i = 0; i < n; i++) {
-      if (keys[i] === STAR) continue;
-      const set = this.siblings.get(`${group}${SEP}@${i}${SEP}${keys.map((k, j) => (j === i ? '' : k)).join(SEP)}`);
+  private searchSiblings(tokens: readonly string[], fp: string): Cluster[] | undefined {
+    const keys = this.siblingKeysOf(tokens, fp);
+    for (const key of keys) {
+      const set = this.siblings.get(key);
       if (!set) continue;
-      const mt = tokens[i] as string;
-      if (isKeyword(mt)) continue;
-      let best: Cluster | undefined;
-      const values = new Set<string>([mt]);
-      let scanned = 0;
+      const at = siblingPosition(key);
+      const word = constantWord(tokens[at] as string) !== undefined;
+      const counts: number[] = [1];
+      const list: Cluster[] = [];
       for (const c of set) {
-        if (scanned++ > 200) break;
-        const tt = c.tokens[i] as string;
-        if (tt === mt || tt.includes(WILDCARD) || isKeyword(tt)) continue;
-        let literal = 0;
-        let ok = true;
-        for (let j = 0; j < tokens.length && ok; j++) {
-          if (j === i) continue;
-          const t = c.tokens[j] as string;
-          if (t === WILDCARD) continue;
-          if (t === tokens[j]) {
-            if (!t.includes(WILDCARD)) literal++;
-          } else ok = false;
-        }
-        if (!ok || literal < 3) continue;
-        values.add(tt);
-        if (!best || c.id < best.id) best = c;
+        if (c.mergedInto !== undefined) continue;
+        // A token that is not a word (`shard3x`) is a value by its shape: one sibling of the same
+        // kind is evidence enough. Words need the evidence rule.
+        if ((constantWord(c.tokens[at] as string) !== undefined) !== word) continue;
+        counts.push(c.count);
+        list.push(c);
       }
-      if (best && (values.size >= 3 || (!isPlainWord(mt) && !isPlainWord(best.tokens[i] as string)))) return best;
+      if (list.length === 0) continue;
+      if (word && !isVariablePosition(counts, this.evidence)) continue;
+      return list.sort((a, b) => a.id - b.id);
     }
     return undefined;
   }
@@ -702,8 +761,9 @@ export class TemplateMiner {
       if (tt === WILDCARD) continue;
       lit++;
       const mt = tokens[i] as string;
-      if (tt === mt) eq++;
-      else if (isKeyword(tt) && isKeyword(mt)) return;
+      if (tt === mt || tokenCovers(tt, mt)) eq++;
+      // Two different words: a constant each, until the evidence says otherwise (evidence.ts).
+      else if (differInWord(tt, mt)) return;
     }
     const sim = lit === 0 ? (allWild(tokens) ? 1 : 0) : eq / lit;
     if (sim < this.st) return;
@@ -762,7 +822,7 @@ export class TemplateMiner {
     for (let i = 0; i < t.length; i++) {
       const tt = t[i] as string;
       const mt = tokens[i] as string;
-      if (tt === mt || tt === WILDCARD) continue;
+      if (tt === mt || tt === WILDCARD || tokenCovers(tt, mt)) continue;
       t[i] = generalize(tt, mt);
       changed = true;
       if (i <= this.depth) lead = true;
@@ -780,6 +840,16 @@ export class TemplateMiner {
       this.unindex(c);
       this.index(c);
       return;
+    }
+    for (const k of c.siblingKeys ?? []) this.siblings.get(k)?.delete(c);
+    c.siblingKeys = this.siblingKeysOf(c.tokens, c.fingerprint);
+    for (const k of c.siblingKeys) {
+      let set = this.siblings.get(k);
+      if (!set) {
+        set = new Set();
+        this.siblings.set(k, set);
+      }
+      set.add(c);
     }
     for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
     c.anchors = anchorsOf(c.tokens);
@@ -813,9 +883,16 @@ export class TemplateMiner {
     let merged = false;
     for (const other of this.candidatesSharingAnchors(c)) {
       if (other === c || other.mergedInto !== undefined) continue;
-      if (!coversTemplate(c.tokens, other.tokens)) continue;
+      // Two templates that each have `<*>` where the other has a constant (`user carol from <*>`,
+      // `user <*> from laptop`): the evidence made both positions variable, so they are one.
+      const union = coversTemplate(c.tokens, other.tokens) ? c.tokens : unionOf(c.tokens, other.tokens);
+      if (union === undefined) continue;
       // The older template keeps its id: merge the newer into the older, taking the general text.
       const [keep, gone] = other.id < c.id ? [other, c] : [c, other];
+      if (union !== c.tokens) {
+        c.tokens = union;
+        c.text = undefined;
+      }
       if (keep !== c) {
         keep.tokens = [...c.tokens];
         keep.text = undefined;
@@ -900,165 +977,43 @@ export class TemplateMiner {
   }
 }
 
-/**
- * Anchor tokens of a template or message: its first constant token that is a plain word, used to
- * find templates of other token counts. Empty when there is none.
- */
-function anchorsOf(tokens: readonly string[]): string[] {
-  for (const t of tokens) {
-    if (!t.includes(WILDCARD) && t.length > 1) return [t];
+/** The position a sibling key leaves out. */
+function siblingPosition(key: string): number {
+  const at = key.indexOf(`${SEP}@`);
+  return Number.parseInt(key.slice(at + 2), 10);
+}
+
+/** Sibling key: the group, the position left out, and every other token. */
+function siblingKey(group: string, tokens: readonly string[], at: number, wordLength: number): string {
+  let key = `${group}${SEP}@${at}`;
+  for (let j = 0; j < tokens.length; j++) {
+    const t = tokens[j] as string;
+    // The word left out; a `key=` before it stays.
+    key += j === at ? `${SEP}${t.slice(0, t.length - wordLength)}${SEP}` : `${SEP}${t}`;
   }
-  return [];
-}
-
-/**
- * An upper-case identifier (`RUNNING`, `FAIL_TASK_CLEANUP`, `HTTPS`, `GET`): an enum constant or
- * keyword from the code, so two different ones make two templates, never a `<*>`.
- */
-export function isKeyword(token: string): boolean {
-  let start = 0;
-  let end = token.length;
-  while (start < end && !isAlnum(token.charCodeAt(start))) start++;
-  while (end > start && !isAlnum(token.charCodeAt(end - 1))) end--;
-  if (end - start < 2) return false;
-  let upper = 0;
-  for (let i = start; i < end; i++) {
-    const c = token.charCodeAt(i);
-    if (c >= 65 && c <= 90) upper++;
-    else if (!((c >= 48 && c <= 57) || c === 95)) return false;
-  }
-  return upper >= 2;
-}
-
-/** Letters only, once outer punctuation is stripped: a word that may well be a constant. */
-function isPlainWord(token: string): boolean {
-  let a = 0;
-  let b = token.length;
-  while (a < b && !isAlnum(token.charCodeAt(a))) a++;
-  while (b > a && !isAlnum(token.charCodeAt(b - 1))) b--;
-  if (a === b) return false;
-  for (let i = a; i < b; i++) {
-    const c = token.charCodeAt(i);
-    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122))) return false;
-  }
-  return true;
-}
-
-function allWild(tokens: readonly string[]): boolean {
-  for (const t of tokens) if (t !== WILDCARD) return false;
-  return true;
-}
-
-/** The token that stands for two different tokens: `<*>`, keeping shared outer punctuation. */
-export function generalize(a: string, b: string): string {
-  let p = 0;
-  const max = Math.min(a.length, b.length);
-  while (p < max && a[p] === b[p] && !isAlnum(a.charCodeAt(p)) && a[p] !== '<') p++;
-  if (p === 0) {
-    // A shared `key=` or `key:` prefix stays: `user=root` and `user=bob` give `user=<*>`.
-    let q = 0;
-    while (q < max && a[q] === b[q]) q++;
-    const cut = Math.max(a.lastIndexOf('=', q - 1), a.lastIndexOf(':', q - 1));
-    if (cut > 0 && cut < q && !a.slice(0, cut).includes(WILDCARD)) p = cut + 1;
-  }
-  let s = 0;
-  while (
-    s < max - p &&
-    a[a.length - 1 - s] === b[b.length - 1 - s] &&
-    !isAlnum(a.charCodeAt(a.length - 1 - s)) &&
-    a[a.length - 1 - s] !== '>'
-  )
-    s++;
-  if (p === 0 && s === 0) return WILDCARD;
-  return `${a.slice(0, p)}${WILDCARD}${a.slice(a.length - s)}`;
-}
-
-function isAlnum(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-}
-
-/** Does template `t` cover tokens `m` of the same length (every constant token equal)? */
-export function covers(t: readonly string[], m: readonly string[]): boolean {
-  if (t.length !== m.length) return false;
-  for (let i = 0; i < t.length; i++) {
-    const tt = t[i] as string;
-    if (tt !== WILDCARD && tt !== m[i] && !tokenCovers(tt, m[i] as string)) return false;
-  }
-  return true;
-}
-
-/** Does template `t` cover template `o` (same length, or a length its wildcards absorb)? */
-function coversTemplate(t: readonly string[], o: readonly string[]): boolean {
-  if (t.length === o.length) return covers(t, o);
-  return flexCovers(t, o);
-}
-
-/** Does a partly variable token (`<*>).`) match a token (`3).`, `<*>).`)? */
-function tokenCovers(tt: string, mt: string): boolean {
-  const i = tt.indexOf(WILDCARD);
-  if (i < 0) return false;
-  const pre = tt.slice(0, i);
-  const post = tt.slice(i + WILDCARD.length);
-  if (post.includes(WILDCARD)) return false;
-  return mt.length >= pre.length + post.length && mt.startsWith(pre) && mt.endsWith(post);
+  return key;
 }
 
 /**
- * Alignment of a template with a longer message (or template): each `<*>` token of the template
- * (`<*>`, or `pre<*>post` such as `<*>,`) takes one or more tokens, every other token must be equal (or covered). A `<*>` that takes
- * several tokens must take mostly variable ones (half or more contain `<*>`), and no `key=value`
- * token: `<1 sec` or `18846 bytes (18.4 KB)` are one value, `invalid user bob` and
- * `rhost=<*> user=root` are not. At most 8 extra tokens.
+ * The union of two same-length templates that are compatible (every position equal, or `<*>` in
+ * one of them) and each variable where the other is not; undefined otherwise.
  */
-export function flexCovers(t: readonly string[], m: readonly string[]): boolean {
-  const extra = m.length - t.length;
-  if (extra < 0 || extra > 8) return false;
-  if (extra === 0) return covers(t, m);
-  const cols = m.length + 1;
-  const memo = new Uint8Array((t.length + 1) * cols); // 0 unknown, 1 true, 2 false
-  const go = (i: number, j: number): boolean => {
-    if (i === t.length) return j === m.length;
-    if (j >= m.length) return false;
-    const slot = i * cols + j;
-    const known = memo[slot];
-    if (known) return known === 1;
-    const tt = t[i] as string;
-    let ok = false;
-    const w = tt.indexOf(WILDCARD);
-    if (w >= 0 && tt.indexOf(WILDCARD, w + 1) < 0) {
-      // `<*>` or `pre<*>post`: the first token taken must start with pre, the last end with post.
-      const pre = tt.slice(0, w);
-      const post = tt.slice(w + WILDCARD.length);
-      const first = m[j] as string;
-      if (tt === first || (first.startsWith(pre) && (post === '' || first.length > pre.length))) {
-        if (tt === first || tokenCovers(tt, first) || tt === WILDCARD) ok = go(i + 1, j + 1);
-        const room = m.length - j - (t.length - i);
-        let vars = first.includes(WILDCARD) ? 1 : 0;
-        for (let span = 2; span <= room + 1 && !ok; span++) {
-          const last = m[j + span - 1] as string;
-          // A `key=value` token is a field of its own, never part of another value.
-          if (last.includes('=')) break;
-          if (last.includes(WILDCARD)) vars++;
-          if (vars * 2 < span || !last.endsWith(post)) continue;
-          ok = go(i + 1, j + span);
-        }
-      }
-    } else {
-      const mt = m[j] as string;
-      ok = (tt === mt || tokenCovers(tt, mt)) && go(i + 1, j + 1);
-    }
-    memo[slot] = ok ? 1 : 2;
-    return ok;
-  };
-  return go(0, 0);
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** A regex that matches a raw message against a template and captures each `<*>`. */
-export function templateRegex(tokens: readonly string[]): RegExp {
-  const parts = tokens.map((t) => t.split(WILDCARD).map(escapeRegex).join('(.*?)'));
-  return new RegExp(`^\\s*${parts.join('\\s+')}\\s*$`, 's');
+function unionOf(a: readonly string[], b: readonly string[]): string[] | undefined {
+  if (a.length !== b.length) return undefined;
+  let aWild = false;
+  let bWild = false;
+  const out: string[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string;
+    const y = b[i] as string;
+    if (x === y) out.push(x);
+    else if (x === WILDCARD || tokenCovers(x, y)) {
+      aWild = true;
+      out.push(x);
+    } else if (y === WILDCARD || tokenCovers(y, x)) {
+      bWild = true;
+      out.push(y);
+    } else return undefined;
+  }
+  return aWild && bWild ? out : undefined;
 }

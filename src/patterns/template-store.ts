@@ -8,6 +8,7 @@ import type { BatchPlugin, WrittenRow } from '../store/log-writer.js';
 import type { Db } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
 import { type MinerOptions, type TemplateInfo, TemplateMiner } from './miner.js';
+import { patternText } from './pattern-text.js';
 
 interface TemplateDbRow {
   id: number;
@@ -142,8 +143,8 @@ export function minerPlugin(store: TemplateStore, miner: TemplateMiner): BatchPl
     name: 'patterns-miner',
     prepare(record) {
       const frames = recordFrames(record);
-      const text = record.message !== '' ? record.message : (record.errMessage ?? '');
-      record.templateId = miner.add(text, frames ? { frames, ts: record.ts } : { ts: record.ts }).templateId;
+      const text = patternText(record);
+      record.templateId = miner.addId(text, frames ? { frames, ts: record.ts } : { ts: record.ts });
     },
     inTransaction(_db, rows: WrittenRow[]) {
       const touched = new Map<number, TemplateTouch>();

@@ -20,7 +20,9 @@ export {
   errorGroups,
   type FollowOptions,
   followLogs,
+  ftsPhrase,
   iterateLogs,
+  type LenientSearch,
   type LogFilter,
   type LogStats,
   lastLogId,
@@ -29,6 +31,7 @@ export {
   logWhere,
   SEARCH_HINT,
   searchLogs,
+  searchLogsLenient,
 } from './log-queries.js';
 export { LOG_COLUMNS, LOG_SELECT, rowToStoredLog } from './log-rows.js';
 export {
@@ -42,6 +45,7 @@ export {
   type WrittenRow,
 } from './log-writer.js';
 export { applyMigrations, type Db, type OpenStoreOptions, openStore, toStoreError } from './open.js';
+export { type PruneOptions, type PruneResult, pruneLogs } from './prune.js';
 export {
   LEVELS,
   type LevelName,

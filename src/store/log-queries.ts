@@ -156,6 +156,36 @@ export function searchLogs(db: Db, query: string, filter: LogFilter = {}): Store
   }
 }
 
+/** The result of {@link searchLogsLenient}: the rows, and how the query was read. */
+export interface LenientSearch {
+  logs: StoredLog[];
+  /** The FTS query that ran (the input, or the input quoted as one phrase). */
+  query: string;
+  /** True when the input was not valid FTS syntax and was searched as a literal phrase. */
+  literal: boolean;
+}
+
+/** `text` as one FTS5 phrase: `"..."` with inner quotes doubled. */
+export function ftsPhrase(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
+}
+
+/**
+ * {@link searchLogs} for what people paste (identifiers, addresses, error text): FTS5 syntax when
+ * the query parses, else the whole query as a literal phrase.
+ *
+ * @throws {DancerError} `DANCER_QUERY_INVALID` for an empty query.
+ */
+export function searchLogsLenient(db: Db, query: string, filter: LogFilter = {}): LenientSearch {
+  try {
+    return { logs: searchLogs(db, query, filter), query, literal: false };
+  } catch (error) {
+    if (!(error instanceof DancerError) || error.code !== 'DANCER_QUERY_INVALID' || query.trim() === '') throw error;
+    const phrase = ftsPhrase(query.trim());
+    return { logs: searchLogs(db, phrase, filter), query: phrase, literal: true };
+  }
+}
+
 /** One group of error records (same template, else same error hash, else same message). */
 export interface ErrorGroup {
   /** `t:<template id>`, `e:<error hash>` or `m:<message>`. */

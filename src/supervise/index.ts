@@ -5,7 +5,7 @@
  * helper is `dancer/listen` (./listen.ts), a separate entry.
  */
 export { type ControlRequest, type ControlResponse, controlRequest, startControlServer } from './control.js';
-export { clearEmergencyStop, emergencyStop, setEmergencyStop } from './emergency.js';
+export { clearEmergencyStop, emergencyStop, refuseWhileStopped, setEmergencyStop } from './emergency.js';
 export { type FixDeployRequest, fixDeployFunctions } from './fix-deploy.js';
 export { createNotifyReceiver, parseNotify, sdNotify } from './notify.js';
 export { newErrorPatterns, periodStats } from './observe.js';

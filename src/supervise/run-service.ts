@@ -6,13 +6,16 @@ import {
   createCaptureServer,
   createLineCapture,
   type LineCapture,
+  TransportDedupe,
 } from '../capture/index.js';
 import type { LoadedConfig } from '../config/index.js';
-import { errorMessage } from '../errors.js';
+import { type DancerError, errorMessage } from '../errors.js';
 import { Detector, minerOptionsFromConfig, minerPlugin, TemplateStore } from '../patterns/index.js';
 import { type BatchPlugin, LogWriter } from '../store/log-writer.js';
 import { type Db, openStore } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
+import { retentionPolicyFromConfig, scheduleRetention } from '../store/retention.js';
+import { diagnoseWorkerExit, OutputTails } from './exit-diagnosis.js';
 import { serviceOf, supervisorPaths } from './paths.js';
 import { type Alert, type CrashEvent, Supervisor } from './supervisor.js';
 
@@ -51,6 +54,8 @@ export interface RunningService {
   /** Resolves when the supervisor has stopped (after a signal or `stop()`); the exit code to use. */
   done: Promise<number>;
   stop(): Promise<void>;
+  /** Why the run stopped on its own (e.g. `DANCER_WORKER_PORT_CONFLICT`), once `done` resolved. */
+  failure(): DancerError | undefined;
 }
 
 /**
@@ -85,6 +90,12 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     plugins,
     onError: (e) => log(`store: ${e.code}: ${e.message}`),
   });
+  const retention = loaded.config.store.retention;
+  const pruning = scheduleRetention(db, retentionPolicyFromConfig(retention), {
+    intervalMs: retention.intervalSeconds * 1000,
+    onError: (e) => log(`retention: ${errorMessage(e)}`),
+    onRound: (deleted) => log(`retention: deleted ${deleted} log rows (store.retention)`),
+  });
   const keep = options.lastRecords ?? 50;
   const recent = new Map<number, LogRecord[]>();
   const remember = (pid: number | undefined, record: LogRecord) => {
@@ -98,6 +109,10 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     list.push(record);
     if (list.length > keep) list.shift();
   };
+  // One log call, one record: output lines that repeat a dancer/pino transport's records are dropped.
+  const dedupe = new TransportDedupe();
+  const dedupeTimer = setInterval(() => dedupe.tick(), 50);
+  dedupeTimer.unref();
   const sink = (pid: number | undefined) => (record: LogRecord) => {
     writer.write(record);
     remember(record.pid ?? pid, record);
@@ -111,14 +126,29 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     teeFile = createWriteStream(file, { flags: 'a' });
   }
   const captures = new Map<string, LineCapture>();
+  // A crash that restarting cannot cure (see exit-diagnosis.ts) stops the run with a coded error.
+  const tails = new OutputTails();
+  const crashed = new Set<number>();
+  let failure: DancerError | undefined;
+  const diagnose = (pid: number) => {
+    const error = failure
+      ? undefined
+      : diagnoseWorkerExit({ mode: service.mode, outputTail: tails.tail(pid), port: service.listen[0]?.port });
+    if (!error) return;
+    failure = error;
+    log(`${error.code}: ${error.message}`);
+    void stop();
+  };
   let capture: CaptureServer | undefined;
   try {
     capture = await createCaptureServer({
       socketPath: path.join(paths.stateDir, 'capture.sock'),
       onRecord: (record) => {
+        dedupe.transport(record);
         writer.write(record);
         remember(record.pid, record);
       },
+      onHello: () => dedupe.hello(),
       onDropped: (reason, count) => writer.countDropped(reason, count),
       maxRecordBytes: loaded.config.capture.maxRecordBytes,
     });
@@ -139,8 +169,9 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
         const key = `${worker.pid}:${stream}`;
         let lc = captures.get(key);
         if (!lc) {
+          const store = sink(worker.pid);
           lc = createLineCapture({
-            sink: sink(worker.pid),
+            sink: (record) => dedupe.output(record, store),
             stream,
             pid: worker.pid,
             maxRecordBytes: loaded.config.capture.maxRecordBytes,
@@ -153,9 +184,14 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
           });
         }
         lc.write(chunk);
+        tails.add(worker.pid, chunk);
+        if (crashed.has(worker.pid)) diagnose(worker.pid);
       },
       onCrash(event) {
+        crashed.add(event.pid || (tails.lastPid ?? 0));
+        diagnose(event.pid);
         for (const stream of ['stdout', 'stderr']) captures.get(`${event.pid}:${stream}`)?.flush();
+        dedupe.flush();
         writer.flush();
         const lastRecords = recent.get(event.pid) ?? [];
         recent.delete(event.pid);
@@ -173,6 +209,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
       flush() {
         for (const lc of captures.values()) lc.end();
         captures.clear();
+        dedupe.flush();
         writer.flush();
       },
     },
@@ -184,8 +221,11 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   });
   let stopping: Promise<void> | undefined;
   const finish = async () => {
+    pruning.stop();
     detector?.stop();
     await capture?.close();
+    clearInterval(dedupeTimer);
+    dedupe.flush();
     writer.close();
     teeFile?.end();
     db.close();
@@ -204,7 +244,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
         await supervisor.shutdown();
       } finally {
         await finish();
-        resolveDone(0);
+        resolveDone(failure ? 1 : 0);
       }
     })();
     return stopping;
@@ -240,5 +280,5 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   }, 200);
   poll.unref();
   void done.then(() => clearInterval(poll));
-  return { supervisor, db, writer, detector, done, stop };
+  return { supervisor, db, writer, detector, done, stop, failure: () => failure };
 }

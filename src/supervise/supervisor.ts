@@ -1157,7 +1157,7 @@ export function statusFromStore(
           ? row.state
           : row.state === 'stopped'
             ? 'stopped'
-            : `${row.state} (supervisor not running)`
+            : `dead (the supervisor${row.supervisorPid ? ` pid ${row.supervisorPid}` : ''} died while ${row.state}; start it again with dancer run)`
         : 'never started'),
     supervisorPid: running ? process.pid : null,
     uptimeSeconds: running && startedAt ? Math.round((Date.now() - startedAt) / 1000) : null,

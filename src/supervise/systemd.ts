@@ -1,3 +1,6 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
 /** What a systemd unit for `dancer run` needs. */
 export interface UnitOptions {
   service: string;
@@ -25,7 +28,7 @@ export function systemdUnit(o: UnitOptions): string {
   const exec = (cmd: string) => [o.node, o.dancerBin, cmd, '--config', o.configFile].map(quote).join(' ');
   return `[Unit]
 Description=Dancer supervisor for ${o.service}
-Documentation=https://github.com/dancer/dancer/blob/main/docs/operations.md
+Documentation=${pathToFileURL(path.join(path.dirname(path.dirname(o.dancerBin)), 'docs', 'operations.md')).href}
 After=network-online.target
 Wants=network-online.target
 

@@ -63,7 +63,7 @@ describe('Assembler', () => {
     expect(records).toHaveLength(2);
     expect(records[0]).toMatchObject({ errType: 'java.lang.IllegalStateException', errMessage: 'bad state' });
     expect(records[0]?.stack?.split('\n')).toHaveLength(6);
-    expect(records[1]?.message).toBe('INFO after');
+    expect(records[1]?.message).toBe('after');
   });
 
   it('groups a Python traceback up to the exception line, with chained exceptions', () => {

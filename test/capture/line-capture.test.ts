@@ -21,7 +21,7 @@ describe('createLineCapture', () => {
     expect(whole.map((r) => [r.message, r.level, r.pid, r.stream])).toEqual([
       ['a', 30, 7, 'stdout'],
       ['Error: boom', 50, 7, 'stdout'],
-      ['WARN slow', 40, 7, 'stdout'],
+      ['slow', 40, 7, 'stdout'],
     ]);
     expect(whole[1]?.stack).toBe('Error: boom\n    at f (/a.js:1:1)');
   });

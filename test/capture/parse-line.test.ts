@@ -165,31 +165,39 @@ describe('parseLine: JSON shapes', () => {
 });
 
 describe('parseLine: plain text', () => {
-  it('keeps the text and infers the level from markers', () => {
-    const cases: Array<[string, number]> = [
-      ['2026-01-02 03:04:05 ERROR db down', LEVELS.error],
-      ['WARN: disk at 91%', LEVELS.warn],
-      ['[error] upstream timed out', LEVELS.error],
-      ['time=1 level=error msg="x"', LEVELS.error],
-      ['level=warning msg=slow', LEVELS.warn],
-      ['FATAL: cannot bind', LEVELS.fatal],
-      ['panic: runtime error: index out of range', LEVELS.fatal],
-      ['Traceback (most recent call last):', LEVELS.error],
-      ['TypeError: x is not a function', LEVELS.error],
-      ['java.lang.IllegalStateException: bad', LEVELS.error],
-      ['INFO starting; previous run had ERROR', LEVELS.info],
-      ['DEBUG cache miss', LEVELS.debug],
-      ['no error found, all good', LEVELS.info],
-      ['listening on :8080', LEVELS.info],
-      ['WARNING:root:deprecated', LEVELS.warn],
+  it('infers the level from markers and keeps the message without its time and level prefix', () => {
+    const cases: Array<[string, number, string]> = [
+      ['2026-01-02 03:04:05 ERROR db down', LEVELS.error, 'db down'],
+      ['WARN: disk at 91%', LEVELS.warn, 'disk at 91%'],
+      ['[error] upstream timed out', LEVELS.error, 'upstream timed out'],
+      ['time=1 level=error msg="x"', LEVELS.error, 'time=1 level=error msg="x"'],
+      ['level=warning msg=slow', LEVELS.warn, 'level=warning msg=slow'],
+      ['FATAL: cannot bind', LEVELS.fatal, 'cannot bind'],
+      ['fatal: boom', LEVELS.fatal, 'boom'],
+      ['error: connection lost', LEVELS.error, 'connection lost'],
+      ['panic: runtime error: index out of range', LEVELS.fatal, 'panic: runtime error: index out of range'],
+      ['Traceback (most recent call last):', LEVELS.error, 'Traceback (most recent call last):'],
+      ['TypeError: x is not a function', LEVELS.error, 'TypeError: x is not a function'],
+      ['Error: boom', LEVELS.error, 'Error: boom'],
+      ['java.lang.IllegalStateException: bad', LEVELS.error, 'java.lang.IllegalStateException: bad'],
+      ['INFO starting; previous run had ERROR', LEVELS.info, 'starting; previous run had ERROR'],
+      ['DEBUG cache miss', LEVELS.debug, 'cache miss'],
+      ['no error found, all good', LEVELS.info, 'no error found, all good'],
+      ['info about the cache', LEVELS.info, 'info about the cache'],
+      ['listening on :8080', LEVELS.info, 'listening on :8080'],
+      ['WARNING:root:deprecated', LEVELS.warn, 'WARNING:root:deprecated'],
+      ['[17:27:45.764] INFO (4380): hello world', LEVELS.info, 'hello world'],
+      ['[17:27:45.782] ERROR (4380 on web-1): failed to charge', LEVELS.error, 'failed to charge'],
+      ['2026-12-06 17:27:45,123 ERROR invoices: invoice 7 failed', LEVELS.error, 'invoices: invoice 7 failed'],
+      ['ERROR', LEVELS.error, 'ERROR'],
     ];
-    for (const [line, level] of cases) {
+    for (const [line, level, message] of cases) {
       const r = parse(line, { stream: 'stderr', pid: 9 });
-      expect({ line, level: r.level }).toEqual({ line, level });
-      expect(r.message).toBe(line);
+      expect({ line, level: r.level, message: r.message }).toEqual({ line, level, message });
       expect(r.stream).toBe('stderr');
       expect(r.pid).toBe(9);
     }
+    expect(parse('2026-12-06 17:27:45,123 INFO x').ts).toBe(Date.parse('2026-12-06T17:27:45.123'));
     expect(inferLevel('nothing here', 40)).toEqual({ level: 40, fromMarker: false });
     expect(levelFromValue('notice')).toBe(30);
     expect(levelFromValue('nope')).toBeUndefined();
@@ -224,7 +232,7 @@ describe('bad input', () => {
 
   it('strips ANSI colour codes before parsing and flags it', () => {
     const r = parse('\x1b[31mERROR\x1b[39m \x1b]0;title\x07failed');
-    expect(r.message).toBe('ERROR failed');
+    expect(r.message).toBe('failed');
     expect(r.level).toBe(LEVELS.error);
     expect(hasFlag(r, RECORD_FLAGS.ansiStripped)).toBe(true);
     const j = parse('\x1b[2m{"level":40,"msg":"coloured json"}\x1b[0m');

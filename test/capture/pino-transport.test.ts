@@ -61,6 +61,27 @@ describe('dancer/pino (real pino, real worker thread, real SQLite file)', () => 
     expect(query(db, 'SELECT * FROM dropped')).toEqual([]);
   });
 
+  it('standalone, assigns templates and records the detector decisions in the store it writes', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'app.db');
+    const run = await start(process.execPath, [APP, db, path.join(dir, 'pretty.txt'), '20', '12']).done;
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(query(db, 'SELECT count(*) AS n FROM logs WHERE template_id IS NULL')).toEqual([{ n: 0 }]);
+    const templates = query<{ id: number; text: string; count: number }>(
+      db,
+      'SELECT id, text, count FROM templates ORDER BY id',
+    );
+    expect(templates.map((t) => t.count)).toEqual([20, 12, 1]);
+    expect(templates[0]?.text).toContain('tick');
+    // The detector ran: the new error pattern recurring more than 10 times fired.
+    const decisions = query<{ rule: string; outcome: string; template_id: number }>(
+      db,
+      'SELECT rule, outcome, template_id FROM decisions',
+    );
+    expect(decisions).toContainEqual({ rule: 'new_pattern', outcome: 'fire', template_id: templates[1]?.id });
+  });
+
   it('keeps the app running when the store cannot be created, and reports it once', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'not-a-dir'), 'x');

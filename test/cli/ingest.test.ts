@@ -1,4 +1,4 @@
-import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RECORD_FLAGS } from '../../src/store/records.js';
@@ -61,10 +61,10 @@ describe('dancer ingest', () => {
     expect(rows.map((r) => r.message.slice(0, 30))).toEqual([
       'pino line',
       'bunyan line',
-      '2026-01-02 03:04:05 ERROR plai',
+      'plain failure',
       'TypeError: x is not a function',
       'ZeroDivisionError: division by',
-      'WARN coloured',
+      'coloured',
       '[1,2,3]',
       'deep',
       `ERROR ${'z'.repeat(24)}`,
@@ -77,7 +77,7 @@ describe('dancer ingest', () => {
     expect(rows[3]).toMatchObject({ level: 50, err_type: 'TypeError', flags: RECORD_FLAGS.multiline });
     expect(rows[3]?.stack?.split('\n')).toHaveLength(3);
     expect(rows[4]).toMatchObject({ level: 50, err_type: 'ZeroDivisionError', err_message: 'division by zero' });
-    expect(flagsOf('WARN coloured')).toBe(RECORD_FLAGS.ansiStripped);
+    expect(flagsOf('coloured')).toBe(RECORD_FLAGS.ansiStripped);
     expect(flagsOf('[1,2,3]')).toBe(RECORD_FLAGS.jsonNotObject);
     expect(flagsOf('deep')).toBe(RECORD_FLAGS.deepJson);
     const long = rows[8] as Row;
@@ -89,6 +89,68 @@ describe('dancer ingest', () => {
     expect(flagsOf('nulbyte')).toBe(RECORD_FLAGS.nulRemoved);
     expect(flagsOf('{"level":50,"msg":"truncated')).toBe(RECORD_FLAGS.partialLine);
     expect(summary.lines).toBe(16);
+  });
+
+  it('assigns templates at ingest as `dancer run` does; `dancer patterns` lists them with the detector decisions', async () => {
+    const { dir, db } = workspace();
+    const lines: string[] = [];
+    for (let i = 0; i < 30; i++) lines.push(`ERROR payment ${1000 + i} failed: card declined by issuer ${i % 4}`);
+    for (let i = 0; i < 5; i++) lines.push(`INFO user u${i} logged in from 10.0.0.${i}`);
+    const run = await dancer(['ingest', '-', '--db', db, '--json'], { cwd: dir, input: `${lines.join('\n')}\n` });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    // Every stored row carries a template.
+    expect(query(db, 'SELECT count(*) AS n FROM logs WHERE template_id IS NULL')).toEqual([{ n: 0 }]);
+    const list = await dancer(['patterns', '--db', db, '--json'], { cwd: dir });
+    expect(list.stderr).toBe('');
+    const patterns = JSON.parse(list.stdout) as Array<{
+      id: number;
+      count: number;
+      maxLevel: string;
+      template: string;
+    }>;
+    expect(patterns.map((p) => [p.count, p.maxLevel]).sort()).toEqual([
+      [30, 'error'],
+      [5, 'info'],
+    ]);
+    const payment = patterns.find((p) => p.count === 30);
+    expect(payment?.template).toContain('payment');
+    // The detector ran at ingest: a new error pattern recurring more than 10 times fired.
+    const why = await dancer(['patterns', 'why', String(payment?.id), '--db', db, '--json'], { cwd: dir });
+    const decisions = (JSON.parse(why.stdout) as { decisions: Array<{ rule: string; outcome: string }> }).decisions;
+    expect(decisions.some((d) => d.rule === 'new_pattern' && d.outcome === 'fire')).toBe(true);
+    // A second ingest keeps the ids: the same lines land on the same templates.
+    await dancer(['ingest', '-', '--db', db], { cwd: dir, input: `${lines[0]}\n` });
+    const again = JSON.parse(
+      (await dancer(['patterns', '--db', db, '--json'], { cwd: dir })).stdout,
+    ) as typeof patterns;
+    expect(again.find((p) => p.id === payment?.id)?.count).toBe(31);
+  });
+
+  it('names each error pattern by what differs: one log text, three errors, three patterns in `dancer patterns`', async () => {
+    const { dir, db } = workspace();
+    const errors = [
+      { type: 'TypeError', message: "Cannot read properties of undefined (reading 'percent')" },
+      { type: 'Error', message: 'unsupported currency EUR' },
+      { type: 'RangeError', message: 'Invalid array length' },
+    ];
+    const lines = Array.from({ length: 30 }, (_, i) => {
+      const err = errors[i % 3] as { type: string; message: string };
+      return JSON.stringify({
+        level: 50,
+        time: Date.now(),
+        msg: 'checkout failed',
+        err: { ...err, stack: `${err.type}: ${err.message}\n    at handler (/srv/app/src/server.ts:40:11)` },
+      });
+    });
+    await dancer(['ingest', '-', '--db', db], { cwd: dir, input: `${lines.join('\n')}\n` });
+    const list = await dancer(['patterns', '--db', db], { cwd: dir, env: { NO_COLOR: '1' } });
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toContain(
+      "checkout failed: TypeError: Cannot read properties of undefined (reading 'percent')",
+    );
+    expect(list.stdout).toContain('checkout failed: Error: unsupported currency EUR');
+    expect(list.stdout).toContain('checkout failed: RangeError: Invalid array length');
   });
 
   it('reads a file at the store pace: a small queue loses nothing', async () => {
@@ -153,17 +215,17 @@ describe('dancer ingest', () => {
     try {
       await until(['first']);
       appendFileSync(file, 'second\nWARN third\n');
-      await until(['first', 'second', 'WARN third']);
+      await until(['first', 'second', 'third']);
       // Rotation: the old file is renamed (and gets a last line), a new file appears at the path.
       appendFileSync(file, 'last of old\n');
       renameSync(file, `${file}.1`);
       writeFileSync(file, 'new file line\n');
-      await until(['first', 'second', 'WARN third', 'last of old', 'new file line']);
+      await until(['first', 'second', 'third', 'last of old', 'new file line']);
       // Truncation (copytruncate): the file shrinks and is read from its start again.
       writeFileSync(file, '');
       await waitFor(() => (follow.stderr().includes('truncated') ? true : undefined), 25_000, 'truncation seen');
       writeFileSync(file, 'after truncate\n');
-      await until(['first', 'second', 'WARN third', 'last of old', 'new file line', 'after truncate']);
+      await until(['first', 'second', 'third', 'last of old', 'new file line', 'after truncate']);
     } finally {
       follow.child.kill('SIGTERM');
     }
@@ -177,6 +239,7 @@ describe('dancer ingest', () => {
     const missing = await dancer(['ingest', path.join(dir, 'nope.log'), '--db', db, '--json'], { cwd: dir });
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.stderr).error.code).toBe('DANCER_CAPTURE_INPUT_FAILED');
+    expect(existsSync(db)).toBe(false); // no empty database left behind
     writeFileSync(path.join(dir, 'blocker'), 'a file');
     const noStore = await dancer(['ingest', '-', '--db', path.join(dir, 'blocker', 'x.db')], {
       cwd: dir,

@@ -206,16 +206,21 @@ describe('dancer logs search', () => {
     expect(human.stdout).toContain('connection refused ×4');
   });
 
-  it('reports an FTS syntax error as DANCER_QUERY_INVALID with a hint', async () => {
+  it('searches a query that is not FTS syntax as a literal phrase, and says so; an empty one is DANCER_QUERY_INVALID', async () => {
     const r = await dancer(['logs', 'search', '127.0.0.1:5432', '--db', file]);
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('DANCER_QUERY_INVALID');
-    expect(r.stderr).toContain('"exact phrase"');
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('searched for it as a literal phrase');
+    expect(r.stdout).toContain('connection refused');
     const json = await dancer(['logs', 'search', '"open', '--db', file, '--json']);
-    const error = JSON.parse(json.stderr).error;
+    expect(json.exitCode).toBe(0);
+    for (const line of json.stdout.split('\n').filter(Boolean)) {
+      expect(JSON.parse(line).search).toEqual({ literal: true, query: '"""open"' });
+    }
+    const empty = await dancer(['logs', 'search', ' ', '--db', file, '--json']);
+    const error = JSON.parse(empty.stderr).error;
     expect(error.code).toBe('DANCER_QUERY_INVALID');
     expect(error.details.hint).toContain('prefix*');
-    expect(json.stdout).toBe('');
+    expect(empty.stdout).toBe('');
   });
 });
 

@@ -31,7 +31,7 @@ describe('dancer mine --assignments', () => {
     const dir = tempDir();
     const file = path.join(dir, 'msgs.txt');
     // No newline at the end; an empty line and a CRLF line in the middle.
-    writeFileSync(file, 'cache miss for key alpha\r\nworker 1 started\n\ncache miss for key beta\nworker 2 started');
+    writeFileSync(file, 'cache miss for key k7x\r\nworker 1 started\n\ncache miss for key k9y\nworker 2 started');
     const r = await mine(['--assignments', file], { cwd: dir });
     expect(r.exitCode).toBe(0);
     const rows = r.stdout.split('\n').map((l) => l.split('\t'));

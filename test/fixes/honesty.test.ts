@@ -157,9 +157,10 @@ describe('the honest gate', () => {
     );
     expect(allGreen(o)).toBe(false);
     expect(o.ok).toBe(false);
-    // The regression script now passes everything, so it "passes on the base": caught there; the
-    // runner's own report (independent of package.json) would fail it too.
-    expect(o.failedStep).toMatch(/^regression:base$|^honesty$/);
+    // The gate runs the base commit's scripts (the fix's `true` is not used), so the `test` step
+    // runs the assert.fail() test and fails; were it to pass, the regression script "passing on
+    // the base" or the runner's own report would stop it next.
+    expect(o.failedStep).toMatch(/^test$|^regression:base$|^honesty$/);
   }, 60_000);
 
   it('stops the same with the base gate definition: the test fails on the base, but not with the pattern error', async () => {

@@ -49,11 +49,16 @@ describe('names', () => {
     expect(fixBranchName(t, 'ab12cd34', 2)).toBe('dancer/fix-20261105-0703-ab12cd34-2');
     expect(rollbackBranchName(t)).toBe('dancer/rollback-20261105-0703');
     expect(beforeTagName(t)).toBe(`dancer-before-${Math.floor(t / 1000)}`);
-    expect(defaultWorktreeBase({ isRoot: true, varWritable: true, dir: '/srv/app' })).toBe('/var/dancer/worktrees');
-    expect(defaultWorktreeBase({ isRoot: true, varWritable: false, dir: '/srv/app' })).toBe(
+    expect(defaultWorktreeBase({ isRoot: true, varWritable: true, dir: '/srv/app', service: 'shop' })).toBe(
+      '/var/dancer/shop/worktrees',
+    );
+    expect(defaultWorktreeBase({ isRoot: true, varWritable: true, dir: '/srv/b', service: 'billing' })).toBe(
+      '/var/dancer/billing/worktrees',
+    );
+    expect(defaultWorktreeBase({ isRoot: true, varWritable: false, dir: '/srv/app', service: 'shop' })).toBe(
       '/srv/app/.dancer/worktrees',
     );
-    expect(defaultWorktreeBase({ isRoot: false, varWritable: true, dir: '/srv/app/' })).toBe(
+    expect(defaultWorktreeBase({ isRoot: false, varWritable: true, dir: '/srv/app/', service: 'shop' })).toBe(
       '/srv/app/.dancer/worktrees',
     );
   });

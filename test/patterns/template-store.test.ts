@@ -145,10 +145,11 @@ describe('minerPlugin', () => {
     const ids = db.prepare('SELECT DISTINCT template_id FROM logs').pluck().all();
     expect(ids).toHaveLength(2);
     writer.write({ ...base, ts: 3, message: 'user carol logged in from web' });
+    writer.write({ ...base, ts: 4, message: 'user dave logged in from web' });
     writer.flush();
     const after = db.prepare('SELECT DISTINCT template_id FROM logs').pluck().all();
     expect(after).toHaveLength(1);
     const live = db.prepare('SELECT id, text, count FROM templates WHERE merged_into IS NULL').all();
-    expect(live).toEqual([{ id: after[0], text: 'user <*> logged in from web', count: 3 }]);
+    expect(live).toEqual([{ id: after[0], text: 'user <*> logged in from web', count: 4 }]);
   });
 });

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixesSchema } from '../../src/config/schema/fixes.js';
 import { patternsSchema } from '../../src/config/schema/patterns.js';
 import { buildBrief } from '../../src/consult/brief.js';
 import { writeBundle } from '../../src/consult/bundle.js';
@@ -229,6 +230,9 @@ describe('every sink, the whole corpus', () => {
       allowedCommands: [],
       toolNames: [],
       reason: 'test',
+      protectedPaths: [],
+      sandbox: fixesSchema.parse({}).sandbox,
+      hide: [],
     });
     expect(leaks(readFileSync(bundle.promptFile, 'utf8'))).toEqual([]);
   });

@@ -30,7 +30,19 @@ const redactPatternSchema = z
       .default('')
       .describe('Extra regex flags (i, m, s, u).'),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    // An invalid pattern is a config error with its file and line, not a SyntaxError at redaction time.
+    try {
+      new RegExp(p.regex, `${p.flags}g`);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['regex'],
+        message: `not a valid regular expression: ${(error as Error).message}`,
+      });
+    }
+  });
 
 /** `consult:` how Claude is consulted. Owned by src/consult. See docs/consultation.md. */
 export const consultSchema = z

@@ -72,6 +72,56 @@ const regressionSchema = z
   })
   .strict();
 
+const sandboxLimitsSchema = z
+  .object({
+    cpuSeconds: z.number().int().positive().default(600).describe('CPU time of each sandboxed process (RLIMIT_CPU).'),
+    memoryMb: z
+      .number()
+      .int()
+      .positive()
+      .default(4096)
+      .describe('Address space of each sandboxed process, in MiB (RLIMIT_AS).'),
+    processes: z
+      .number()
+      .int()
+      .positive()
+      .default(256)
+      .describe('Processes the sandbox user may have at once (RLIMIT_NPROC).'),
+    fileSizeMb: z
+      .number()
+      .int()
+      .positive()
+      .default(1024)
+      .describe('Largest file a sandboxed process may write, in MiB.'),
+  })
+  .strict();
+
+const sandboxSchema = z.union([
+  z.literal('none').describe('No sandbox: gate steps and Bash run as Dancer itself (warned on every run).'),
+  z
+    .object({
+      user: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Unprivileged account (name, uid or uid:gid) sandboxed code runs as when Dancer is root. Default: nobody; dancer init offers to create a dedicated one.',
+        ),
+      bwrap: z.string().optional().describe('bubblewrap executable. Default: bwrap on PATH.'),
+      limits: sandboxLimitsSchema.prefault({}),
+      passEnv: z
+        .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+        .default([])
+        .describe("Variables copied from Dancer's environment into the sandbox on purpose (nothing else is)."),
+      env: z.record(z.string(), z.string()).default({}).describe('Variables set in the sandbox.'),
+      installNetwork: z
+        .boolean()
+        .default(false)
+        .describe('Let the install step reach the network (other gate steps and Bash never do).'),
+    })
+    .strict(),
+]);
+
 /** `fixes:` git worktrees, the gate and repair rounds. Owned by src/fixes. */
 export const fixesSchema = z
   .object({
@@ -83,7 +133,9 @@ export const fixesSchema = z
     worktreeBase: z
       .string()
       .optional()
-      .describe('Default: /var/dancer/worktrees as root when writable, else .dancer/worktrees.'),
+      .describe(
+        'Default: /var/dancer/<service>/worktrees as root when writable (one folder per service), else .dancer/worktrees.',
+      ),
     author: z
       .object({
         name: z.string().default('Dancer'),
@@ -92,6 +144,18 @@ export const fixesSchema = z
       .strict()
       .prefault({})
       .describe('Git identity for the commits, merges and reverts Dancer makes.'),
+    sandbox: sandboxSchema
+      .prefault({})
+      .describe(
+        "Where gate steps and the agent's Bash commands run: bubblewrap (read-only system, the worktree writable, no network, an unprivileged uid when Dancer is root, limits), or none.",
+      ),
+    pushRemote: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Git remote (name or URL) that receives the dancer/* branches and dancer-before-* tags after each fix and rollback (a backup of the history; retried, never blocking).',
+      ),
     repairRounds: z
       .number()
       .int()
@@ -170,6 +234,8 @@ export const policySchema = z
   })
   .strict();
 
+/** The validated `fixes.sandbox` value. */
+export type SandboxConfig = z.infer<typeof sandboxSchema>;
 /** The validated `fixes:` section. */
 export type FixesConfig = z.infer<typeof fixesSchema>;
 /** The validated `policy:` section. */

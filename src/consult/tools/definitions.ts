@@ -4,10 +4,11 @@
  * output is redacted and size-limited; a cut output says how to narrow the query. Tables that
  * do not exist yet give an empty result with a note.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { DancerError, isDancerError } from '../../errors.js';
+import { patternText } from '../../patterns/index.js';
+import { gitSync } from '../../process/index.js';
 import { listLogs, SEARCH_HINT, searchLogs } from '../../store/log-queries.js';
 import type { Db } from '../../store/open.js';
 import { LEVELS, type LevelName, levelName, type StoredLog } from '../../store/records.js';
@@ -219,7 +220,7 @@ const getPatternTool: StoreTool = {
     // Parameters from redacted messages only, each with the text in front of it (its key).
     const split = redactedParams(
       t.text,
-      rows.map((r) => r.message),
+      rows.map((r) => patternText(r)),
       ctx.redactor,
     );
     const fields: Record<string, Record<string, number>> = {};
@@ -401,27 +402,21 @@ const listFixesTool: StoreTool = {
 function gitDiff(worktree: unknown, base: unknown, head: unknown): string | null {
   if (typeof worktree !== 'string' || typeof base !== 'string' || !existsSync(worktree)) return null;
   try {
-    return execFileSync(
-      'git',
+    const r = gitSync(
+      worktree,
       // The real diff, whatever .gitattributes says: no external diff, no textconv, binary as text.
-      [
-        '-C',
-        worktree,
-        'diff',
-        '--no-ext-diff',
-        '--no-textconv',
-        '--text',
-        `${base}..${typeof head === 'string' ? head : 'HEAD'}`,
-      ],
+      ['diff', '--no-ext-diff', '--no-textconv', '--text', `${base}..${typeof head === 'string' ? head : 'HEAD'}`],
       {
-        encoding: 'utf8',
+        allowFail: true,
+        raw: true,
         maxBuffer: 4 * 1024 * 1024,
-        stdio: ['ignore', 'pipe', 'ignore'],
-        timeout: 10_000,
       },
     );
-  } catch {
-    return null;
+    return r.exitCode === 0 ? r.stdout : null;
+  } catch (error) {
+    // git missing or timed out: the fix is shown without its diff.
+    if (isDancerError(error, 'DANCER_GIT_FAILED')) return null;
+    throw error;
   }
 }
 

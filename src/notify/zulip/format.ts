@@ -306,10 +306,10 @@ export function formatDeployStarted(e: Extract<NotifyEvent, { type: 'deploy_star
 
 const METRIC_ROWS: Array<[keyof MetricsSnapshot, string, number]> = [
   ['errorRate', 'errors/min', 2],
-  ['patternRate', 'pattern/min', 2],
+  ['patternRate', 'target pattern/min', 2],
   ['p50Ms', 'p50 latency (ms)', 1],
   ['p95Ms', 'p95 latency (ms)', 1],
-  ['memMb', 'memory (MB)', 0],
+  ['memMb', 'RSS (MiB)', 1],
   ['requestsPerMin', 'requests/min', 0],
 ];
 
@@ -353,7 +353,9 @@ export function formatRollback(e: Extract<NotifyEvent, { type: 'rollback' }>, ct
   const head = e.ok
     ? `:rewind: **Rolled back** ${what}${releases}, by ${e.actor}.`
     : `:warning: **Rollback of ${what} failed**${releases}, by ${e.actor}.`;
-  return fitMessage(`${head}\n**Reason:** ${oneLine(e.reason, 800)}`, ctx.maxLength, pointer(ctx, e.fixId));
+  const table = formatMetricsTable(e.before, e.after);
+  const body = `${head}\n**Reason:** ${oneLine(e.reason, 800)}${table ? `\n\n${table}` : ''}`;
+  return fitMessage(body, ctx.maxLength, pointer(ctx, e.fixId));
 }
 
 /** Dancer's own failure. */

@@ -7,6 +7,7 @@ import { migration030Fixes } from './030-fixes.js';
 import { migration035GateHonesty } from './035-gate-honesty.js';
 import { migration040Supervise } from './040-supervise.js';
 import { migration050Notify } from './050-notify.js';
+import { migration051Webhooks } from './051-webhooks.js';
 import type { Migration } from './types.js';
 
 /**
@@ -25,6 +26,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration035GateHonesty,
   migration040Supervise,
   migration050Notify,
+  migration051Webhooks,
 ];
 
 export type { Migration } from './types.js';
