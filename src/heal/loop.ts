@@ -30,6 +30,7 @@ import type { NotifyHub } from '../notify/events.js';
 import { createFixFeed, patternInfoFor } from '../notify/feed.js';
 import { createLiveActions, type LiveActions, watchEmergencyStop } from '../notify/live-actions.js';
 import type { TriggerEvent } from '../patterns/detector.js';
+import { addCodeRoots } from '../patterns/index.js';
 import { setTemplateStatus } from '../patterns/pattern-queries.js';
 import { emergencyStop } from '../supervise/emergency.js';
 import { fixDeployFunctions } from '../supervise/fix-deploy.js';
@@ -84,6 +85,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   const configPath = loaded.file ? relativeInside(repo, loaded.file) : undefined;
   const stateDir = supervisorPaths(loaded).stateDir;
   const deployFns = fixDeployFunctions(running.supervisor);
+  addCodeRoots({ roots: [repo], containers: [resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)] });
 
   let controller = new AbortController();
   let stopped = false;
