@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   DANCER_NOT_READY: 'A new worker did not pass readiness in time.',
   DANCER_DEPLOY_FAILED: 'A deploy or release build failed.',
   DANCER_ROLLBACK_FAILED: 'A rollback could not be completed.',
+  DANCER_SMOKE_FAILED: 'A new release failed readiness or its smoke checks on a private socket; no user saw it.',
   DANCER_SUPERVISOR_UNREACHABLE: 'No running supervisor answers on the control socket.',
   DANCER_SUPERVISOR_RUNNING: 'A supervisor is already running for this service.',
   DANCER_EMERGENCY_STOP: 'Refused: the emergency stop is engaged.',

@@ -670,6 +670,27 @@ export interface RollbackOptions {
  * mergeable; the fix keeps its state, and the reason is in the error.
  */
 export async function rollbackFix(deps: PipelineDeps, id: number, options: RollbackOptions): Promise<FixRecord> {
+  // The automatic path, `dancer rollback`, Zulip and a resume after a restart may all arrive for
+  // the same fix: one at a time, and a fix already rolled back is left as it is.
+  const key = `${deps.repo}#${id}`;
+  const before = rollbackLocks.get(key) ?? Promise.resolve();
+  const run = before
+    .catch(() => undefined)
+    .then(() => {
+      const now = getFix(deps.db, id);
+      return now.state === 'rolled_back' ? now : rollbackOnce(deps, id, options);
+    });
+  rollbackLocks.set(key, run);
+  try {
+    return await run;
+  } finally {
+    if (rollbackLocks.get(key) === run) rollbackLocks.delete(key);
+  }
+}
+
+const rollbackLocks = new Map<string, Promise<FixRecord>>();
+
+async function rollbackOnce(deps: PipelineDeps, id: number, options: RollbackOptions): Promise<FixRecord> {
   let fix = getFix(deps.db, id);
   if (!['deploying', 'observing', 'deployed'].includes(fix.state) || !fix.mergeCommit) {
     throw new DancerError(

@@ -37,6 +37,7 @@ import { fixDeployFunctions } from '../supervise/fix-deploy.js';
 import { supervisorPaths } from '../supervise/paths.js';
 import type { RunningService } from '../supervise/run-service.js';
 import { type TemplateLike, templateStatusAfter, triggerToFixTrigger } from './decide.js';
+import { startRollbackRecorder } from './rollback-recorder.js';
 
 /** Options of {@link startHealingLoop}. */
 export interface HealingLoopOptions {
@@ -174,7 +175,9 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
     };
   };
 
+  const recorder = startRollbackRecorder({ supervisor: running.supervisor, deps: makeDeps, log });
   const actions = createLiveActions({
+    recordRollback: (outcome) => recorder.record(outcome),
     db,
     supervisor: running.supervisor,
     pipeline: makeDeps,
@@ -277,6 +280,8 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
 
   if (!isStopped()) {
     enqueue('resume', async () => {
+      const recorded = await recorder.resume();
+      if (recorded.length > 0) log(`recorded ${recorded.length} rollback(s) decided before a restart`);
       const resumed = await resumePipeline(makeDeps());
       if (resumed.length > 0) log(`resumed ${resumed.length} fix(es) after a restart`);
     });
@@ -301,6 +306,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       controller.abort(new Error('shutdown'));
       await queue;
       await actions.settled();
+      await recorder.stop();
     },
   };
 }

@@ -10,7 +10,8 @@ import { type Clock, type Timers, Wakeable } from './clock.js';
 import { crashesIn, nextObservationStep, observationPeriods } from './observation.js';
 import { newErrorPatterns, periodStats } from './observe.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
-import { buildRelease, resolveCommit } from './releases.js';
+import type { ReleaseQuality } from './release-quality.js';
+import { buildRelease, resolveRelease } from './releases.js';
 import { EMERGENCY_STOP_FLAG, type SuperviseStore } from './state-store.js';
 import {
   type DeployOptions,
@@ -46,6 +47,10 @@ export interface DeployHost {
   crashTimes(): readonly number[];
   /** Sample metrics now (the observer measures fresh figures). */
   sampleNow(now: number): void;
+  /** Which releases served well or were rolled back. */
+  readonly quality: ReleaseQuality;
+  /** Start a built release on a private socket, check readiness and `service.smoke`, stop it. */
+  stage(release: string): Promise<{ ms: number }>;
 }
 
 interface Observer {
@@ -60,6 +65,7 @@ interface Observer {
 export class Deployer {
   private observer: Observer | undefined;
   private crashLoop = false;
+  private readonly listeners = new Set<(outcome: RollbackOutcome) => void>();
 
   constructor(private readonly host: DeployHost) {}
 
@@ -86,14 +92,21 @@ export class Deployer {
   }
 
   /**
-   * Deploy `ref` (a git ref of the service's repository): build the release once, hand off to
-   * it, and observe it for the window; roll back on any trigger.
+   * Deploy `ref` (a git ref of the service's repository). The release is keyed by the commit's
+   * tree: a tree already serving changes nothing (`unchanged`, no deploy row); a tree that already
+   * served as a good release is a restore (handoff, no window); new code is built once, staged on
+   * a private socket when `service.smoke` is set, handed off to and observed for the window.
    *
-   * @throws {DancerError} `DANCER_EMERGENCY_STOP`, `DANCER_DEPLOY_FAILED`, `DANCER_NOT_READY`
-   * (the new worker was not ready: the old one kept serving; the deploy row says so).
+   * @throws {DancerError} `DANCER_EMERGENCY_STOP`, `DANCER_DEPLOY_FAILED`, `DANCER_SMOKE_FAILED`
+   * (no user saw it), `DANCER_NOT_READY` (the new worker was not ready: the old one kept serving).
    */
   async deploy(ref: string, options: DeployOptions = {}): Promise<DeployOutcome> {
     const h = this.host;
+    const { commit, tree } = resolveRelease(h.paths.repo, ref);
+    if (tree === h.currentRelease()) {
+      h.log(`deploy of ${short(commit)}: its tree ${short(tree)} already serves; nothing to do`);
+      return { deployId: 0, release: tree, status: 'unchanged', reasons: ['this tree already serves'] };
+    }
     if (this.emergencyStopped()) {
       throw new DancerError(
         'DANCER_EMERGENCY_STOP',
@@ -108,14 +121,14 @@ export class Deployer {
       );
     }
     const svc = h.service;
-    const commit = resolveCommit(h.paths.repo, ref);
+    let restore = false;
     const deployId = await h.exclusive(async () => {
       const from = h.currentRelease();
       const id = h.store.insertDeploy({
         service: h.name,
         kind: 'deploy',
         fromRelease: from,
-        toRelease: commit,
+        toRelease: tree,
         fixId: options.fixId ?? null,
         targetTemplateId: options.targetTemplateId ?? null,
         status: 'building',
@@ -123,12 +136,17 @@ export class Deployer {
         actor: options.actor ?? 'cli',
         startedAt: h.clock(),
       });
-      h.log(`deploy #${id}: building ${short(commit)}`);
+      const fail = (status: 'failed' | 'rolled_back', reason: string, alert: 'deploy_failed' | 'rolled_back') => {
+        h.store.updateDeploy(id, { status, reason, finishedAt: h.clock() });
+        h.hooks.onAlert?.({ kind: alert, message: `deploy #${id} ${status.replace('_', ' ')}: ${reason}` });
+      };
+      h.log(`deploy #${id}: building ${short(commit)} (tree ${short(tree)})`);
       try {
         await buildRelease({
           service: h.name,
           repo: h.paths.repo!,
           commit,
+          tree,
           releasesDir: h.paths.releasesDir,
           build: svc.build,
           store: h.store,
@@ -136,50 +154,59 @@ export class Deployer {
           onOutput: (chunk) => h.hooks.onLog?.(chunk.toString('utf8').trimEnd()),
         });
       } catch (error) {
-        h.store.updateDeploy(id, {
-          status: 'failed',
-          reason: `build failed: ${errorMessage(error)}`,
-          finishedAt: h.clock(),
-        });
-        h.hooks.onAlert?.({ kind: 'deploy_failed', message: `deploy #${id} failed to build: ${errorMessage(error)}` });
+        fail('failed', `build failed: ${errorMessage(error)}`, 'deploy_failed');
         throw error;
       }
+      restore = h.quality.isGood(tree);
       h.store.updateDeploy(id, { status: 'starting' });
+      if (svc.smoke && !restore) {
+        try {
+          const staged = await h.stage(tree);
+          h.log(`deploy #${id}: staged release passed readiness and smoke in ${staged.ms} ms`);
+        } catch (error) {
+          h.quality.markBad(tree, h.clock(), `smoke_failed: ${errorMessage(error)}`);
+          fail('failed', `smoke_failed: ${errorMessage(error)}; no user request reached it`, 'deploy_failed');
+          throw error;
+        }
+      }
       const prev = h.getState();
       h.setState('deploying');
       try {
-        await h.handoff(commit);
+        await h.handoff(tree);
       } catch (error) {
         h.setState(h.hasWorker() ? 'running' : prev);
         const why =
           isDancerError(error, 'DANCER_NOT_READY') && error.details.exited !== true
             ? 'readiness_failed'
             : 'start_failed';
-        h.store.updateDeploy(id, {
-          status: 'rolled_back',
-          reason: `${why}: ${errorMessage(error)}; the previous release kept serving`,
-          finishedAt: h.clock(),
-        });
+        fail('rolled_back', `${why}: ${errorMessage(error)}; the previous release kept serving`, 'rolled_back');
         h.persist();
-        h.hooks.onAlert?.({
-          kind: 'rolled_back',
-          message: `deploy #${id} rolled back: ${why}`,
-          details: { reason: why },
-        });
         throw error;
       }
       const now = h.clock();
-      h.store.saveState(h.name, { currentRelease: commit, previousRelease: from });
+      h.store.saveState(h.name, { currentRelease: tree, previousRelease: from });
+      if (restore) {
+        h.store.updateDeploy(id, {
+          status: 'succeeded',
+          readyAt: now,
+          finishedAt: now,
+          reason: `${options.reason ? `${options.reason}; ` : ''}restore: this tree already served as a good release`,
+        });
+        h.store.saveState(h.name, { lastGoodRelease: tree });
+        h.log(`deploy #${id}: ${short(tree)} restored (a known good release; no window)`);
+        return id;
+      }
       h.store.updateDeploy(id, {
         status: 'observing',
         readyAt: now,
         windowEndsAt: now + svc.observe.windowSeconds * 1000,
       });
-      h.log(`deploy #${id}: ${short(commit)} serving; observing for ${svc.observe.windowSeconds} s`);
+      h.log(`deploy #${id}: ${short(tree)} serving; observing for ${svc.observe.windowSeconds} s`);
       return id;
     });
+    if (restore) return { deployId, release: tree, status: 'succeeded', reasons: ['restore of a known good release'] };
     const done = this.observe(deployId);
-    if (options.noWait) return { deployId, release: commit, status: 'observing', reasons: [] };
+    if (options.noWait) return { deployId, release: tree, status: 'observing', reasons: [] };
     return done;
   }
 
@@ -255,6 +282,7 @@ export class Deployer {
               reason: verdict.reasons.join('; '),
             });
             h.store.saveState(h.name, { lastGoodRelease: observer.release });
+            h.quality.markGood(observer.release, now);
             h.log(`deploy #${deployId}: passed (${verdict.reasons.join('; ')})`);
             return { deployId, release: observer.release, status: 'succeeded', reasons: verdict.reasons, verdict };
           }
@@ -275,7 +303,6 @@ export class Deployer {
           const rb = await this.doRollback({
             reason: step.reason,
             actor: 'observer',
-            deployId,
             detail: verdict.reasons.join('; '),
           });
           return {
@@ -295,10 +322,10 @@ export class Deployer {
   }
 
   /**
-   * Roll back to the previous release with the same handoff (no rebuild). A manual rollback
-   * during an observation window ends that window and marks its deploy rolled back.
+   * Roll back by hand (`dancer rollback`, Zulip, the dashboard): the same path as an automatic
+   * rollback. A rollback during an observation window ends that window.
    *
-   * @throws {DancerError} `DANCER_ROLLBACK_FAILED` when there is no previous release or it does not start.
+   * @throws {DancerError} `DANCER_ROLLBACK_FAILED` when there is no good release to go back to or it does not start.
    */
   rollback(options: { reason?: string; actor?: string } = {}): Promise<RollbackOutcome> {
     const observer = this.observer;
@@ -307,48 +334,73 @@ export class Deployer {
       this.observer = undefined;
       observer.sleeper.wake();
     }
-    return this.doRollback({
-      reason: options.reason ?? 'manual',
-      actor: options.actor ?? 'cli',
-      deployId: observer?.deployId ?? this.latestObservedOrInconclusive(),
-    });
+    return this.doRollback({ reason: options.reason ?? 'manual', actor: options.actor ?? 'cli' });
   }
 
-  private latestObservedOrInconclusive(): number | undefined {
-    const last = this.host.store.listDeploys(this.host.name, 5).find((d) => d.kind === 'deploy');
-    return last && (last.status === 'observing' || last.status === 'inconclusive') ? last.id : undefined;
+  /** Listen to every completed rollback (the healing loop records the revert in git). */
+  onRollback(listener: (outcome: RollbackOutcome) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
-  private doRollback(o: {
-    reason: string;
-    actor: string;
-    deployId?: number | undefined;
-    detail?: string;
-  }): Promise<RollbackOutcome> {
+  /** The release to go back to: the newest good release that is not `current`, else the last good or previous one that was never rolled back. */
+  private rollbackTarget(current: string | null): string | undefined {
     const h = this.host;
-    return h.exclusive(async () => {
-      const state = h.store.getState(h.name);
-      const target = state?.previousRelease;
-      const from = state?.currentRelease ?? null;
-      if (!target) {
-        throw new DancerError('DANCER_ROLLBACK_FAILED', 'There is no previous release to roll back to.');
-      }
-      const t0 = h.clock();
-      const id = h.store.insertDeploy({
-        service: h.name,
-        kind: 'rollback',
-        fromRelease: from,
-        toRelease: target,
-        fixId: null,
-        targetTemplateId: null,
-        status: 'starting',
-        reason: o.detail ? `${o.reason}: ${o.detail}` : o.reason,
-        actor: o.actor,
-        startedAt: t0,
+    const good = h.quality.newestGood(current ?? '');
+    if (good) return good;
+    const state = h.store.getState(h.name);
+    for (const r of [state?.lastGoodRelease, state?.previousRelease]) {
+      if (r && r !== current && !h.quality.isBad(r)) return r;
+    }
+    return undefined;
+  }
+
+  /** The deploy that put `release` in service (the one a rollback undoes). */
+  private deployOf(release: string | null): { id: number; fixId: number | null } | undefined {
+    if (!release) return undefined;
+    const d = this.host.store
+      .listDeploys(this.host.name, 50)
+      .find((row) => row.kind === 'deploy' && row.toRelease === release && row.readyAt !== null);
+    return d && { id: d.id, fixId: d.fixId };
+  }
+
+  /**
+   * The one rollback path. The decision is persisted first (a rollback row `starting`, the bad
+   * deploy `rolled_back`, the bad release marked), so a supervisor killed from here on resumes
+   * to the same end; then the handoff to the good release's folder (no build); then listeners
+   * record the revert in git.
+   */
+  private async doRollback(o: { reason: string; actor: string; detail?: string }): Promise<RollbackOutcome> {
+    const h = this.host;
+    const decidedAt = h.clock();
+    const state = h.store.getState(h.name);
+    const from = state?.currentRelease ?? null;
+    const target = this.rollbackTarget(from);
+    if (!target || target === from) {
+      throw new DancerError('DANCER_ROLLBACK_FAILED', 'There is no good release to roll back to.', {
+        details: { current: from },
       });
-      let readyMs: number;
+    }
+    const why = o.detail ? `${o.reason}: ${o.detail}` : o.reason;
+    const bad = this.deployOf(from);
+    const id = h.store.insertDeploy({
+      service: h.name,
+      kind: 'rollback',
+      fromRelease: from,
+      toRelease: target,
+      fixId: bad?.fixId ?? null,
+      targetTemplateId: null,
+      status: 'starting',
+      reason: why,
+      actor: o.actor,
+      startedAt: decidedAt,
+    });
+    if (bad) h.store.updateDeploy(bad.id, { status: 'rolled_back', reason: why, finishedAt: decidedAt });
+    if (from) h.quality.markBad(from, decidedAt, why);
+    h.log(`rollback #${id} decided (${o.reason}): ${short(from)} -> ${short(target)}`);
+    return h.exclusive(async () => {
       try {
-        readyMs = (await h.handoff(target)).readyMs;
+        await h.handoff(target);
       } catch (error) {
         h.store.updateDeploy(id, {
           status: 'failed',
@@ -360,27 +412,35 @@ export class Deployer {
           details: { target },
         });
       }
-      h.store.saveState(h.name, { currentRelease: target, previousRelease: from });
-      h.store.updateDeploy(id, {
-        status: 'succeeded',
-        readyAt: t0 + readyMs,
-        finishedAt: h.clock(),
-        verdict: { readyMs },
-      });
-      if (o.deployId !== undefined) {
-        h.store.updateDeploy(o.deployId, {
-          status: 'rolled_back',
-          reason: o.detail ? `${o.reason}: ${o.detail}` : o.reason,
-          finishedAt: h.clock(),
-        });
-      }
+      const readyAt = h.clock();
+      const readyMs = readyAt - decidedAt;
+      h.store.saveState(h.name, { currentRelease: target, previousRelease: from, lastGoodRelease: target });
+      h.store.updateDeploy(id, { status: 'succeeded', readyAt, finishedAt: readyAt, verdict: { readyMs } });
       h.hooks.onAlert?.({
         kind: 'rolled_back',
         message: `${h.name} rolled back to ${short(target)} (${o.reason})`,
-        details: { reason: o.reason, deployId: o.deployId },
+        details: { reason: o.reason, deployId: bad?.id, fixId: bad?.fixId },
       });
       h.log(`rolled back to ${short(target)} in ${readyMs} ms (${o.reason})`);
-      return { deployId: id, from, to: target, readyMs };
+      const outcome: RollbackOutcome = {
+        deployId: id,
+        from,
+        to: target,
+        readyMs,
+        decidedAt,
+        rolledBackDeployId: bad?.id,
+        fixId: bad?.fixId ?? undefined,
+        actor: o.actor,
+        reason: why,
+      };
+      for (const listener of this.listeners) {
+        try {
+          listener(outcome);
+        } catch (error) {
+          h.log(`rollback listener failed: ${errorMessage(error)}`);
+        }
+      }
+      return outcome;
     });
   }
 
@@ -407,6 +467,34 @@ export class Deployer {
     }
   }
 
+  /** `dancer reload`: hand off to a fresh worker of the current release. */
+  reload(): Promise<{ pid: number; release: string; readyMs: number }> {
+    const h = this.host;
+    return h.exclusive(async () => {
+      const release = h.currentRelease();
+      const id = h.store.insertDeploy({
+        service: h.name,
+        kind: 'reload',
+        fromRelease: release,
+        toRelease: release,
+        fixId: null,
+        targetTemplateId: null,
+        status: 'starting',
+        reason: null,
+        actor: 'cli',
+        startedAt: h.clock(),
+      });
+      try {
+        const { worker, readyMs } = await h.handoff(release);
+        h.store.updateDeploy(id, { status: 'succeeded', readyAt: h.clock(), finishedAt: h.clock() });
+        return { pid: worker.pid, release, readyMs };
+      } catch (error) {
+        h.store.updateDeploy(id, { status: 'failed', reason: errorMessage(error), finishedAt: h.clock() });
+        throw error;
+      }
+    });
+  }
+
   /** Mark an inconclusive deploy good (a human decided). */
   accept(actor = 'cli'): { deployId: number } {
     const h = this.host;
@@ -420,6 +508,7 @@ export class Deployer {
     }
     h.store.updateDeploy(last.id, { status: 'accepted', reason: `accepted by ${actor}`, finishedAt: h.clock() });
     h.store.saveState(h.name, { lastGoodRelease: last.toRelease });
+    h.quality.markGood(last.toRelease, h.clock());
     return { deployId: last.id };
   }
 }

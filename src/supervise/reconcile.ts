@@ -3,10 +3,15 @@
  * behind. Leftover workers are stopped (pid-reuse safe, every wait bounded) and deploys it never
  * finished are settled.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { type Clock, type Timers, waitUntil } from './clock.js';
+import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import { isAlive, readStat } from './proc.js';
+import type { ReleaseQuality } from './release-quality.js';
+import { buildRelease, resolveRelease, WORKTREE_RELEASE } from './releases.js';
 import type { DeployRow, PersistedWorker, SuperviseStore } from './state-store.js';
-import { shortRelease } from './types.js';
+import { type SupervisorHooks, shortRelease } from './types.js';
 
 /** How long a SIGKILLed group may take to disappear before the supervisor moves on. */
 export const KILL_WAIT_MS = 5000;
@@ -64,7 +69,7 @@ export function settleUnfinishedDeploys(
   release: string,
   o: { now: number; log: (message: string) => void },
 ): { resumed: DeployRow | undefined } {
-  const unfinished = store.unfinishedDeploys(service);
+  const unfinished = store.unfinishedDeploys(service).filter((d) => d.kind !== 'rollback');
   for (const d of unfinished) {
     if (d.status !== 'observing' || d.toRelease !== release) {
       store.updateDeploy(d.id, {
@@ -76,4 +81,72 @@ export function settleUnfinishedDeploys(
     }
   }
   return { resumed: unfinished.find((d) => d.status === 'observing' && d.toRelease === release) };
+}
+
+/** A rollback a previous supervisor decided but did not see through (killed before the handoff ended). */
+export function pendingRollback(store: SuperviseStore, service: string): DeployRow | undefined {
+  return store.unfinishedDeploys(service).find((d) => d.kind === 'rollback' && d.status === 'starting');
+}
+
+/** Mark a pending rollback done once its target serves again. */
+export function finishPendingRollback(store: SuperviseStore, row: DeployRow, now: number): void {
+  store.updateDeploy(row.id, {
+    status: 'succeeded',
+    readyAt: now,
+    finishedAt: now,
+    verdict: { readyMs: now - row.startedAt, resumedAfterRestart: true },
+  });
+  store.saveState(row.service, { lastGoodRelease: row.toRelease });
+}
+
+/** What {@link startRelease} needs from the supervisor. */
+export interface StartReleaseHost {
+  readonly name: string;
+  readonly service: ServiceConfig;
+  readonly paths: SupervisorPaths;
+  readonly store: SuperviseStore;
+  readonly quality: ReleaseQuality;
+  readonly hooks: SupervisorHooks;
+  log(message: string): void;
+}
+
+/**
+ * The release a starting supervisor serves. Outside git: the working tree. In git: after a
+ * crash, the release that served (built, immutable); after a clean stop or on the first run,
+ * the release built once from the commit at HEAD, never the mutable checkout. The HEAD release
+ * is what the humans had, so it counts as good unless it was rolled back.
+ *
+ * @throws {DancerError} `DANCER_DEPLOY_FAILED` when HEAD does not build.
+ */
+export async function startRelease(host: StartReleaseHost, o: { cleanStop: boolean }): Promise<string> {
+  const { paths, store } = host;
+  if (!paths.repo) return WORKTREE_RELEASE;
+  const stored = store.getState(host.name)?.currentRelease;
+  if (!o.cleanStop && stored && stored !== WORKTREE_RELEASE) {
+    const row = store.getRelease(host.name, stored);
+    if (row?.status === 'ready' && existsSync(row.dir)) return stored;
+  }
+  const { commit, tree } = resolveRelease(paths.repo, 'HEAD');
+  const dirty = spawnSync('git', ['status', '--porcelain=v1', '--untracked-files=no'], {
+    cwd: paths.repo,
+    encoding: 'utf8',
+  });
+  if (dirty.status === 0 && dirty.stdout.trim() !== '') {
+    host.log(`the checkout has uncommitted changes: they are not served (serving commit ${shortRelease(commit)})`);
+  }
+  host.log(`release from HEAD ${shortRelease(commit)} (tree ${shortRelease(tree)})`);
+  await buildRelease({
+    service: host.name,
+    repo: paths.repo,
+    commit,
+    tree,
+    releasesDir: paths.releasesDir,
+    build: host.service.build,
+    store,
+    env: host.service.env,
+    onOutput: (chunk) => host.hooks.onLog?.(chunk.toString('utf8').trimEnd()),
+  });
+  if (host.quality.isBad(tree)) host.log(`warning: HEAD's tree ${shortRelease(tree)} was rolled back before`);
+  else host.quality.markGood(tree, Date.now());
+  return tree;
 }

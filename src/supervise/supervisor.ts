@@ -5,18 +5,26 @@ import type { Db } from '../store/open.js';
 import { type Clock, REAL_TIMERS, type Timers } from './clock.js';
 import { type ControlServer, startControlServer } from './control.js';
 import { dispatchControl } from './control-dispatch.js';
-import { Deployer } from './deployer.js';
+import { Deployer, type DeployHost } from './deployer.js';
 import { createNotifyReceiver, type NotifyReceiver, sdNotify } from './notify.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import { isAlive, readStat } from './proc.js';
 import { buildRegistry, type MetricsServer, startMetricsServer } from './prometheus.js';
 import { waitReady } from './readiness.js';
 import { readinessCheckFor, readySignal } from './ready-check.js';
-import { reapLeftovers, settleUnfinishedDeploys } from './reconcile.js';
+import {
+  finishPendingRollback,
+  pendingRollback,
+  reapLeftovers,
+  settleUnfinishedDeploys,
+  startRelease,
+} from './reconcile.js';
+import { ReleaseQuality } from './release-quality.js';
 import { WORKTREE_RELEASE } from './releases.js';
-import { decideRestart, NO_RESTARTS, type RestartHistory, recentRestarts } from './restart-policy.js';
+import { decideRestart, NO_RESTARTS, type RestartHistory, recentRestarts, restartPolicyOf } from './restart-policy.js';
 import { Sampler } from './sampler.js';
 import { assertPortsFree, bindSockets, type HeldSocket } from './sockets.js';
+import { stageRelease } from './stage.js';
 import { type PersistedWorker, SuperviseStore } from './state-store.js';
 import { type StatusReport, statusFromStore } from './status.js';
 import {
@@ -48,8 +56,10 @@ export type {
  * the {@link Deployer}, metrics in the {@link Sampler}, reconciliation at start in ./reconcile,
  * the status report in ./status; what matters is kept in SQLite so a restarted supervisor resumes.
  */
-export class Supervisor {
+export class Supervisor implements DeployHost {
   readonly store: SuperviseStore;
+  /** Good and rolled-back releases, and which release each worker ran. */
+  readonly quality: ReleaseQuality;
   readonly name: string;
   readonly service: ServiceConfig;
   readonly paths: SupervisorPaths;
@@ -78,6 +88,7 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {
     this.store = new SuperviseStore(options.db);
+    this.quality = new ReleaseQuality(options.db, options.service.name);
     this.hooks = options.hooks ?? {};
     this.name = options.service.name;
     this.service = options.service;
@@ -93,28 +104,7 @@ export class Supervisor {
       timers: this.timers,
       log: (m) => this.log(m),
     });
-    this.deployer = new Deployer({
-      name: this.name,
-      service: this.service,
-      paths: this.paths,
-      db: this.db,
-      store: this.store,
-      hooks: this.hooks,
-      clock: this.clock,
-      timers: this.timers,
-      log: (m) => this.log(m),
-      exclusive: (fn) => this.exclusive(fn),
-      handoff: (release) => this.handoff(release),
-      currentRelease: () => this.currentRelease(),
-      hasWorker: () => this.current !== undefined,
-      getState: () => this.state,
-      setState: (s) => {
-        this.state = s;
-      },
-      persist: () => this.persist(),
-      crashTimes: () => this.crashes,
-      sampleNow: (now) => this.sampler.sampleOnce(now),
-    });
+    this.deployer = new Deployer(this);
   }
 
   log(message: string): void {
@@ -124,6 +114,46 @@ export class Supervisor {
   /** Held socket ports (the bound ones; useful with port 0). */
   get boundSockets(): ReadonlyArray<{ name: string; host: string; port: number }> {
     return this.sockets.map((s) => ({ name: s.name, host: s.host, port: s.port }));
+  }
+
+  // --- what the deployer needs (DeployHost) ---
+
+  /** True while a worker serves. */
+  hasWorker(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** The lifecycle state. */
+  getState(): SupervisorState {
+    return this.state;
+  }
+
+  /** Set the lifecycle state (the deployer marks `deploying`). */
+  setState(state: SupervisorState): void {
+    this.state = state;
+  }
+
+  /** When workers crashed (ms). */
+  crashTimes(): readonly number[] {
+    return this.crashes;
+  }
+
+  /** Sample metrics now. */
+  sampleNow(now: number): void {
+    this.sampler.sampleOnce(now);
+  }
+
+  /** Stage a built release on a private socket (readiness and `service.smoke`), then stop it. */
+  stage(release: string): Promise<{ ms: number }> {
+    return stageRelease({
+      service: this.service,
+      release,
+      cwd: this.releaseCwd(release),
+      env: { ...this.service.env, DANCER_SERVICE: this.name },
+      notify: this.notify,
+      log: (m) => this.log(m),
+      onWorker: (pid, at) => this.quality.recordWorker(pid, release, at, true),
+    });
   }
 
   /** The serving worker's pid, if any. */
@@ -196,8 +226,16 @@ export class Supervisor {
       this.log(`metrics on http://${svc.metrics.host}:${this.metricsServer.port}/metrics`);
     }
 
+    const pending = pendingRollback(this.store, this.name);
+    const release = pending
+      ? pending.toRelease
+      : await startRelease(this, { cleanStop: previous === undefined || previous.state === 'stopped' });
+    this.store.saveState(this.name, {
+      currentRelease: release,
+      ...(pending ? { previousRelease: pending.fromRelease } : {}),
+      ...(this.quality.isGood(release) ? { lastGoodRelease: release } : {}),
+    });
     const state = this.store.getState(this.name)!;
-    const release = state.currentRelease ?? WORKTREE_RELEASE;
     const { resumed } = settleUnfinishedDeploys(this.store, this.name, release, {
       now: this.clock(),
       log: (m) => this.log(m),
@@ -213,6 +251,10 @@ export class Supervisor {
       } else {
         this.onStartFailure(error);
       }
+    }
+    if (pending && this.current) {
+      finishPendingRollback(this.store, pending, this.clock());
+      this.log(`rollback #${pending.id} finished after a restart: ${short(release)} serves`);
     }
     if (resumed && this.current) {
       this.log(`resuming the observation window of deploy #${resumed.id}`);
@@ -249,7 +291,8 @@ export class Supervisor {
     return run;
   }
 
-  private releaseCwd(release: string): string {
+  /** The folder a worker of `release` runs in. */
+  releaseCwd(release: string): string {
     const paths = this.paths;
     if (release === WORKTREE_RELEASE) return paths.cwd;
     const row = this.store.getRelease(this.name, release);
@@ -275,6 +318,7 @@ export class Supervisor {
       notifySocket: this.notify?.path,
     });
     this.log(`started worker pid ${worker.pid} (release ${short(release)})`);
+    this.quality.recordWorker(worker.pid, release, worker.startedAt);
     const { signalled, cleanup } = readySignal(worker, check, this.notify);
     worker.stdout.on('data', (chunk: Buffer) => this.hooks.onOutput?.(worker, 'stdout', chunk));
     worker.stderr.on('data', (chunk: Buffer) => this.hooks.onOutput?.(worker, 'stderr', chunk));
@@ -408,16 +452,11 @@ export class Supervisor {
   }
 
   private policy() {
-    const r = this.service.restart;
-    return {
-      maxRestarts: r.maxRestarts,
-      withinMs: r.withinSeconds * 1000,
-      backoffInitialMs: r.backoffInitialMs,
-      backoffMaxMs: r.backoffMaxMs,
-    };
+    return restartPolicyOf(this.service.restart);
   }
 
-  private persist(extra: Worker[] = []): void {
+  /** Save the lifecycle state and the running workers (for reconciliation after a crash). */
+  persist(extra: Worker[] = []): void {
     if (this.state === 'stopped') return;
     const workers: PersistedWorker[] = [];
     const add = (w: Worker, role: PersistedWorker['role']) => {
@@ -442,31 +481,9 @@ export class Supervisor {
     });
   }
 
-  /** `dancer reload`: hand off to a fresh worker of the current release. */
+  /** See {@link Deployer.reload}. */
   reload(): Promise<{ pid: number; release: string; readyMs: number }> {
-    return this.exclusive(async () => {
-      const release = this.currentRelease();
-      const id = this.store.insertDeploy({
-        service: this.name,
-        kind: 'reload',
-        fromRelease: release,
-        toRelease: release,
-        fixId: null,
-        targetTemplateId: null,
-        status: 'starting',
-        reason: null,
-        actor: 'cli',
-        startedAt: this.clock(),
-      });
-      try {
-        const { worker, readyMs } = await this.handoff(release);
-        this.store.updateDeploy(id, { status: 'succeeded', readyAt: this.clock(), finishedAt: this.clock() });
-        return { pid: worker.pid, release, readyMs };
-      } catch (error) {
-        this.store.updateDeploy(id, { status: 'failed', reason: errorMessage(error), finishedAt: this.clock() });
-        throw error;
-      }
-    });
+    return this.deployer.reload();
   }
 
   /** True when the emergency stop flag is set. */
@@ -487,6 +504,11 @@ export class Supervisor {
   /** See {@link Deployer.observation}. */
   observation(deployId: number): Promise<DeployOutcome> {
     return this.deployer.observation(deployId);
+  }
+
+  /** Listen to every completed rollback (see {@link Deployer.onRollback}). */
+  onRollback(listener: (outcome: RollbackOutcome) => void): () => void {
+    return this.deployer.onRollback(listener);
   }
 
   /** See {@link Deployer.accept}. */

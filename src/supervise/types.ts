@@ -83,6 +83,15 @@ export interface RollbackOutcome {
   to: string;
   /** ms from the decision to the rolled-back release serving (ready). */
   readyMs: number;
+  /** When the rollback was decided (ms since the epoch). */
+  decidedAt: number;
+  /** The deploy that was rolled back, when one put the bad release in service. */
+  rolledBackDeployId?: number | undefined;
+  /** The fix whose deploy was rolled back: its revert is recorded in git next. */
+  fixId?: number | undefined;
+  /** Who decided (`observer` for the observation window) and why. */
+  actor: string;
+  reason: string;
 }
 
 /** The supervisor's lifecycle states. */
