@@ -4,6 +4,7 @@ import { migration011TemplateBuckets } from './011-template-buckets.js';
 import { migration012Decisions } from './012-decisions.js';
 import { migration020Consultations } from './020-consultations.js';
 import { migration030Fixes } from './030-fixes.js';
+import { migration031FixAttempts } from './031-fix-attempts.js';
 import { migration040Supervise } from './040-supervise.js';
 import { migration041ReleaseQuality } from './041-release-quality.js';
 import { migration050Notify } from './050-notify.js';
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration012Decisions,
   migration020Consultations,
   migration030Fixes,
+  migration031FixAttempts,
   migration040Supervise,
   migration041ReleaseQuality,
   migration050Notify,
