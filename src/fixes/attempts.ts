@@ -173,3 +173,13 @@ export function earlierAttempts(db: Db, patternId: string, beforeFix: number): E
     why: r.why ?? undefined,
   }));
 }
+
+/**
+ * A human reopens a pattern (`dancer patterns retry ID`, Zulip `retry ID`): the escalation is
+ * lifted and the attempt count starts again from now. Returns whether it was escalated.
+ */
+export function reopenPattern(db: Db, patternId: string, by: string, reason: string, now: number): boolean {
+  const was = isEscalated(db, patternId);
+  addHold(db, patternId, 'reopened', by, reason, now);
+  return was;
+}

@@ -38,6 +38,7 @@ import { supervisorPaths } from '../supervise/paths.js';
 import type { RunningService } from '../supervise/run-service.js';
 import { type TemplateLike, templateStatusAfter, triggerToFixTrigger } from './decide.js';
 import { startRollbackRecorder } from './rollback-recorder.js';
+import { gateTrigger } from './trigger-gate.js';
 
 /** Options of {@link startHealingLoop}. */
 export interface HealingLoopOptions {
@@ -228,6 +229,26 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       hashText,
     );
     enqueue(`trigger ${trigger.id}`, async () => {
+      const gate = gateTrigger(db, {
+        patternId: fixTrigger.patternId,
+        templateId: trigger.templateId,
+        now: now(),
+        limits: config.fixes,
+      });
+      if (gate.kind === 'skip') {
+        log(`no consultation: ${gate.reason}`);
+        if (gate.escalated) {
+          options.hub?.publish({
+            type: 'failure',
+            at: now(),
+            component: 'healing loop',
+            message: gate.reason,
+            code: 'pattern_escalated',
+          });
+        }
+        running.detector?.complete(trigger.id);
+        return;
+      }
       try {
         log(`consulting on pattern ${fixTrigger.patternId}: ${trigger.reason}`);
         const fix = await startFix(makeDeps(), fixTrigger, { actor: 'detector' });

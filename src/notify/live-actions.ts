@@ -11,6 +11,7 @@
 import type { ConsultConfig } from '../config/schema/consult.js';
 import { hasConsultTables, spendSince } from '../consult/store.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
+import { reopenPattern } from '../fixes/index.js';
 import { advanceFix, approveFix, type PipelineDeps, rejectFix, rollbackFix } from '../fixes/pipeline.js';
 import { type FixRecord, getFix, listFixes } from '../fixes/records.js';
 import type { FixState } from '../fixes/state.js';
@@ -304,6 +305,15 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
     return { message: `Fix ${id} rolled back (revert ${shortRelease(after.rollbackCommit) ?? '?'} deployed).` };
   };
 
+  const retryPattern = (pattern: string, by: string): ActionResult => {
+    const was = reopenPattern(db, pattern, `human:${humanName(by)}`, `reopened on Zulip by ${humanName(by)}`, now());
+    return {
+      message: was
+        ? `Pattern ${pattern} reopened by ${humanName(by)}: the next trigger may start a fix.`
+        : `Pattern ${pattern} was not escalated; its attempt count starts again from now.`,
+    };
+  };
+
   const waitForSettledDeploy = async (): Promise<void> => {
     const sup = options.supervisor;
     if (!sup) return;
@@ -439,6 +449,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
     approve,
     reject,
     rollback,
+    retryPattern,
     stop,
     resume,
     budget,

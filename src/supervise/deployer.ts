@@ -8,7 +8,7 @@ import { DancerError, errorMessage, isDancerError } from '../errors.js';
 import type { Db } from '../store/open.js';
 import { type Clock, type Timers, Wakeable } from './clock.js';
 import { crashesIn, nextObservationStep, observationPeriods } from './observation.js';
-import { newErrorPatterns, periodStats } from './observe.js';
+import { newErrorPatterns, periodStats, servedSince, templateOnset } from './observe.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import type { ReleaseQuality } from './release-quality.js';
 import { buildRelease, resolveRelease } from './releases.js';
@@ -226,6 +226,10 @@ export class Deployer {
     observer.done = (async (): Promise<DeployOutcome> => {
       const deploy = h.store.getDeploy(deployId)!;
       const seen = { startedAt: deploy.startedAt, readyAt: deploy.readyAt ?? h.clock(), extensions: deploy.extensions };
+      const bounds = {
+        servedSince: servedSince(h.db, h.name, deploy.startedAt, o.baselineSeconds * 1000),
+        targetOnset: deploy.targetTemplateId != null ? templateOnset(h.db, deploy.targetTemplateId) : undefined,
+      };
       try {
         for (;;) {
           await observer.sleeper.wait(o.checkEverySeconds * 1000);
@@ -238,7 +242,7 @@ export class Deployer {
           }
           const now = h.clock();
           h.sampleNow(now);
-          const periods = observationPeriods(seen, o, now);
+          const periods = observationPeriods(seen, o, now, bounds);
           const crashes = h.crashTimes();
           const baseline = periodStats(h.db, {
             service: h.name,
@@ -246,6 +250,7 @@ export class Deployer {
             targetTemplateId: deploy.targetTemplateId,
             crashes: crashesIn(crashes, periods.baseline),
           });
+          baseline.targetDurationMs = Math.max(1, periods.baseline.to - periods.targetFrom);
           const window = periodStats(h.db, {
             service: h.name,
             ...periods.window,

@@ -12,7 +12,8 @@ export { createNotifyReceiver, parseNotify, sdNotify } from './notify.js';
 export { nextObservationStep, type ObservationInput, type ObservationStep } from './observation.js';
 export { newErrorPatterns, periodStats } from './observe.js';
 export { type ServiceConfig, type SupervisorPaths, serviceOf, supervisorPaths } from './paths.js';
-export { buildRelease, resolveCommit, WORKTREE_RELEASE } from './releases.js';
+export { isRolledBackRelease, ReleaseQuality, releasesThatLogged } from './release-quality.js';
+export { buildRelease, resolveCommit, resolveRelease, WORKTREE_RELEASE } from './releases.js';
 export {
   decideRestart,
   NO_RESTARTS,

@@ -37,15 +37,31 @@ export function thresholdsOf(o: ObserveConfig): VerdictThresholds {
   };
 }
 
-/** The baseline (before the deploy started) and the window (since the new worker served) at `now`. */
+/** What bounds the baseline besides `baselineSeconds`. */
+export interface BaselineBounds {
+  /** When the release before the deploy started serving (time not served is not baseline). */
+  servedSince?: number | undefined;
+  /** When the target pattern first appeared (its rate counts from its onset). */
+  targetOnset?: number | undefined;
+}
+
+/**
+ * The baseline (time actually served by the previous release before the deploy started, at
+ * most `baselineSeconds`), the window (since the new worker served) at `now`, and where the
+ * target pattern's baseline starts (its onset, when later).
+ */
 export function observationPeriods(
   deploy: ObservedDeploy,
   o: ObserveConfig,
   now: number,
-): { baseline: Period; window: Period } {
+  bounds: BaselineBounds = {},
+): { baseline: Period; window: Period; targetFrom: number } {
+  const from = Math.max(deploy.startedAt - o.baselineSeconds * 1000, bounds.servedSince ?? Number.NEGATIVE_INFINITY);
+  const baselineFrom = Math.min(from, deploy.startedAt);
   return {
-    baseline: { from: deploy.startedAt - o.baselineSeconds * 1000, to: deploy.startedAt },
+    baseline: { from: baselineFrom, to: deploy.startedAt },
     window: { from: deploy.readyAt, to: now + 1 },
+    targetFrom: Math.min(deploy.startedAt, Math.max(baselineFrom, bounds.targetOnset ?? Number.NEGATIVE_INFINITY)),
   };
 }
 
