@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
+import { observedAnswers, proposeSmoke, smokeYaml } from '../supervise/smoke-proposal.js';
 import { systemdUnit } from '../supervise/systemd.js';
 import { withConfigOption } from './common.js';
 import { printJson, progress } from './output.js';
@@ -53,7 +54,9 @@ export function register(program: Command): void {
           if (existsSync(file) && !opts.force) {
             throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
           }
-          writeFileSync(file, STARTER(opts.name, opts.start));
+          // Smoke requests proposed from what the service answered so far (when a store exists).
+          const smoke = smokeYaml(proposeSmoke(observedAnswers(path.join(path.dirname(file), '.dancer/dancer.db'))));
+          writeFileSync(file, STARTER(opts.name, opts.start).replace('store:', `${smoke}store:`));
           if (opts.json) printJson({ written: file });
           else progress(`wrote ${file}`);
           return;

@@ -36,8 +36,8 @@ export interface DeployHost {
   log(message: string): void;
   /** Run `fn` after every other exclusive operation (deploys, rollbacks, restarts never overlap). */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
-  /** Zero-downtime handoff to a built release. */
-  handoff(release: string): Promise<{ worker: Worker; readyMs: number }>;
+  /** Zero-downtime handoff to a built release (`stopOldFirst`: the serving worker stops accepting at once). */
+  handoff(release: string, opts?: { stopOldFirst?: boolean }): Promise<{ worker: Worker; readyMs: number }>;
   currentRelease(): string;
   hasWorker(): boolean;
   getState(): SupervisorState;
@@ -405,7 +405,7 @@ export class Deployer {
     h.log(`rollback #${id} decided (${o.reason}): ${short(from)} -> ${short(target)}`);
     return h.exclusive(async () => {
       try {
-        await h.handoff(target);
+        await h.handoff(target, { stopOldFirst: true });
       } catch (error) {
         h.store.updateDeploy(id, {
           status: 'failed',

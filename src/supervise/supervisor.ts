@@ -6,7 +6,7 @@ import { type Clock, REAL_TIMERS, type Timers } from './clock.js';
 import { type ControlServer, startControlServer } from './control.js';
 import { dispatchControl } from './control-dispatch.js';
 import { Deployer, type DeployHost } from './deployer.js';
-import { createNotifyReceiver, type NotifyReceiver, sdNotify } from './notify.js';
+import { createNotifyReceiver, type NotifyReceiver, sdNotify, startWatchdog } from './notify.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import { isAlive, readStat } from './proc.js';
 import { buildRegistry, type MetricsServer, startMetricsServer } from './prometheus.js';
@@ -261,22 +261,18 @@ export class Supervisor implements DeployHost {
       void this.deployer.observe(resumed.id);
     }
     this.persist();
-    if (sdNotify(`READY=1\nSTATUS=${this.name}: ${this.state}`)) this.startWatchdog();
+    if (sdNotify(`READY=1\nSTATUS=${this.name}: ${this.state}`)) {
+      this.watchdogTimer = startWatchdog(
+        this.timers,
+        () => `${this.name}: ${this.state}, release ${short(this.currentRelease())}`,
+      );
+    }
   }
 
   private onStartFailure(error: unknown): void {
     // First start failed: handled like a crash (backoff, intensity limit).
     this.log(`start failed: ${errorMessage(error)}`);
     this.handleCrash(undefined, { code: null, signal: null, at: this.clock(), requested: false });
-  }
-
-  private startWatchdog(): void {
-    const usec = Number(process.env.WATCHDOG_USEC);
-    if (!Number.isFinite(usec) || usec <= 0) return;
-    const every = Math.max(1000, usec / 1000 / 2);
-    this.watchdogTimer = this.timers.setInterval(() => {
-      sdNotify(`WATCHDOG=1\nSTATUS=${this.name}: ${this.state}, release ${short(this.currentRelease())}`);
-    }, every);
   }
 
   /** The release serving now (as stored). */
@@ -366,7 +362,7 @@ export class Supervisor implements DeployHost {
    * it is killed and the old one keeps serving. In port mode the old worker stops first (not
    * zero-downtime) and is started again when the new one fails.
    */
-  async handoff(release: string): Promise<{ worker: Worker; readyMs: number }> {
+  async handoff(release: string, opts: { stopOldFirst?: boolean } = {}): Promise<{ worker: Worker; readyMs: number }> {
     const drainMs = this.service.drainSeconds * 1000;
     const t0 = this.clock();
     if (this.backoffTimer !== undefined) {
@@ -374,6 +370,27 @@ export class Supervisor implements DeployHost {
       this.backoffTimer = undefined;
     }
     const old = this.current;
+    if (opts.stopOldFirst && this.service.mode === 'socket' && old && !old.exit) {
+      // A rollback: the bad worker stops accepting now (connections wait in the held socket's
+      // backlog) while the good release starts; if that fails the bad one is started again.
+      this.current = undefined;
+      this.draining.add(old);
+      const stopped = old.stop(drainMs).finally(() => this.draining.delete(old));
+      this.persist();
+      try {
+        const worker = await this.spawnReady(release);
+        this.adopt(worker);
+        await stopped;
+        this.state = 'running';
+        this.persist();
+        return { worker, readyMs: this.clock() - t0 };
+      } catch (error) {
+        await stopped;
+        this.log(`release ${short(release)} not ready (${errorMessage(error)}); restarting ${short(old.release)}`);
+        this.adopt(await this.spawnReady(old.release));
+        throw error;
+      }
+    }
     if (this.service.mode === 'port' && old) {
       this.current = undefined;
       await old.stop(drainMs);

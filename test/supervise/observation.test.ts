@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nextObservationStep, type ObserveConfig } from '../../src/supervise/observation.js';
 import { smokeFailure } from '../../src/supervise/smoke.js';
+import { proposeSmoke, smokeYaml } from '../../src/supervise/smoke-proposal.js';
 import type { PeriodStats } from '../../src/supervise/verdict.js';
 
 const observe: ObserveConfig = {
@@ -71,5 +72,26 @@ describe('smoke answers', () => {
   it('names the first request that answered wrong or not at all', () => {
     expect(smokeFailure([{ request: r('/a', 200), status: 500 }])).toBe('GET /a answered 500 (want 200)');
     expect(smokeFailure([{ request: r('/a', 200), error: 'ECONNRESET' }])).toBe('GET /a failed: ECONNRESET');
+  });
+});
+
+describe('smoke proposals for dancer init', () => {
+  it('proposes GET paths that reliably answered 2xx, most used first, and nothing data-dependent', () => {
+    const p = proposeSmoke([
+      { method: 'GET', path: '/healthz', status: 200, count: 50 },
+      { method: 'GET', path: '/price', status: 200, count: 120 },
+      { method: 'GET', path: '/price', status: 500, count: 2 },
+      { method: 'GET', path: '/flaky', status: 200, count: 10 },
+      { method: 'GET', path: '/flaky', status: 500, count: 5 },
+      { method: 'POST', path: '/orders', status: 201, count: 80 },
+      { method: 'GET', path: '/orders/123', status: 200, count: 90 },
+      { method: 'GET', path: '/rare', status: 200, count: 2 },
+    ]);
+    expect(p).toEqual([
+      { method: 'GET', path: '/price', status: 200 },
+      { method: 'GET', path: '/healthz', status: 200 },
+    ]);
+    expect(smokeYaml(p)).toContain('    - { method: GET, path: "/price", status: 200 }');
+    expect(smokeYaml([])).toBe('');
   });
 });
