@@ -7,11 +7,13 @@
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
 import type { Db } from '../store/open.js';
 import { type Clock, type Timers, Wakeable } from './clock.js';
+import type { NotifyReceiver } from './notify.js';
 import { crashesIn, nextObservationStep, observationPeriods } from './observation.js';
 import { newErrorPatterns, periodStats, servedSince, templateOnset } from './observe.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import type { ReleaseQuality } from './release-quality.js';
 import { buildRelease, resolveRelease } from './releases.js';
+import { stageRelease } from './stage.js';
 import { EMERGENCY_STOP_FLAG, type SuperviseStore } from './state-store.js';
 import {
   type DeployOptions,
@@ -49,8 +51,10 @@ export interface DeployHost {
   sampleNow(now: number): void;
   /** Which releases served well or were rolled back. */
   readonly quality: ReleaseQuality;
-  /** Start a built release on a private socket, check readiness and `service.smoke`, stop it. */
-  stage(release: string): Promise<{ ms: number }>;
+  /** The folder a worker of `release` runs in. */
+  releaseCwd(release: string): string;
+  /** The NOTIFY_SOCKET receiver, when readiness.notify is on. */
+  readonly notifyReceiver: NotifyReceiver | undefined;
 }
 
 interface Observer {
@@ -161,7 +165,15 @@ export class Deployer {
       h.store.updateDeploy(id, { status: 'starting' });
       if (svc.smoke && !restore) {
         try {
-          const staged = await h.stage(tree);
+          const staged = await stageRelease({
+            service: svc,
+            release: tree,
+            cwd: h.releaseCwd(tree),
+            env: { ...svc.env, DANCER_SERVICE: h.name },
+            notify: h.notifyReceiver,
+            log: (m) => h.log(m),
+            onWorker: (pid, at) => h.quality.recordWorker(pid, tree, at, true),
+          });
           h.log(`deploy #${id}: staged release passed readiness and smoke in ${staged.ms} ms`);
         } catch (error) {
           h.quality.markBad(tree, h.clock(), `smoke_failed: ${errorMessage(error)}`);

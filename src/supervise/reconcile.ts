@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { DancerError } from '../errors.js';
 import { type Clock, type Timers, waitUntil } from './clock.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import { isAlive, readStat } from './proc.js';
@@ -149,4 +150,21 @@ export async function startRelease(host: StartReleaseHost, o: { cleanStop: boole
   if (host.quality.isBad(tree)) host.log(`warning: HEAD's tree ${shortRelease(tree)} was rolled back before`);
   else host.quality.markGood(tree, Date.now());
   return tree;
+}
+
+/**
+ * Refuse to start beside a live supervisor of the same service that does not serve a control
+ * socket (one that does answered it, and the CLI told the user).
+ *
+ * @throws {DancerError} `DANCER_SUPERVISOR_RUNNING`
+ */
+export function assertNoLiveSupervisor(
+  previous: { supervisorPid: number | null; state: string } | undefined,
+  controlOn: boolean,
+): void {
+  const pid = previous?.supervisorPid;
+  if (!pid || pid === process.pid || !isAlive(pid)) return;
+  if (readStat(pid) && previous.state !== 'stopped' && !controlOn) {
+    throw new DancerError('DANCER_SUPERVISOR_RUNNING', `Supervisor pid ${pid} still runs.`);
+  }
 }

@@ -8,11 +8,12 @@ import { dispatchControl } from './control-dispatch.js';
 import { Deployer, type DeployHost } from './deployer.js';
 import { createNotifyReceiver, type NotifyReceiver, sdNotify, startWatchdog } from './notify.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
-import { isAlive, readStat } from './proc.js';
+import { readStat } from './proc.js';
 import { buildRegistry, type MetricsServer, startMetricsServer } from './prometheus.js';
 import { waitReady } from './readiness.js';
 import { readinessCheckFor, readySignal } from './ready-check.js';
 import {
+  assertNoLiveSupervisor,
   finishPendingRollback,
   pendingRollback,
   reapLeftovers,
@@ -24,7 +25,6 @@ import { WORKTREE_RELEASE } from './releases.js';
 import { decideRestart, NO_RESTARTS, type RestartHistory, recentRestarts, restartPolicyOf } from './restart-policy.js';
 import { Sampler } from './sampler.js';
 import { assertPortsFree, bindSockets, type HeldSocket } from './sockets.js';
-import { stageRelease } from './stage.js';
 import { type PersistedWorker, SuperviseStore } from './state-store.js';
 import { type StatusReport, statusFromStore } from './status.js';
 import {
@@ -143,17 +143,9 @@ export class Supervisor implements DeployHost {
     this.sampler.sampleOnce(now);
   }
 
-  /** Stage a built release on a private socket (readiness and `service.smoke`), then stop it. */
-  stage(release: string): Promise<{ ms: number }> {
-    return stageRelease({
-      service: this.service,
-      release,
-      cwd: this.releaseCwd(release),
-      env: { ...this.service.env, DANCER_SERVICE: this.name },
-      notify: this.notify,
-      log: (m) => this.log(m),
-      onWorker: (pid, at) => this.quality.recordWorker(pid, release, at, true),
-    });
+  /** The NOTIFY_SOCKET receiver, when readiness.notify is on. */
+  get notifyReceiver(): NotifyReceiver | undefined {
+    return this.notify;
   }
 
   /** The serving worker's pid, if any. */
@@ -182,13 +174,7 @@ export class Supervisor implements DeployHost {
       this.control = await startControlServer(paths.controlSocket, (r) => dispatchControl(this, r));
     }
     const previous = this.store.getState(this.name);
-    if (previous?.supervisorPid && previous.supervisorPid !== process.pid && isAlive(previous.supervisorPid)) {
-      const st = readStat(previous.supervisorPid);
-      // A live pid that is a dancer supervisor whose socket did not answer: refuse rather than fight.
-      if (st && previous.state !== 'stopped' && this.options.control === false) {
-        throw new DancerError('DANCER_SUPERVISOR_RUNNING', `Supervisor pid ${previous.supervisorPid} still runs.`);
-      }
-    }
+    assertNoLiveSupervisor(previous, this.options.control !== false);
     await reapLeftovers(previous?.workers ?? [], {
       drainMs: svc.drainSeconds * 1000,
       clock: this.clock,
