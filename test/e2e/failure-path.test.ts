@@ -293,8 +293,17 @@ describe('the failure path on a root-files, no-build, node --test service', () =
     const releases = new Set(env.answers.map((a) => a.release));
     expect(releases.size).toBeGreaterThanOrEqual(2);
     const badAfter = env.answers.filter((a) => a.release === badTree && a.at > decidedAt).length;
+    const badDeploy = env.run.supervisor.store
+      .listDeploys('shop', 50)
+      .find((d) => d.kind === 'deploy' && d.toRelease === badTree)!;
+    const startMs = (badDeploy.readyAt ?? 0) - badDeploy.startedAt;
+    const consultations = env.run.db
+      .prepare('SELECT COUNT(*) AS n FROM fixes WHERE pattern_id = ?')
+      .get(String(template)) as {
+      n: number;
+    };
     figure(
-      `wrong fix, automatic rollback: decision -> old release serving ${servedMs} ms; bad-release answers after the decision ${badAfter} (after decision + 2 s: ${late.length}); deploys of the bad diff 1; consultations 1`,
+      `wrong fix, automatic rollback: decision -> old release serving ${servedMs} ms (the bad release's own deploy, build + start + readiness, took ${startMs} ms in the same run: ratio ${(servedMs / startMs).toFixed(2)}); bad-release answers after the decision ${badAfter}, after decision + 2 s ${late.length}; deploys of the bad diff 1; consultations for the pattern ${consultations.n}`,
     );
   });
 
@@ -338,4 +347,3 @@ describe('the failure path on a root-files, no-build, node --test service', () =
     figure(`wrong fix caught by service.smoke: user answers by the bad release 0; deploy ${deploy.status}`);
   });
 });
-
