@@ -171,9 +171,10 @@ async function loadParser() {
 }
 
 // ---- the two contenders ---------------------------------------------------------------------------
-function runDancer(dir, lines, parse, name = 'dancer.db') {
+function runDancer(dir, lines, parse, name = 'dancer.db', redact = undefined) {
   const db = openStore(path.join(dir, name));
-  const writer = new LogWriter(db, { maxBatchRecords: BATCH, maxBatchDelayMs: 60_000 });
+  // `redact: undefined` is the default (store.redactAtIngest on); `false` turns it off.
+  const writer = new LogWriter(db, { maxBatchRecords: BATCH, maxBatchDelayMs: 60_000, redact });
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
   for (const line of lines) writer.write(parse(line));
@@ -321,6 +322,9 @@ for (let round = 0; round < ROUNDS; round++) {
       if (who === 'raw') result.rawStore = runRaw(dir, records, same, 'raw-store.db');
       else result.dancerStore = runDancer(dir, records, same, 'dancer-store.db');
     }
+    // store.redactAtIngest: the same store-only run with redaction off, on freshly parsed records
+    // (the run above redacted its records in place).
+    result.dancerStoreNoRedact = runDancer(dir, lines.map(parser.parse), same, 'dancer-store-noredact.db', false);
     rounds.push(result);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -372,6 +376,13 @@ const out = {
     ratio: +(best('rawStore') / best('dancerStore')).toFixed(2),
     dancerRecordsPerCpuSec: rate(best('dancerStore', 'cpuMs')),
     rawRecordsPerCpuSec: rate(best('rawStore', 'cpuMs')),
+  },
+  // store.redactAtIngest (default on) against the same writer with it off: records per CPU-second.
+  redactAtIngest: {
+    onRecordsPerCpuSec: rate(best('dancerStore', 'cpuMs')),
+    offRecordsPerCpuSec: rate(best('dancerStoreNoRedact', 'cpuMs')),
+    costRatioCpu: +(best('dancerStore', 'cpuMs') / best('dancerStoreNoRedact', 'cpuMs')).toFixed(2),
+    costRatioWall: +(best('dancerStore') / best('dancerStoreNoRedact')).toFixed(2),
   },
   rounds: rounds.map((r) => ({
     dancer: rate(r.dancer.ms),

@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   DANCER_CONSULT_ABORTED: 'A consultation was aborted (emergency stop or shutdown).',
   DANCER_BUDGET_EXCEEDED: 'A consultation, daily or hourly budget would be exceeded.',
   DANCER_AGENT_UNAVAILABLE: 'Claude Code could not be started (binary missing, no credentials).',
+  DANCER_TOOL_OUT_OF_SCOPE:
+    "A store tool was asked about a pattern, fix or request outside the consultation's pattern.",
   // fixes
   DANCER_GIT_FAILED: 'A git command failed.',
   DANCER_GIT_DIRTY: 'The main working tree has uncommitted changes; Dancer will not touch it.',
@@ -51,11 +53,22 @@ export const ERROR_CODES = {
   DANCER_SUPERVISOR_UNREACHABLE: 'No running supervisor answers on the control socket.',
   DANCER_SUPERVISOR_RUNNING: 'A supervisor is already running for this service.',
   DANCER_EMERGENCY_STOP: 'Refused: the emergency stop is engaged.',
+  // sandbox
+  DANCER_SANDBOX_UNAVAILABLE: 'Model-written code cannot be sandboxed (bubblewrap or the sandbox user is missing).',
   // notify
   DANCER_ZULIP_REQUEST_FAILED: 'A Zulip API request failed.',
   DANCER_ZULIP_AUTH: 'Zulip rejected the bot credentials.',
   DANCER_ZULIPRC_INVALID: 'The .zuliprc file is missing or malformed.',
   DANCER_NOT_ALLOWED: 'The user is not on the allow-list for this command.',
+  // dashboard, webhooks, remote backup
+  DANCER_DASHBOARD_INSECURE:
+    'The dashboard would listen on a non-loopback address without a token (dashboard.tokenEnv).',
+  DANCER_DASHBOARD_LISTEN_FAILED: 'The dashboard could not listen on its host and port.',
+  DANCER_UNAUTHORIZED: 'A dashboard action came without the right bearer token.',
+  DANCER_READ_ONLY: 'The dashboard has no token configured, so it takes no actions.',
+  DANCER_WEBHOOK_FAILED: 'A webhook delivery failed (network error or a non-2xx answer); it is retried.',
+  DANCER_PUSH_FAILED:
+    'Pushing the dancer/* branches and dancer-before-* tags to fixes.pushRemote failed; it is retried.',
   // general
   DANCER_INTERNAL: 'An invariant was broken: a bug in Dancer.',
 } as const satisfies Record<string, string>;

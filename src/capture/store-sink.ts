@@ -1,5 +1,5 @@
 import { DancerError, errorMessage } from '../errors.js';
-import { LogWriter, type LogWriterStats } from '../store/log-writer.js';
+import { LogWriter, type LogWriterOptions, type LogWriterStats } from '../store/log-writer.js';
 import { type Db, openStore } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
 import { CaptureQueue } from './queue.js';
@@ -22,6 +22,8 @@ export interface StoreSinkOptions<T> {
   maxBatchRecords?: number | undefined;
   /** Store batch delay (`store.batch.maxDelayMs`). Default 200. */
   maxBatchDelayMs?: number | undefined;
+  /** Redaction before storing (`store.redactAtIngest`; see `LogWriterOptions.redact`). Default on. */
+  redact?: LogWriterOptions['redact'];
   /** Milliseconds to wait on a locked database when opening. Default 1000. */
   busyTimeoutMs?: number | undefined;
   /** How often to try again to open a store that could not be opened. Default 5000 ms. */
@@ -187,6 +189,7 @@ export class StoreSink<T> {
       this.writer = new LogWriter(this.db, {
         maxBatchRecords: this.options.maxBatchRecords,
         maxBatchDelayMs: this.options.maxBatchDelayMs,
+        redact: this.options.redact,
         onError: (error) => this.report(error),
       });
       if (this.pendingUnavailable > 0) {

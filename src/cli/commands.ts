@@ -24,6 +24,7 @@ export interface CommandGroup {
 export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { commands: ['consult'], load: () => import('./consult.js') },
   { commands: ['mcp'], load: () => import('./mcp.js') },
+  { commands: ['guard'], load: () => import('./guard.js') },
   { commands: ['mine'], load: () => import('./mine.js') },
   { commands: ['patterns'], load: () => import('./patterns.js') },
   { commands: ['replay'], load: () => import('./replay.js') },
@@ -40,6 +41,9 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { commands: ['changelog'], load: () => import('./changelog.js') },
   { commands: ['policy'], load: () => import('./policy.js') },
   { commands: ['zulip'], load: () => import('../notify/cli.js') },
+  { commands: ['dashboard'], load: () => import('./dashboard.js') },
+  { commands: ['top'], load: () => import('./top.js') },
+  { commands: ['consultations'], load: () => import('./consultations.js') },
 ];
 
 /**

@@ -6,12 +6,15 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { provenanceLines, provenanceOf } from '../dashboard/provenance.js';
 import { DancerError } from '../errors.js';
 import { git } from '../fixes/git.js';
 import { approveFix, rejectFix } from '../fixes/pipeline.js';
 import { type FixRecord, fixEvents, gateSteps, getFix, listFixes, requestRetry } from '../fixes/records.js';
 import { type FixState, isFixState, isTerminal } from '../fixes/state.js';
+import { beforeAfterRows } from '../notify/before-after.js';
 import { type Db, openStore } from '../store/open.js';
+import { refuseWhileStopped } from '../supervise/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { type Colors, makeColors, printJson, progress, renderTable } from './output.js';
 
@@ -123,8 +126,9 @@ function showCommand(rawId: string, options: FixesOptions): void {
     const fix = getFix(db, id);
     const events = fixEvents(db, id);
     const steps = gateSteps(db, id);
+    const provenance = provenanceOf(db, id);
     if (options.json) {
-      printJson({ fix, events, gateSteps: steps });
+      printJson({ fix, events, gateSteps: steps, provenance });
       return;
     }
     const c = makeColors();
@@ -154,6 +158,14 @@ function showCommand(rawId: string, options: FixesOptions): void {
     field('repairs', fix.repairRounds || null);
     field('retry of', fix.retryOf);
     if (fix.failedStep) field('failed at', fix.failedStep);
+    out.push('', c.bold('Provenance'));
+    out.push(...provenanceLines(provenance).map((l) => `  ${l}`));
+    for (const d of provenance.deploys.filter((x) => x.before || x.after)) {
+      out.push(`  deploy #${d.id} before/after:`);
+      for (const r of beforeAfterRows(d.before, d.after)) {
+        out.push(`    ${r.label.padEnd(15)} ${r.before.padStart(14)} -> ${r.after.padStart(14)}  ${r.change}`);
+      }
+    }
     out.push('', c.bold('History'));
     for (const e of events) {
       out.push(
@@ -192,7 +204,16 @@ async function diffCommand(rawId: string, options: FixesOptions): Promise<void> 
     throw new DancerError('DANCER_NOT_FOUND', `Fix ${id} has no commit yet (state ${fix.state})`, { details: { id } });
   }
   const repo = repoFor(options);
-  const args = ['diff', '--no-ext-diff', '-M', options.stat ? '--stat' : '--patch', fix.baseCommit, fix.headCommit];
+  const args = [
+    'diff',
+    '--no-ext-diff',
+    '--no-textconv',
+    '--text',
+    '-M',
+    options.stat ? '--stat' : '--patch',
+    fix.baseCommit,
+    fix.headCommit,
+  ];
   if (makeColors().enabled) args.splice(1, 0, '--color=always');
   const r = await git(repo, args);
   if (options.json) printJson({ id, base: fix.baseCommit, head: fix.headCommit, branch: fix.branch, diff: r.stdout });
@@ -207,7 +228,10 @@ function printFix(fix: FixRecord, options: FixesOptions, message: string): void 
 async function approveCommand(rawId: string, options: FixesOptions): Promise<void> {
   const id = parseId(rawId);
   const by = options.by ?? defaultActorName();
-  const fix = await withDbAsync(options, (db) => approveFix({ db }, id, by, options.reason ?? ''));
+  const fix = await withDbAsync(options, (db) => {
+    refuseWhileStopped(db, `approve fix ${id}`);
+    return approveFix({ db }, id, by, options.reason ?? '');
+  });
   printFix(fix, options, `Fix ${id} approved by ${by}; the supervisor merges and deploys it.`);
 }
 
@@ -215,7 +239,10 @@ async function rejectCommand(rawId: string, options: FixesOptions): Promise<void
   const id = parseId(rawId);
   if (!options.reason?.trim()) throw new DancerError('DANCER_USAGE', 'reject needs --reason TEXT');
   const by = options.by ?? defaultActorName();
-  const fix = await withDbAsync(options, (db) => rejectFix({ db }, id, by, options.reason as string));
+  const fix = await withDbAsync(options, (db) => {
+    refuseWhileStopped(db, `reject fix ${id}`);
+    return rejectFix({ db }, id, by, options.reason as string);
+  });
   printFix(fix, options, `Fix ${id} rejected by ${by}: ${options.reason}`);
 }
 
@@ -223,6 +250,7 @@ function retryCommand(rawId: string, options: FixesOptions): void {
   const id = parseId(rawId);
   const by = options.by ?? defaultActorName();
   const request = withDb(options, false, (db) => {
+    refuseWhileStopped(db, `retry fix ${id}`);
     const fix = getFix(db, id);
     if (!isTerminal(fix.state)) {
       throw new DancerError('DANCER_USAGE', `Fix ${id} is ${fix.state}; only a finished fix can be retried`, {

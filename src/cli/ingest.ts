@@ -89,6 +89,7 @@ export async function runIngest(file: string, options: IngestOptions): Promise<I
     backpressure: mayWait || Boolean(options.follow),
     maxBatchRecords: store.batch.maxRecords,
     maxBatchDelayMs: store.batch.maxDelayMs,
+    redact: store.redactAtIngest ? loaded.config.consult.redact : false,
     onReport: (error) => {
       // A store that cannot be opened at start fails the command (reported once, by main);
       // later conditions are reported here, once each.

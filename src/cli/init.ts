@@ -5,6 +5,7 @@ import { DancerError } from '../errors.js';
 import { observedAnswers, proposeSmoke, smokeYaml } from '../supervise/smoke-proposal.js';
 import { systemdUnit } from '../supervise/systemd.js';
 import { withConfigOption } from './common.js';
+import { sandboxUserStep } from './init-sandbox.js';
 import { printJson, progress } from './output.js';
 import { supervisedService } from './supervise-common.js';
 
@@ -36,6 +37,11 @@ export function register(program: Command): void {
     .option('--user <name>', 'User= for the unit')
     .option('--name <name>', 'service name for a new dancer.yaml', 'app')
     .option('--start <command>', 'start command for a new dancer.yaml', 'node server.js')
+    .option(
+      '--sandbox-user <name>',
+      'unprivileged account model-written code runs as when Dancer is root (default: nobody)',
+    )
+    .option('--create-sandbox-user', 'create the sandbox account (default name dancer-sandbox) with useradd --system')
     .option('--force', 'overwrite an existing file')
     .option('--json', 'print what was written as JSON')
     .action(
@@ -48,6 +54,8 @@ export function register(program: Command): void {
         start: string;
         force?: boolean;
         json?: boolean;
+        sandboxUser?: string;
+        createSandboxUser?: boolean;
       }) => {
         if (!opts.systemd) {
           const file = path.resolve(opts.config ?? 'dancer.yaml');
@@ -56,7 +64,10 @@ export function register(program: Command): void {
           }
           // Smoke requests proposed from what the service answered so far (when a store exists).
           const smoke = smokeYaml(proposeSmoke(observedAnswers(path.join(path.dirname(file), '.dancer/dancer.db'))));
-          writeFileSync(file, STARTER(opts.name, opts.start).replace('store:', `${smoke}store:`));
+          writeFileSync(
+            file,
+            STARTER(opts.name, opts.start).replace('store:', `${smoke}store:`) + sandboxUserStep(opts),
+          );
           if (opts.json) printJson({ written: file });
           else progress(`wrote ${file}`);
           return;

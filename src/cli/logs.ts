@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createWriteStream, existsSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
+import { redactForSinks } from '../redact/index.js';
 import {
   buildClaudeDigest,
   csvHeader,
@@ -22,6 +23,7 @@ import {
   logToJson,
   openStore,
   parseTimeArg,
+  redactedLog,
   type StoredLog,
   searchLogs,
 } from '../store/index.js';
@@ -373,20 +375,33 @@ async function exportCommand(options: ExportOptions): Promise<void> {
   try {
     let count = 0;
     if (format === 'claude') {
-      const text = buildClaudeDigest({
-        groups: errorGroups(db, { ...filter, limit: 200 }, { order: 'count' }),
-        records: listLogs(db, { ...filter, limit: filter.limit ?? 2000 }),
-        stats: logStats(db, { ...filter, limit: undefined }),
-        maxTokens,
-      });
+      // Every format is redacted (rows before the digest cuts them, then the digest itself).
+      const text = redactForSinks(
+        buildClaudeDigest({
+          groups: errorGroups(db, { ...filter, limit: 200 }, { order: 'count' }).map((g) => ({
+            ...g,
+            sample: redactedLog(g.sample),
+          })),
+          records: listLogs(db, { ...filter, limit: filter.limit ?? 2000 }).map(redactedLog),
+          stats: logStats(db, { ...filter, limit: undefined }),
+          maxTokens,
+        }),
+      );
       await writeAll(out, [text]);
       if (options.output) progress(`Wrote a digest of ~${estimateTokens(text)} tokens to ${options.output}`);
     } else if (format === 'csv') {
-      count = (await writeAll(out, withHeader(csvHeader(), mapIter(rowsFor(db, filter), logToCsv)))) - 1;
+      count =
+        (await writeAll(
+          out,
+          withHeader(
+            csvHeader(),
+            mapIter(rowsFor(db, filter), (log) => logToCsv(redactedLog(log))),
+          ),
+        )) - 1;
     } else {
       count = await writeAll(
         out,
-        mapIter(rowsFor(db, filter), (log) => `${JSON.stringify(logToJson(log))}\n`),
+        mapIter(rowsFor(db, filter), (log) => `${JSON.stringify(logToJson(redactedLog(log)))}\n`),
       );
     }
     if (options.output && format !== 'claude') progress(`Wrote ${count} records to ${options.output}`);

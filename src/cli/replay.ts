@@ -192,6 +192,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       plugins: pipeline.plugins,
       maxBatchRecords: Number.MAX_SAFE_INTEGER,
       maxBatchDelayMs: 2 ** 31 - 1,
+      redact: options.config.store.redactAtIngest ? options.config.consult.redact : false,
       onError: (e) => failures.push(e),
     });
   };

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from 'commander';
+import type { Oversight } from '../dashboard/oversight.js';
 import { DancerError } from '../errors.js';
 import { type Healing, startHealing } from '../heal/index.js';
+import { containmentLine, describeContainment } from '../sandbox/index.js';
 import { runService } from '../supervise/run-service.js';
 import { withConfigOption } from './common.js';
 import { supervisedService } from './supervise-common.js';
@@ -26,13 +28,22 @@ export function register(program: Command): void {
         runInTmux(name, loaded.file!);
         return;
       }
+      // Say plainly who runs what (issue: nothing runs as root silently).
+      process.stderr.write(`dancer: ${containmentLine(describeContainment(loaded.config.fixes.sandbox))}\n`);
       let healing: Healing | undefined;
+      let oversight: Oversight | undefined;
       const running = await runService({
         loaded,
-        beforeStop: () => healing?.stop(),
+        beforeStop: async () => {
+          await oversight?.stop();
+          await healing?.stop();
+        },
         onAlert: (alert) => healing?.onAlert(alert),
       });
       healing = startHealing({ running, loaded });
+      // The dashboard, webhooks, remote backup and stop/resume announcements (src/dashboard/oversight.ts).
+      const { startOversight } = await import('../dashboard/oversight.js');
+      oversight = await startOversight({ running, loaded, actions: healing.loop?.actions, hub: healing.hub });
       process.exitCode = await running.done;
     });
 }

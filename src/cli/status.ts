@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { type Containment, describeContainment } from '../sandbox/index.js';
 import type { StatusReport } from '../supervise/supervisor.js';
 import { withConfigOption } from './common.js';
 import { makeColors, printJson } from './output.js';
@@ -13,10 +14,11 @@ export function register(program: Command): void {
   )
     .option('--json', 'print the status as JSON')
     .action(async (opts: { config?: string; json?: boolean }) => {
-      const { paths, name } = supervisedService(opts.config);
+      const { paths, name, loaded } = supervisedService(opts.config);
       const status = await readStatus(paths, name);
-      if (opts.json) printJson(status);
-      else process.stdout.write(renderStatus(status));
+      const containment = describeContainment(loaded.config.fixes.sandbox);
+      if (opts.json) printJson({ ...status, containment });
+      else process.stdout.write(renderStatus(status) + renderContainment(containment));
     });
 }
 
@@ -48,6 +50,18 @@ export function renderStatus(s: StatusReport): string {
       `  worker:         ${(s.metrics.rssBytes / 1048576).toFixed(1)} MiB RSS, ${s.metrics.cpuPercent?.toFixed(1) ?? '-'}% CPU, ${s.metrics.fds} fds`,
     );
   return `${lines.join('\n')}\n`;
+}
+
+/** Which uid and sandbox the service, the agent, its Bash and the gate run with. */
+export function renderContainment(c: Containment): string {
+  return [
+    `  runs as:`,
+    `    service:      ${c.service}`,
+    `    agent:        ${c.agent}`,
+    `    agent Bash:   ${c.bash}`,
+    `    gate:         ${c.gate}`,
+    '',
+  ].join('\n');
 }
 
 function duration(seconds: number): string {

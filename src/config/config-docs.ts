@@ -46,8 +46,9 @@ const SECTION_INTROS: Record<string, string> = {
     "How Claude is consulted: model, budgets, redaction, the agent's tools. See [consultation.md](consultation.md).",
   fixes: 'Git worktrees, the gate (build and tests) and repair rounds. See [fixes.md](fixes.md).',
   policy: 'What a fix may change, and when it may deploy without a human. See [fixes.md](fixes.md).',
-  notify: 'Where Dancer reports and takes commands (Zulip). See [zulip.md](zulip.md).',
-  dashboard: 'The local web dashboard.',
+  notify:
+    'Where Dancer reports and takes commands (Zulip), and signed webhooks. See [zulip.md](zulip.md) and [dashboard.md](dashboard.md).',
+  dashboard: 'The web dashboard (`dancer dashboard`, or inside `dancer run`). See [dashboard.md](dashboard.md).',
 };
 
 const SAFE_INT = 9007199254740991;

@@ -22,8 +22,11 @@ import {
   type SpawnedProcess,
   tool,
 } from '@anthropic-ai/claude-agent-sdk';
+import { killGroup } from '../process/index.js';
+import { killTagged, type Sandbox } from '../sandbox/index.js';
 import { agentEnv } from './env.js';
-import { decideToolUse, type GuardPolicy } from './guard.js';
+import type { GuardPolicy } from './guard.js';
+import { answerToolUse } from './guard-hook.js';
 import { checkOutcome, type Outcome, submitOutcomeShape } from './outcome.js';
 import type { Redactor } from './redact.js';
 import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';
@@ -67,6 +70,14 @@ export interface AgentRunOptions {
   extraEnv?: Record<string, string> | undefined;
   /** Called with every SDK message, in order, as it arrives. */
   onMessage?: ((message: SDKMessage) => void) | undefined;
+  /**
+   * Where the agent's Bash commands run: every allowed command is rewritten to run inside this
+   * sandbox (worktree writable, no network, Dancer's files hidden). Without it Bash runs as
+   * Claude Code does (tests of the guard only; the consultation always passes one).
+   */
+  sandbox?: Sandbox | undefined;
+  /** Dancer's own paths hidden from Bash commands (store, state folder, the repository's .git). */
+  hide?: readonly string[] | undefined;
 }
 
 /** How the run stopped. */
@@ -94,22 +105,6 @@ export interface AgentRunResult {
   modelReplies: number;
 }
 
-function realpathDeep(absolute: string): string {
-  let current = absolute;
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      const real = realpathSync(current);
-      return rest.length ? path.join(real, ...rest.reverse()) : real;
-    } catch {
-      const parent = path.dirname(current);
-      if (parent === current) return absolute;
-      rest.push(path.basename(current));
-      current = parent;
-    }
-  }
-}
-
 /** Grace for Claude Code to exit by itself once the SDK is done with it. */
 const EXIT_GRACE_MS = 5000;
 
@@ -118,7 +113,7 @@ const EXIT_GRACE_MS = 5000;
  * (the SDK closes its stdin and, on abort, signals it), SIGKILL it after {@link EXIT_GRACE_MS},
  * then SIGKILL whatever is left in its group (commands it started).
  */
-async function reap(child: ChildProcess | undefined): Promise<void> {
+async function reap(child: ChildProcess | undefined, graceMs = EXIT_GRACE_MS): Promise<void> {
   if (!child?.pid) return;
   const running = () => child.exitCode === null && child.signalCode === null;
   if (running()) {
@@ -129,7 +124,7 @@ async function reap(child: ChildProcess | undefined): Promise<void> {
       } catch {
         child.kill('SIGKILL');
       }
-    }, EXIT_GRACE_MS);
+    }, graceMs);
     await exited;
     clearTimeout(timer);
   }
@@ -157,11 +152,14 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   const runParent = options.runDir ?? tmpdir();
   mkdirSync(runParent, { recursive: true });
   const runDir = mkdtempSync(path.join(runParent, 'dancer-run-'));
+  const runTag = path.basename(runDir);
   const home = path.join(runDir, 'home');
   const tmp = path.join(runDir, 'tmp');
   mkdirSync(home);
   mkdirSync(tmp);
 
+  // Bash commands run as the sandbox user, which must be able to write the worktree.
+  const giveBack = options.sandbox?.lend([worktree]) ?? (() => {});
   let outcome: Outcome | null = null;
   const rejectedOutcomes: string[][] = [];
   const denials: AgentRunResult['denials'] = [];
@@ -218,21 +216,12 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   };
   const preToolUse: HookCallback = async (input) => {
     const pre = input as PreToolUseHookInput;
-    const toolInput = (pre.tool_input ?? {}) as Record<string, unknown>;
-    const decision = decideToolUse(
-      { toolName: pre.tool_name, toolInput, cwd: pre.cwd || worktree },
+    return answerToolUse(
+      { tool_name: pre.tool_name, tool_input: pre.tool_input, cwd: pre.cwd },
       guard,
-      realpathDeep,
+      { sandbox: options.sandbox, hide: options.hide ?? [], tag: runTag },
+      (toolName, toolInput, decision) => denials.push({ toolName, toolInput, reason: decision.reason }),
     );
-    if (decision.allow) return { continue: true };
-    denials.push({ toolName: pre.tool_name, toolInput, reason: decision.reason });
-    return {
-      hookSpecificOutput: {
-        hookEventName: 'PreToolUse',
-        permissionDecision: 'deny',
-        permissionDecisionReason: decision.reason,
-      },
-    };
   };
   const postToolUse: HookCallback = async (input) => {
     const post = input as PostToolUseHookInput;
@@ -243,6 +232,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   };
 
   const controller = new AbortController();
+  let child: ChildProcess | undefined;
   let why: 'timeout' | 'aborted' | null = null;
   const timer = setTimeout(() => {
     why ??= 'timeout';
@@ -251,13 +241,16 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   const onAbort = () => {
     why ??= 'aborted';
     controller.abort();
+    // A stop ends everything now: Claude Code's group and the sandboxes of its Bash commands
+    // (started by Claude Code in groups of their own).
+    if (child?.pid) killGroup(child.pid, 'SIGKILL');
+    killTagged(runTag);
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
   const builtins = AGENT_TOOLS.filter((t) => t !== 'Bash' || options.allowedCommands.length > 0);
   const stderrTail: string[] = [];
-  let child: ChildProcess | undefined;
   const sdkOptions: Options = {
     cwd: worktree,
     model: options.model,
@@ -324,7 +317,10 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    await reap(child);
+    // Stopped from outside: no grace, the run (and every command it started) goes now.
+    await reap(child, why === 'aborted' ? 0 : EXIT_GRACE_MS);
+    killTagged(runTag);
+    giveBack();
     if (existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
   }
 

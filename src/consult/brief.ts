@@ -13,7 +13,7 @@ import { LOG_SELECT, rowToStoredLog } from '../store/log-rows.js';
 import type { Db } from '../store/open.js';
 import { levelName, type StoredLog } from '../store/records.js';
 import { type AssembledBrief, assembleBrief, type BriefSection } from './brief-assemble.js';
-import { fenceLines, quoteUntrusted, type Redactor } from './redact.js';
+import { fenceLines, quoteUntrusted, type Redactor, redactedParams, templateParams } from './redact.js';
 import { excerpt, isLibraryFrame, parseStack, resolveFrames } from './stack.js';
 import type { ConsultPolicy, ConsultTrigger } from './types.js';
 
@@ -93,17 +93,7 @@ function templateInfo(db: Db, id: number, fallback: StoredLog | undefined): Temp
   return { id, text: fallback?.message ?? '' };
 }
 
-/** Values of the `<*>` wildcards of a template in a message (undefined when it does not match). */
-export function templateParams(template: string, message: string): string[] | undefined {
-  const parts = template.split('<*>');
-  if (parts.length === 1) return template === message ? [] : undefined;
-  const re = new RegExp(
-    `^${parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+')).join('(.*?)')}$`,
-    's',
-  );
-  const m = re.exec(message);
-  return m ? m.slice(1) : undefined;
-}
+export { templateParams };
 
 /** Top values with counts, as `value ×n (p%)`. */
 function topValues(values: Map<string, number>, total: number, limit = 5): string {
@@ -147,6 +137,19 @@ export function recordLine(r: StoredLog): string {
     o.extra = text.length <= 300 ? r.extra : clip(text, 300);
   }
   return JSON.stringify(o);
+}
+
+/**
+ * A record with its free text redacted before anything clips it (a secret cut at the clip would
+ * no longer match its rule).
+ */
+export function redactedRecord(r: StoredLog, redactor: Redactor): StoredLog {
+  const out: StoredLog = { ...r, message: redactor.redact(r.message) };
+  if (r.errMessage) out.errMessage = redactor.redact(r.errMessage);
+  if (r.stack) out.stack = redactor.redact(r.stack);
+  if (r.httpRoute) out.httpRoute = redactor.redact(r.httpRoute);
+  if (r.extra) out.extra = redactor.redactDeep(r.extra);
+  return out;
 }
 
 /**
@@ -335,10 +338,11 @@ function attemptsChunks(db: Db, templateId: number | null, redactor: Redactor): 
          WHERE pattern_id = ? ORDER BY created_at DESC LIMIT 5`,
       )
       .all(String(templateId)) as Array<Record<string, unknown>>;
+    const r = (v: unknown, max: number) => clip(redactor.redact(String(v ?? '')), max);
     for (const f of fixes) {
       out.push(
         redactor.redact(
-          `- fix #${f.id} (${f.kind}, ${iso(Number(f.created_at))}): ${f.state}${f.failed_step ? ` at ${f.failed_step}` : ''}; ${clip(String(f.summary ?? ''), 200)}${f.root_cause ? `; root cause claimed: ${clip(String(f.root_cause), 200)}` : ''}${f.reason ? `; why it ended there: ${clip(String(f.reason), 300)}` : ''}`,
+          `- fix #${f.id} (${f.kind}, ${iso(Number(f.created_at))}): ${f.state}${f.failed_step ? ` at ${f.failed_step}` : ''}; ${r(f.summary, 200)}${f.root_cause ? `; root cause claimed: ${r(f.root_cause, 200)}` : ''}${f.reason ? `; why it ended there: ${r(f.reason, 300)}` : ''}`,
         ),
       );
     }
@@ -354,8 +358,8 @@ function attemptsChunks(db: Db, templateId: number | null, redactor: Redactor): 
       let what = String(c.status);
       if (c.outcome_kind) {
         const o = JSON.parse(String(c.outcome ?? '{}')) as Record<string, unknown>;
-        what = `${c.outcome_kind}: ${clip(String(o.summary ?? o.why ?? ''), 200)}`;
-      } else if (c.error) what = `failed: ${clip(String(c.error), 200)}`;
+        what = `${c.outcome_kind}: ${clip(redactor.redact(String(o.summary ?? o.why ?? '')), 200)}`;
+      } else if (c.error) what = `failed: ${clip(redactor.redact(String(c.error)), 200)}`;
       out.push(redactor.redact(`- consultation #${c.id} (${iso(Number(c.created_at))}): ${what}`));
     }
   }
@@ -413,26 +417,29 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
     });
   }
 
-  // 1. The pattern and the distribution of its parameters and fields.
+  // 1. The pattern and the distribution of its parameters and fields. Every message is redacted
+  // before it is split into parameters, and each parameter is shown with the text in front of it,
+  // so a value mined out of `password=…` or a card split into four `<*>` never appears bare.
   const patternChunks: string[] = [];
-  if (template) patternChunks.push(quoteUntrusted(redactor.redact(template.text), boundary, 'pattern'));
+  const redactedPattern = template
+    ? redactedParams(
+        template.text,
+        records.map((r) => r.message),
+        redactor,
+      )
+    : undefined;
+  if (redactedPattern) patternChunks.push(quoteUntrusted(redactedPattern.template, boundary, 'pattern'));
   if (records.length > 0) {
     const total = records.length;
-    const paramValues: Array<Map<string, number>> = [];
-    if (template) {
-      for (const r of records) {
-        const params = templateParams(template.text, r.message);
-        params?.forEach((v, i) => {
-          const m = paramValues[i] ?? new Map<string, number>();
-          m.set(v, (m.get(v) ?? 0) + 1);
-          paramValues[i] = m;
-        });
-      }
-    }
     const dist: string[] = [];
-    paramValues.forEach((m, i) => {
-      if (m) dist.push(`- parameter ${i + 1} (<*> #${i + 1}): ${redactor.redact(topValues(m, total))}`);
+    redactedPattern?.params.forEach((p, i) => {
+      if (p.values.size > 0)
+        dist.push(
+          `- parameter ${i + 1} (<*> #${i + 1}, after ${JSON.stringify(p.before)}): ${redactor.redact(topValues(p.values, total))}`,
+        );
     });
+    if (redactedPattern && redactedPattern.unsplit > 0)
+      dist.push(`- ${redactedPattern.unsplit} records do not split into the parameters once redacted`);
     for (const [key, label] of FIELD_LABELS) {
       const m = new Map<string, number>();
       for (const r of records) {
@@ -468,7 +475,7 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   sections.push({
     id: 'samples',
     title: 'Representative records (chosen to differ from each other; newest first)',
-    chunks: samples.map((r) => redactor.redact(recordLine(r))),
+    chunks: samples.map((r) => redactor.redact(recordLine(redactedRecord(r, redactor)))),
     fence: fence('log'),
     priority: 3,
     moreHint: 'call search_logs with template_id',
@@ -486,7 +493,7 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   for (const { id: requestId } of requestIds) {
     const rows = listLogs(db, { requestId, limit: 12 });
     requestLines.push(`# request ${requestId}: ${rows.length} records`);
-    for (const r of rows) requestLines.push(redactor.redact(recordLine(r)));
+    for (const r of rows) requestLines.push(redactor.redact(recordLine(redactedRecord(r, redactor))));
   }
   sections.push({
     id: 'requests',
@@ -502,8 +509,8 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   const { frames, origin, originFile } = await frameChunks(withStack?.stack, input.worktree, redactor);
   const stackChunks: string[] = [];
   if (withStack?.stack)
-    stackChunks.push(quoteUntrusted(redactor.redact(clip(withStack.stack, 3000)), boundary, 'stack'));
-  stackChunks.push(...frames);
+    stackChunks.push(quoteUntrusted(clip(redactor.redact(withStack.stack), 3000), boundary, 'stack'));
+  for (const frame of frames) stackChunks.push(quoteUntrusted(frame, boundary, 'source'));
   sections.push({
     id: 'frames',
     title: 'Stack trace and its frames in the source',
@@ -515,6 +522,7 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
     id: 'source',
     title: originFile ? `Source where the error originates: ${originFile}` : 'Source where the error originates',
     chunks: origin.length ? ['```', ...origin, '```'] : [],
+    fence: fence('source'),
     priority: 6,
     moreHint: originFile ? `Read ${originFile} for the rest` : undefined,
   });
@@ -524,6 +532,8 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
     id: 'attempts',
     title: 'Previous attempts on this pattern',
     chunks: attemptsChunks(db, templateId, redactor),
+    // Summaries and reasons hold model-written text and gate output: data, like the logs.
+    fence: fence('attempts'),
     priority: 7,
     moreHint: 'call list_fixes and get_fix',
   });

@@ -3,10 +3,12 @@
  * worktree (transcript and ledger stored as it goes) or a manual bundle. The fix pipeline calls
  * {@link runConsultation}; it resolves with one {@link ConsultationResult} shape whatever happened.
  */
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ConsultConfig } from '../config/schema/consult.js';
+import { fixesSchema, type SandboxConfig } from '../config/schema/fixes.js';
 import type { DancerErrorCode } from '../errors.js';
+import { git } from '../process/index.js';
+import { resolveSandbox, type Sandbox } from '../sandbox/index.js';
 import type { Db } from '../store/open.js';
 import { type AgentRunResult, runAgent } from './agent-runner.js';
 import { type Brief, buildBrief } from './brief.js';
@@ -14,7 +16,7 @@ import { decideMode, type ManualReason, runLimits } from './budget.js';
 import { writeBundle } from './bundle.js';
 import type { Outcome } from './outcome.js';
 import { systemPrompt } from './prompts.js';
-import { createRedactor, type Redactor } from './redact.js';
+import { createRedactor, newBoundary, type Redactor } from './redact.js';
 import {
   finishConsultation,
   insertConsultation,
@@ -45,6 +47,8 @@ export interface RunConsultationOptions {
   signal?: AbortSignal | undefined;
   /** Appended to the brief (e.g. the gate failure a repair round must address). */
   extraContext?: string | undefined;
+  /** The fence boundary, when `extraContext` fences text with it (default: a fresh CSPRNG one). */
+  boundary?: string | undefined;
   /** Absolute bundle folder (default: `config.bundleDir` against the cwd). */
   bundleDir?: string | undefined;
   /** Absolute path of the database, for the bundle's `dancer mcp` config. */
@@ -57,6 +61,37 @@ export interface RunConsultationOptions {
   extraEnv?: Record<string, string> | undefined;
   /** Force manual mode (e.g. `dancer consult --manual`). */
   forceManual?: boolean | undefined;
+  /** Where Bash commands run (default: `sandboxConfig` resolved when Bash is allowed). */
+  sandbox?: Sandbox | undefined;
+  /** `fixes.sandbox` from dancer.yaml (default: the schema's default, bubblewrap). */
+  sandboxConfig?: SandboxConfig | undefined;
+  /** Dancer's own paths hidden from Bash commands (state folder, worktree base); the store and the repository's .git always are. */
+  hide?: readonly string[] | undefined;
+}
+
+/** Dancer's paths hidden from the agent's Bash commands: `options.hide`, the store's files, the repository's .git. */
+async function hiddenPaths(options: RunConsultationOptions): Promise<string[]> {
+  const dbFile = options.dbPath ?? (options.db.name && options.db.name !== ':memory:' ? options.db.name : undefined);
+  const gitDir = await git(options.worktree, ['rev-parse', '--path-format=absolute', '--git-common-dir'], {
+    allowFail: true,
+  });
+  const hide = [
+    ...(options.hide ?? []),
+    ...(dbFile ? [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}-journal`].map((f) => path.resolve(f)) : []),
+    ...(gitDir.exitCode === 0 && gitDir.stdout ? [gitDir.stdout.trim()] : []),
+  ];
+  return hide;
+}
+
+/** The sandbox and hidden paths for the agent's Bash commands (no sandbox when Bash is not allowed). */
+async function bashSandbox(
+  options: RunConsultationOptions,
+): Promise<{ sandbox?: Sandbox | undefined; hide: string[] }> {
+  const hide = await hiddenPaths(options);
+  if (options.config.allowedCommands.length === 0) return { hide };
+  const sandbox =
+    options.sandbox ?? resolveSandbox({ config: options.sandboxConfig ?? fixesSchema.parse({}).sandbox, hide: [] });
+  return { sandbox, hide };
 }
 
 /** Token and cost figures of a consultation (zeros for manual ones). */
@@ -178,7 +213,12 @@ export interface ConsultSetup {
 }
 
 /** Build the redactor, the fence boundary and the system prompt for a consultation. */
-export function consultSetup(config: ConsultConfig, policy: ConsultPolicy, urgent: boolean): ConsultSetup {
+export function consultSetup(
+  config: ConsultConfig,
+  policy: ConsultPolicy,
+  urgent: boolean,
+  boundary: string = newBoundary(),
+): ConsultSetup {
   const redactor = createRedactor({
     ips: config.redact.ips,
     emails: config.redact.emails,
@@ -186,7 +226,7 @@ export function consultSetup(config: ConsultConfig, policy: ConsultPolicy, urgen
   });
   return {
     redactor,
-    boundary: randomBytes(9).toString('hex'),
+    boundary,
     toolNames: STORE_TOOL_NAMES,
     systemPrompt: systemPrompt({
       protectedPaths: policy.protectedPaths,
@@ -239,7 +279,7 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
   const now = options.now ?? Date.now;
   const env = options.env ?? process.env;
   const urgent = options.trigger?.urgent ?? false;
-  const setup = consultSetup(config, options.policy, urgent);
+  const setup = consultSetup(config, options.policy, urgent, options.boundary);
   const brief = await briefFor(options, setup);
   const started = now();
   // Spend over the last day; model consultations started in the last hour.
@@ -287,6 +327,9 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
       allowedCommands: config.allowedCommands,
       toolNames: setup.toolNames,
       reason: mode.detail,
+      protectedPaths: options.policy.protectedPaths,
+      sandbox: options.sandboxConfig ?? fixesSchema.parse({}).sandbox,
+      hide: await hiddenPaths(options),
     });
     setBundleDir(db, id, bundle.dir);
     insertLedger(db, { ...ledgerOf(id, now(), zeroUsage(config.model)), outcome: 'manual' });
@@ -304,6 +347,7 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     };
   }
 
+  const bash = await bashSandbox(options);
   const id = insertConsultation(db, { ...base, mode: 'auto', status: 'running' });
   const store = transcriptWriter(db, id, now);
   const run = await runAgent({
@@ -317,13 +361,15 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     signal: options.signal,
     protectedPaths: options.policy.protectedPaths,
     allowedCommands: config.allowedCommands,
-    tools: sdkStoreTools(db, setup.redactor, now),
+    tools: sdkStoreTools(db, setup.redactor, now, { templateId: brief.templateId }),
     redactor: setup.redactor,
     apiKey,
     baseUrl: config.baseUrl,
     runDir: config.runDir,
     claudePath: config.claudePath,
     extraEnv: options.extraEnv,
+    sandbox: bash.sandbox,
+    hide: bash.hide,
     onMessage: store,
   });
   const error = failure(run);

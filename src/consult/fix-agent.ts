@@ -4,10 +4,11 @@
  * are declared here structurally, so consult does not import the later stage.
  */
 import type { ConsultConfig } from '../config/schema/consult.js';
+import type { SandboxConfig } from '../config/schema/fixes.js';
 import { DancerError } from '../errors.js';
 import type { Db } from '../store/open.js';
 import { type ConsultationResult, runConsultation } from './consultation.js';
-import { quoteUntrusted } from './redact.js';
+import { newBoundary, quoteUntrusted } from './redact.js';
 import type { ConsultPolicy, ConsultTrigger } from './types.js';
 
 /** What the pipeline tells the agent about the fix (a subset of fixes' `FixBrief`). */
@@ -80,15 +81,28 @@ export interface FixAgentOptions {
   triggerFor?: ((brief: FixBriefLike) => ConsultTrigger) | undefined;
   /** Called with every consultation result (ledger views, notifications). */
   onResult?: ((result: ConsultationResult) => void) | undefined;
+  /** `fixes.sandbox`: where the agent's Bash commands run. */
+  sandboxConfig?: SandboxConfig | undefined;
+  /** Dancer's own paths hidden from Bash commands (state folder, worktree base). */
+  hide?: readonly string[] | undefined;
 }
 
-/** The pipeline's context for the agent, as trusted text (gate output is fenced: it may echo logs). */
+/**
+ * The pipeline's context for the agent. Only Dancer's own words are outside the fence: reasons,
+ * gate output and a human's retry note may echo logs or model-written code, so they are fenced
+ * with the consultation's boundary, every time they appear.
+ */
 export function fixContext(brief: FixBriefLike, repair: RepairLike | undefined, boundary: string): string {
   const lines = [`You work on Dancer fix #${brief.fixId}. Policy: ${brief.policySummary}`];
   if (brief.previousAttempt) {
     const p = brief.previousAttempt;
     lines.push(
-      `A previous attempt (fix #${p.fixId}) ended ${p.state}${p.failedStep ? ` at ${p.failedStep}` : ''}: ${p.reason}${p.retryReason ? ` (retry asked because: ${p.retryReason})` : ''}. Do not repeat it.`,
+      `A previous attempt (fix #${p.fixId}) ended ${p.state}${p.failedStep ? ` at ${p.failedStep}` : ''}. Do not repeat it. Why it ended there${p.retryReason ? ', and why a human asked for a retry' : ''}:`,
+      quoteUntrusted(
+        p.retryReason ? `${p.reason}\n\nretry asked because: ${p.retryReason}` : p.reason,
+        boundary,
+        'previous-attempt',
+      ),
     );
   }
   if (brief.earlierAttempts?.length) {
@@ -109,8 +123,8 @@ export function fixContext(brief: FixBriefLike, repair: RepairLike | undefined, 
     );
   if (repair) {
     lines.push(
-      `Repair round ${repair.round}: the gate step "${repair.failedStep}" failed (${repair.reason}). Fix the cause in this worktree and submit the outcome again. Its output ends with:`,
-      quoteUntrusted(repair.outputTail, boundary, 'gate-output'),
+      `Repair round ${repair.round}: the gate step "${repair.failedStep}" failed. Fix the cause in this worktree and submit the outcome again. Why it failed, and the end of its output:`,
+      quoteUntrusted(`${repair.reason}\n\n${repair.outputTail}`, boundary, 'gate-output'),
     );
   }
   return lines.join('\n');
@@ -132,7 +146,7 @@ export function createFixAgent(
       reason: `fix #${brief.fixId} for pattern ${brief.patternId}`,
       at: now(),
     };
-    const boundary = `gate${brief.fixId}${Math.random().toString(16).slice(2, 10)}`;
+    const boundary = newBoundary();
     const result = await runConsultation({
       db: options.db,
       trigger,
@@ -141,10 +155,13 @@ export function createFixAgent(
       config: options.config,
       signal: options.signal,
       extraContext: fixContext(brief, repair, boundary),
+      boundary,
       dbPath: options.dbPath,
       bundleDir: options.bundleDir,
       env: options.env,
       now: options.now,
+      sandboxConfig: options.sandboxConfig,
+      hide: options.hide,
     });
     options.onResult?.(result);
     const details = { consultationId: result.consultationId, costUsd: result.usage.costUsd };

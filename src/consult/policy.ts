@@ -3,6 +3,7 @@
  * is tested and judged, from the `policy:` and `fixes:` sections of dancer.yaml.
  */
 import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
+import { pathsNamedBy } from '../fixes/gate-definition.js';
 import { protectedGlobs } from '../fixes/policy.js';
 import type { ConsultPolicy } from './types.js';
 
@@ -13,8 +14,12 @@ export function consultPolicy(policy: PolicyConfig, fixes: FixesConfig, configPa
     ...(gate.install ? [`install: ${gate.install.run}`] : []),
     ...gate.steps.map((s) => `${s.name}: ${s.run}`),
   ];
+  // Scripts the gate steps name are part of the gate: the agent may read them, never write them.
+  const named = [...(gate.install ? [gate.install.run] : []), ...gate.steps.map((s) => s.run), gate.regression.command]
+    .flatMap(pathsNamedBy)
+    .filter((p) => !p.includes('{file}'));
   return {
-    protectedPaths: protectedGlobs(policy, configPath),
+    protectedPaths: protectedGlobs(policy, configPath, named),
     maxFiles: policy.maxFiles,
     maxLines: policy.maxLines,
     notes: [

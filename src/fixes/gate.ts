@@ -3,20 +3,26 @@
  * the deployed dependencies when no lockfile changed), the configured steps, and the regression
  * test run both ways: it must fail on the base commit and pass on the fix.
  */
-import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { FixesConfig } from '../config/schema/fixes.js';
+import { resolveSandbox, type Sandbox } from '../sandbox/index.js';
+import { baseDefinition, gitDirOf } from './gate-sandbox.js';
 import { git } from './git.js';
 import { matchesGlob } from './glob.js';
+import { failsWithPatternError, type PatternError } from './honesty.js';
+import { type HonestyStep, runHonesty } from './honesty-step.js';
 import { addDetachedWorktree, removeWorktree } from './repo.js';
 import { runStep, type StepResult, shellQuote } from './run-step.js';
 
-/** One gate step as it ran. */
+/** One gate step as it ran (`status` and `details` come from the honesty and coverage steps). */
 export interface GateStepOutcome extends StepResult {
   name: string;
   command: string;
   startedAt: number;
   note: string | null;
+  status?: HonestyStep['status'];
+  details?: HonestyStep['details'];
 }
 
 /** What {@link runGate} needs. */
@@ -32,10 +38,22 @@ export interface GateInput {
   regressionTests: readonly string[];
   /** Refuse a fix that has no regression test. */
   requireRegression: boolean;
+  /** The pattern's own error: the regression test must fail on the base with it. */
+  expectedError?: PatternError | undefined;
   config: FixesConfig;
   /** Folder whose `node_modules` can be reused (the deployed release, else the main working tree). */
   dependenciesFrom?: string | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Where the steps run. Default: `config.sandbox` resolved with the repository's `.git` and
+   * `hide` hidden. Throws `DANCER_SANDBOX_UNAVAILABLE` when bubblewrap is missing and the
+   * config does not say `none`.
+   */
+  sandbox?: Sandbox | undefined;
+  /** Dancer's own paths (store, state folder, worktree base) hidden from every step. */
+  hide?: readonly string[] | undefined;
+  /** Warnings (running without a sandbox); default `process.emitWarning`. */
+  onWarning?: ((message: string) => void) | undefined;
   /** Called after each step, in order (the pipeline stores it). */
   onStep?: ((step: GateStepOutcome) => void) | undefined;
   clock?: () => number;
@@ -49,6 +67,8 @@ export interface GateOutcome {
   failedStep?: string | undefined;
   /** Why it failed, for the fix record and the agent's repair round. */
   reason?: string | undefined;
+  /** The gate passed but a step needs a human (a weaker suite, an unexecuted change): why. */
+  needsHuman?: string[] | undefined;
 }
 
 /**
@@ -87,6 +107,26 @@ function linkDependencies(from: string | undefined, into: string): string | unde
 
 /** Run the gate in `input.worktree`. Stops at the first failing step. Never throws for a failing step. */
 export async function runGate(input: GateInput): Promise<GateOutcome> {
+  const gitDir = await gitDirOf(input.repo);
+  const sandbox = input.sandbox ?? resolveSandbox({ config: input.config.sandbox, hide: [] });
+  if (sandbox.kind === 'none') {
+    const warn = input.onWarning ?? ((m: string) => process.emitWarning(m, 'DancerSandbox'));
+    warn(`the gate runs without a sandbox (fixes.sandbox: none): ${sandbox.describe()}`);
+  }
+  const definition = await baseDefinition(input.repo, input.baseCommit, input.config);
+  try {
+    return await gateIn(input, sandbox, [gitDir, ...(input.hide ?? [])], definition);
+  } finally {
+    definition.dispose();
+  }
+}
+
+async function gateIn(
+  input: GateInput,
+  sandbox: Sandbox,
+  hide: string[],
+  definition: Awaited<ReturnType<typeof baseDefinition>>,
+): Promise<GateOutcome> {
   const clock = input.clock ?? Date.now;
   const gate = input.config.gate;
   const steps: GateStepOutcome[] = [];
@@ -96,17 +136,61 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
     input.onStep?.(step);
     return step;
   };
-  const run = async (name: string, command: string, cwd: string, timeoutSeconds: number | undefined) => {
+  const run = async (
+    name: string,
+    command: string,
+    cwd: string,
+    timeoutSeconds: number | undefined,
+    network = false,
+    env?: Record<string, string>,
+  ) => {
     const startedAt = clock();
-    const result = await runStep(command, {
-      cwd,
-      timeoutMs: (timeoutSeconds ?? gate.stepTimeoutSeconds) * 1000,
-      tailBytes,
-      signal: input.signal,
-    });
-    return { ...result, name, command, startedAt, note: null };
+    const deps = path.join(cwd, 'node_modules');
+    const giveBack = sandbox.lend([cwd]);
+    try {
+      const result = await runStep(command, {
+        cwd,
+        env,
+        timeoutMs: (timeoutSeconds ?? gate.stepTimeoutSeconds) * 1000,
+        tailBytes,
+        signal: input.signal,
+        sandbox,
+        plan: {
+          writable: [cwd],
+          // The linked dependencies stay visible (read-only) wherever they live.
+          readOnly: existsSync(deps) ? [realpathSync(deps)] : [],
+          hide,
+          // The base commit's package.json, test-runner config and step scripts, read-only:
+          // the gate a fix runs is never one the fix (or an earlier step) rewrote.
+          overlays: definition.overlays(cwd),
+          network,
+        },
+      });
+      return { ...result, name, command, startedAt, note: null };
+    } finally {
+      giveBack();
+    }
   };
   const fail = (failedStep: string, reason: string): GateOutcome => ({ ok: false, steps, failedStep, reason });
+  // --- honesty and coverage (src/fixes/honesty-step.ts), after every other step passed ---
+  const finish = async (): Promise<GateOutcome> => {
+    if (!gate.report.enabled || input.signal?.aborted) return { ok: true, steps };
+    const honesty = await runHonesty({
+      repo: input.repo,
+      worktree: input.worktree,
+      baseCommit: input.baseCommit,
+      changedFiles: input.changedFiles,
+      config: input.config,
+      dependenciesFrom: input.dependenciesFrom,
+      run: (name, command, cwd, env) => run(name, command, cwd, undefined, false, env),
+    });
+    for (const step of honesty.steps) record(step);
+    const reasons = honesty.verdict.reasons;
+    if (honesty.verdict.status === 'failed')
+      return fail('honesty', `the test suite does not pass: ${reasons.join('; ')}`);
+    return reasons.length > 0 ? { ok: true, steps, needsHuman: reasons } : { ok: true, steps };
+  };
+  // ---
 
   if (gate.install) {
     const install = gate.install;
@@ -127,7 +211,9 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
         note: `skipped: no lockfile changed; reused ${reused}`,
       });
     } else {
-      const step = record(await run('install', install.run, input.worktree, install.timeoutSeconds));
+      const step = record(
+        await run('install', install.run, input.worktree, install.timeoutSeconds, sandbox.installNetwork),
+      );
       if (!step.ok) return fail('install', stepReason(step));
     }
   } else {
@@ -141,7 +227,7 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
 
   const tests = input.regressionTests;
   if (tests.length === 0) {
-    if (!input.requireRegression) return { ok: true, steps };
+    if (!input.requireRegression) return finish();
     return fail(
       'regression',
       'the fix adds no regression test: add a test that fails on the base commit and passes with the fix, and name it in regressionTest',
@@ -173,13 +259,18 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
     linkDependencies(deps, baseDir);
     const before = await run('regression:base', command, baseDir, regression.timeoutSeconds);
     const passedOnBase = before.ok;
+    // Failing is not enough: it must fail with the pattern's own error (src/fixes/honesty.ts).
+    const own =
+      !passedOnBase && input.expectedError ? failsWithPatternError(before.outputTail, input.expectedError) : undefined;
     record({
       ...before,
-      // On the base commit, failing is what we want.
-      ok: !passedOnBase && !input.signal?.aborted,
+      // On the base commit, failing (with the pattern's error) is what we want.
+      ok: !passedOnBase && own !== false && !input.signal?.aborted,
       note: passedOnBase
         ? `passes on the base commit ${input.baseCommit.slice(0, 12)}: it does not reproduce the bug`
-        : `fails on the base commit ${input.baseCommit.slice(0, 12)}, as it should`,
+        : own === false
+          ? `fails on the base commit ${input.baseCommit.slice(0, 12)}, but not with the pattern's error`
+          : `fails on the base commit ${input.baseCommit.slice(0, 12)}${own ? " with the pattern's error" : ''}, as it should`,
     });
     if (passedOnBase) {
       return fail(
@@ -187,10 +278,17 @@ export async function runGate(input: GateInput): Promise<GateOutcome> {
         `the regression test ${tests.join(', ')} already passes on the base commit ${input.baseCommit.slice(0, 12)}, so it does not reproduce the bug; write a test that fails without the fix`,
       );
     }
+    if (own === false) {
+      const e = input.expectedError as PatternError;
+      return fail(
+        'regression:base',
+        `the regression test ${tests.join(', ')} fails on the base commit, but not with the pattern's error (${[e.type, e.message].filter(Boolean).join(': ')}); write a test that reproduces that error`,
+      );
+    }
   } finally {
     await removeWorktree(input.repo, baseDir);
   }
-  return { ok: true, steps };
+  return finish();
 }
 
 function stepReason(step: StepResult & { name: string }): string {

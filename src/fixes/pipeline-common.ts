@@ -3,6 +3,7 @@
  * state handler uses (record a transition, the main branch, the git identity, unique tags).
  */
 import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
+import type { Sandbox } from '../sandbox/index.js';
 import type { Db } from '../store/open.js';
 import { authorEnv } from './git.js';
 import { beforeTagName } from './names.js';
@@ -38,6 +39,10 @@ export interface PipelineDeps {
   onTransition?: ((fix: FixRecord, transition: Transition) => void | Promise<void>) | undefined;
   /** Progress lines (the supervisor logs them). */
   log?: ((message: string) => void) | undefined;
+  /** Where gate steps run. Default: `fixes.sandbox` resolved at each gate run. */
+  sandbox?: Sandbox | undefined;
+  /** More of Dancer's own paths to hide from gate steps (state folder, config); the store and worktree base always are. */
+  hide?: readonly string[] | undefined;
 }
 
 /** The pipeline clock now. */

@@ -8,10 +8,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PolicyConfig } from '../config/schema/fixes.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
+import { reclaimTree } from '../sandbox/index.js';
 import { earlierAttempts, recordFixDiff, rolledBackWithPatch } from './attempts.js';
 import { parseDiff } from './diff.js';
 import { findRegressionTests, type GateStepOutcome, runGate } from './gate.js';
+import { gateFilesAt } from './gate-sandbox.js';
 import { git, gitOut } from './git.js';
+import { patternErrorOf } from './honesty-step.js';
 import { formatMs, merge } from './merge.js';
 import { type ChangelogEntry, formatCommitMessage } from './message.js';
 import { env, mainBranchOf, move, now, type PipelineDeps, request } from './pipeline-common.js';
@@ -50,6 +53,12 @@ import {
 } from './repo.js';
 import { type Actor, type FixState, humanActor, isTerminal, OPEN_STATES } from './state.js';
 import type { AgentOutcome, FixBrief, FixTrigger, RepairContext } from './types.js';
+
+/** Dancer's paths no gate step may see: the store's files, the worktree base, and `deps.hide`. */
+export function dancerPaths(deps: Pick<PipelineDeps, 'db' | 'worktreeBase' | 'hide'>): string[] {
+  const db = deps.db.name && deps.db.name !== ':memory:' ? path.resolve(deps.db.name) : undefined;
+  return [deps.worktreeBase, ...(db ? [db, `${db}-wal`, `${db}-shm`, `${db}-journal`] : []), ...(deps.hide ?? [])];
+}
 
 /** A one-paragraph statement of the policy, for the agent's brief. */
 export function policySummary(policy: PolicyConfig, configPath?: string): string {
@@ -159,7 +168,11 @@ export async function resumePipeline(deps: PipelineDeps): Promise<FixRecord[]> {
 // --- proposed: worktree, agent, commit -----------------------------------------------------------
 
 async function ensureWorktree(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
-  if (fix.branch && fix.worktree && existsSync(fix.worktree)) return fix;
+  if (fix.branch && fix.worktree && existsSync(fix.worktree)) {
+    // A process killed mid-gate or mid-agent left the tree lent to the sandbox user: take it back.
+    reclaimTree(fix.worktree);
+    return fix;
+  }
   if (fix.branch && fix.worktree && (await branchExists(deps.repo, fix.branch))) {
     // Killed after the branch was made but the folder is gone: check the branch out again.
     await git(deps.repo, ['worktree', 'prune']);
@@ -324,7 +337,12 @@ async function policyFor(deps: PipelineDeps, fix: FixRecord, head: string): Prom
         after: await fileAt(deps.repo, head, f.path),
       })),
   );
-  return checkPolicy(diff, deps.policy, { risk: fix.risk ?? undefined, packageJson, configPath: deps.configPath });
+  return checkPolicy(diff, deps.policy, {
+    risk: fix.risk ?? undefined,
+    packageJson,
+    configPath: deps.configPath,
+    gateFiles: await gateFilesAt(deps.repo, base, deps.fixes),
+  });
 }
 
 async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
@@ -369,9 +387,13 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
       changedFiles: files,
       regressionTests: findRegressionTests(fix.regressionTest, files, deps.fixes.gate.regression.testGlobs),
       requireRegression: fix.kind === 'fix' || deps.fixes.gate.regression.requireForImproveLogging,
+      expectedError: fix.kind === 'fix' ? patternErrorOf(deps.db, fix.patternId) : undefined,
       config: deps.fixes,
       dependenciesFrom: deps.dependenciesFrom ?? deps.repo,
       signal: deps.signal,
+      sandbox: deps.sandbox,
+      hide: dancerPaths(deps),
+      onWarning: deps.log,
       clock: deps.clock,
       onStep: (step: GateStepOutcome) => {
         recordGateStep(deps.db, {
@@ -388,6 +410,8 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
           outputTail: step.outputTail,
           note: step.note,
           startedAt: step.startedAt,
+          status: step.status,
+          details: step.details,
         });
       },
     });
@@ -396,9 +420,12 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
       let passed = await move(deps, fix.id, {
         event: 'pass',
         actor: 'gate',
-        reason: `the gate passed (round ${round}): ${result.steps.map((s) => `${s.name} ${formatMs(s.durationMs)}`).join(', ')}`,
+        reason: result.needsHuman
+          ? `the gate passed (round ${round}) but needs a human: ${result.needsHuman.join('; ')}`
+          : `the gate passed (round ${round}): ${result.steps.map((s) => `${s.name} ${formatMs(s.durationMs)}`).join(', ')}`,
       });
-      if (!policy.needsApproval) {
+      // A weaker suite or an unexecuted change is never approved without a human.
+      if (!policy.needsApproval && !result.needsHuman) {
         passed = await move(deps, fix.id, {
           event: 'approve',
           actor: 'policy',

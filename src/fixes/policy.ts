@@ -5,6 +5,7 @@
 import type { PolicyConfig } from '../config/schema/fixes.js';
 import type { DiffFile, ParsedDiff } from './diff.js';
 import { linesChanged } from './diff.js';
+import { GIT_METADATA, scriptsChanged, TEST_RUNNER_CONFIGS } from './gate-definition.js';
 import { firstMatch, matchesGlob } from './glob.js';
 
 /** Risk a fix carries, as the agent judged it. */
@@ -50,9 +51,15 @@ export interface PolicyInput {
   packageJson?: { path: string; before?: string | undefined; after?: string | undefined }[];
   /** Repository-relative path of the dancer config file, when it lives in the repository. */
   configPath?: string | undefined;
+  /** Files the gate steps and package.json scripts name (see `gateDefinitionFiles`): protected too. */
+  gateFiles?: readonly string[] | undefined;
 }
 
-/** Globs protected by default. */
+/**
+ * Globs protected by default: Dancer's config, CI files, migrations, and what defines the gate
+ * and the review (test-runner config, git attributes, submodules and hooks). `package.json`
+ * scripts are protected by a separate check, and lockfiles unless dependencies are allowed.
+ */
 export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
   'dancer.yaml',
   'dancer.yml',
@@ -60,9 +67,16 @@ export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
   '.ci/**',
   '.gitlab-ci.yml',
   '.circleci/**',
+  '.travis.yml',
+  'azure-pipelines.yml',
+  'bitbucket-pipelines.yml',
+  '.buildkite/**',
+  '.drone.yml',
+  '.woodpecker/**',
   'Jenkinsfile',
-  '.gitmodules',
   '**/migrations/**',
+  ...GIT_METADATA,
+  ...TEST_RUNNER_CONFIGS,
 ];
 
 /** Lockfiles, protected unless `policy.allowDependencies`. */
@@ -105,14 +119,16 @@ function countTests(lines: { text: string }[]): number {
 }
 
 /** The protected globs in force for `policy`. */
-export function protectedGlobs(policy: PolicyConfig, configPath?: string): string[] {
+export function protectedGlobs(policy: PolicyConfig, configPath?: string, gateFiles: readonly string[] = []): string[] {
   const globs = [...policy.protectedPaths];
   if (policy.defaultProtectedPaths) {
     globs.push(...DEFAULT_PROTECTED_PATHS);
     if (!policy.allowDependencies) globs.push(...LOCKFILES);
+    // Anchored: the exact files the gate runs, not every file of that name.
+    globs.push(...gateFiles.filter((f) => f !== 'package.json').map((f) => (f.includes('/') ? f : `/${f}`)));
   }
   if (configPath) globs.push(configPath);
-  return globs;
+  return [...new Set(globs)];
 }
 
 function isTestFile(file: string): boolean {
@@ -173,8 +189,16 @@ function dependencyViolations(file: DiffFile, input: PolicyInput): PolicyViolati
  */
 export function checkPolicy(diff: ParsedDiff, policy: PolicyConfig, input: PolicyInput = {}): PolicyResult {
   const violations: PolicyViolation[] = [];
-  const globs = protectedGlobs(policy, input.configPath);
+  const globs = protectedGlobs(policy, input.configPath, input.gateFiles);
   for (const file of diff.files) {
+    const pkg = input.packageJson?.find((p) => p.path === file.path);
+    if (policy.defaultProtectedPaths && pkg && scriptsChanged(pkg.before, pkg.after)) {
+      violations.push({
+        rule: 'protected_path',
+        file: file.path,
+        message: `${file.path}: changes "scripts"; package.json scripts define the gate and are protected`,
+      });
+    }
     for (const p of new Set([file.path, file.oldPath])) {
       if (!p || p === '/dev/null') continue;
       const glob = globs.find((g) => matchesGlob(p, g));

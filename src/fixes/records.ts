@@ -4,6 +4,7 @@
  */
 
 import { DancerError } from '../errors.js';
+import { redactForSinks, redactTemplateForSinks } from '../redact/index.js';
 import type { Db } from '../store/open.js';
 import type { Risk } from './policy.js';
 import { type Actor, type FixEvent, type FixState, transition } from './state.js';
@@ -71,6 +72,10 @@ export interface GateStepRecord {
   outputTail: string;
   note: string | null;
   startedAt: number;
+  /** `needs_human` for an honesty or coverage step a human must approve knowingly (else from `ok`). */
+  status?: 'passed' | 'failed' | 'needs_human' | undefined;
+  /** Structured results: test counts per file, coverage of the change. */
+  details?: Record<string, unknown> | null | undefined;
 }
 
 /** One retry request (from the CLI or the bot) that the supervisor picks up. */
@@ -146,7 +151,7 @@ export function createFix(db: Db, fix: NewFix, now: number): FixRecord {
       .run(
         fix.patternId,
         fix.patternHash,
-        fix.patternText ?? null,
+        fix.patternText === undefined ? null : redactTemplateForSinks(fix.patternText),
         fix.consultationId ?? null,
         fix.retryOf ?? null,
         now,
@@ -155,7 +160,7 @@ export function createFix(db: Db, fix: NewFix, now: number): FixRecord {
     const id = Number(info.lastInsertRowid);
     db.prepare(
       `INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason) VALUES (?, ?, NULL, 'proposed', 'create', ?, ?)`,
-    ).run(id, now, fix.actor, fix.reason);
+    ).run(id, now, fix.actor, redactForSinks(fix.reason));
     return getFix(db, id);
   })();
 }
@@ -254,11 +259,13 @@ export function applyEvent(db: Db, id: number, t: Transition, now: number): FixR
         );
       }
       const next = transition(current.state, t.event);
-      updateFix(db, id, { ...t.fields, reason: t.reason }, now);
+      // Reasons quote gate output and agent text: stored redacted, like every other sink.
+      const reason = redactForSinks(t.reason);
+      updateFix(db, id, { ...t.fields, reason }, now);
       db.prepare('UPDATE fixes SET state = ? WHERE id = ?').run(next, id);
       db.prepare(
         `INSERT INTO fix_events (fix_id, ts, from_state, to_state, event, actor, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(id, now, current.state, next, t.event, t.actor, t.reason, t.details ? JSON.stringify(t.details) : null);
+      ).run(id, now, current.state, next, t.event, t.actor, reason, t.details ? JSON.stringify(t.details) : null);
       return getFix(db, id);
     })
     .immediate();
@@ -284,8 +291,8 @@ export function fixEvents(db: Db, id: number): FixEventRecord[] {
 export function recordGateStep(db: Db, step: Omit<GateStepRecord, 'id'>): number {
   const info = db
     .prepare(
-      `INSERT INTO gate_steps (fix_id, round, seq, name, command, ok, exit_code, signal, timed_out, duration_ms, output_tail, note, started_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO gate_steps (fix_id, round, seq, name, command, ok, exit_code, signal, timed_out, duration_ms, output_tail, note, started_at, status, details)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       step.fixId,
@@ -298,9 +305,12 @@ export function recordGateStep(db: Db, step: Omit<GateStepRecord, 'id'>): number
       step.signal,
       step.timedOut ? 1 : 0,
       Math.round(step.durationMs),
-      step.outputTail,
-      step.note,
+      // Gate output can echo logs, env and test fixtures: stored redacted, served redacted.
+      redactForSinks(step.outputTail),
+      step.note === null ? null : redactForSinks(step.note),
       step.startedAt,
+      step.status ?? (step.ok ? 'passed' : 'failed'),
+      step.details ? JSON.stringify(step.details) : null,
     );
   return Number(info.lastInsertRowid);
 }
@@ -326,6 +336,8 @@ export function gateSteps(db: Db, fixId: number): GateStepRecord[] {
     outputTail: r.output_tail as string,
     note: (r.note as string | null) ?? null,
     startedAt: r.started_at as number,
+    status: (r.status as GateStepRecord['status'] | null) ?? (r.ok === 1 ? 'passed' : 'failed'),
+    details: r.details ? (JSON.parse(r.details as string) as Record<string, unknown>) : null,
   }));
 }
 

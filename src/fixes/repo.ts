@@ -226,7 +226,7 @@ export async function commitAll(
 
 /** The unified diff between two commits. */
 export async function diffBetween(repo: string, from: string, to: string): Promise<string> {
-  return (await git(repo, ['diff', '--no-color', '--no-ext-diff', '-M', from, to])).stdout;
+  return (await git(repo, ['diff', '--no-color', '--no-ext-diff', '--no-textconv', '--text', '-M', from, to])).stdout;
 }
 
 /** The names of the files changed between two commits. */

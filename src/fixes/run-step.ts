@@ -1,10 +1,12 @@
 /**
- * Run one shell command for the gate: in its own process group, with a timeout that kills the
- * whole tree (SIGTERM, then SIGKILL), keeping only the tail of the combined output.
+ * Run one shell command for the gate through the one process runner: in its own process group
+ * (and, with a sandbox, in bubblewrap's pid namespace, which dies as a whole), with a timeout that
+ * kills the whole tree, keeping only the tail of the combined output.
  */
-import { spawn } from 'node:child_process';
+import { runProcess } from '../process/index.js';
+import type { RunPlan, Sandbox } from '../sandbox/index.js';
 
-/** The one result shape of {@link runStep}, whatever happened. */
+/** The result of {@link runStep}, whatever happened. */
 export interface StepResult {
   ok: boolean;
   exitCode: number | null;
@@ -23,85 +25,48 @@ export interface RunStepOptions {
   env?: Record<string, string | undefined> | undefined;
   /** Abort (emergency stop, shutdown) kills the tree like a timeout. */
   signal?: AbortSignal | undefined;
-  /** Grace between SIGTERM and SIGKILL. Default 2000 ms. */
+  /** Grace between SIGTERM and SIGKILL. Default 500 ms. */
   killGraceMs?: number;
-}
-
-function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    // The group is already gone: nothing left to kill.
-  }
+  /** Run inside this sandbox (the gate always passes one; see src/sandbox). */
+  sandbox?: Sandbox | undefined;
+  /** What the sandboxed run may see and write besides `cwd` (default: `cwd` writable). */
+  plan?: Omit<RunPlan, 'cwd'> | undefined;
 }
 
 /**
  * Run `command` through `/bin/sh -c` in `options.cwd`. Never throws for a failing command: the
  * result says what happened. A command that cannot be spawned is a failed result too.
  */
-export function runStep(command: string, options: RunStepOptions): Promise<StepResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const keep = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      while (size - (chunks[0]?.length ?? 0) >= options.tailBytes && chunks.length > 1) {
-        size -= (chunks.shift() as Buffer).length;
-      }
-    };
-    const child = spawn('/bin/sh', ['-c', command], {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env, CI: process.env.CI ?? '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let timedOut = false;
-    let aborted = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const stop = () => {
-      killGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), options.killGraceMs ?? 2000);
-      killTimer.unref();
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      stop();
-    }, options.timeoutMs);
-    const onAbort = () => {
-      aborted = true;
-      stop();
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    let spawnError: Error | undefined;
-    child.on('error', (error) => {
-      spawnError = error;
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      options.signal?.removeEventListener('abort', onAbort);
-      // Whatever the command left behind in its group (a daemon, a watcher) goes with it.
-      killGroup(child.pid, 'SIGKILL');
-      let text = Buffer.concat(chunks).toString('utf8');
-      if (Buffer.byteLength(text) > options.tailBytes) text = text.slice(text.length - options.tailBytes);
-      if (spawnError) text += `\n[dancer] could not run: ${spawnError.message}`;
-      if (timedOut) text += `\n[dancer] timed out after ${options.timeoutMs} ms; process tree killed`;
-      if (aborted) text += '\n[dancer] aborted; process tree killed';
-      resolve({
-        ok: code === 0 && !timedOut && !aborted && !spawnError,
-        exitCode: code,
-        signal: signal ?? null,
-        timedOut,
-        durationMs: performance.now() - started,
-        outputTail: text,
-      });
-    });
+export async function runStep(command: string, options: RunStepOptions): Promise<StepResult> {
+  let file = '/bin/sh';
+  let args = ['-c', command];
+  let env: Record<string, string | undefined> = { ...process.env, ...options.env, CI: process.env.CI ?? '1' };
+  if (options.sandbox) {
+    const plan: RunPlan = { writable: [options.cwd], ...options.plan, cwd: options.cwd };
+    const extra: Record<string, string> = {};
+    for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) extra[k] = v;
+    const wrapped = options.sandbox.command([file, ...args], { ...plan, env: { ...plan.env, ...extra } });
+    file = wrapped.file;
+    args = wrapped.args;
+    env = wrapped.env;
+  }
+  const r = await runProcess(file, args, {
+    cwd: options.cwd,
+    env,
+    timeoutMs: options.timeoutMs,
+    tailBytes: options.tailBytes,
+    signal: options.signal,
+    killGraceMs: options.killGraceMs ?? 500,
+    maxBuffer: 0,
   });
+  return {
+    ok: r.ok,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    durationMs: r.durationMs,
+    outputTail: r.outputTail,
+  };
 }
 
 /** Quote `s` for /bin/sh. */

@@ -111,6 +111,9 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   };
 
   const makeDeps = (): PipelineDeps => {
+    // A stop aborted the controller; once the stop is lifted, new work gets a live signal even
+    // before the poll notices the resume (a trigger right after `resume` is not lost).
+    if (controller.signal.aborted && !stopped && emergencyStop(db) === undefined) controller = new AbortController();
     const signal = controller.signal;
     const agent = createFixAgent({
       db,
@@ -122,10 +125,13 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       env: options.env ?? process.env,
       now,
       onResult: options.onConsultation,
+      sandboxConfig: config.fixes.sandbox,
+      hide: [stateDir, resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)],
     });
     return {
       db,
       repo,
+      hide: [stateDir],
       worktreeBase: resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir),
       fixes: config.fixes,
       policy: config.policy,
@@ -184,9 +190,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
     pipeline: makeDeps,
     consult: config.consult,
     abortRunning: () => controller.abort(new Error('emergency stop')),
-    onResume: () => {
-      controller = new AbortController();
-    },
+    onResume: () => afterResume(),
     onBackgroundError: (error, context) => log(`${context}: ${errorMessage(error)}`),
     now,
   });
@@ -208,10 +212,34 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   };
 
   const isStopped = () => emergencyStop(db) !== undefined;
+  // Triggers that arrived while stopped: kept (the latest per pattern) and taken up on resume.
+  const held = new Map<string, TriggerEvent>();
+  let resuming = false;
+  /**
+   * After a resume (from any face): a live abort signal, the fixes a stop left in proposed or
+   * testing resumed (or closed) now rather than at the next restart, and the held triggers run.
+   */
+  const afterResume = () => {
+    if (resuming) return;
+    resuming = true;
+    if (controller.signal.aborted) controller = new AbortController();
+    enqueue('resume', async () => {
+      try {
+        const resumed = await resumePipeline(makeDeps());
+        if (resumed.length > 0) log(`resumed ${resumed.length} fix(es) left by the emergency stop`);
+      } finally {
+        resuming = false;
+      }
+    });
+    const triggers = [...held.values()];
+    held.clear();
+    for (const t of triggers) onTrigger(t);
+  };
 
   const onTrigger = (trigger: TriggerEvent) => {
     if (isStopped()) {
-      log(`trigger ignored, the emergency stop is engaged: ${trigger.reason}`);
+      log(`trigger held until resume, the emergency stop is engaged: ${trigger.reason}`);
+      held.set(trigger.templateId !== undefined ? `t${trigger.templateId}` : trigger.id, trigger);
       running.detector?.complete(trigger.id);
       return;
     }
@@ -272,7 +300,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       }
       if (!engaged && wasStopped) {
         log('emergency stop cleared: resuming');
-        controller = new AbortController();
+        afterResume();
       }
       wasStopped = engaged;
       if (engaged) return;

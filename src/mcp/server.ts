@@ -25,6 +25,11 @@ export interface McpServerOptions {
 /** Build the MCP server (not connected). */
 export function createMcpServer(options: McpServerOptions): McpServer {
   const now = options.now ?? Date.now;
+  // A bundle's server answers only about its consultation's pattern and that pattern's fixes.
+  const scope =
+    options.consultationId === undefined
+      ? undefined
+      : { templateId: getConsultation(options.db, options.consultationId)?.templateId ?? null };
   const server = new McpServer(
     { name: 'dancer', version: options.version ?? '0.1.0' },
     {
@@ -42,7 +47,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
         annotations: { readOnlyHint: true, openWorldHint: false },
       },
       async (args: unknown) => {
-        const result = runStoreTool(tool, { db: options.db, redactor: options.redactor, now }, args);
+        const result = runStoreTool(tool, { db: options.db, redactor: options.redactor, now, scope }, args);
         return {
           content: [{ type: 'text' as const, text: result.text }],
           ...(result.isError ? { isError: true } : { structuredContent: result.data }),

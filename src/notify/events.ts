@@ -135,6 +135,9 @@ export type NotifyEvent =
       reason: string;
       actor: string;
       ok: boolean;
+      /** The observation window's figures, when the rollback ended one. */
+      before?: MetricsSnapshot;
+      after?: MetricsSnapshot;
       fix?: FixInfo;
     }
   | { type: 'failure'; at: number; component: string; message: string; code?: string; fixId?: number }

@@ -10,7 +10,8 @@ import { type FixRecord, gateSteps, type Transition } from '../fixes/records.js'
 import { templateById } from '../patterns/pattern-queries.js';
 import type { Db } from '../store/open.js';
 import type { Alert } from '../supervise/supervisor.js';
-import type { FixInfo, GateResult, NotifyEvent, NotifyHub, PatternInfo } from './events.js';
+import { beforeAfterOf } from './before-after.js';
+import type { FixInfo, GateResult, MetricsSnapshot, NotifyEvent, NotifyHub, PatternInfo } from './events.js';
 
 const LEVEL_NAMES: Record<number, string> = {
   10: 'trace',
@@ -86,7 +87,14 @@ export async function fixDiff(
 ): Promise<{ diff: string; files: NonNullable<FixInfo['files']> } | undefined> {
   if (!fix.baseCommit || !fix.headCommit || fix.baseCommit === fix.headCommit) return undefined;
   try {
-    const diff = await gitOut(repo, ['diff', '--no-color', '--no-ext-diff', `${fix.baseCommit}..${fix.headCommit}`]);
+    const diff = await gitOut(repo, [
+      'diff',
+      '--no-color',
+      '--no-ext-diff',
+      '--no-textconv',
+      '--text',
+      `${fix.baseCommit}..${fix.headCommit}`,
+    ]);
     const files = parseDiff(diff).files.map((f) => ({
       path: f.path,
       added: f.added.length,
@@ -107,6 +115,8 @@ export interface TransitionContext {
   from: string;
   /** When it happened (ms since epoch). */
   at: number;
+  /** Before/after figures of the fix's last observed deploy ({@link deployFigures}). */
+  figures?: { before: MetricsSnapshot; after: MetricsSnapshot } | undefined;
 }
 
 const short = (commit: string | null | undefined) => (commit ? commit.slice(0, 12) : 'unknown');
@@ -124,6 +134,7 @@ const short = (commit: string | null | undefined) => (commit ? commit.slice(0, 1
  */
 export function fixTransitionToEvents(fix: FixRecord, t: Transition, ctx: TransitionContext): NotifyEvent[] {
   const { info, from, at } = ctx;
+  const figures = ctx.figures ? { before: ctx.figures.before, after: ctx.figures.after } : {};
   const out: NotifyEvent[] = [
     {
       type: 'fix_state',
@@ -146,7 +157,16 @@ export function fixTransitionToEvents(fix: FixRecord, t: Transition, ctx: Transi
       out.push({ type: 'deploy_started', at, fixId: fix.id, release, fix: info });
       break;
     case 'confirm':
-      out.push({ type: 'deploy_finished', at, fixId: fix.id, release, ok: true, detail: t.reason, fix: info });
+      out.push({
+        type: 'deploy_finished',
+        at,
+        fixId: fix.id,
+        release,
+        ok: true,
+        detail: t.reason,
+        ...figures,
+        fix: info,
+      });
       break;
     case 'rollback':
       if (from === 'deploying') {
@@ -161,6 +181,7 @@ export function fixTransitionToEvents(fix: FixRecord, t: Transition, ctx: Transi
         reason: t.reason,
         actor: t.actor,
         ok: true,
+        ...figures,
         fix: info,
       });
       break;
@@ -180,6 +201,25 @@ export function fixTransitionToEvents(fix: FixRecord, t: Transition, ctx: Transi
       break;
   }
   return out;
+}
+
+/**
+ * Before/after figures of the newest deploy of `fixId` that has a verdict with numbers (the
+ * observation window that just passed or failed), or undefined.
+ */
+export function deployFigures(db: Db, fixId: number): { before: MetricsSnapshot; after: MetricsSnapshot } | undefined {
+  const hasDeploys = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deploys'").get();
+  if (!hasDeploys) return undefined;
+  const rows = db
+    .prepare(
+      "SELECT verdict FROM deploys WHERE fix_id = ? AND verdict IS NOT NULL AND kind = 'deploy' ORDER BY id DESC LIMIT 3",
+    )
+    .all(fixId) as Array<{ verdict: string }>;
+  for (const r of rows) {
+    const ba = beforeAfterOf(JSON.parse(r.verdict) as unknown);
+    if (ba) return { before: ba.before, after: ba.after };
+  }
+  return undefined;
 }
 
 /** The state a fix left in its last recorded transition (the row `onTransition` follows). */
@@ -248,7 +288,9 @@ export function createFixFeed(options: FixFeedOptions): {
           const d = await fixDiff(options.repo, fix);
           if (d) Object.assign(info, d);
         }
-        for (const e of fixTransitionToEvents(fix, transition, { info, from: last?.from ?? 'unknown', at }))
+        const figures =
+          transition.event === 'confirm' || transition.event === 'rollback' ? deployFigures(db, fix.id) : undefined;
+        for (const e of fixTransitionToEvents(fix, transition, { info, from: last?.from ?? 'unknown', at, figures }))
           hub.publish(e);
       } catch (error) {
         hub.publish({

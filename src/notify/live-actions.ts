@@ -3,10 +3,10 @@
  * emergency-stop flag), the fix pipeline and the running supervisor. `dancer run` builds this
  * and hands it to {@link createZulipBot}.
  *
- * What the emergency stop forbids: `approve` (it would merge and deploy) and `rollback ID` (a
- * fix rollback merges a revert and deploys it). Allowed while stopped: the reads, `reject`,
- * `rollback` without an id (a handoff back to the previous release, no build, no deploy) and
- * `resume`.
+ * What the emergency stop forbids: `approve` (it would merge and deploy), `reject` (as on every
+ * other face: nothing moves a fix while stopped) and `rollback ID` (a fix rollback merges a
+ * revert and deploys it). Allowed while stopped: the reads, `rollback` without an id (a handoff
+ * back to the previous release, no build, no deploy) and `resume`.
  */
 import type { ConsultConfig } from '../config/schema/consult.js';
 import { hasConsultTables, spendSince } from '../consult/store.js';
@@ -17,7 +17,7 @@ import { type FixRecord, getFix, listFixes } from '../fixes/records.js';
 import type { FixState } from '../fixes/state.js';
 import { listTemplates } from '../patterns/pattern-queries.js';
 import type { Db } from '../store/open.js';
-import { clearEmergencyStop, emergencyStop, setEmergencyStop } from '../supervise/emergency.js';
+import { clearEmergencyStop, emergencyStop, refuseWhileStopped, setEmergencyStop } from '../supervise/emergency.js';
 import { SuperviseStore } from '../supervise/state-store.js';
 import { type RollbackOutcome, type StatusReport, type Supervisor, statusFromStore } from '../supervise/supervisor.js';
 import type { ActionResult, BotActions, BudgetInfo, StatusInfo, StopResult } from './actions.js';
@@ -118,16 +118,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
     return { db, clock: now, onTransition: d?.onTransition, log: d?.log };
   };
 
-  const assertNotStopped = (what: string) => {
-    const flag = emergencyStop(db);
-    if (flag) {
-      throw new DancerError(
-        'DANCER_EMERGENCY_STOP',
-        `Refused to ${what}: the emergency stop is engaged (by ${flag.setBy ?? 'unknown'}${flag.reason ? `: ${flag.reason}` : ''}); say resume first.`,
-        { details: { setBy: flag.setBy, setAt: flag.setAt } },
-      );
-    }
-  };
+  const assertNotStopped = (what: string) => refuseWhileStopped(db, what);
 
   const reportError = (error: unknown, context: string) => {
     if (options.onBackgroundError) options.onBackgroundError(error, context);
@@ -247,6 +238,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
   };
 
   const reject = async (id: number, by: string, reason: string): Promise<ActionResult> => {
+    assertNotStopped(`reject fix ${id}`);
     await rejectFix(recordDeps(), id, humanName(by), reason);
     return { message: `Fix ${id} rejected: ${reason}` };
   };

@@ -13,7 +13,7 @@ export {
 } from './digest.js';
 export { readDropped, recordDropped } from './dropped.js';
 export { ERROR_HASH_FRAMES, errorHash } from './error-hash.js';
-export { CSV_COLUMNS, csvField, csvHeader, logToCsv, logToJson } from './log-export.js';
+export { CSV_COLUMNS, csvField, csvHeader, logToCsv, logToJson, redactedLog } from './log-export.js';
 export {
   type ErrorGroup,
   type ErrorGroupOptions,

@@ -1,3 +1,4 @@
+import { redactDeepForSinks, redactForSinks } from '../redact/index.js';
 import { LOG_COLUMNS } from './log-rows.js';
 import { levelName, type StoredLog } from './records.js';
 
@@ -43,4 +44,18 @@ export function logToCsv(log: StoredLog): string {
     return csvField(record[FIELD_OF[column] as string]);
   });
   return `${cells.join(',')}\r\n`;
+}
+
+/**
+ * A row with its free text redacted for a sink (`dancer logs export` in every format): message,
+ * error message, stack, route and every extra field. Rows stored with `store.redactAtIngest`
+ * come back unchanged; older rows, or a store that turned it off, are redacted here.
+ */
+export function redactedLog(log: StoredLog): StoredLog {
+  const out: StoredLog = { ...log, message: redactForSinks(log.message) };
+  if (log.errMessage) out.errMessage = redactForSinks(log.errMessage);
+  if (log.stack) out.stack = redactForSinks(log.stack);
+  if (log.httpRoute) out.httpRoute = redactForSinks(log.httpRoute);
+  if (log.extra) out.extra = redactDeepForSinks(log.extra);
+  return out;
 }

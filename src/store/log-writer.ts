@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { DancerError, errorMessage } from '../errors.js';
+import { createRedactor, type RedactOptions, type Redactor, redactIngestRecord } from '../redact/index.js';
 import { sameRun } from './collapse.js';
 import { recordDropped } from './dropped.js';
 import { errorHash } from './error-hash.js';
@@ -44,6 +45,12 @@ export interface LogWriterOptions {
   maxBatchDelayMs?: number;
   /** Batch plugins, called in order. */
   plugins?: BatchPlugin[];
+  /**
+   * Redact every record before the plugins and the database see it (`store.redactAtIngest`):
+   * redaction options, or false to store records as they came. Default: the built-in rules.
+   * Placeholders record the replaced length (`[REDACTED:secret 12 chars]`).
+   */
+  redact?: RedactOptions | false | undefined;
   /**
    * Told once per failure condition (not per record) when records are dropped or a plugin fails;
    * told again only after a batch succeeded in between. Default: `process.emitWarning`.
@@ -133,6 +140,7 @@ export class LogWriter {
   readonly #maxBatch: number;
   readonly #delayMs: number;
   readonly #plugins: BatchPlugin[];
+  readonly #redactor: Redactor | undefined;
   readonly #onError: (error: DancerError) => void;
   readonly #insert: Database.Statement;
   readonly #fts: Database.Statement;
@@ -166,6 +174,7 @@ export class LogWriter {
     this.#maxBatch = Math.max(1, options.maxBatchRecords ?? 2000);
     this.#delayMs = Math.max(1, options.maxBatchDelayMs ?? 200);
     this.#plugins = options.plugins ?? [];
+    this.#redactor = options.redact === false ? undefined : createRedactor({ ...options.redact, lengths: true });
     this.#onError = options.onError ?? ((error) => process.emitWarning(`${error.code}: ${error.message}`));
     this.#insert = db.prepare(INSERT_SQL);
     this.#fts = db.prepare(FTS_SQL);
@@ -232,6 +241,9 @@ export class LogWriter {
     if (this.#queue.length === 0 && this.#pendingDropped.size === 0) return { rows: 0, records: 0 };
     const batch = this.#queue;
     this.#queue = [];
+    // Before the miner: a pattern is mined from redacted text, so no parameter holds a secret.
+    const redactor = this.#redactor;
+    if (redactor) for (const record of batch) redactIngestRecord(record, redactor);
     for (const plugin of this.#plugins) {
       if (!plugin.prepare) continue;
       for (const record of batch) {

@@ -1,3 +1,4 @@
+import { DancerError } from '../errors.js';
 import type { Db } from '../store/open.js';
 import { EMERGENCY_STOP_FLAG, type FlagRow, SuperviseStore } from './state-store.js';
 
@@ -16,4 +17,22 @@ export function clearEmergencyStop(db: Db): boolean {
   return new SuperviseStore(db).clearFlag(EMERGENCY_STOP_FLAG);
 }
 
-export { emergencyStop } from './state-store.js';
+import { emergencyStop } from './state-store.js';
+
+export { emergencyStop };
+
+/**
+ * Refuse `what` (approve, reject, retry a fix) while the emergency stop is engaged: every face
+ * (CLI, Zulip, live actions) calls this, so none of them moves a fix while Dancer is stopped.
+ *
+ * @throws {DancerError} `DANCER_EMERGENCY_STOP` when the stop is engaged.
+ */
+export function refuseWhileStopped(db: Db, what: string): void {
+  const flag = emergencyStop(db);
+  if (!flag) return;
+  throw new DancerError(
+    'DANCER_EMERGENCY_STOP',
+    `Refused to ${what}: the emergency stop is engaged (by ${flag.setBy ?? 'unknown'}${flag.reason ? `: ${flag.reason}` : ''}); resume first.`,
+    { details: { setBy: flag.setBy, setAt: flag.setAt } },
+  );
+}

@@ -83,6 +83,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   const writer = new LogWriter(db, {
     maxBatchRecords: loaded.config.store.batch.maxRecords,
     maxBatchDelayMs: loaded.config.store.batch.maxDelayMs,
+    redact: loaded.config.store.redactAtIngest ? loaded.config.consult.redact : false,
     plugins,
     onError: (e) => log(`store: ${e.code}: ${e.message}`),
   });

@@ -96,6 +96,13 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
     // human status
     const human = dancer(['status', '--config', config]);
     expect(human.stdout).toMatch(/^svc: running/);
+    // Who runs as what, said plainly: status (human and JSON) and dancer run's start line.
+    const root = process.getuid?.() === 0;
+    expect(human.stdout).toMatch(root ? /gate: +bubblewrap, uid 65534 \(nobody\)/ : /gate: +bubblewrap, uid \d+/);
+    expect(human.stdout).toMatch(root ? /service: +uid 0 \(root\)/ : /service: +uid \d+/);
+    const json = JSON.parse(dancer(['status', '--config', config, '--json']).stdout);
+    expect(json.containment.bash).toBe(json.containment.gate);
+    expect(run.stderr()).toMatch(/service: uid \d+.*agent Bash and gate: bubblewrap/);
     // reload from another process
     const port = status.sockets[0]!.port;
     const reload = dancer(['reload', '--config', config, '--json']);

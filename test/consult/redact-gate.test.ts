@@ -55,10 +55,10 @@ describe('trigger prefilter', () => {
   const rules = builtinRules({ ips: true });
   const gate = triggerTest(rules);
 
-  it('covers every built-in rule but card numbers, IPs and user patterns', () => {
+  it('covers every built-in rule but bare AWS secrets, card numbers, IPs and user patterns', () => {
     expect(gate).toBeDefined();
     const ungated = rules.filter((r) => !r.triggers).map((r) => r.name);
-    expect(ungated).toEqual(['card_number', 'ip', 'ip']);
+    expect(ungated).toEqual(['aws_secret_key', 'card_number', 'ip', 'ip']);
   });
 
   it('never rejects a text that a gated rule would change, rule by rule', () => {

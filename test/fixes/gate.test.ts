@@ -94,7 +94,9 @@ describe('gate', () => {
   });
 });
 
-describe('retries and retention', () => {
+// Every gate also runs the honesty step (the whole suite on the base and on the fix, with coverage):
+// several gates per test take longer than the default 30 s on the loaded 2-core machines.
+describe('retries and retention', { timeout: 90_000 }, () => {
   it('a retry request starts a new attempt told why the last one failed', async () => {
     const r = makeServiceRepo();
     const briefs: FixBrief[] = [];

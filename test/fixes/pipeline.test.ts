@@ -27,7 +27,9 @@ afterEach(() => {
   for (const db of open.splice(0)) db.close();
 });
 
-describe('fix pipeline with real git', () => {
+// Every gate also runs the honesty step (the whole suite on the base and on the fix, with coverage):
+// several gates per test take longer than the default 30 s on the loaded 2-core machines.
+describe('fix pipeline with real git', { timeout: 90_000 }, () => {
   it('lands a good fix: gate, approval, tag, --no-ff merge with trailers, deploy, observe', async () => {
     const r = makeServiceRepo();
     const deploys: DeployRequest[] = [];
@@ -50,7 +52,15 @@ describe('fix pipeline with real git', () => {
       ['test', true],
       ['regression:fix', true],
       ['regression:base', true],
+      ['honesty', true],
+      ['coverage', true],
     ]);
+    // The honest fix: counts per file recorded, its changed line executed by the suite.
+    const honesty = gateSteps(deps.db, waiting.id).find((s) => s.name === 'honesty');
+    expect(honesty?.status).toBe('passed');
+    expect(honesty?.details?.base).toBeDefined();
+    const coverage = gateSteps(deps.db, waiting.id).find((s) => s.name === 'coverage');
+    expect(coverage?.note).toMatch(/^[1-9]\d* of \d+ changed lines executed by the tests \(src\/cart\.mjs/);
     const baseStep = gateSteps(deps.db, waiting.id).find((s) => s.name === 'regression:base');
     expect(baseStep?.exitCode).not.toBe(0);
     expect(baseStep?.outputTail).toContain('Reduce of empty array');

@@ -3,7 +3,7 @@
  * in a fresh process: the fix must end where an uninterrupted run ends, with a consistent history.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -72,21 +72,33 @@ function stateOf(r: ServiceRepo): string | undefined {
 
 async function killIn(r: ServiceRepo, pauseAt: string, extra: Record<string, unknown> = {}): Promise<void> {
   const first = run(r, 'start', { pauseAt, ...extra });
-  const marker = path.join(r.root, 'gate.pause.pid');
-  if (pauseAt === 'testing') await until(() => existsSync(marker), 'the gate step to hang');
+  // The hanging gate step runs in the sandbox: found through /proc, not a file it writes.
+  const hanging = () => probePids(path.join(r.root, 'gate.pause'));
+  if (pauseAt === 'testing') await until(() => hanging().length > 0, 'the gate step to hang');
   else await until(() => first.stdout.includes(`PAUSED ${pauseAt}`), `PAUSED ${pauseAt}`);
   expect(stateOf(r)).toBe(pauseAt);
   first.child.kill('SIGKILL');
   expect(await first.exit).toBe(null);
   if (pauseAt === 'testing') {
-    // The orphaned gate step of the killed pipeline (its own process group) goes too.
-    const pid = Number(readFileSync(marker, 'utf8'));
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-    rmSync(path.join(r.root, 'gate.pause'));
-    rmSync(marker);
+    // The gate step runs in bubblewrap, which dies with the killed pipeline, and its pid
+    // namespace with it: nothing of the step is left to kill.
+    await until(() => hanging().length === 0, 'the sandboxed gate step to die with the pipeline', 10_000);
   }
+}
+
+function probePids(marker: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (cmd.some((a) => a.endsWith('fixtures/probe.mjs')) && cmd.includes(marker) && !cmd.includes('--ro-bind')) {
+        out.push(Number(pid));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 async function resume(r: ServiceRepo): Promise<void> {
@@ -130,7 +142,9 @@ function checkHistory(r: ServiceRepo, finalState: string): void {
   }
 }
 
-describe('kill -9 in every state, then resume', () => {
+// Every gate also runs the honesty step (the whole suite on the base and on the fix, with coverage):
+// several gates per test take longer than the default 30 s on the loaded 2-core machines.
+describe('kill -9 in every state, then resume', { timeout: 90_000 }, () => {
   beforeAll(() => {
     if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run npm run build before this test`);
   });

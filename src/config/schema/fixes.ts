@@ -29,6 +29,30 @@ const installSchema = z
   })
   .strict();
 
+const reportSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Run the honesty and coverage steps: the suite with its own reporter on the base and on the fix.'),
+    command: z
+      .string()
+      .min(1)
+      .default('node --test --test-reporter={reporter} --test-reporter-destination={output}')
+      .describe(
+        "Runs the whole test suite with a machine-readable reporter. {reporter}: Dancer's reporter for node --test; {output}: the file the report must be written to.",
+      ),
+    format: z
+      .enum(['node', 'tap', 'json'])
+      .default('node')
+      .describe("The report's format: node (Dancer's node --test reporter), tap (TAP 13), json (Jest/Vitest --json)."),
+    coverage: z
+      .boolean()
+      .default(true)
+      .describe('Record which changed lines the suite executed (NODE_V8_COVERAGE) and show it to the approver.'),
+  })
+  .strict();
+
 const regressionSchema = z
   .object({
     command: z
@@ -47,6 +71,56 @@ const regressionSchema = z
     timeoutSeconds: z.number().positive().optional(),
   })
   .strict();
+
+const sandboxLimitsSchema = z
+  .object({
+    cpuSeconds: z.number().int().positive().default(600).describe('CPU time of each sandboxed process (RLIMIT_CPU).'),
+    memoryMb: z
+      .number()
+      .int()
+      .positive()
+      .default(4096)
+      .describe('Address space of each sandboxed process, in MiB (RLIMIT_AS).'),
+    processes: z
+      .number()
+      .int()
+      .positive()
+      .default(256)
+      .describe('Processes the sandbox user may have at once (RLIMIT_NPROC).'),
+    fileSizeMb: z
+      .number()
+      .int()
+      .positive()
+      .default(1024)
+      .describe('Largest file a sandboxed process may write, in MiB.'),
+  })
+  .strict();
+
+const sandboxSchema = z.union([
+  z.literal('none').describe('No sandbox: gate steps and Bash run as Dancer itself (warned on every run).'),
+  z
+    .object({
+      user: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Unprivileged account (name, uid or uid:gid) sandboxed code runs as when Dancer is root. Default: nobody; dancer init offers to create a dedicated one.',
+        ),
+      bwrap: z.string().optional().describe('bubblewrap executable. Default: bwrap on PATH.'),
+      limits: sandboxLimitsSchema.prefault({}),
+      passEnv: z
+        .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+        .default([])
+        .describe("Variables copied from Dancer's environment into the sandbox on purpose (nothing else is)."),
+      env: z.record(z.string(), z.string()).default({}).describe('Variables set in the sandbox.'),
+      installNetwork: z
+        .boolean()
+        .default(false)
+        .describe('Let the install step reach the network (other gate steps and Bash never do).'),
+    })
+    .strict(),
+]);
 
 /** `fixes:` git worktrees, the gate and repair rounds. Owned by src/fixes. */
 export const fixesSchema = z
@@ -68,6 +142,18 @@ export const fixesSchema = z
       .strict()
       .prefault({})
       .describe('Git identity for the commits, merges and reverts Dancer makes.'),
+    sandbox: sandboxSchema
+      .prefault({})
+      .describe(
+        "Where gate steps and the agent's Bash commands run: bubblewrap (read-only system, the worktree writable, no network, an unprivileged uid when Dancer is root, limits), or none.",
+      ),
+    pushRemote: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Git remote (name or URL) that receives the dancer/* branches and dancer-before-* tags after each fix and rollback (a backup of the history; retried, never blocking).',
+      ),
     repairRounds: z
       .number()
       .int()
@@ -111,6 +197,11 @@ export const fixesSchema = z
         stepTimeoutSeconds: z.number().positive().default(600),
         outputTailBytes: z.number().int().positive().default(8192).describe('Output kept per step.'),
         regression: regressionSchema.prefault({}),
+        report: reportSchema
+          .prefault({})
+          .describe(
+            'The honesty step: test counts per file from the runner, base against fix, and coverage of the change.',
+          ),
       })
       .strict()
       .prefault({}),
@@ -154,6 +245,8 @@ export const policySchema = z
   })
   .strict();
 
+/** The validated `fixes.sandbox` value. */
+export type SandboxConfig = z.infer<typeof sandboxSchema>;
 /** The validated `fixes:` section. */
 export type FixesConfig = z.infer<typeof fixesSchema>;
 /** The validated `policy:` section. */

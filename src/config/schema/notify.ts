@@ -40,12 +40,40 @@ const zulipSchema = z
     path: ['apiKeyEnv'],
   });
 
+/** Events a webhook can subscribe to. */
+export const WEBHOOK_EVENTS = ['fix_state', 'deploy', 'rollback', 'stop', 'resume', 'pattern_fired'] as const;
+
+const webhookSchema = z
+  .object({
+    url: z.string().url().describe('Where the JSON body is POSTed.'),
+    secretEnv: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Environment variable holding the secret; the body is signed with HMAC-SHA256 in X-Dancer-Signature-256 (sha256=<hex>).',
+      ),
+    events: z
+      .array(z.enum(WEBHOOK_EVENTS))
+      .min(1)
+      .default([...WEBHOOK_EVENTS])
+      .describe('Events to send: fix_state, deploy, rollback, stop, resume, pattern_fired. Default: all.'),
+  })
+  .strict();
+
 /** `notify:` where Dancer reports and takes commands. Owned by src/notify. See docs/zulip.md. */
 export const notifySchema = z
   .object({
     zulip: zulipSchema.optional(),
+    webhooks: z
+      .array(webhookSchema)
+      .default([])
+      .describe('HTTP endpoints (CI, chat, incident tools) that receive signed events. See docs/dashboard.md.'),
   })
   .strict();
 
 /** Validated `notify.zulip` settings. */
 export type ZulipSettings = z.infer<typeof zulipSchema>;
+
+/** Validated `notify.webhooks[]` entry. */
+export type WebhookSettings = z.infer<typeof webhookSchema>;

@@ -26,6 +26,12 @@ export const storeSchema = z
           .describe('How often the supervisor runs retention (steps until nothing is left to delete).'),
       })
       .prefault({}),
+    redactAtIngest: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Redact secrets and personal data (the consult.redact rules) before a record is stored, so none is ever stored in clear; placeholders keep the replaced length.',
+      ),
     batch: z
       .object({
         maxRecords: z.number().int().positive().default(2000).describe('Flush a batch at this many records.'),

@@ -4,16 +4,17 @@
  * output is redacted and size-limited; a cut output says how to narrow the query. Tables that
  * do not exist yet give an empty result with a note.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { DancerError, isDancerError } from '../../errors.js';
+import { gitSync } from '../../process/index.js';
 import { listLogs, SEARCH_HINT, searchLogs } from '../../store/log-queries.js';
 import type { Db } from '../../store/open.js';
 import { LEVELS, type LevelName, levelName, type StoredLog } from '../../store/records.js';
 import { parseTimeArg } from '../../store/time.js';
-import { diverseSample, recordLine, templateParams } from '../brief.js';
-import type { Redactor } from '../redact.js';
+import { diverseSample, recordLine, redactedRecord } from '../brief.js';
+import { type Redactor, redactedParams, redactTemplate } from '../redact.js';
+import { checkFix, checkPattern, checkRequest, scopedTemplate, type ToolScope } from './scope.js';
 
 /** What a tool handler gets. */
 export interface ToolContext {
@@ -21,6 +22,8 @@ export interface ToolContext {
   redactor: Redactor;
   /** Clock for relative times. */
   now: () => number;
+  /** The consultation's pattern and its fixes; unset for `dancer mcp` without a consultation. */
+  scope?: ToolScope | undefined;
 }
 
 /** What a tool returns before redaction and limits: structured data (a JSON object). */
@@ -58,7 +61,9 @@ function iso(ms: number | null | undefined): string | null {
   return typeof ms === 'number' ? new Date(ms).toISOString() : null;
 }
 
-function record(r: StoredLog, withStack = false): Record<string, unknown> {
+/** A record for a tool result, redacted before anything is clipped. */
+function record(ctx: ToolContext, raw: StoredLog, withStack = false): Record<string, unknown> {
+  const r = redactedRecord(raw, ctx.redactor);
   const o = JSON.parse(recordLine(r)) as Record<string, unknown>;
   if (withStack && r.stack) o.stack = r.stack.length > 2000 ? `${r.stack.slice(0, 2000)}…` : r.stack;
   return o;
@@ -96,7 +101,7 @@ const searchLogsTool: StoreTool = {
       limit?: number;
     };
     const filter = {
-      templateId: a.template_id,
+      templateId: scopedTemplate(ctx.scope, a.template_id),
       minLevel: a.min_level ? LEVELS[a.min_level] : undefined,
       since: time(a.since, ctx),
       until: time(a.until, ctx),
@@ -106,7 +111,7 @@ const searchLogsTool: StoreTool = {
     };
     const rows = a.query ? searchLogs(ctx.db, a.query, filter) : listLogs(ctx.db, filter);
     return {
-      items: rows.map((r) => record(r, a.with_stack === true)),
+      items: rows.map((r) => record(ctx, r, a.with_stack === true)),
       returned: rows.length,
       note:
         rows.length === filter.limit
@@ -140,10 +145,11 @@ function templateRow(db: Db, id: number): TemplateLike | undefined {
   return row?.id === null || row?.id === undefined ? undefined : row;
 }
 
-function templateView(t: TemplateLike): Record<string, unknown> {
+/** A pattern for a tool result: its text redacted as a template (a wildcard cannot hide half a key). */
+function templateView(t: TemplateLike, redactor: Redactor): Record<string, unknown> {
   return {
     id: t.id,
-    text: t.text,
+    text: redactTemplate(t.text, redactor),
     status: t.status ?? null,
     count: t.count ?? null,
     level: t.max_level !== undefined ? levelName(t.max_level) : null,
@@ -168,6 +174,10 @@ const listPatternsTool: StoreTool = {
     const minLevel = LEVELS[a.min_level ?? 'warn'];
     const since = time(a.since ?? '24h', ctx) ?? 0;
     const limit = a.limit ?? 20;
+    if (ctx.scope) {
+      const t = ctx.scope.templateId === null ? undefined : templateRow(ctx.db, ctx.scope.templateId);
+      return { items: t ? [templateView(t, ctx.redactor)] : [], note: "Only this consultation's pattern is in scope." };
+    }
     if (tableExists(ctx.db, 'templates')) {
       const rows = ctx.db
         .prepare(
@@ -175,7 +185,7 @@ const listPatternsTool: StoreTool = {
            ORDER BY count DESC, id LIMIT ?`,
         )
         .all(minLevel, since, a.status ?? null, a.status ?? null, limit) as TemplateLike[];
-      return { items: rows.map(templateView) };
+      return { items: rows.map((t) => templateView(t, ctx.redactor)) };
     }
     const rows = ctx.db
       .prepare(
@@ -184,7 +194,10 @@ const listPatternsTool: StoreTool = {
          WHERE template_id IS NOT NULL AND level >= ? AND ts >= ? GROUP BY template_id ORDER BY count DESC LIMIT ?`,
       )
       .all(minLevel, since, limit) as TemplateLike[];
-    return { items: rows.map(templateView), note: 'No templates table yet: patterns derived from the logs.' };
+    return {
+      items: rows.map((t) => templateView(t, ctx.redactor)),
+      note: 'No templates table yet: patterns derived from the logs.',
+    };
   },
 };
 
@@ -199,17 +212,18 @@ const getPatternTool: StoreTool = {
   },
   run(ctx, args) {
     const a = args as { id: number; examples?: number };
+    checkPattern(ctx.scope, a.id);
     const t = templateRow(ctx.db, a.id);
     if (!t) throw new DancerError('DANCER_NOT_FOUND', `No pattern ${a.id}. Call list_patterns to see the ids.`);
     const rows = listLogs(ctx.db, { templateId: a.id, limit: 500 });
-    const params: Array<Record<string, number>> = [];
+    // Parameters from redacted messages only, each with the text in front of it (its key).
+    const split = redactedParams(
+      t.text,
+      rows.map((r) => r.message),
+      ctx.redactor,
+    );
     const fields: Record<string, Record<string, number>> = {};
     for (const r of rows) {
-      templateParams(t.text, r.message)?.forEach((v, i) => {
-        const m = params[i] ?? {};
-        m[v] = (m[v] ?? 0) + 1;
-        params[i] = m;
-      });
       for (const key of ['httpRoute', 'httpStatus', 'errType', 'errCode', 'hostname', 'source'] as const) {
         const v = r[key];
         if (v === undefined || v === null) continue;
@@ -224,11 +238,16 @@ const getPatternTool: StoreTool = {
         .slice(0, 10)
         .map(([value, count]) => ({ value, count }));
     return {
-      pattern: templateView(t),
+      pattern: { ...templateView(t, ctx.redactor), text: split.template },
       sampled_rows: rows.length,
-      parameters: params.map((m, i) => ({ index: i + 1, top: top(m ?? {}) })),
+      parameters: split.params.map((p, i) => ({
+        index: i + 1,
+        after: p.before,
+        top: top(Object.fromEntries(p.values)),
+      })),
+      unsplit_rows: split.unsplit || undefined,
       fields: Object.fromEntries(Object.entries(fields).map(([k, m]) => [k, top(m)])),
-      examples: diverseSample(rows, a.examples ?? 5, t.text).map((r) => record(r, true)),
+      examples: diverseSample(rows, a.examples ?? 5, t.text).map((r) => record(ctx, r, true)),
     };
   },
 };
@@ -246,6 +265,7 @@ const patternTimelineTool: StoreTool = {
   },
   run(ctx, args) {
     const a = args as { id: number; since?: string; until?: string; bucket_minutes?: number };
+    checkPattern(ctx.scope, a.id);
     const until = time(a.until, ctx) ?? ctx.now();
     const since = time(a.since ?? '24h', ctx) ?? until - 24 * HOUR;
     const width = a.bucket_minutes ?? 60;
@@ -293,8 +313,9 @@ const getRequestTool: StoreTool = {
   },
   run(ctx, args) {
     const a = args as { request_id: string; limit?: number };
+    checkRequest(ctx.db, ctx.scope, a.request_id);
     const rows = listLogs(ctx.db, { requestId: a.request_id, limit: a.limit ?? 50 });
-    return { request_id: a.request_id, items: rows.map((r) => record(r, true)) };
+    return { request_id: a.request_id, items: rows.map((r) => record(ctx, r, true)) };
   },
 };
 
@@ -353,6 +374,8 @@ const listFixesTool: StoreTool = {
   run(ctx, args) {
     const a = args as { pattern_id?: number; state?: string; limit?: number };
     if (!tableExists(ctx.db, 'fixes')) return missingTable('fixes', 'fixes');
+    if (ctx.scope?.templateId === null) return { items: [], note: 'This consultation has no pattern, so no fixes.' };
+    if (ctx.scope) a.pattern_id = scopedTemplate(ctx.scope, a.pattern_id);
     const rows = ctx.db
       .prepare(
         `SELECT id, pattern_id, kind, state, summary, risk, confidence, failed_step, reason, created_at, updated_at
@@ -378,14 +401,21 @@ const listFixesTool: StoreTool = {
 function gitDiff(worktree: unknown, base: unknown, head: unknown): string | null {
   if (typeof worktree !== 'string' || typeof base !== 'string' || !existsSync(worktree)) return null;
   try {
-    return execFileSync('git', ['-C', worktree, 'diff', `${base}..${typeof head === 'string' ? head : 'HEAD'}`], {
-      encoding: 'utf8',
-      maxBuffer: 4 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 10_000,
-    });
-  } catch {
-    return null;
+    const r = gitSync(
+      worktree,
+      // The real diff, whatever .gitattributes says: no external diff, no textconv, binary as text.
+      ['diff', '--no-ext-diff', '--no-textconv', '--text', `${base}..${typeof head === 'string' ? head : 'HEAD'}`],
+      {
+        allowFail: true,
+        raw: true,
+        maxBuffer: 4 * 1024 * 1024,
+      },
+    );
+    return r.exitCode === 0 ? r.stdout : null;
+  } catch (error) {
+    // git missing or timed out: the fix is shown without its diff.
+    if (isDancerError(error, 'DANCER_GIT_FAILED')) return null;
+    throw error;
   }
 }
 
@@ -400,6 +430,7 @@ const getFixTool: StoreTool = {
     if (!tableExists(ctx.db, 'fixes')) return missingTable('fixes', 'fixes');
     const fix = ctx.db.prepare('SELECT * FROM fixes WHERE id = ?').get(a.id) as Record<string, unknown> | undefined;
     if (!fix) throw new DancerError('DANCER_NOT_FOUND', `No fix ${a.id}. Call list_fixes to see the ids.`);
+    checkFix(ctx.scope, a.id, fix.pattern_id);
     const events = tableExists(ctx.db, 'fix_events')
       ? (ctx.db
           .prepare('SELECT ts, from_state, to_state, event, actor, reason FROM fix_events WHERE fix_id = ? ORDER BY id')
@@ -412,11 +443,13 @@ const getFixTool: StoreTool = {
           )
           .all(a.id) as Array<Record<string, unknown>>)
       : [];
-    const diff = gitDiff(fix.worktree, fix.base_commit, fix.head_commit);
+    // Redacted whole, before any cut: a secret cut in half no longer matches its rule.
+    const raw = gitDiff(fix.worktree, fix.base_commit, fix.head_commit);
+    const diff = raw === null ? null : ctx.redactor.redact(raw);
     return {
       fix: { ...fix, created_at: iso(fix.created_at as number), updated_at: iso(fix.updated_at as number) },
       events: events.map((e) => ({ ...e, ts: iso(e.ts as number) })),
-      gate: gate.map((g) => ({ ...g, output_tail: String(g.output_tail ?? '').slice(-1500) })),
+      gate: gate.map((g) => ({ ...g, output_tail: ctx.redactor.redact(String(g.output_tail ?? '')).slice(-1500) })),
       diff:
         diff === null ? null : diff.length > 4000 ? `${diff.slice(0, 4000)}\n… (diff cut; ${diff.length} chars)` : diff,
     };

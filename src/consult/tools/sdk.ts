@@ -6,15 +6,17 @@ import { type SdkMcpToolDefinition, tool } from '@anthropic-ai/claude-agent-sdk'
 import type { Db } from '../../store/open.js';
 import type { Redactor } from '../redact.js';
 import { runStoreTool, STORE_TOOLS } from './definitions.js';
+import type { ToolScope } from './scope.js';
 
 /** Names of the store tools (without the `mcp__dancer__` prefix). */
 export const STORE_TOOL_NAMES: readonly string[] = STORE_TOOLS.map((t) => t.name);
 
-/** The store tools bound to a database, for `createSdkMcpServer`. */
+/** The store tools bound to a database (and a consultation's scope), for `createSdkMcpServer`. */
 export function sdkStoreTools(
   db: Db,
   redactor: Redactor,
   now: () => number = Date.now,
+  scope?: ToolScope,
   // biome-ignore lint/suspicious/noExplicitAny: tools of different shapes share one list.
 ): SdkMcpToolDefinition<any>[] {
   return STORE_TOOLS.map((t) =>
@@ -23,7 +25,7 @@ export function sdkStoreTools(
       t.description,
       t.shape,
       async (args) => {
-        const result = runStoreTool(t, { db, redactor, now }, args);
+        const result = runStoreTool(t, { db, redactor, now, scope }, args);
         return { content: [{ type: 'text', text: result.text }], ...(result.isError ? { isError: true } : {}) };
       },
       { annotations: { title: t.title, readOnlyHint: true, openWorldHint: false } },

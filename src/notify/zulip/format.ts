@@ -2,6 +2,8 @@
  * What the bot says, as Zulip Markdown. Pure: plain data in, text out; the length limit, the
  * bot's name and the clock come in through {@link FormatContext}.
  */
+
+import { redactTemplateForSinks } from '../../redact/index.js';
 import type { BudgetInfo, StatusInfo, StopResult } from '../actions.js';
 import type { DigestInfo, FixInfo, GateResult, MetricsSnapshot, NotifyEvent, PatternInfo } from '../events.js';
 import { COMMAND_NAMES, COMMAND_USAGE } from './commands.js';
@@ -43,7 +45,8 @@ export function neutralizeMentions(s: string): string {
 
 /** Collapse whitespace to one line and cut to `max` code points with `…`; mentions neutralized. */
 export function oneLine(s: string, max: number): string {
-  const flat = neutralizeMentions(s.replace(/\s+/g, ' ').trim());
+  // Redacted before the cut: a key cut in half no longer matches its rule.
+  const flat = neutralizeMentions(redactTemplateForSinks(s).replace(/\s+/g, ' ').trim());
   return codePointLength(flat) <= max ? flat : `${sliceCodePoints(flat, max - 1)}…`;
 }
 
@@ -89,7 +92,8 @@ export function pointer(ctx: FormatContext, fixId?: number): string {
  * Fit `content` within `max` code points. Longer content is cut at a line break, an open code
  * fence is closed, and a note points to where the rest is (never Zulip's own silent truncation).
  */
-export function fitMessage(content: string, max: number, where: string): string {
+export function fitMessage(raw: string, max: number, where: string): string {
+  const content = redactTemplateForSinks(raw);
   if (codePointLength(content) <= max) return content;
   const note = `\n\n_(trimmed to fit Zulip's ${max}-character limit; full text: ${where})_`;
   const budget = Math.max(0, max - codePointLength(note) - 8);
@@ -302,10 +306,10 @@ export function formatDeployStarted(e: Extract<NotifyEvent, { type: 'deploy_star
 
 const METRIC_ROWS: Array<[keyof MetricsSnapshot, string, number]> = [
   ['errorRate', 'errors/min', 2],
-  ['patternRate', 'pattern/min', 2],
+  ['patternRate', 'target pattern/min', 2],
   ['p50Ms', 'p50 latency (ms)', 1],
   ['p95Ms', 'p95 latency (ms)', 1],
-  ['memMb', 'memory (MB)', 0],
+  ['memMb', 'RSS (MiB)', 1],
   ['requestsPerMin', 'requests/min', 0],
 ];
 
@@ -349,7 +353,9 @@ export function formatRollback(e: Extract<NotifyEvent, { type: 'rollback' }>, ct
   const head = e.ok
     ? `:rewind: **Rolled back** ${what}${releases}, by ${e.actor}.`
     : `:warning: **Rollback of ${what} failed**${releases}, by ${e.actor}.`;
-  return fitMessage(`${head}\n**Reason:** ${oneLine(e.reason, 800)}`, ctx.maxLength, pointer(ctx, e.fixId));
+  const table = formatMetricsTable(e.before, e.after);
+  const body = `${head}\n**Reason:** ${oneLine(e.reason, 800)}${table ? `\n\n${table}` : ''}`;
+  return fitMessage(body, ctx.maxLength, pointer(ctx, e.fixId));
 }
 
 /** Dancer's own failure. */

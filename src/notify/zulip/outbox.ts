@@ -4,6 +4,7 @@
  * the table access ({@link OutboxStore}) and the pure delivery planner ({@link planDelivery}).
  */
 import type { Statement } from 'better-sqlite3';
+import { redactTemplateForSinks } from '../../redact/index.js';
 import type { Db } from '../../store/open.js';
 import { collapseBacklog } from './format.js';
 
@@ -110,9 +111,10 @@ export class OutboxStore {
       op,
       dest: input.dest,
       stream: input.stream ?? null,
-      topic: input.topic ?? null,
+      // The last line of defence: nothing reaches Zulip (or this table) with a secret in clear.
+      topic: input.topic === undefined ? null : redactTemplateForSinks(input.topic),
       toUsers: input.toUsers ? JSON.stringify(input.toUsers) : null,
-      content: input.content,
+      content: redactTemplateForSinks(input.content),
       refKey: input.refKey ?? null,
       targetKey: input.targetKey ?? null,
       fixId: input.fixId ?? null,

@@ -1,0 +1,143 @@
+/**
+ * What `dancer run` adds for human oversight, in one call: the dashboard (when
+ * `dashboard.enabled`), the signed webhooks (`notify.webhooks`), the remote backup of the fix
+ * history (`fixes.pushRemote`), and the announcement of every emergency stop and resume, from
+ * whichever source (CLI, Zulip, dashboard), on the notify hub. All of them follow one watcher
+ * over the store. Nothing here can stop the service: a part that fails to start is reported
+ * and left off.
+ */
+import type { LoadedConfig } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import { startPushRemote } from '../fixes/push-remote.js';
+import type { BotActions } from '../notify/actions.js';
+import type { NotifyHub } from '../notify/events.js';
+import { createLiveActions } from '../notify/live-actions.js';
+import { type StoreChange, watchStore } from '../notify/store-watch.js';
+import { startWebhooks } from '../notify/webhooks/index.js';
+import type { Db } from '../store/open.js';
+import type { RunningService } from '../supervise/run-service.js';
+import { type Dashboard, startDashboard } from './index.js';
+
+/** Options of {@link startOversight}. */
+export interface OversightOptions {
+  running: Pick<RunningService, 'db' | 'supervisor'>;
+  loaded: LoadedConfig;
+  /** The live actions the Zulip bot uses (the healing loop's); default: new ones over the supervisor. */
+  actions?: Pick<BotActions, 'approve' | 'reject' | 'rollback' | 'stop' | 'resume'> | undefined;
+  /** Where stop and resume are announced (the Zulip bot subscribes). */
+  hub?: NotifyHub | undefined;
+  env?: NodeJS.ProcessEnv;
+  log?: (message: string) => void;
+}
+
+/** The running oversight parts. */
+export interface Oversight {
+  dashboard: Dashboard | undefined;
+  stop(): Promise<void>;
+}
+
+/** Who lifted the emergency stop: the newest `resume` in the audit log (CLI, dashboard, Zulip). */
+export function resumedBy(db: Db, since: number): string {
+  const row = db
+    .prepare("SELECT actor FROM audit WHERE action = 'resume' AND outcome = 'ok' AND ts >= ? ORDER BY id DESC LIMIT 1")
+    .get(since - 5_000) as { actor: string } | undefined;
+  return row?.actor ?? 'someone';
+}
+
+/** The hub event for a stop or a resume seen in the store, or undefined for other changes. */
+export function stopResumeEvent(db: Db, change: StoreChange, now: number) {
+  if (change.type === 'stop') {
+    return {
+      type: 'stopped' as const,
+      at: change.at,
+      by: change.by ?? 'unknown',
+      ...(change.reason ? { reason: change.reason } : {}),
+    };
+  }
+  if (change.type === 'resume') return { type: 'resumed' as const, at: now, by: resumedBy(db, change.at) };
+  return undefined;
+}
+
+/** Start the oversight parts of `dancer run`. Resolves once the dashboard listens (if enabled). */
+export async function startOversight(options: OversightOptions): Promise<Oversight> {
+  const { running, loaded } = options;
+  const { db } = running;
+  const config = loaded.config;
+  const log = options.log ?? ((m: string) => process.stderr.write(`dancer: ${m}\n`));
+  const watcher = watchStore(db, { onError: (e) => log(`oversight watcher: ${errorMessage(e)}`) });
+  const stops: Array<() => Promise<void> | void> = [() => watcher.close()];
+
+  if (options.hub) {
+    const hub = options.hub;
+    const unsubscribe = watcher.subscribe((change) => {
+      const event = stopResumeEvent(db, change, Date.now());
+      if (event) hub.publish(event);
+    });
+    stops.push(unsubscribe);
+  }
+
+  if (config.notify.webhooks.length > 0) {
+    try {
+      const hooks = startWebhooks({
+        db,
+        webhooks: config.notify.webhooks,
+        watcher,
+        service: running.supervisor.status().service,
+        env: options.env ?? process.env,
+        onError: (error) => log(`webhook: ${errorMessage(error)}`),
+      });
+      stops.push(() => hooks.stop());
+      log(`webhooks: ${config.notify.webhooks.length} endpoint(s)`);
+    } catch (error) {
+      log(`webhooks are off: ${errorMessage(error)}`);
+    }
+  }
+
+  if (config.fixes.pushRemote) {
+    const push = startPushRemote({
+      repo: loaded.resolve(config.fixes.repo),
+      remote: config.fixes.pushRemote,
+      watcher,
+      onError: (error) => log(`push to ${config.fixes.pushRemote}: ${errorMessage(error)}`),
+      onPushed: (refs) => log(`pushed ${refs} ref(s) to ${config.fixes.pushRemote}`),
+    });
+    stops.push(() => push.stop());
+  }
+
+  let dashboard: Dashboard | undefined;
+  if (config.dashboard.enabled) {
+    const supervisor = running.supervisor;
+    try {
+      dashboard = await startDashboard({
+        db,
+        settings: config.dashboard,
+        actions:
+          options.actions ??
+          createLiveActions({
+            db,
+            supervisor,
+            consult: config.consult,
+            onBackgroundError: (error, context) => log(`${context}: ${errorMessage(error)}`),
+          }),
+        service: supervisor.status().service,
+        repo: loaded.resolve(config.fixes.repo),
+        liveStatus: () => supervisor.status(),
+        env: options.env ?? process.env,
+        watcher,
+        onError: (e) => log(`dashboard: ${errorMessage(e)}`),
+      });
+      const started = dashboard;
+      stops.unshift(() => started.close());
+      log(`dashboard: ${dashboard.url}/${dashboard.readOnly ? ' (read-only: no token configured)' : ''}`);
+    } catch (error) {
+      log(`dashboard is off: ${errorMessage(error)}`);
+    }
+  }
+
+  return {
+    dashboard,
+    async stop() {
+      for (const stop of stops) await stop();
+    },
+  };
+}

@@ -1,0 +1,314 @@
+/**
+ * Watch the store for what humans and the system did, whichever process did it (the supervisor,
+ * the CLI, the Zulip bot, the dashboard): fix transitions, deploys and rollbacks, detector
+ * decisions, the emergency stop and the audit log. The dashboard's server-sent events, the
+ * webhooks and the Zulip bot's stop/resume announcements all read from here.
+ *
+ * It polls cheap indexed queries (the highest rowids of append-only tables, the last few deploys,
+ * one flag row), so a change made by another process is seen within one interval.
+ */
+import type { Db } from '../store/open.js';
+
+/** One thing that changed in the store. `at` is ms since epoch (the row's own time). */
+export type StoreChange =
+  | {
+      type: 'fix_state';
+      at: number;
+      eventId: number;
+      fixId: number;
+      from: string | null;
+      to: string;
+      event: string;
+      actor: string;
+      reason: string;
+    }
+  | {
+      type: 'deploy' | 'rollback';
+      at: number;
+      deployId: number;
+      kind: string;
+      status: string;
+      fixId: number | null;
+      fromRelease: string | null;
+      toRelease: string;
+      reason: string | null;
+      actor: string | null;
+    }
+  | {
+      type: 'decision';
+      at: number;
+      decisionId: number;
+      rule: string;
+      outcome: 'fire' | 'suppress';
+      templateId: number | null;
+      reasonCode: string;
+      reason: string;
+    }
+  | { type: 'stop'; at: number; by: string | null; reason: string | null }
+  | { type: 'resume'; at: number }
+  | {
+      type: 'audit';
+      at: number;
+      auditId: number;
+      actor: string;
+      source: string;
+      action: string;
+      target: string | null;
+      outcome: string;
+      detail: string | null;
+    };
+
+/** The `type` of a {@link StoreChange}. */
+export type StoreChangeType = StoreChange['type'];
+
+/** Where the watcher stands: the last row seen of each table. */
+export interface WatchCursor {
+  fixEvents: number;
+  decisions: number;
+  audit: number;
+  /** Deploy id -> last status seen (only recent deploys are tracked). */
+  deploys: Map<number, string>;
+  /** `set_at` of the emergency stop seen last, or null when it was off. */
+  stopSetAt: number | null;
+}
+
+const tableExists = (db: Db, name: string): boolean =>
+  Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
+
+const maxId = (db: Db, table: string): number =>
+  tableExists(db, table) ? (db.prepare(`SELECT COALESCE(MAX(id), 0) AS m FROM ${table}`).get() as { m: number }).m : 0;
+
+const RECENT_DEPLOYS = 20;
+
+interface DeployRowRaw {
+  id: number;
+  kind: string;
+  status: string;
+  fix_id: number | null;
+  from_release: string | null;
+  to_release: string;
+  reason: string | null;
+  actor: string | null;
+  started_at: number;
+  finished_at: number | null;
+  ready_at: number | null;
+}
+
+function recentDeploys(db: Db): DeployRowRaw[] {
+  if (!tableExists(db, 'deploys')) return [];
+  return db
+    .prepare(
+      'SELECT id, kind, status, fix_id, from_release, to_release, reason, actor, started_at, finished_at, ready_at FROM deploys ORDER BY id DESC LIMIT ?',
+    )
+    .all(RECENT_DEPLOYS) as DeployRowRaw[];
+}
+
+function stopFlag(db: Db): { setAt: number; setBy: string | null; reason: string | null } | undefined {
+  if (!tableExists(db, 'flags')) return undefined;
+  return db.prepare("SELECT set_at AS setAt, set_by AS setBy, reason FROM flags WHERE name = 'emergency_stop'").get() as
+    | { setAt: number; setBy: string | null; reason: string | null }
+    | undefined;
+}
+
+/** The cursor at the store's present: a watcher started from it reports only what comes next. */
+export function cursorNow(db: Db): WatchCursor {
+  const deploys = new Map<number, string>();
+  for (const d of recentDeploys(db)) deploys.set(d.id, d.status);
+  return {
+    fixEvents: maxId(db, 'fix_events'),
+    decisions: maxId(db, 'decisions'),
+    audit: maxId(db, 'audit'),
+    deploys,
+    stopSetAt: stopFlag(db)?.setAt ?? null,
+  };
+}
+
+/**
+ * Everything that changed since `cursor`, oldest first within each kind; advances `cursor`.
+ * At most `limit` rows per table per call (the rest comes on the next call).
+ */
+export function changesSince(db: Db, cursor: WatchCursor, limit = 500): StoreChange[] {
+  const out: StoreChange[] = [];
+  if (tableExists(db, 'fix_events')) {
+    const rows = db
+      .prepare(
+        'SELECT id, fix_id, ts, from_state, to_state, event, actor, reason FROM fix_events WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(cursor.fixEvents, limit) as Array<{
+      id: number;
+      fix_id: number;
+      ts: number;
+      from_state: string | null;
+      to_state: string;
+      event: string;
+      actor: string;
+      reason: string;
+    }>;
+    for (const r of rows) {
+      out.push({
+        type: 'fix_state',
+        at: r.ts,
+        eventId: r.id,
+        fixId: r.fix_id,
+        from: r.from_state,
+        to: r.to_state,
+        event: r.event,
+        actor: r.actor,
+        reason: r.reason,
+      });
+      cursor.fixEvents = r.id;
+    }
+  }
+  const deploys = recentDeploys(db).reverse();
+  for (const d of deploys) {
+    if (cursor.deploys.get(d.id) === d.status) continue;
+    cursor.deploys.set(d.id, d.status);
+    const isRollback = d.kind === 'rollback' || d.status === 'rolled_back';
+    out.push({
+      type: isRollback ? 'rollback' : 'deploy',
+      at: d.finished_at ?? d.ready_at ?? d.started_at,
+      deployId: d.id,
+      kind: d.kind,
+      status: d.status,
+      fixId: d.fix_id,
+      fromRelease: d.from_release,
+      toRelease: d.to_release,
+      reason: d.reason,
+      actor: d.actor,
+    });
+  }
+  if (cursor.deploys.size > RECENT_DEPLOYS * 2) {
+    const keep = new Set(deploys.map((d) => d.id));
+    for (const id of cursor.deploys.keys()) if (!keep.has(id)) cursor.deploys.delete(id);
+  }
+  if (tableExists(db, 'decisions')) {
+    const rows = db
+      .prepare(
+        'SELECT id, at, rule, outcome, template_id, reason_code, reason FROM decisions WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(cursor.decisions, limit) as Array<{
+      id: number;
+      at: number;
+      rule: string;
+      outcome: 'fire' | 'suppress';
+      template_id: number | null;
+      reason_code: string;
+      reason: string;
+    }>;
+    for (const r of rows) {
+      out.push({
+        type: 'decision',
+        at: r.at,
+        decisionId: r.id,
+        rule: r.rule,
+        outcome: r.outcome,
+        templateId: r.template_id,
+        reasonCode: r.reason_code,
+        reason: r.reason,
+      });
+      cursor.decisions = r.id;
+    }
+  }
+  const flag = stopFlag(db);
+  if (flag && flag.setAt !== cursor.stopSetAt) {
+    // A resume and a new stop between two polls: the stop that holds now is what matters.
+    out.push({ type: 'stop', at: flag.setAt, by: flag.setBy, reason: flag.reason });
+    cursor.stopSetAt = flag.setAt;
+  } else if (!flag && cursor.stopSetAt !== null) {
+    out.push({ type: 'resume', at: Date.now() });
+    cursor.stopSetAt = null;
+  }
+  if (tableExists(db, 'audit')) {
+    const rows = db
+      .prepare(
+        'SELECT id, ts, actor, source, action, target, outcome, detail FROM audit WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(cursor.audit, limit) as Array<{
+      id: number;
+      ts: number;
+      actor: string;
+      source: string;
+      action: string;
+      target: string | null;
+      outcome: string;
+      detail: string | null;
+    }>;
+    for (const r of rows) {
+      out.push({
+        type: 'audit',
+        at: r.ts,
+        auditId: r.id,
+        actor: r.actor,
+        source: r.source,
+        action: r.action,
+        target: r.target,
+        outcome: r.outcome,
+        detail: r.detail,
+      });
+      cursor.audit = r.id;
+    }
+  }
+  return out;
+}
+
+/** Options of {@link watchStore}. */
+export interface WatchStoreOptions {
+  /** Poll interval, ms. Default 250 (a change is reported well within a second). */
+  intervalMs?: number;
+  /** Start here instead of the store's present. */
+  cursor?: WatchCursor;
+  onError?: (error: unknown) => void;
+}
+
+/** A running watcher. */
+export interface StoreWatcher {
+  /** Add a listener; returns the function that removes it. */
+  subscribe(listener: (change: StoreChange) => void): () => void;
+  /** Check now (tests, and after an action the caller knows changed the store). */
+  poll(): void;
+  close(): void;
+}
+
+/**
+ * Poll `db` for changes and hand each to the listeners, in order. A listener that throws does
+ * not stop the others (its error goes to `onError`).
+ */
+export function watchStore(db: Db, options: WatchStoreOptions = {}): StoreWatcher {
+  const cursor = options.cursor ?? cursorNow(db);
+  const listeners = new Set<(change: StoreChange) => void>();
+  const report = options.onError ?? ((e: unknown) => process.emitWarning(String(e), 'DancerWatch'));
+  let closed = false;
+  const poll = () => {
+    if (closed || !db.open) return;
+    let changes: StoreChange[];
+    try {
+      changes = changesSince(db, cursor);
+    } catch (error) {
+      report(error);
+      return;
+    }
+    for (const change of changes) {
+      for (const listener of [...listeners]) {
+        try {
+          listener(change);
+        } catch (error) {
+          report(error);
+        }
+      }
+    }
+  };
+  const timer = setInterval(poll, options.intervalMs ?? 250);
+  timer.unref();
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    poll,
+    close() {
+      closed = true;
+      clearInterval(timer);
+      listeners.clear();
+    },
+  };
+}
