@@ -51,6 +51,7 @@ export const ERROR_CODES = {
     'In socket mode the worker bound the port itself (EADDRINUSE): use mode: port, or take the socket with dancer/listen.',
   DANCER_DEPLOY_FAILED: 'A deploy or release build failed.',
   DANCER_ROLLBACK_FAILED: 'A rollback could not be completed.',
+  DANCER_SMOKE_FAILED: 'A new release failed readiness or its smoke checks on a private socket; no user saw it.',
   DANCER_SUPERVISOR_UNREACHABLE: 'No running supervisor answers on the control socket.',
   DANCER_SUPERVISOR_RUNNING: 'A supervisor is already running for this service.',
   DANCER_EMERGENCY_STOP: 'Refused: the emergency stop is engaged.',

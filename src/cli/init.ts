@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
+import { observedAnswers, proposeSmoke, smokeYaml } from '../supervise/smoke-proposal.js';
 import { systemdUnit } from '../supervise/systemd.js';
 import { withConfigOption } from './common.js';
 import { detectProject, type ProjectPlan } from './init-detect.js';
@@ -72,7 +73,9 @@ async function initConfig(opts: InitOptions): Promise<void> {
     ...(opts.start ? { start: opts.start } : {}),
     ...(opts.port !== undefined && detected.listen !== 'none' ? { port: parsePort(opts.port) } : {}),
   };
-  const yaml = renderDancerYaml(plan) + sandboxUserStep(opts);
+  // Smoke requests proposed from what the service answered so far (when a store exists).
+  const smoke = smokeYaml(proposeSmoke(observedAnswers(path.join(path.dirname(file), '.dancer/dancer.db'))));
+  const yaml = renderDancerYaml(plan).replace('\nstore:', `\n${smoke}store:`) + sandboxUserStep(opts);
   let write = opts.yes === true;
   if (!write) {
     if (!opts.json) showPlan(plan, file);

@@ -27,6 +27,7 @@ import { LEVELS, type LevelName, levelName } from '../store/records.js';
 import { parseTimeArg } from '../store/time.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { type Colors, makeColors, printJson, renderTable } from './output.js';
+import { type RetryOptions, retryPatternCommand } from './patterns-retry.js';
 
 const BARS = '▁▂▃▄▅▆▇█';
 
@@ -438,4 +439,10 @@ Every command takes --db FILE, --config FILE and --json. See docs/patterns-trigg
   common(patterns.command('unignore <id>').description('Watch an ignored pattern again.')).action(
     (id: string, options: ListOptions) => ignoreCommand(id, false, options),
   );
+  common(
+    patterns
+      .command('retry <id>')
+      .description('Reopen a pattern escalated after too many fix attempts: fixes may be tried again.')
+      .option('--reason <text>', 'why (kept with the pattern)'),
+  ).action((id: string, options: RetryOptions) => retryPatternCommand(id, options));
 }

@@ -4,12 +4,14 @@ import { withConfigOption } from './common.js';
 import { printJson, progress } from './output.js';
 import { ask, supervisedService } from './supervise-common.js';
 
-/** `dancer rollback`: back to the previous release, no rebuild. */
+/** `dancer rollback [--reason]`: back to the last good release (no build), then the revert is recorded in git. */
 export function register(program: Command): void {
   withConfigOption(
     program
       .command('rollback')
-      .description('Start the previous release with the same zero-downtime handoff (no rebuild) and record why.'),
+      .description(
+        'Hand off to the last good release (zero-downtime, no build), then record the revert in git and the fix rolled_back, as an automatic rollback does.',
+      ),
   )
     .option('--reason <text>', 'why (stored with the rollback)', 'manual')
     .option('--json', 'print the result as JSON')
@@ -22,6 +24,9 @@ export function register(program: Command): void {
         10 * 60_000,
       )) as RollbackOutcome;
       if (opts.json) printJson(result);
-      else progress(`rolled back to ${result.to.slice(0, 12)}: serving in ${result.readyMs} ms`);
+      else
+        progress(
+          `rolled back to ${result.to.slice(0, 12)}: serving ${result.readyMs} ms after the decision${result.fixId !== undefined ? `; fix ${result.fixId} is being recorded rolled_back (revert on main)` : ''}`,
+        );
     });
 }

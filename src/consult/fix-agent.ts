@@ -27,6 +27,16 @@ export interface FixBriefLike {
         retryReason?: string | undefined;
       }
     | undefined;
+  /** Every earlier attempt at the pattern: its change (diff summary) and why it ended (rolled back because...). */
+  earlierAttempts?:
+    | Array<{
+        fixId: number;
+        state: string;
+        summary?: string | undefined;
+        diffSummary?: string | undefined;
+        why?: string | undefined;
+      }>
+    | undefined;
   resumed?: boolean | undefined;
 }
 
@@ -93,6 +103,18 @@ export function fixContext(brief: FixBriefLike, repair: RepairLike | undefined, 
         boundary,
         'previous-attempt',
       ),
+    );
+  }
+  if (brief.earlierAttempts?.length) {
+    const text = brief.earlierAttempts
+      .map(
+        (a) =>
+          `fix #${a.fixId} (${a.state}): ${a.summary ?? 'no summary'}\n  why it ended: ${a.why ?? 'unknown'}${a.diffSummary ? `\n  its diff:\n${a.diffSummary.replace(/^/gm, '    ')}` : ''}`,
+      )
+      .join('\n');
+    lines.push(
+      `Earlier attempts at this pattern (a diff identical to a rolled-back one is refused; find a different, correct change):`,
+      quoteUntrusted(text, boundary, 'earlier-attempts'),
     );
   }
   if (brief.resumed)

@@ -3,6 +3,21 @@
  * the demo) import. Worktrees and branches, the gate, the policy, the persisted state machine,
  * merge and revert, the changelog.
  */
+
+export {
+  type Attempt,
+  type AttemptDecision,
+  type AttemptLimits,
+  addHold,
+  attemptsFor,
+  decideAttempt,
+  type EarlierAttempt,
+  earlierAttempts,
+  holdsFor,
+  isEscalated,
+  type PatternHolds,
+  reopenPattern,
+} from './attempts.js';
 export {
   buildChangelog,
   type ChangelogItem,

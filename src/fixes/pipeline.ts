@@ -6,119 +6,58 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
+import type { PolicyConfig } from '../config/schema/fixes.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import { reclaimTree, type Sandbox } from '../sandbox/index.js';
-import type { Db } from '../store/open.js';
+import { reclaimTree } from '../sandbox/index.js';
+import { earlierAttempts, recordFixDiff, rolledBackWithPatch } from './attempts.js';
 import { parseDiff } from './diff.js';
 import { findRegressionTests, type GateStepOutcome, runGate } from './gate.js';
 import { gateFilesAt } from './gate-sandbox.js';
-import { authorEnv, git, gitOut } from './git.js';
+import { git, gitOut } from './git.js';
 import { patternErrorOf } from './honesty-step.js';
+import { formatMs, merge } from './merge.js';
 import { type ChangelogEntry, formatCommitMessage } from './message.js';
-import { beforeTagName, fixBranchName, rollbackBranchName, worktreeFolderName } from './names.js';
+import { env, mainBranchOf, move, now, type PipelineDeps, request } from './pipeline-common.js';
+import { rollbackFix } from './rollback.js';
+
+export { approveFix, mergeMessage, rejectFix } from './merge.js';
+
+export type { PipelineDeps } from './pipeline-common.js';
+export { type RollbackOptions, rollbackFix } from './rollback.js';
+
+import { fixBranchName, worktreeFolderName } from './names.js';
 import { checkPolicy, formatViolations, type PolicyResult, protectedGlobs } from './policy.js';
 import {
-  applyEvent,
   createFix,
   type FixRecord,
   type FixUpdate,
-  gateSteps,
   getFix,
   listFixes,
   markRetryTaken,
   pendingRetries,
   recordGateStep,
-  type Transition,
   updateFix,
 } from './records.js';
 import {
-  assertMergeable,
   branchExists,
   changedFiles,
   commitAll,
-  createTag,
   createWorktree,
-  currentBranch,
   deleteBranch,
   diffBetween,
   excludeDancerPaths,
   fileAt,
-  findMergeOf,
   hasChanges,
-  mergeNoFf,
   removeWorktree,
-  revertMerge,
   revParse,
-  tagExists,
 } from './repo.js';
 import { type Actor, type FixState, humanActor, isTerminal, OPEN_STATES } from './state.js';
-import type {
-  AgentOutcome,
-  DeployFn,
-  DeployRequest,
-  FixBrief,
-  FixTrigger,
-  ObserveFn,
-  RepairContext,
-  RunAgent,
-} from './types.js';
-
-/** Everything the pipeline needs, injected. */
-export interface PipelineDeps {
-  db: Db;
-  /** The service repository's main working tree. */
-  repo: string;
-  /** Folder the fix worktrees go under (see `defaultWorktreeBase`). */
-  worktreeBase: string;
-  fixes: FixesConfig;
-  policy: PolicyConfig;
-  /** Runs the consultation in the worktree (consult's runner, or a fake in tests). */
-  runAgent: RunAgent;
-  /** Deploys a merged commit. Without it the pipeline stops at `approved`. */
-  deploy?: DeployFn | undefined;
-  /** The observation window. Without it a live deploy is confirmed at once. */
-  observe?: ObserveFn | undefined;
-  /** The deployed commit fixes start from. Default: the tip of the main branch. */
-  deployedCommit?: (() => string | Promise<string>) | undefined;
-  /** Folder whose node_modules the gate may reuse. Default: the main working tree. */
-  dependenciesFrom?: string | undefined;
-  /** Repository-relative path of dancer.yaml when it lives in the repository (always protected). */
-  configPath?: string | undefined;
-  clock?: (() => number) | undefined;
-  /** Emergency stop / shutdown: the pipeline stops between steps and kills running gate steps. */
-  signal?: AbortSignal | undefined;
-  /** Called (and awaited) after every recorded transition. */
-  onTransition?: ((fix: FixRecord, transition: Transition) => void | Promise<void>) | undefined;
-  /** Progress lines (the supervisor logs them). */
-  log?: ((message: string) => void) | undefined;
-  /** Where gate steps run. Default: `fixes.sandbox` resolved at each gate run. */
-  sandbox?: Sandbox | undefined;
-  /** More of Dancer's own paths to hide from gate steps (state folder, config); the store and worktree base always are. */
-  hide?: readonly string[] | undefined;
-}
+import type { AgentOutcome, FixBrief, FixTrigger, RepairContext } from './types.js';
 
 /** Dancer's paths no gate step may see: the store's files, the worktree base, and `deps.hide`. */
 export function dancerPaths(deps: Pick<PipelineDeps, 'db' | 'worktreeBase' | 'hide'>): string[] {
   const db = deps.db.name && deps.db.name !== ':memory:' ? path.resolve(deps.db.name) : undefined;
   return [deps.worktreeBase, ...(db ? [db, `${db}-wal`, `${db}-shm`, `${db}-journal`] : []), ...(deps.hide ?? [])];
-}
-
-const now = (deps: PipelineDeps) => (deps.clock ?? Date.now)();
-
-async function move(deps: PipelineDeps, id: number, t: Transition): Promise<FixRecord> {
-  const fix = applyEvent(deps.db, id, t, now(deps));
-  deps.log?.(`fix ${id}: ${t.event} -> ${fix.state} (${t.actor}): ${t.reason.split('\n')[0]}`);
-  await deps.onTransition?.(fix, t);
-  return fix;
-}
-
-async function mainBranchOf(deps: PipelineDeps): Promise<string> {
-  return deps.fixes.mainBranch ?? currentBranch(deps.repo);
-}
-
-function env(deps: PipelineDeps): Record<string, string> {
-  return authorEnv(deps.fixes.author);
 }
 
 /** A one-paragraph statement of the policy, for the agent's brief. */
@@ -292,6 +231,7 @@ function brief(deps: PipelineDeps, fix: FixRecord, resumed: boolean): FixBrief {
     consultationId: fix.consultationId ?? undefined,
     policySummary: policySummary(deps.policy, deps.configPath),
     previousAttempt,
+    earlierAttempts: earlierAttempts(deps.db, fix.patternId, fix.id),
     resumed,
   };
 }
@@ -417,6 +357,16 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
   await stashInterrupted(dir, `fix ${fix.id} interrupted repair`, deps);
   for (;;) {
     const head = await gitOut(dir, ['rev-parse', 'HEAD']);
+    const same = await duplicateOfRolledBack(deps, fix, head);
+    if (same !== undefined) {
+      return move(deps, fix.id, {
+        event: 'fail',
+        actor: 'policy',
+        reason: `duplicate_of_rolled_back: the diff is identical to fix ${same}, which was rolled back`,
+        fields: { failedStep: 'duplicate_of_rolled_back' },
+        details: { duplicateOf: same },
+      });
+    }
     const policy = await policyFor(deps, fix, head);
     updateFix(
       deps.db,
@@ -535,126 +485,19 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
   }
 }
 
-function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-// --- approval ------------------------------------------------------------------------------------
-
-/** A human approves a fix waiting for approval. */
-export async function approveFix(
-  deps: Pick<PipelineDeps, 'db' | 'clock' | 'onTransition' | 'log'>,
-  id: number,
-  by: string,
-  reason = '',
-) {
-  return move(deps as PipelineDeps, id, {
-    event: 'approve',
-    actor: humanActor(by),
-    reason: reason || `approved by ${by}`,
-    expect: 'awaiting_approval',
-  });
-}
-
-/** A human rejects a fix that has not been deployed. Its worktree and branch are kept (retention). */
-export async function rejectFix(
-  deps: Pick<PipelineDeps, 'db' | 'clock' | 'onTransition' | 'log'>,
-  id: number,
-  by: string,
-  reason: string,
-) {
-  if (!reason.trim()) throw new DancerError('DANCER_USAGE', 'A rejection needs a reason (--reason TEXT)');
-  return move(deps as PipelineDeps, id, { event: 'reject', actor: humanActor(by), reason });
-}
-
-// --- approved: tag and merge ---------------------------------------------------------------------
-
-async function uniqueTag(repo: string, at: number): Promise<string> {
-  for (let attempt = 1; ; attempt++) {
-    const name = beforeTagName(at, attempt);
-    if (!(await tagExists(repo, name))) return name;
-  }
-}
-
-function testedText(deps: PipelineDeps, fix: FixRecord): string {
-  const steps = gateSteps(deps.db, fix.id).filter((s) => s.round === fix.repairRounds);
-  const parts = steps
-    .filter((s) => !s.name.startsWith('regression:'))
-    .map((s) => (s.note ? `${s.name} ${s.note}` : `${s.name} passed (${formatMs(s.durationMs)})`));
-  if (steps.some((s) => s.name === 'regression:base') && fix.regressionTest) {
-    parts.push(
-      `the regression test ${fix.regressionTest} fails on the base commit ${fix.baseCommit?.slice(0, 12)} and passes with the fix`,
-    );
-  }
-  const rounds =
-    fix.repairRounds > 0 ? ` after ${fix.repairRounds} repair round${fix.repairRounds === 1 ? '' : 's'}` : '';
-  return `The gate passed${rounds}: ${parts.join('; ') || 'no steps configured'}.`;
-}
-
-/** The merge commit message of a fix: the changelog entry and the trailers. */
-export function mergeMessage(deps: PipelineDeps, fix: FixRecord, approvedBy: string): string {
-  return formatCommitMessage(
-    {
-      title: `Dancer fix ${fix.id}: ${fix.summary ?? `pattern ${fix.patternId}`}`,
-      problem: [fix.rootCause, fix.analysis, fix.patternText ? `Pattern: ${fix.patternText}` : '']
-        .filter(Boolean)
-        .join('\n\n'),
-      change: `${fix.summary ?? ''} (${fix.filesChanged ?? '?'} file(s), ${fix.linesChanged ?? '?'} line(s); risk ${fix.risk ?? 'unknown'}; approved by ${approvedBy}; branch ${fix.branch})`,
-      testing: testedText(deps, fix),
-    },
-    { fixId: fix.id, patternId: fix.patternId, consultationId: fix.consultationId ?? undefined, costUsd: fix.costUsd },
-  );
-}
-
-function approverOf(deps: PipelineDeps, id: number): string {
-  const row = deps.db
-    .prepare("SELECT actor FROM fix_events WHERE fix_id = ? AND event = 'approve' ORDER BY id DESC LIMIT 1")
-    .get(id) as { actor: string } | undefined;
-  return row ? row.actor.replace(/^human:/, '') : 'unknown';
-}
-
-async function merge(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
-  const main = await mainBranchOf(deps);
-  const head = fix.headCommit as string;
-  let mergeCommit = fix.mergeCommit ?? (await findMergeOf(deps.repo, main, head));
-  let tag = fix.beforeTag;
-  if (!mergeCommit) {
-    await assertMergeable(deps.repo, main);
-    tag = await uniqueTag(deps.repo, now(deps));
-    await createTag(deps.repo, tag, main, `Before merging dancer fix ${fix.id} (${fix.branch})`, env(deps));
-    updateFix(deps.db, fix.id, { beforeTag: tag }, now(deps));
-    try {
-      mergeCommit = await mergeNoFf(
-        deps.repo,
-        fix.branch as string,
-        mergeMessage(deps, fix, approverOf(deps, fix.id)),
-        env(deps),
-      );
-    } catch (error) {
-      if (!isDancerError(error, 'DANCER_GIT_CONFLICT')) throw error;
-      return move(deps, fix.id, {
-        event: 'fail',
-        actor: 'git',
-        reason: `${error.message}; the main branch moved since the fix started: retry it`,
-        fields: { failedStep: 'merge' },
-        details: error.details,
-      });
-    }
-  }
-  if (fix.worktree) await removeWorktree(deps.repo, fix.worktree);
-  return move(deps, fix.id, {
-    event: 'deploy',
-    actor: 'git',
-    reason: `merged ${fix.branch} into ${main} as ${mergeCommit.slice(0, 12)} (main tagged ${tag ?? '?'} before)`,
-    fields: { mergeCommit, beforeTag: tag, worktree: null },
-  });
+/** Record the fix's diff (patch id, stat) and return a rolled-back fix with the same diff, if any. */
+async function duplicateOfRolledBack(deps: PipelineDeps, fix: FixRecord, head: string): Promise<number | undefined> {
+  const base = fix.baseCommit as string;
+  const diff = await diffBetween(deps.repo, base, head);
+  if (diff.trim() === '') return undefined;
+  const patchId = (await git(deps.repo, ['patch-id', '--stable'], { input: diff })).stdout.trim().split(/\s+/)[0];
+  if (!patchId) return undefined;
+  const stat = (await git(deps.repo, ['diff', '--stat', base, head])).stdout.trim();
+  recordFixDiff(deps.db, fix.id, patchId, stat);
+  return rolledBackWithPatch(deps.db, patchId, fix.id);
 }
 
 // --- deploying and observing ---------------------------------------------------------------------
-
-function request(fix: FixRecord, kind: DeployRequest['kind'], commit: string, signal?: AbortSignal): DeployRequest {
-  return { kind, fixId: fix.id, commit, patternId: fix.patternId, signal };
-}
 
 async function deploy(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
   if (fix.rollbackBranch)
@@ -688,115 +531,6 @@ async function observe(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
     });
   }
   return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: verdict.reason });
-}
-
-// --- rollback ------------------------------------------------------------------------------------
-
-/** Options for {@link rollbackFix}. */
-export interface RollbackOptions {
-  actor: Actor;
-  reason: string;
-  /** Deploy the revert through `deps.deploy` (default true; false when the supervisor already restored the previous release). */
-  redeploy?: boolean;
-}
-
-/**
- * Roll a merged fix back without rewriting history: `git revert -m 1` of its merge on a
- * `dancer/rollback-<UTC yyyymmdd-hhmm>` branch, merged into main with `--no-ff` (main tagged
- * before), the reason in the message; then deploy the result and record `rolled_back`.
- *
- * @throws {DancerError} `DANCER_ROLLBACK_FAILED` when the revert does not apply or main is not
- * mergeable; the fix keeps its state, and the reason is in the error.
- */
-export async function rollbackFix(deps: PipelineDeps, id: number, options: RollbackOptions): Promise<FixRecord> {
-  let fix = getFix(deps.db, id);
-  if (!['deploying', 'observing', 'deployed'].includes(fix.state) || !fix.mergeCommit) {
-    throw new DancerError(
-      'DANCER_ILLEGAL_TRANSITION',
-      `Fix ${id} is ${fix.state}; only a merged fix can be rolled back`,
-      {
-        details: { id, state: fix.state },
-      },
-    );
-  }
-  const main = await mainBranchOf(deps);
-  try {
-    if (!fix.rollbackCommit) {
-      let branch = fix.rollbackBranch;
-      if (!branch) {
-        for (let attempt = 1; ; attempt++) {
-          branch = rollbackBranchName(now(deps), attempt);
-          if (!(await branchExists(deps.repo, branch))) break;
-        }
-        updateFix(deps.db, id, { rollbackBranch: branch, reason: options.reason }, now(deps));
-      }
-      branch = branch as string;
-      const dir = path.join(deps.worktreeBase, worktreeFolderName(branch));
-      const message = formatCommitMessage(
-        {
-          title: `Roll back dancer fix ${id}: ${fix.summary ?? `pattern ${fix.patternId}`}`,
-          problem: `Rolled back by ${options.actor.replace(/^human:/, '')}: ${options.reason}`,
-          change: `Reverts merge ${fix.mergeCommit.slice(0, 12)} (branch ${fix.branch}) against its first parent.`,
-          testing: 'A revert restores the tree of the commit before the merge.',
-        },
-        {
-          fixId: id,
-          patternId: fix.patternId,
-          consultationId: fix.consultationId ?? undefined,
-          costUsd: 0,
-          rollbackOf: id,
-        },
-      );
-      let rollbackMerge = await findMergeOf(deps.repo, main, (await revIfExists(deps.repo, branch)) ?? '-');
-      if (!rollbackMerge) {
-        await assertMergeable(deps.repo, main);
-        if (!(await branchExists(deps.repo, branch))) {
-          if (existsSync(dir)) await removeWorktree(deps.repo, dir);
-          await createWorktree(deps.repo, { branch, dir, base: main });
-          await revertMerge(dir, fix.mergeCommit, message, env(deps));
-        } else if (
-          existsSync(dir) &&
-          (await gitOut(dir, ['rev-parse', 'HEAD'])) === (await revParse(deps.repo, main))
-        ) {
-          await revertMerge(dir, fix.mergeCommit, message, env(deps));
-        }
-        const tag = await uniqueTag(deps.repo, now(deps));
-        await createTag(deps.repo, tag, main, `Before rolling back dancer fix ${id}`, env(deps));
-        rollbackMerge = await mergeNoFf(deps.repo, branch, message, env(deps));
-      }
-      if (existsSync(dir)) await removeWorktree(deps.repo, dir);
-      updateFix(deps.db, id, { rollbackCommit: rollbackMerge }, now(deps));
-      fix = getFix(deps.db, id);
-    }
-  } catch (error) {
-    throw new DancerError('DANCER_ROLLBACK_FAILED', `Rolling back fix ${id} failed: ${errorMessage(error)}`, {
-      cause: error,
-      details: { id, ...(isDancerError(error) ? { code: error.code, ...error.details } : {}) },
-    });
-  }
-  if ((options.redeploy ?? true) && deps.deploy) {
-    const result = await deps.deploy(request(fix, 'rollback', fix.rollbackCommit as string, deps.signal));
-    if (!result.ok) {
-      throw new DancerError(
-        'DANCER_ROLLBACK_FAILED',
-        `The rollback of fix ${id} is merged but its deploy failed: ${result.reason}`,
-        {
-          details: { id, commit: fix.rollbackCommit },
-        },
-      );
-    }
-  }
-  return move(deps, id, {
-    event: 'rollback',
-    actor: options.actor,
-    reason: options.reason,
-    details: { rollbackCommit: fix.rollbackCommit, rollbackBranch: fix.rollbackBranch },
-  });
-}
-
-async function revIfExists(repo: string, branch: string): Promise<string | undefined> {
-  const r = await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
-  return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
 // --- retries and retention -----------------------------------------------------------------------

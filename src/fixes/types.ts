@@ -45,6 +45,16 @@ export interface FixBrief {
         retryReason?: string | undefined;
       }
     | undefined;
+  /** Every earlier attempt at the pattern: its change (diff summary) and why it ended (rolled back because...). */
+  earlierAttempts?:
+    | Array<{
+        fixId: number;
+        state: string;
+        summary?: string | undefined;
+        diffSummary?: string | undefined;
+        why?: string | undefined;
+      }>
+    | undefined;
   /** Set when a run was interrupted (a restart) and this is a second try in the same worktree. */
   resumed?: boolean | undefined;
 }

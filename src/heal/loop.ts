@@ -30,12 +30,15 @@ import type { NotifyHub } from '../notify/events.js';
 import { createFixFeed, patternInfoFor } from '../notify/feed.js';
 import { createLiveActions, type LiveActions, watchEmergencyStop } from '../notify/live-actions.js';
 import type { TriggerEvent } from '../patterns/detector.js';
+import { addCodeRoots } from '../patterns/index.js';
 import { setTemplateStatus } from '../patterns/pattern-queries.js';
 import { emergencyStop } from '../supervise/emergency.js';
 import { fixDeployFunctions } from '../supervise/fix-deploy.js';
 import { supervisorPaths } from '../supervise/paths.js';
 import type { RunningService } from '../supervise/run-service.js';
 import { type TemplateLike, templateStatusAfter, triggerToFixTrigger } from './decide.js';
+import { startRollbackRecorder } from './rollback-recorder.js';
+import { gateTrigger } from './trigger-gate.js';
 
 /** Options of {@link startHealingLoop}. */
 export interface HealingLoopOptions {
@@ -84,6 +87,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   const configPath = loaded.file ? relativeInside(repo, loaded.file) : undefined;
   const stateDir = supervisorPaths(loaded).stateDir;
   const deployFns = fixDeployFunctions(running.supervisor);
+  addCodeRoots({ roots: [repo], containers: [resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)] });
 
   let controller = new AbortController();
   let stopped = false;
@@ -178,7 +182,9 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
     };
   };
 
+  const recorder = startRollbackRecorder({ supervisor: running.supervisor, deps: makeDeps, log });
   const actions = createLiveActions({
+    recordRollback: (outcome) => recorder.record(outcome),
     db,
     supervisor: running.supervisor,
     pipeline: makeDeps,
@@ -251,6 +257,26 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       hashText,
     );
     enqueue(`trigger ${trigger.id}`, async () => {
+      const gate = gateTrigger(db, {
+        patternId: fixTrigger.patternId,
+        templateId: trigger.templateId,
+        now: now(),
+        limits: config.fixes,
+      });
+      if (gate.kind === 'skip') {
+        log(`no consultation: ${gate.reason}`);
+        if (gate.escalated) {
+          options.hub?.publish({
+            type: 'failure',
+            at: now(),
+            component: 'healing loop',
+            message: gate.reason,
+            code: 'pattern_escalated',
+          });
+        }
+        running.detector?.complete(trigger.id);
+        return;
+      }
       try {
         log(`consulting on pattern ${fixTrigger.patternId}: ${trigger.reason}`);
         const fix = await startFix(makeDeps(), fixTrigger, { actor: 'detector' });
@@ -303,6 +329,8 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
 
   if (!isStopped()) {
     enqueue('resume', async () => {
+      const recorded = await recorder.resume();
+      if (recorded.length > 0) log(`recorded ${recorded.length} rollback(s) decided before a restart`);
       const resumed = await resumePipeline(makeDeps());
       if (resumed.length > 0) log(`resumed ${resumed.length} fix(es) after a restart`);
     });
@@ -327,6 +355,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       controller.abort(new Error('shutdown'));
       await queue;
       await actions.settled();
+      await recorder.stop();
     },
   };
 }

@@ -59,6 +59,8 @@ export interface BotActions {
   reject(id: number, by: string, reason: string): ActionResult | Promise<ActionResult>;
   /** Roll back fix `id`, or the current release when `id` is undefined. */
   rollback(id: number | undefined, by: string): ActionResult | Promise<ActionResult>;
+  /** Reopen a pattern the healing loop escalated (optional: without it `retry` is refused). */
+  retryPattern?(pattern: string, by: string): ActionResult | Promise<ActionResult>;
   /**
    * Engage the emergency stop: persist the flag, abort a running consultation, halt the fix
    * pipeline and bring a deploy in progress to a safe state. Must take effect at once; may

@@ -11,6 +11,7 @@
 import type { ConsultConfig } from '../config/schema/consult.js';
 import { hasConsultTables, spendSince } from '../consult/store.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
+import { reopenPattern } from '../fixes/index.js';
 import { advanceFix, approveFix, type PipelineDeps, rejectFix, rollbackFix } from '../fixes/pipeline.js';
 import { type FixRecord, getFix, listFixes } from '../fixes/records.js';
 import type { FixState } from '../fixes/state.js';
@@ -18,7 +19,7 @@ import { listTemplates } from '../patterns/pattern-queries.js';
 import type { Db } from '../store/open.js';
 import { clearEmergencyStop, emergencyStop, refuseWhileStopped, setEmergencyStop } from '../supervise/emergency.js';
 import { SuperviseStore } from '../supervise/state-store.js';
-import { type StatusReport, type Supervisor, statusFromStore } from '../supervise/supervisor.js';
+import { type RollbackOutcome, type StatusReport, type Supervisor, statusFromStore } from '../supervise/supervisor.js';
 import type { ActionResult, BotActions, BudgetInfo, StatusInfo, StopResult } from './actions.js';
 import type { DigestInfo, FixInfo, PatternInfo } from './events.js';
 import { fixDiff, fixInfoFromRecord, patternInfoFor } from './feed.js';
@@ -43,6 +44,8 @@ export interface LiveActionsOptions {
   consult?: Pick<ConsultConfig, 'mode' | 'budget' | 'routine' | 'urgent'> | undefined;
   /** Errors of work the actions start in the background (advancing an approved fix). */
   onBackgroundError?: ((error: unknown, context: string) => void) | undefined;
+  /** Records a rollback the supervisor made (the healing loop's recorder: revert, fix state, notifications). */
+  recordRollback?: ((outcome: RollbackOutcome) => Promise<unknown>) | undefined;
   /** How long `stop` waits for a deploy being built or handed off to settle (default 10 min). */
   stopSettleTimeoutMs?: number | undefined;
   now?: (() => number) | undefined;
@@ -241,65 +244,66 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
   };
 
   /**
-   * Roll back the fix whose deploy is in its observation window. When our own advance of it will
-   * record the rollback (a manual rollback, pipeline not halted), the supervisor rolls back and
-   * the pipeline records it and deploys the revert. Otherwise (emergency stop, or nobody advances
-   * it) the revert is merged on main first, without a deploy, and then the supervisor hands back
-   * to the previous release: a first release served from the working tree then runs the reverted
-   * code, and main matches what runs.
+   * The one rollback path: the supervisor hands off to the last good release (no build), then
+   * the rollback is recorded (revert merged on main, fix `rolled_back`, notifications) by the
+   * healing loop's recorder, or here when no loop runs.
    */
-  const rollbackObserved = async (fix: FixRecord, by: string, reason: string, halted: boolean): Promise<string> => {
+  const rollbackServing = async (by: string, reason: string): Promise<string> => {
     const sup = options.supervisor as Supervisor;
-    const d = deps();
-    const running = inFlight.get(fix.id);
-    const notes: string[] = [];
-    if (d && (halted || !running)) {
+    const outcome = await sup.rollback({ reason, actor: by });
+    let note = '';
+    if (outcome.fixId !== undefined) {
       try {
-        await rollbackFix({ ...d, signal: undefined }, fix.id, {
-          actor: `human:${humanName(by)}`,
-          reason,
-          redeploy: false,
-        });
+        const d = deps();
+        if (options.recordRollback) await options.recordRollback(outcome);
+        else if (d) {
+          await rollbackFix({ ...d, signal: undefined }, outcome.fixId, { actor: `human:${humanName(by)}`, reason });
+        }
+        note = `; fix ${outcome.fixId} recorded rolled_back, its revert merged`;
       } catch (error) {
-        notes.push(`; recording the rollback of fix ${fix.id} failed: ${errorMessage(error)}`);
+        note = `; recording the rollback of fix ${outcome.fixId} failed: ${errorMessage(error)}`;
       }
     }
-    const outcome = await sup.rollback({ reason, actor: by });
-    if (running) await running.catch(() => undefined);
-    return `deploy of fix ${fix.id} rolled back to ${shortRelease(outcome.to)} in ${outcome.readyMs} ms${notes.join('')}`;
+    const what = outcome.fixId !== undefined ? `deploy of fix ${outcome.fixId}` : 'release';
+    return `${what} rolled back to ${shortRelease(outcome.to)} in ${outcome.readyMs} ms${note}`;
   };
 
-  const observedFix = (): FixRecord | undefined => {
+  /** True when fix `id`'s release is the one serving (its rollback is a handoff back). */
+  const servingFix = (id: number): boolean => {
     const sup = options.supervisor;
-    const observing = sup?.status().observing;
-    if (!sup || !observing) return undefined;
-    const row = sup.store.getDeploy(observing.deployId);
-    return row?.fixId != null ? getFix(db, row.fixId) : undefined;
+    if (!sup) return false;
+    const current = sup.status().currentRelease;
+    return sup.store
+      .listDeploys(sup.name, 50)
+      .some((d) => d.kind === 'deploy' && d.fixId === id && d.toRelease === current);
   };
 
   const rollback = async (id: number | undefined, by: string): Promise<ActionResult> => {
     const reason = `rollback requested by ${humanName(by)}`;
     if (id === undefined) {
-      const sup = options.supervisor;
-      if (!sup) {
+      if (!options.supervisor) {
         throw new DancerError('DANCER_SUPERVISOR_UNREACHABLE', 'No supervisor runs here; use dancer rollback.');
       }
-      const fix = observedFix();
-      if (fix) return { message: `Rolled back: ${await rollbackObserved(fix, by, reason, false)}.` };
-      const outcome = await sup.rollback({ reason, actor: by });
-      return {
-        message: `Rolled back to ${shortRelease(outcome.to)} (from ${shortRelease(outcome.from) ?? 'unknown'}) in ${outcome.readyMs} ms.`,
-      };
+      return { message: `Rolled back: ${await rollbackServing(by, reason)}.` };
     }
     const fix = getFix(db, id);
-    if (fix.state === 'observing' && observedFix()?.id === id) {
-      return { message: `Rolled back: ${await rollbackObserved(fix, by, reason, false)}.` };
+    if (['deploying', 'observing', 'deployed'].includes(fix.state) && servingFix(id)) {
+      return { message: `Rolled back: ${await rollbackServing(by, reason)}.` };
     }
     assertNotStopped(`roll back fix ${id} (it merges a revert and deploys it)`);
     const d = deps();
     if (!d) throw new DancerError('DANCER_USAGE', `Fix ${id} can only be rolled back where the fix pipeline runs.`);
     const after = await rollbackFix(d, id, { actor: `human:${humanName(by)}`, reason });
     return { message: `Fix ${id} rolled back (revert ${shortRelease(after.rollbackCommit) ?? '?'} deployed).` };
+  };
+
+  const retryPattern = (pattern: string, by: string): ActionResult => {
+    const was = reopenPattern(db, pattern, `human:${humanName(by)}`, `reopened on Zulip by ${humanName(by)}`, now());
+    return {
+      message: was
+        ? `Pattern ${pattern} reopened by ${humanName(by)}: the next trigger may start a fix.`
+        : `Pattern ${pattern} was not escalated; its attempt count starts again from now.`,
+    };
   };
 
   const waitForSettledDeploy = async (): Promise<void> => {
@@ -324,12 +328,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
       await waitForSettledDeploy();
       if (sup.status().observing) {
         try {
-          const fix = observedFix();
-          if (fix) effects.push(await rollbackObserved(fix, by, 'emergency stop during the observation window', true));
-          else {
-            const o = await sup.rollback({ reason: 'emergency stop during the observation window', actor: by });
-            effects.push(`deploy in observation rolled back to ${shortRelease(o.to)} in ${o.readyMs} ms`);
-          }
+          effects.push(await rollbackServing(by, 'emergency stop during the observation window'));
         } catch (error) {
           effects.push(`rollback failed (${errorMessage(error)}); the new release keeps serving`);
         }
@@ -442,6 +441,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
     approve,
     reject,
     rollback,
+    retryPattern,
     stop,
     resume,
     budget,

@@ -3,7 +3,8 @@
  * the same pattern only if they were thrown from the same code site. The site is the top few
  * in-application frames (library frames under `node_modules` and Node internals are skipped),
  * each normalised to `file:function` so that an edit elsewhere in the file (which moves line
- * numbers) or a different checkout path does not split a pattern. Pure functions.
+ * numbers) or a different checkout, release folder or fix worktree does not split a pattern.
+ * Pure functions, but for the process-wide list of code roots ({@link addCodeRoots}).
  */
 
 /** One parsed stack frame. */
@@ -62,26 +63,88 @@ export function isInApp(frame: StackFrame): boolean {
 }
 
 /**
- * Normalise a file path so the same code site gives the same string across machines, checkouts
- * and builds: drop `file://`, query strings and hashes, make separators `/`, keep the part from
- * the last `src/`, `lib/`, `dist/`, `app/`, `build/` folder on (else the last two segments), and
- * drop a content hash in a bundled file name (`main.3f2a9c1b.js` → `main.js`).
+ * Where Dancer runs the service's code from: repository roots (the checkout, any `cwd`) and
+ * containers whose every child folder is a root (the release folders, the fix worktrees).
  */
-export function normalizePath(file: string): string {
+export interface CodeRoots {
+  roots: readonly string[];
+  containers: readonly string[];
+}
+
+const registered: { roots: string[]; containers: string[] } = { roots: [], containers: [] };
+
+/**
+ * Tell the fingerprinting where the service's code lives in this process (additive). A frame
+ * under a root, or under a child of a container, is made relative to that root.
+ */
+export function addCodeRoots(add: Partial<CodeRoots>): void {
+  const clean = (d: string) => d.replace(/\\/g, '/').replace(/\/+$/, '');
+  for (const r of add.roots ?? []) if (r && !registered.roots.includes(clean(r))) registered.roots.push(clean(r));
+  for (const c of add.containers ?? [])
+    if (c && !registered.containers.includes(clean(c))) registered.containers.push(clean(c));
+}
+
+/** Forget every registered root (tests). */
+export function clearCodeRoots(): void {
+  registered.roots.length = 0;
+  registered.containers.length = 0;
+}
+
+/** A folder name Dancer gives a release (a commit or tree id) or a fix worktree. */
+const PLACE_SEGMENT = /^(?:[0-9a-f]{40}|[0-9a-f]{64}|(?:fix|rollback)-\d{8}-\d{4}(?:-[a-z0-9]+)*)(?:\.tmp-\d+)?$/;
+
+/**
+ * The path relative to the place Dancer runs the code from, or undefined when it is under none:
+ * the longest registered root or container child, else the last release or fix-worktree folder.
+ */
+export function relativeToCodeRoot(file: string, roots: CodeRoots = registered): string | undefined {
+  let best: string | undefined;
+  const consider = (rest: string) => {
+    if (rest !== '' && (best === undefined || rest.length < best.length)) best = rest;
+  };
+  for (const root of roots.roots) {
+    if (file.startsWith(`${root}/`)) consider(file.slice(root.length + 1));
+  }
+  for (const c of roots.containers) {
+    if (!file.startsWith(`${c}/`)) continue;
+    const rest = file.slice(c.length + 1);
+    const slash = rest.indexOf('/');
+    if (slash > 0) consider(rest.slice(slash + 1));
+  }
+  if (best !== undefined) return best;
+  const parts = file.split('/');
+  for (let i = parts.length - 2; i >= 0; i--) {
+    if (PLACE_SEGMENT.test(parts[i] ?? '')) return parts.slice(i + 1).join('/');
+  }
+  return undefined;
+}
+
+/**
+ * Normalise a file path so the same code site gives the same string across machines, checkouts,
+ * release folders, fix worktrees and builds: drop `file://`, query strings and hashes, make
+ * separators `/`; a path under a place Dancer runs the code from is made relative to that
+ * place's root ({@link relativeToCodeRoot}, at any depth, files at the root included); otherwise
+ * keep the part from the last `src/`, `lib/`, `dist/`, `app/`, `build/` folder on (else the last
+ * two segments). A content hash in a bundled file name is dropped (`main.3f2a9c1b.js` → `main.js`).
+ */
+export function normalizePath(file: string, roots?: CodeRoots): string {
   let f = file
     .replace(/^file:\/\//, '')
     .replace(/[?#].*$/, '')
     .replace(/\\/g, '/');
-  const parts = f.split('/').filter((p) => p !== '');
-  let start = -1;
-  for (let i = parts.length - 2; i >= 0; i--) {
-    if (/^(src|lib|dist|app|build|out|server)$/.test(parts[i] ?? '')) {
-      start = i;
-      break;
+  const relative = relativeToCodeRoot(f, roots);
+  if (relative !== undefined) f = relative;
+  else {
+    const parts = f.split('/').filter((p) => p !== '');
+    let start = -1;
+    for (let i = parts.length - 2; i >= 0; i--) {
+      if (/^(src|lib|dist|app|build|out|server)$/.test(parts[i] ?? '')) {
+        start = i;
+        break;
+      }
     }
+    f = (start >= 0 ? parts.slice(start) : parts.slice(-2)).join('/');
   }
-  const kept = start >= 0 ? parts.slice(start) : parts.slice(-2);
-  f = kept.join('/');
   return f.replace(/\.[0-9a-f]{8,}(\.m?[jt]sx?)$/, '$1');
 }
 

@@ -16,7 +16,14 @@ export { type ActiveConsultation, type Decision, decide, explainDecision, type R
 export { decisionsForTemplate, listDecisions, type StoredDecision } from './decisions-store.js';
 export { Detector, type DetectorEvents, type DetectorOptions, type TriggerEvent } from './detector.js';
 export { createPatternsPipeline, ingestPatternsStages, type PatternsPipeline } from './detector-pipeline.js';
-export { fingerprintFrames, parseFrame, type StackFrame, siteFrames } from './fingerprint.js';
+export {
+  addCodeRoots,
+  type CodeRoots,
+  fingerprintFrames,
+  parseFrame,
+  type StackFrame,
+  siteFrames,
+} from './fingerprint.js';
 export { BUILTIN_MASK_NAMES, type CustomMask, createMasker, type MaskConfig, type Masker, WILDCARD } from './masks.js';
 export {
   type AddOptions,

@@ -23,7 +23,7 @@ export function fixDeployFunctions(supervisor: Supervisor): { deploy: DeployFn; 
           reason: request.kind === 'rollback' ? `revert of fix ${request.fixId}` : `fix ${request.fixId}`,
           noWait: true,
         });
-        deployIds.set(request.fixId, outcome.deployId);
+        if (outcome.deployId > 0) deployIds.set(request.fixId, outcome.deployId);
         return { ok: true };
       } catch (error) {
         return { ok: false, reason: errorMessage(error) };
@@ -32,7 +32,8 @@ export function fixDeployFunctions(supervisor: Supervisor): { deploy: DeployFn; 
     async observe(request) {
       const id =
         deployIds.get(request.fixId) ??
-        supervisor.store.listDeploys(supervisor.status().service, 50).find((d) => d.fixId === request.fixId)?.id;
+        supervisor.store.listDeploys(supervisor.name, 50).find((d) => d.kind === 'deploy' && d.fixId === request.fixId)
+          ?.id;
       if (id === undefined) return { verdict: 'rollback', reason: `no deploy recorded for fix ${request.fixId}` };
       const outcome = await supervisor.observation(id);
       if (outcome.status === 'succeeded' || outcome.status === 'accepted')

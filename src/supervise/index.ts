@@ -4,13 +4,16 @@
  * Prometheus, the control socket, systemd). Other stages import from here only. The app-side
  * helper is `dancer/listen` (./listen.ts), a separate entry.
  */
+export { type Clock, REAL_TIMERS, type Timers } from './clock.js';
 export { type ControlRequest, type ControlResponse, controlRequest, startControlServer } from './control.js';
 export { clearEmergencyStop, emergencyStop, refuseWhileStopped, setEmergencyStop } from './emergency.js';
 export { type FixDeployRequest, fixDeployFunctions } from './fix-deploy.js';
 export { createNotifyReceiver, parseNotify, sdNotify } from './notify.js';
+export { nextObservationStep, type ObservationInput, type ObservationStep } from './observation.js';
 export { newErrorPatterns, periodStats } from './observe.js';
 export { type ServiceConfig, type SupervisorPaths, serviceOf, supervisorPaths } from './paths.js';
-export { buildRelease, resolveCommit, WORKTREE_RELEASE } from './releases.js';
+export { isRolledBackRelease, ReleaseQuality, releasesThatLogged } from './release-quality.js';
+export { buildRelease, resolveCommit, resolveRelease, WORKTREE_RELEASE } from './releases.js';
 export {
   decideRestart,
   NO_RESTARTS,

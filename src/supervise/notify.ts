@@ -143,3 +143,17 @@ export function sdNotify(state: string, env: NodeJS.ProcessEnv = process.env): b
       : undefined;
   return result?.status === 0;
 }
+
+/**
+ * When systemd set WATCHDOG_USEC, ping WATCHDOG=1 (with a STATUS line) at half that period on
+ * `timers`. Returns the interval handle, or undefined when there is no watchdog.
+ */
+export function startWatchdog(
+  timers: { setInterval(fn: () => void, ms: number): unknown },
+  status: () => string,
+): unknown {
+  const usec = Number(process.env.WATCHDOG_USEC);
+  if (!Number.isFinite(usec) || usec <= 0) return undefined;
+  const every = Math.max(1000, usec / 1000 / 2);
+  return timers.setInterval(() => sdNotify(`WATCHDOG=1\nSTATUS=${status()}`), every);
+}

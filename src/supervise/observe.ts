@@ -122,3 +122,35 @@ export function newErrorPatterns(db: Db, from: number, to: number, before = from
   }
   return out;
 }
+
+/**
+ * When the release serving before `before` started serving: the latest handoff (deploy,
+ * rollback, reload) ready before it, or the first record logged in the `lookbackMs` before it,
+ * whichever is later. A baseline only counts time actually served.
+ */
+export function servedSince(db: Db, service: string, before: number, lookbackMs: number): number | undefined {
+  const handoff = (
+    db
+      .prepare('SELECT MAX(ready_at) AS t FROM deploys WHERE service = ? AND ready_at IS NOT NULL AND ready_at < ?')
+      .get(service, before) as { t: number | null }
+  ).t;
+  let first: number | null = null;
+  if (hasTable(db, 'logs')) {
+    first = (
+      db.prepare('SELECT MIN(ts) AS t FROM logs WHERE ts >= ? AND ts < ?').get(before - lookbackMs, before) as {
+        t: number | null;
+      }
+    ).t;
+  }
+  const candidates = [handoff, first].filter((t): t is number => t !== null);
+  return candidates.length > 0 ? Math.max(...candidates) : undefined;
+}
+
+/** When template `templateId` was first seen (the bug's own onset), if known. */
+export function templateOnset(db: Db, templateId: number): number | undefined {
+  if (!hasTable(db, 'templates')) return undefined;
+  const row = db.prepare('SELECT first_seen AS t FROM templates WHERE id = ?').get(templateId) as
+    | { t: number | null }
+    | undefined;
+  return row?.t ?? undefined;
+}

@@ -5,7 +5,7 @@ import { DancerError } from '../errors.js';
 import type { ReleaseRow, SuperviseStore } from './state-store.js';
 import { startScript } from './worker.js';
 
-/** The pseudo-release that runs the working tree as it is (what `dancer run` starts first). */
+/** The pseudo-release that runs the working tree as it is: only for services outside git. */
 export const WORKTREE_RELEASE = 'worktree';
 
 const MARKER = '.dancer-release';
@@ -29,11 +29,37 @@ export function resolveCommit(repo: string | undefined, ref: string): string {
   return sha;
 }
 
+/** A commit and the tree it records: the tree is the release id. */
+export interface ReleaseRef {
+  commit: string;
+  tree: string;
+}
+
+/**
+ * Resolve a git ref to its commit and that commit's tree.
+ *
+ * @throws {DancerError} `DANCER_DEPLOY_FAILED` when the repository or the ref is unknown.
+ */
+export function resolveRelease(repo: string | undefined, ref: string): ReleaseRef {
+  const commit = resolveCommit(repo, ref);
+  const result = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${commit}^{tree}`], {
+    cwd: repo,
+    encoding: 'utf8',
+  });
+  const tree = result.stdout.trim();
+  if (result.status !== 0 || !/^[0-9a-f]{40,64}$/.test(tree)) {
+    throw new DancerError('DANCER_DEPLOY_FAILED', `No tree for commit ${commit} in ${repo}.`, { details: { commit } });
+  }
+  return { commit, tree };
+}
+
 /** Options for {@link buildRelease}. */
 export interface BuildReleaseOptions {
   service: string;
   repo: string;
   commit: string;
+  /** The commit's tree: the release id and folder name (default: the commit, for old callers). */
+  tree?: string | undefined;
   releasesDir: string;
   /** `service.build`, run with /bin/sh in the release directory. */
   build?: string | undefined;
@@ -44,21 +70,23 @@ export interface BuildReleaseOptions {
 }
 
 /**
- * Build `commit` once into `<releasesDir>/<commit>`: `git archive` into a temporary folder,
- * run the build command there, then rename it into place. A release that is already built is
- * reused as is (a rollback is a restart, never a rebuild).
+ * Build `commit` once into `<releasesDir>/<tree>`: `git archive` into a temporary folder, run
+ * the build command there, then rename it into place. A release is keyed by its tree, so one
+ * already built (by this commit or any other with the same tree, a revert among them) is reused
+ * as is: a rollback is a restart, never a rebuild.
  *
  * @throws {DancerError} `DANCER_DEPLOY_FAILED` when extraction or the build fails (the row says why).
  */
 export async function buildRelease(options: BuildReleaseOptions): Promise<ReleaseRow> {
   const { store, service, commit } = options;
-  const dir = path.join(options.releasesDir, commit);
-  const existing = store.getRelease(service, commit);
+  const id = options.tree ?? commit;
+  const dir = path.join(options.releasesDir, id);
+  const existing = store.getRelease(service, id);
   if (existing?.status === 'ready' && existsSync(path.join(existing.dir, MARKER))) return existing;
   const createdAt = Date.now();
   store.putRelease({
     service,
-    id: commit,
+    id,
     commitSha: commit,
     dir,
     status: 'building',
@@ -83,12 +111,12 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
     if (options.build) {
       await run('/bin/sh', ['-c', startScript(options.build, false)], {
         cwd: tmp,
-        env: { ...process.env, ...options.env, DANCER_RELEASE: commit },
+        env: { ...process.env, ...options.env, DANCER_RELEASE: id },
         what: `build "${options.build}"`,
         onOutput: options.onOutput,
       });
     }
-    writeFileSync(path.join(tmp, MARKER), `${JSON.stringify({ commit, builtAt: Date.now() })}\n`);
+    writeFileSync(path.join(tmp, MARKER), `${JSON.stringify({ commit, tree: id, builtAt: Date.now() })}\n`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
   } catch (error) {
@@ -96,7 +124,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
     const message = (error as Error).message;
     store.putRelease({
       service,
-      id: commit,
+      id,
       commitSha: commit,
       dir,
       status: 'failed',
@@ -110,7 +138,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
   }
   const row: ReleaseRow = {
     service,
-    id: commit,
+    id,
     commitSha: commit,
     dir,
     status: 'ready',

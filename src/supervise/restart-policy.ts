@@ -48,3 +48,18 @@ export function decideRestart(history: RestartHistory, now: number, policy: Rest
 export function recentRestarts(history: RestartHistory, now: number, policy: RestartPolicy): number {
   return history.restarts.filter((t) => now - t < policy.withinMs).length;
 }
+
+/** The restart policy from `service.restart`. */
+export function restartPolicyOf(r: {
+  maxRestarts: number;
+  withinSeconds: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+}): RestartPolicy {
+  return {
+    maxRestarts: r.maxRestarts,
+    withinMs: r.withinSeconds * 1000,
+    backoffInitialMs: r.backoffInitialMs,
+    backoffMaxMs: r.backoffMaxMs,
+  };
+}

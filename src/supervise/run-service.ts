@@ -10,7 +10,7 @@ import {
 } from '../capture/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { type DancerError, errorMessage } from '../errors.js';
-import { Detector, minerOptionsFromConfig, minerPlugin, TemplateStore } from '../patterns/index.js';
+import { addCodeRoots, Detector, minerOptionsFromConfig, minerPlugin, TemplateStore } from '../patterns/index.js';
 import { type BatchPlugin, LogWriter } from '../store/log-writer.js';
 import { type Db, openStore } from '../store/open.js';
 import type { LogRecord } from '../store/records.js';
@@ -69,6 +69,8 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   const paths = supervisorPaths(loaded);
   const log = options.log ?? ((m: string) => process.stderr.write(`dancer: ${m}\n`));
   const db = openStore(paths.db);
+  // Stack frames from the checkout, any release folder or fix worktree fingerprint alike.
+  addCodeRoots({ roots: [paths.repo ?? paths.cwd, paths.cwd], containers: [paths.releasesDir] });
   let detector: Detector | undefined;
   const plugins: BatchPlugin[] = [];
   if (options.patterns !== false) {

@@ -13,6 +13,8 @@ export interface PeriodStats {
   errors: number;
   /** Records of the target pattern (the one a fix is meant to remove), when there is one. */
   targetCount?: number | undefined;
+  /** The part of the period in which the target pattern existed (from its onset), ms. Default durationMs. */
+  targetDurationMs?: number | undefined;
   /** p95 of `duration_ms` over records that have it; undefined when none. */
   p95LatencyMs?: number | undefined;
   /** Largest worker RSS sampled, bytes. */
@@ -46,6 +48,52 @@ export interface VerdictThresholds {
   maxExtensions: number;
   /** Crashes in the window that count as a crash loop. */
   crashLoop?: number | undefined;
+  /** Significance of the rate tests (default {@link RATE_ALPHA}). */
+  alpha?: number | undefined;
+}
+
+/** How unlikely a rate increase must be under noise before it rolls back. */
+export const RATE_ALPHA = 0.01;
+
+/** ln(n!) by summation with a cache (n stays small: counts of errors in minutes). */
+const lnFact: number[] = [0];
+function logFactorial(n: number): number {
+  for (let i = lnFact.length; i <= n; i++) lnFact[i] = (lnFact[i - 1] as number) + Math.log(i);
+  return lnFact[n] as number;
+}
+
+/** P(X >= k) for X ~ Binomial(n, p). */
+export function binomialTail(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  let sum = 0;
+  const lp = Math.log(p);
+  const lq = Math.log1p(-p);
+  for (let i = k; i <= n; i++) {
+    sum += Math.exp(logFactorial(n) - logFactorial(i) - logFactorial(n - i) + i * lp + (n - i) * lq);
+  }
+  return Math.min(1, sum);
+}
+
+/**
+ * Is the window's count significantly above `(1 + increase)` times the baseline rate? The
+ * conditional test of two Poisson rates: given both counts, under the null the window's share
+ * is binomial with p = w(1+increase) / (b + w(1+increase)), b and w the two durations. Small
+ * numbers and short baselines are tolerated; no baseline time means no evidence.
+ */
+export function rateIncrease(
+  base: { count: number; ms: number },
+  win: { count: number; ms: number },
+  increase: number,
+  alpha = RATE_ALPHA,
+): { significant: boolean; pValue: number } {
+  if (base.ms <= 0 || win.ms <= 0) return { significant: false, pValue: 1 };
+  const n = base.count + win.count;
+  const scaled = win.ms * (1 + increase);
+  const pValue = binomialTail(win.count, n, scaled / (base.ms + scaled));
+  return { significant: pValue < alpha, pValue };
 }
 
 /** Everything {@link judgeWindow} looks at. */
@@ -100,7 +148,7 @@ const perMinute = (count: number, durationMs: number): number => (durationMs > 0
 /** The target pattern's efficacy, when the deploy has a target. */
 export function efficacyOf(baseline: PeriodStats, window: PeriodStats): Efficacy | undefined {
   if (baseline.targetCount === undefined || window.targetCount === undefined) return undefined;
-  const beforePerMinute = perMinute(baseline.targetCount, baseline.durationMs);
+  const beforePerMinute = perMinute(baseline.targetCount, baseline.targetDurationMs ?? baseline.durationMs);
   const afterPerMinute = perMinute(window.targetCount, window.durationMs);
   const reduction = beforePerMinute > 0 ? 1 - afterPerMinute / beforePerMinute : afterPerMinute > 0 ? -1 : 0;
   return { beforePerMinute, afterPerMinute, reduction };
@@ -126,10 +174,16 @@ export function judgeWindow(input: VerdictInput): Verdict {
 
   const baseRate = perMinute(baseline.errors, baseline.durationMs);
   const winRate = perMinute(window.errors, window.durationMs);
-  if (window.errors >= t.minErrors && winRate > baseRate * (1 + t.errorRateIncrease)) {
+  const errorTest = rateIncrease(
+    { count: baseline.errors, ms: baseline.durationMs },
+    { count: window.errors, ms: window.durationMs },
+    t.errorRateIncrease,
+    t.alpha,
+  );
+  if (window.errors >= t.minErrors && errorTest.significant) {
     triggers.push('error_rate');
     reasons.push(
-      `error rate ${winRate.toFixed(2)}/min vs baseline ${baseRate.toFixed(2)}/min (limit +${Math.round(t.errorRateIncrease * 100)}%)`,
+      `error rate ${winRate.toFixed(2)}/min vs baseline ${baseRate.toFixed(2)}/min over ${Math.round(baseline.durationMs / 1000)} s served (more than +${Math.round(t.errorRateIncrease * 100)}%, p=${errorTest.pValue.toPrecision(2)})`,
     );
   }
 
@@ -170,9 +224,15 @@ export function judgeWindow(input: VerdictInput): Verdict {
 
   if (
     efficacy &&
+    baseline.targetCount !== undefined &&
     window.targetCount !== undefined &&
     window.targetCount >= t.minErrors &&
-    efficacy.reduction < -t.errorRateIncrease
+    rateIncrease(
+      { count: baseline.targetCount, ms: baseline.targetDurationMs ?? baseline.durationMs },
+      { count: window.targetCount, ms: window.durationMs },
+      t.errorRateIncrease,
+      t.alpha,
+    ).significant
   ) {
     triggers.push('target_pattern_worse');
     reasons.push(

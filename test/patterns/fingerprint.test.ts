@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { fingerprintFrames, isInApp, normalizePath, parseFrame, siteFrames } from '../../src/patterns/fingerprint.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  addCodeRoots,
+  clearCodeRoots,
+  fingerprintFrames,
+  isInApp,
+  normalizePath,
+  parseFrame,
+  siteFrames,
+} from '../../src/patterns/fingerprint.js';
 
 const stack = (lines: string[]) => ['Error: boom', ...lines.map((l) => `    at ${l}`)].join('\n');
 
@@ -82,5 +90,44 @@ describe('fingerprintFrames', () => {
   it('accepts one string per frame as well as one multi-line stack', () => {
     const frames = ['    at getUser (/srv/app/src/users.ts:10:5)', '    at main (/srv/app/src/main.ts:1:1)'];
     expect(fingerprintFrames(frames)).toBe(fingerprintFrames([frames.join('\n')]));
+  });
+});
+
+describe('location-free frame paths', () => {
+  const tree = 'a'.repeat(40);
+  const other = 'b'.repeat(40);
+  const err = (file: string) => stack([`price (${file}:12:7)`, `handle (${file.replace(/pricing/, 'server')}:40:3)`]);
+  afterEach(() => clearCodeRoots());
+
+  it('gives one fingerprint for a root file run from the checkout, any release folder and any fix worktree', () => {
+    addCodeRoots({ roots: ['/home/u/shop'], containers: ['/home/u/shop/.dancer/releases', '/var/dancer/worktrees'] });
+    const places = [
+      '/home/u/shop/pricing.mjs',
+      `/home/u/shop/.dancer/releases/${tree}/pricing.mjs`,
+      `/home/u/shop/.dancer/releases/${other}/pricing.mjs`,
+      '/var/dancer/worktrees/fix-20261206-1700-3f2a9c1b/pricing.mjs',
+    ];
+    const prints = new Set(places.map((p) => fingerprintFrames([err(p)])));
+    expect(prints.size).toBe(1);
+    expect(siteFrames([err(places[1] as string)])[0]).toBe('pricing.mjs:price');
+  });
+
+  it('keeps the whole relative path at any depth', () => {
+    addCodeRoots({ roots: ['/srv/app'], containers: ['/srv/releases'] });
+    expect(normalizePath('/srv/app/routes/v1/deep/x.js')).toBe('routes/v1/deep/x.js');
+    expect(normalizePath(`/srv/releases/${tree}/routes/v1/deep/x.js`)).toBe('routes/v1/deep/x.js');
+    expect(normalizePath(`file:///srv/releases/${tree}/x.js`)).toBe('x.js');
+  });
+
+  it('recognises release folders and fix worktrees without registration', () => {
+    expect(normalizePath(`/anywhere/${tree}/pricing.mjs`)).toBe('pricing.mjs');
+    expect(normalizePath(`/x/releases/${'c'.repeat(64)}/lib/a.js`)).toBe('lib/a.js');
+    expect(normalizePath('/tmp/wt/fix-20261206-1700-3f2a9c1b-2/pricing.mjs')).toBe('pricing.mjs');
+    expect(normalizePath('/home/u/shop/pricing.mjs')).toBe('shop/pricing.mjs');
+  });
+
+  it('leaves unrelated paths to the folder rule', () => {
+    addCodeRoots({ roots: ['/srv/app'], containers: [] });
+    expect(normalizePath('/elsewhere/build-7/src/users.ts')).toBe('src/users.ts');
   });
 });

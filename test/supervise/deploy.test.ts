@@ -46,6 +46,8 @@ interface Env {
   port: number;
   git(...args: string[]): string;
   branch(name: string, behaviour: Parameters<typeof app>[0]): string;
+  /** The tree of a ref: the release id. */
+  tree(ref: string): string;
 }
 
 const runs: Array<() => Promise<void>> = [];
@@ -86,7 +88,7 @@ async function setup(observe: Record<string, unknown> = {}, extra: Record<string
   git('commit', '-q', '-m', 'good');
   const branch = (name: string, behaviour: Parameters<typeof app>[0]) => {
     git('checkout', '-q', '-b', name);
-    writeFileSync(path.join(dir, 'app.mjs'), app(behaviour));
+    writeFileSync(path.join(dir, 'app.mjs'), `${app(behaviour)}// ${name}\n`);
     git('commit', '-q', '--allow-empty', '-am', name);
     const sha = git('rev-parse', 'HEAD');
     git('checkout', '-q', 'main');
@@ -108,7 +110,7 @@ async function setup(observe: Record<string, unknown> = {}, extra: Record<string
     await expectGone([...started]);
     rmSync(dir, { recursive: true, force: true });
   });
-  return { dir, run, port, git, branch };
+  return { dir, run, port, git, branch, tree: (ref) => git('rev-parse', `${ref}^{tree}`) };
 }
 
 /** Steady traffic until stopped; records every pid that answered and any failure. */
@@ -146,25 +148,50 @@ describe('deploys, the observation window and rollback', () => {
   it('deploys a good commit into a release, passes the window, and rolls back fast without a rebuild', async () => {
     const env = await setup();
     const t = traffic(env);
-    const sha = env.branch('feature', {});
+    const first = env.tree('main');
+    env.branch('feature', {});
+    const tree = env.tree('feature');
     const outcome = await env.run.supervisor.deploy('feature');
     expect(outcome.status).toBe('succeeded');
     const status = env.run.supervisor.status();
-    expect(status.currentRelease).toBe(sha);
-    expect(status.previousRelease).toBe('worktree');
-    expect(status.lastGoodRelease).toBe(sha);
+    expect(status.currentRelease).toBe(tree);
+    expect(status.previousRelease).toBe(first);
+    expect(status.lastGoodRelease).toBe(tree);
     const served = await get(env.port, '/x');
-    expect(served.body.trim().split(' ')[1]).toBe(sha);
+    expect(served.body.trim().split(' ')[1]).toBe(tree);
     const rb = await env.run.supervisor.rollback({ reason: 'manual' });
-    expect(rb.to).toBe('worktree');
+    expect(rb.to).toBe(first);
     expect(rb.readyMs).toBeLessThan(2000);
-    // Rolling forward again reuses the built release (no rebuild): the row keeps its build time.
-    const built = env.run.supervisor.store.getRelease('svc', sha)!.builtAt;
-    await env.run.supervisor.rollback({ reason: 'back again' });
-    expect(env.run.supervisor.store.getRelease('svc', sha)!.builtAt).toBe(built);
+    // The rolled-back release is not a rollback target; deploying it again reuses the build.
+    await expect(env.run.supervisor.rollback({ reason: 'again' })).rejects.toThrow(/no good release/);
+    const built = env.run.supervisor.store.getRelease('svc', tree)!.builtAt;
+    expect((await env.run.supervisor.deploy('feature')).status).toBe('succeeded');
+    expect(env.run.supervisor.store.getRelease('svc', tree)!.builtAt).toBe(built);
     await t.end();
     expect(t.failures).toEqual([]);
   });
+
+  it('a commit whose tree already serves changes nothing; a known good tree is restored without a window', async () => {
+    const env = await setup({ windowSeconds: 30 });
+    const first = env.tree('main');
+    env.git('commit', '-q', '--allow-empty', '-m', 'same tree');
+    const same = await env.run.supervisor.deploy('main');
+    expect(same.status).toBe('unchanged');
+    expect(env.run.supervisor.store.listDeploys('svc', 5)).toEqual([]);
+    env.branch('feature', {});
+    await env.run.supervisor.deploy('feature', { noWait: true });
+    await env.run.supervisor.rollback({ reason: 'manual' });
+    env.git('checkout', '-q', '-b', 'restore', 'feature');
+    env.git('revert', '--no-edit', 'HEAD');
+    env.git('checkout', '-q', 'main');
+    // back to feature (bad), then a revert commit with the first tree: a restore, not new code
+    await env.run.supervisor.deploy('feature', { noWait: true });
+    const restored = await env.run.supervisor.rollback({ reason: 'bad again' });
+    expect(restored.to).toBe(first);
+    expect(env.tree('restore')).toBe(first);
+    const again = await env.run.supervisor.deploy('restore');
+    expect(again.status).toBe('unchanged');
+  }, 30_000);
 
   it('a new worker that fails readiness is killed; the old one keeps serving', async () => {
     const env = await setup();
@@ -180,7 +207,7 @@ describe('deploys, the observation window and rollback', () => {
     const d = env.run.supervisor.store.listDeploys('svc', 1)[0]!;
     expect(d.status).toBe('rolled_back');
     expect(d.reason).toMatch(/^readiness_failed/);
-    expect(env.run.supervisor.status().currentRelease).toBe('worktree');
+    expect(env.run.supervisor.status().currentRelease).toBe(env.tree('main'));
   }, 20_000);
 
   it('a start failure is recorded and the old worker keeps serving', async () => {
@@ -214,7 +241,7 @@ describe('deploys, the observation window and rollback', () => {
       expect(dep.reason).toMatch(reason);
       expect(rb.reason).toMatch(reason);
       expect(dep.verdict).toMatchObject({ verdict: 'rollback' });
-      expect(env.run.supervisor.status().currentRelease).toBe('worktree');
+      expect(env.run.supervisor.status().currentRelease).toBe(env.tree('main'));
       await t.end();
       if (!name.includes('crash')) expect(t.failures).toEqual([]);
       expect((await get(env.port, '/x')).status).toBe(200);
@@ -241,7 +268,7 @@ describe('deploys, the observation window and rollback', () => {
     expect(outcome.status).toBe('inconclusive');
     const dep = env.run.supervisor.store.listDeploys('svc', 1)[0]!;
     expect(dep.extensions).toBe(1);
-    expect(env.run.supervisor.status().lastGoodRelease).toBeNull();
+    expect(env.run.supervisor.status().lastGoodRelease).toBe(env.tree('main'));
     env.run.supervisor.accept('bob');
     expect(env.run.supervisor.store.getDeploy(dep.id)!.status).toBe('accepted');
     expect(env.run.supervisor.status().lastGoodRelease).toBe(dep.toRelease);
@@ -263,7 +290,7 @@ describe('the fix pipeline deploy/observe functions', () => {
     const fns = fixDeployFunctions(env.run.supervisor);
     const sha = env.branch('fix-1', {});
     expect(await fns.deploy({ kind: 'fix', fixId: 7, commit: sha, patternId: '42' })).toEqual({ ok: true });
-    expect(env.run.supervisor.status().currentRelease).toBe(sha);
+    expect(env.run.supervisor.status().currentRelease).toBe(env.tree(sha));
     const verdict = await fns.observe({ kind: 'fix', fixId: 7, commit: sha, patternId: '42' });
     expect(verdict.verdict).toBe('healthy');
     const row = env.run.supervisor.store.listDeploys('svc', 1)[0]!;

@@ -162,6 +162,19 @@ export const fixesSchema = z
       .nonnegative()
       .default(2)
       .describe('How many times a failing gate goes back to the agent before the fix fails.'),
+    retryCooldownMinutes: z
+      .number()
+      .nonnegative()
+      .default(30)
+      .describe('After a fix for a pattern is rolled back, no new attempt for that pattern for this long.'),
+    maxAttemptsPerPattern: z
+      .number()
+      .int()
+      .positive()
+      .default(2)
+      .describe(
+        'Fix attempts per pattern in 24 hours; one more trigger escalates the pattern, and only a human reopens it (dancer patterns retry ID).',
+      ),
     retention: z
       .object({
         keepFailed: z

@@ -69,6 +69,36 @@ const observeSchema = z
   })
   .prefault({});
 
+const smokeRequestSchema = z
+  .object({
+    method: z.string().default('GET'),
+    path: z.string().startsWith('/').describe('Request path, e.g. /price?sku=a1.'),
+    status: z
+      .union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)])
+      .describe('The status (or one of the statuses) the request must answer.'),
+    body: z.string().optional().describe('Request body, sent as is.'),
+    headers: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+const smokeSchema = z
+  .union([
+    z.array(smokeRequestSchema).min(1),
+    z
+      .object({
+        command: z
+          .string()
+          .min(1)
+          .describe('Run with /bin/sh; exit 0 passes. DANCER_SMOKE_URL and DANCER_SMOKE_PORT name the staged release.'),
+        timeoutSeconds: z.number().positive().default(30),
+      })
+      .strict(),
+  ])
+  .optional()
+  .describe(
+    'Checks a new release passes on a private socket before it takes traffic: a list of requests with the statuses they must answer, or a command. A failure is a failed deploy that no user saw.',
+  );
+
 /** `service:` the program Dancer supervises. */
 export const serviceSchema = z
   .object({
@@ -101,6 +131,7 @@ export const serviceSchema = z
       })
       .prefault({}),
     observe: observeSchema,
+    smoke: smokeSchema,
     metrics: z
       .object({
         sampleSeconds: z.number().positive().default(5).describe('How often /proc is sampled.'),

@@ -365,6 +365,9 @@ export class ZulipBot {
         return `:cross_mark: ${(await actions.reject(command.id, by, command.reason)).message}`;
       case 'rollback':
         return `:rewind: ${(await actions.rollback(command.id, by)).message}`;
+      case 'retry':
+        if (!actions.retryPattern) return 'Reopening patterns is not available here.';
+        return `:repeat: ${(await actions.retryPattern(command.pattern, by)).message}`;
       case 'stop':
         return formatStopReply(await actions.stop(by, command.reason));
       case 'resume':

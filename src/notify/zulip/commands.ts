@@ -14,6 +14,7 @@ export type BotCommand =
   | { name: 'approve'; id: number }
   | { name: 'reject'; id: number; reason: string }
   | { name: 'rollback'; id?: number }
+  | { name: 'retry'; pattern: string }
   | { name: 'stop'; reason?: string }
   | { name: 'resume' };
 
@@ -27,13 +28,21 @@ export const COMMAND_NAMES = [
   'approve',
   'reject',
   'rollback',
+  'retry',
   'stop',
   'resume',
   'budget',
 ] as const;
 
 /** Commands that change something (the rest only read). */
-export const MUTATING_COMMANDS: ReadonlySet<string> = new Set(['approve', 'reject', 'rollback', 'stop', 'resume']);
+export const MUTATING_COMMANDS: ReadonlySet<string> = new Set([
+  'approve',
+  'reject',
+  'rollback',
+  'retry',
+  'stop',
+  'resume',
+]);
 
 /** Usage line per command, for `help` and for errors. */
 export const COMMAND_USAGE: Readonly<Record<BotCommand['name'], string>> = {
@@ -45,6 +54,7 @@ export const COMMAND_USAGE: Readonly<Record<BotCommand['name'], string>> = {
   approve: 'approve ID: approve a proposed fix for deploy',
   reject: 'reject ID REASON: reject a proposed fix',
   rollback: 'rollback [ID]: roll back a fix (default: the current release)',
+  retry: 'retry PATTERN: reopen a pattern escalated after too many fix attempts',
   stop: 'stop [REASON]: emergency stop (abort consultations, halt the pipeline, make deploys safe)',
   resume: 'resume: lift the emergency stop',
   budget: 'budget: spend on Claude today and the limits',
@@ -116,6 +126,11 @@ export function parseCommand(text: string, context: { fixId?: number } = {}): Pa
       const id = parseId(rest[0]);
       if (id === undefined) return { ok: false, error: `Usage: ${COMMAND_USAGE.rollback}` };
       return { ok: true, command: { name: 'rollback', id } };
+    }
+    case 'retry': {
+      const pattern = /^#?([A-Za-z0-9_-]{1,64})$/.exec(rest[0] ?? '')?.[1];
+      if (pattern === undefined) return { ok: false, error: `Usage: ${COMMAND_USAGE.retry}` };
+      return { ok: true, command: { name: 'retry', pattern } };
     }
     case 'stop': {
       const reason = rest.join(' ').trim();

@@ -4,8 +4,10 @@ import { migration011TemplateBuckets } from './011-template-buckets.js';
 import { migration012Decisions } from './012-decisions.js';
 import { migration020Consultations } from './020-consultations.js';
 import { migration030Fixes } from './030-fixes.js';
+import { migration031FixAttempts } from './031-fix-attempts.js';
 import { migration035GateHonesty } from './035-gate-honesty.js';
 import { migration040Supervise } from './040-supervise.js';
+import { migration041ReleaseQuality } from './041-release-quality.js';
 import { migration050Notify } from './050-notify.js';
 import { migration051Webhooks } from './051-webhooks.js';
 import type { Migration } from './types.js';
@@ -23,8 +25,10 @@ export const MIGRATIONS: readonly Migration[] = [
   migration012Decisions,
   migration020Consultations,
   migration030Fixes,
+  migration031FixAttempts,
   migration035GateHonesty,
   migration040Supervise,
+  migration041ReleaseQuality,
   migration050Notify,
   migration051Webhooks,
 ];
