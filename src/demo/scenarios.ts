@@ -117,12 +117,45 @@ const ADD_CONVERT_FN = {
   },
 };
 
+/**
+ * The EUR regression test drives the built service as a user would (the refusal is thrown in the
+ * request handler, not in a module a test can import), so on the base commit it fails with the
+ * pattern's own error, which the service logs and the assertion message carries.
+ */
 const CURRENCY_TEST = `import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { convert } from '../src/pricing.js';
 
-test('EUR totals are converted from USD cents', () => {
-  assert.equal(convert(1000, 'EUR'), 920);
+async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(\`timed out waiting for \${what}\`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('an order in EUR is answered with its converted total, not refused', async () => {
+  const server = spawn(process.execPath, [new URL('../src/server.js', import.meta.url).pathname], {
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  server.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  server.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  try {
+    await until('the service to listen', () => /"port":\\d+/.test(output), 10_000);
+    const port = Number(/"port":(\\d+)/.exec(output)?.[1]);
+    const res = await fetch(\`http://127.0.0.1:\${port}/checkout\`, {
+      method: 'POST',
+      body: JSON.stringify({ items: [{ sku: 'a', qty: 1, priceCents: 1000 }], currency: 'EUR' }),
+    });
+    const body = (await res.json()) as { totalCents?: number };
+    await until('the request to be logged', () => /checkout ok|checkout failed|rejected order/.test(output), 2_000);
+    assert.equal(res.status, 200, \`the service answered \${res.status}; its log:\\n\${output}\`);
+    assert.equal(body.totalCents, 920);
+  } finally {
+    server.kill();
+  }
 });
 `;
 

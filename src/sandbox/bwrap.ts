@@ -118,7 +118,9 @@ export function bwrapArgv(input: BwrapInput): string[] {
   args.push(
     'prlimit',
     `--cpu=${limits.cpuSeconds}`,
-    `--as=${limits.memoryMb * MB}`,
+    // RLIMIT_DATA, not RLIMIT_AS: V8 reserves large address ranges (WebAssembly, used by fetch's
+    // HTTP parser) that it never touches, so an address-space cap breaks ordinary tests.
+    `--data=${limits.memoryMb * MB}`,
     `--nproc=${limits.processes}`,
     `--fsize=${limits.fileSizeMb * MB}`,
     '--core=0',

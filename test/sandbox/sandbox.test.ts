@@ -56,7 +56,7 @@ describe('bwrapArgv (pure)', () => {
     expect(s).toContain('--die-with-parent');
     expect(s).toContain('setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --');
     expect(s).toContain(
-      `prlimit --cpu=10 --as=${512 * 1024 * 1024} --nproc=32 --fsize=${8 * 1024 * 1024} --core=0 -- /bin/sh -c npm test`,
+      `prlimit --cpu=10 --data=${512 * 1024 * 1024} --nproc=32 --fsize=${8 * 1024 * 1024} --core=0 -- /bin/sh -c npm test`,
     );
     // Parents before children: the hidden /tmp/a tmpfs, then the worktree inside it, then its .git.
     const at = (x: string) => argv.findIndex((a, i) => a === x && argv[i - 1] !== '--perms');
@@ -153,5 +153,34 @@ describe.runIf(process.getuid?.() === 0)('a real sandboxed run (root)', () => {
     expect(r.stdout).toBe('65534\n\n');
     expect(statSync(path.join(wt, 'sub/new.txt')).uid).toBe(0);
     expect(chownTree(wt, 0, 0)).toBe(4);
+  });
+
+  it('runs an ordinary Node test that serves and fetches on loopback under the memory limit', async () => {
+    // fetch's HTTP parser is WebAssembly, for which V8 reserves address space it never uses: an
+    // address-space limit (RLIMIT_AS) broke it, the data limit does not, and still bites.
+    const wt = mkdtempSync(path.join(tmpdir(), 'dancer-sbx-'));
+    dirs.push(wt);
+    writeFileSync(
+      path.join(wt, 'f.mjs'),
+      `import http from 'node:http';
+const s = http.createServer((q, r) => r.end('pong')).listen(0, '127.0.0.1', async () => {
+  const r = await fetch('http://127.0.0.1:' + s.address().port + '/');
+  console.log('fetched ' + (await r.text()));
+  try { const kept = []; for (let i = 0; i < 64; i++) kept.push(Buffer.alloc(64 * 1024 * 1024, 1)); console.log('allocated 4 GiB'); }
+  catch (e) { console.log('refused: ' + e.message); }
+  process.exit(0);
+});
+`,
+    );
+    const sandbox = resolveSandbox({
+      config: fixesSchema.parse({ sandbox: { limits: { memoryMb: 1024 } } }).sandbox,
+      hide: [],
+    });
+    const giveBack = sandbox.lend([wt]);
+    const cmd = sandbox.command([process.execPath, 'f.mjs'], { cwd: wt, writable: [wt] });
+    const r = await runProcess(cmd.file, cmd.args, { cwd: wt, env: cmd.env, timeoutMs: 30_000 });
+    giveBack();
+    expect(r.stdout).toContain('fetched pong');
+    expect(r.stdout).toMatch(/refused: Array buffer allocation failed/);
   });
 });

@@ -80,7 +80,7 @@ const sandboxLimitsSchema = z
       .int()
       .positive()
       .default(4096)
-      .describe('Address space of each sandboxed process, in MiB (RLIMIT_AS).'),
+      .describe('Memory (data segment and private mappings) of each sandboxed process, in MiB (RLIMIT_DATA).'),
     processes: z
       .number()
       .int()
