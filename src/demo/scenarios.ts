@@ -321,9 +321,10 @@ export function repairScenario(): ScenarioInput {
 }
 
 /**
- * A fix for "unsupported currency" whose release crashes at start: it requires a RATES_URL the
- * service's environment does not set. Its own tests pass (they do not start the server); the new
- * release never gets ready and the deploy rolls back to the release that keeps serving.
+ * A fix for "unsupported currency" whose release crashes at start in production: it requires a
+ * RATES_URL there that the service's environment does not set. Its tests pass (they start the
+ * server outside production); the new release never gets ready and the deploy rolls back to the
+ * release that keeps serving.
  */
 export function crashAtStartScenario(): ScenarioInput {
   return {
@@ -339,9 +340,10 @@ export function crashAtStartScenario(): ScenarioInput {
               file_path: inWorktree('src/server.ts'),
               old_string: "const log = pino({ name: 'checkout' });",
               new_string:
-                "const log = pino({ name: 'checkout' });\nif (!process.env.RATES_URL) throw new Error('RATES_URL is not set');",
+                "const log = pino({ name: 'checkout' });\nif (process.env.NODE_ENV === 'production' && !process.env.RATES_URL) throw new Error('RATES_URL is not set');",
             },
           },
+          ...ACCEPT_EUR_EDITS,
           { name: 'Write', input: { file_path: inWorktree('test/currency.test.ts'), content: CURRENCY_TEST } },
         ],
       },
@@ -370,6 +372,33 @@ export function crashAtStartScenario(): ScenarioInput {
 
 const EUR_TOTAL = `      const total = body.currency === undefined ? orderTotal(body.items ?? [], body.coupon) : convert(orderTotal(body.items ?? [], body.coupon), body.currency);`;
 
+/** The handler edits that accept EUR orders and convert their totals (shared by the EUR fixes). */
+const ACCEPT_EUR_EDITS = [
+  {
+    name: 'Edit',
+    input: {
+      file_path: inWorktree('src/server.ts'),
+      old_string: OLD_CURRENCY_GUARD,
+      new_string: OLD_CURRENCY_GUARD.replace(
+        "body.currency !== 'USD') {\n        throw new Error(",
+        "!['USD', 'EUR'].includes(body.currency)) {\n        throw new InvalidOrderError(",
+      ),
+    },
+  },
+  {
+    name: 'Edit',
+    input: { file_path: inWorktree('src/server.ts'), old_string: OLD_TOTAL, new_string: EUR_TOTAL },
+  },
+  {
+    name: 'Edit',
+    input: {
+      file_path: inWorktree('src/server.ts'),
+      old_string: "import { InvalidOrderError, type LineItem, orderTotal } from './pricing.js';",
+      new_string: "import { InvalidOrderError, type LineItem, convert, orderTotal } from './pricing.js';",
+    },
+  },
+];
+
 /** A correct fix for "unsupported currency": convert only orders that name a known currency. */
 export function goodEurScenario(): ScenarioInput {
   return {
@@ -379,29 +408,7 @@ export function goodEurScenario(): ScenarioInput {
         text: 'Converting totals for orders that name a currency; unknown currencies are bad input.',
         tools: [
           ADD_CONVERT_FN,
-          {
-            name: 'Edit',
-            input: {
-              file_path: inWorktree('src/server.ts'),
-              old_string: OLD_CURRENCY_GUARD,
-              new_string: OLD_CURRENCY_GUARD.replace(
-                "body.currency !== 'USD') {\n        throw new Error(",
-                "!['USD', 'EUR'].includes(body.currency)) {\n        throw new InvalidOrderError(",
-              ),
-            },
-          },
-          {
-            name: 'Edit',
-            input: { file_path: inWorktree('src/server.ts'), old_string: OLD_TOTAL, new_string: EUR_TOTAL },
-          },
-          {
-            name: 'Edit',
-            input: {
-              file_path: inWorktree('src/server.ts'),
-              old_string: "import { InvalidOrderError, type LineItem, orderTotal } from './pricing.js';",
-              new_string: "import { InvalidOrderError, type LineItem, convert, orderTotal } from './pricing.js';",
-            },
-          },
+          ...ACCEPT_EUR_EDITS,
           { name: 'Write', input: { file_path: inWorktree('test/currency.test.ts'), content: CURRENCY_TEST } },
         ],
       },
