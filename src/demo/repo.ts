@@ -44,6 +44,9 @@ export function demoConfig(options: Pick<DemoRepoOptions, 'port' | 'windowSecond
       readiness: { http: { path: '/healthz', port: options.port }, timeoutSeconds: 20 },
       drainSeconds: 5,
       build: 'npm run build',
+      // Releases stay inside the demo's folder (as root the default is /var/dancer/<service>,
+      // shared by every run on the host and linked to the node_modules of the run that built it).
+      releasesDir: '.dancer/releases',
       observe: {
         windowSeconds: options.windowSeconds,
         baselineSeconds: 60,
