@@ -123,6 +123,7 @@ async function setup(service: Record<string, unknown> = {}): Promise<Env> {
       service: {
         name: 'shop',
         start: 'node server.mjs',
+        releasesDir: '.dancer/releases', // in the test's folder, not /var/dancer/shop as root
         listen: [{ name: 'http', port: 0, host: '127.0.0.1' }],
         readiness: { http: { path: '/healthz' }, timeoutSeconds: 10 },
         drainSeconds: 1,
