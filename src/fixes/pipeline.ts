@@ -18,11 +18,12 @@ import { patternErrorOf } from './honesty-step.js';
 import { formatMs, merge } from './merge.js';
 import { type ChangelogEntry, formatCommitMessage } from './message.js';
 import { env, mainBranchOf, move, now, type PipelineDeps, request } from './pipeline-common.js';
+import { pruneRetained } from './retention.js';
 import { rollbackFix } from './rollback.js';
 
 export { approveFix, mergeMessage, rejectFix } from './merge.js';
-
 export type { PipelineDeps } from './pipeline-common.js';
+export { pruneRetained } from './retention.js';
 export { type RollbackOptions, rollbackFix } from './rollback.js';
 
 import { fixBranchName, worktreeFolderName } from './names.js';
@@ -555,10 +556,6 @@ export async function retryFix(
     patternText: prev.patternText ?? undefined,
     reason: `retry of fix ${id} (${prev.state}${prev.failedStep ? ` at ${prev.failedStep}` : ''})${options.reason ? `: ${options.reason}` : ''}`,
   };
-  const hooked: PipelineDeps = {
-    ...deps,
-    onTransition: deps.onTransition,
-  };
   // Create first so the caller can link the request before the (long) run starts.
   const created = createFix(
     deps.db,
@@ -575,14 +572,14 @@ export async function retryFix(
   options.onCreated?.(created.id);
   for (const older of listFixes(deps.db, { patternId: prev.patternId, states: OPEN_STATES })) {
     if (older.id !== created.id) {
-      await move(hooked, older.id, {
+      await move(deps, older.id, {
         event: 'supersede',
         actor: options.actor ?? 'supervisor',
         reason: `superseded by fix ${created.id}`,
       });
     }
   }
-  return advanceFix(hooked, created.id);
+  return advanceFix(deps, created.id);
 }
 
 /** Start every pending retry request (recorded by `dancer fixes retry`). */
@@ -599,21 +596,4 @@ export async function processRetryRequests(deps: PipelineDeps): Promise<FixRecor
     );
   }
   return out;
-}
-
-/**
- * Keep the worktrees and branches of the newest `fixes.retention.keepFailed` failed, rejected or
- * superseded fixes; remove the rest. Returns the ids cleaned.
- */
-export async function pruneRetained(deps: Pick<PipelineDeps, 'db' | 'repo' | 'fixes' | 'clock'>): Promise<number[]> {
-  const finished = listFixes(deps.db, { states: ['failed', 'rejected', 'superseded'] });
-  const cleaned: number[] = [];
-  for (const fix of finished.slice(deps.fixes.retention.keepFailed)) {
-    if (!fix.worktree && !(fix.branch && (await branchExists(deps.repo, fix.branch)))) continue;
-    if (fix.worktree) await removeWorktree(deps.repo, fix.worktree);
-    if (fix.branch && (await branchExists(deps.repo, fix.branch))) await deleteBranch(deps.repo, fix.branch);
-    updateFix(deps.db, fix.id, { worktree: null }, (deps.clock ?? Date.now)());
-    cleaned.push(fix.id);
-  }
-  return cleaned;
 }
