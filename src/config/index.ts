@@ -14,3 +14,4 @@ export { configSchema, type DancerConfig, type DancerConfigInput } from './schem
 export type { WebhookSettings, ZulipSettings } from './schema/notify.js';
 export { patternsSchema, type TriggersConfig } from './schema/patterns.js';
 export { serviceSchema } from './schema/service.js';
+export { secretEnvNames, withheldFromService } from './secret-env.js';

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DancerError } from '../errors.js';
+import { inheritedEnv } from './child-env.js';
 import type { ReleaseRow, SuperviseStore } from './state-store.js';
 import { startScript } from './worker.js';
 
@@ -65,6 +66,8 @@ export interface BuildReleaseOptions {
   build?: string | undefined;
   store: SuperviseStore;
   env?: Record<string, string>;
+  /** Variables the build does not inherit (Dancer's secrets): it runs code the model may have written. */
+  withholdEnv?: readonly string[] | undefined;
   /** Build output goes here (the supervisor tees it to stderr). */
   onOutput?: (chunk: Buffer) => void;
 }
@@ -111,7 +114,7 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
     if (options.build) {
       await run('/bin/sh', ['-c', startScript(options.build, false)], {
         cwd: tmp,
-        env: { ...process.env, ...options.env, DANCER_RELEASE: id },
+        env: { ...inheritedEnv(options.withholdEnv), ...options.env, DANCER_RELEASE: id },
         what: `build "${options.build}"`,
         onOutput: options.onOutput,
       });
