@@ -128,7 +128,8 @@ describe('the packed package in a fresh project', { timeout: 600_000 }, () => {
           continue;
         }
         if (line === 'npx dancer run') {
-          // The port the service was given by `init --yes`: serve within 10 s.
+          // The port the service was given by `init --yes`. The 10 s serve time is first-contact.test.ts's
+          // criterion (dancer's bin, no npx); here `npx` alone takes seconds on a loaded machine.
           const yaml = readFileSync(path.join(project, 'dancer.yaml'), 'utf8');
           const port = Number(/port: (\d+)/.exec(yaml)?.[1]);
           running = spawn('sh', ['-c', line], {
@@ -141,7 +142,7 @@ describe('the packed package in a fresh project', { timeout: 600_000 }, () => {
           running.stderr!.on('data', (d: Buffer) => {
             runErr += d.toString();
           });
-          const deadline = Date.now() + 10_000;
+          const deadline = Date.now() + 30_000;
           let status: number | undefined;
           while (Date.now() < deadline && status !== 200) {
             status = await fetch(`http://127.0.0.1:${port}/hello`)
