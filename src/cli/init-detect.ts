@@ -273,7 +273,9 @@ export function detectProject(facts: ProjectFacts): ProjectPlan {
         findings.push(`Python tests found: ${test}`);
         testFile = test.startsWith('python3 -m pytest') ? 'python3 -m pytest -q {file}' : 'python3 -m unittest {file}';
       }
-      build = `python3 -m py_compile ${py}`;
+      // compileall on the folder, not `py_compile ${py}`: a gate step that names a file makes it part of
+      // the gate definition (protected, read from the base commit), and fixes must be able to change it.
+      build = 'python3 -m compileall -q .';
     } else if (files.has('go.mod')) {
       kind = 'go';
       start = 'go run .';

@@ -364,7 +364,8 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     tools: await sdkStoreTools(db, setup.redactor, now, { templateId: brief.templateId }),
     redactor: setup.redactor,
     apiKey,
-    baseUrl: config.baseUrl,
+    // Like Claude Code itself, Dancer honours ANTHROPIC_BASE_URL (a gateway, the model server).
+    baseUrl: config.baseUrl ?? (env.ANTHROPIC_BASE_URL || undefined),
     runDir: config.runDir,
     claudePath: config.claudePath,
     extraEnv: options.extraEnv,
