@@ -91,7 +91,7 @@ export class TemplateMiner {
 
   /** Mask and tokenise a message as the miner sees it. */
   tokens(message: string): string[] {
-    return tokenize(this.masker.mask(message));
+    return this.masker.tokens(message);
   }
 
   /** The stack fingerprint for `frames` under this miner's options. */
@@ -118,17 +118,20 @@ export class TemplateMiner {
 
   private assign(message: string, opts: AddOptions | undefined): Cluster {
     const fp = opts?.frames ? this.fingerprint(opts?.frames) : '';
-    const rawKey = fp === '' ? message : `${fp}${SEP}${message}`;
-    let cluster = this.rawCache.get(rawKey);
+    const caching = this.cacheSize > 0;
+    const rawKey = !caching ? '' : fp === '' ? message : `${fp}${SEP}${message}`;
+    let cluster = caching ? this.rawCache.get(rawKey) : undefined;
     if (cluster) {
       this.seen(cluster, opts?.ts);
       this.lastCreated = false;
       this.lastChanged = false;
       return cluster;
     }
-    const masked = this.masker.mask(message);
-    const maskedKey = fp === '' ? masked : `${fp}${SEP}${masked}`;
-    cluster = this.maskedCache.get(maskedKey);
+    const tokens = this.masker.tokens(message);
+    // The search sees the tokens only, so they are the key: messages that differ in whitespace
+    // alone share an answer.
+    const maskedKey = !caching ? '' : fp === '' ? tokens.join(' ') : `${fp}${SEP}${tokens.join(' ')}`;
+    cluster = caching ? this.maskedCache.get(maskedKey) : undefined;
     if (cluster) {
       this.remember(rawKey, maskedKey, cluster);
       this.seen(cluster, opts?.ts);
@@ -136,7 +139,6 @@ export class TemplateMiner {
       this.lastChanged = false;
       return cluster;
     }
-    const tokens = tokenize(masked);
     cluster = this.idx.search(tokens, fp, this.st);
     let siblings: Cluster[] | undefined;
     if (!cluster) {
