@@ -5,7 +5,14 @@
  * for crowded leaves, sibling keys (templates that differ in one word, for the evidence rule) and
  * anchors (constant tokens, for matching across token counts).
  */
-import { constantWord, differInWord, type EvidenceRule, isKeyword, isVariablePosition } from './evidence.js';
+import {
+  codeLength,
+  constantWord,
+  differInWord,
+  type EvidenceRule,
+  isKeyword,
+  isVariablePosition,
+} from './evidence.js';
 import { WILDCARD } from './masks.js';
 import type { Cluster } from './miner-types.js';
 import { allWild, anchorsOf, flexCovers, tokenCovers } from './template-match.js';
@@ -281,8 +288,8 @@ export class TemplateIndex {
       const t = tokens[i] as string;
       if (t.includes(WILDCARD)) continue;
       const w = constantWord(t);
-      // Keywords (upper-case identifiers) are constants whatever the evidence.
-      if (w !== undefined && isKeyword(w)) continue;
+      // Keywords (upper-case identifiers) are constants whatever the evidence; codes (`EUR`) aside.
+      if (w !== undefined && isKeyword(w) && codeLength(w) === 0) continue;
       // A word leaves its `key=` in the key; any other token (`shard3x`) is left out whole.
       out.push(siblingKey(group, tokens, i, w === undefined ? t.length : w.length));
     }
@@ -301,14 +308,19 @@ export class TemplateIndex {
       const set = this.siblings.get(key);
       if (!set) continue;
       const at = siblingPosition(key);
-      const word = constantWord(tokens[at] as string) !== undefined;
+      const mine = tokens[at] as string;
+      const word = constantWord(mine) !== undefined;
+      // A code (`EUR`) has siblings only among codes of its length; a word never among codes.
+      const code = word ? codeOf(mine) : 0;
       const counts: number[] = [1];
       const list: Cluster[] = [];
       for (const c of set) {
         if (c.mergedInto !== undefined) continue;
+        const theirs = c.tokens[at] as string;
         // A token that is not a word (`shard3x`) is a value by its shape: one sibling of the same
         // kind is evidence enough. Words need the evidence rule.
-        if ((constantWord(c.tokens[at] as string) !== undefined) !== word) continue;
+        if ((constantWord(theirs) !== undefined) !== word) continue;
+        if (word && codeOf(theirs) !== code) continue;
         counts.push(c.count);
         list.push(c);
       }
@@ -472,6 +484,12 @@ export class TemplateIndex {
     }
     return best;
   }
+}
+
+/** The code length of a word token's constant word (`EUR`, `cur=EUR`: 3), 0 for other words. */
+function codeOf(token: string): number {
+  const w = constantWord(token);
+  return w !== undefined && isKeyword(w) ? codeLength(w) : 0;
 }
 
 /** The position a sibling key leaves out. */
