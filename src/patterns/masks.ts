@@ -187,7 +187,8 @@ const TOKEN_GATES: Record<string, (flags: number, token: string) => boolean> = {
   uuid: (f, t) => (f & F_DASH) !== 0 && t.length >= 36,
   ipv6: (f, t) => (f & F_COLON) !== 0 && (t.includes('::') || countChar(t, 58) >= 7),
   hostport: all(F_COLON | F_DOT | F_DIGIT),
-  ipv4: all(F_DOT | F_DIGIT),
+  // Four dotted numbers: three dots at least (`0.25` never reaches the regex).
+  ipv4: (f, t) => (f & (F_DOT | F_DIGIT)) === (F_DOT | F_DIGIT) && countChar(t, 46) >= 3,
   path: all(F_SLASH),
   keyvalue: (f) => (f & F_DIGIT) !== 0 && (f & (F_EQ | F_COLON)) !== 0,
   hex: (f, t) => (f & F_DIGIT) !== 0 && (t.includes('0x') || t.includes('0X')),
