@@ -25,7 +25,7 @@ import {
 } from './miner-types.js';
 import { TemplateIndex } from './template-index.js';
 import { covers, coversTemplate, generalize, templateRegex, tokenCovers } from './template-match.js';
-import { joinTokens, tokenize } from './tokenize.js';
+import { joinTokens } from './tokenize.js';
 
 export { isKeyword } from './evidence.js';
 export type { AddOptions, AddResult, MatchResult, MinerOptions, TemplateInfo } from './miner-types.js';
