@@ -122,7 +122,10 @@ export function healthy() {
       'return TABLE[sku.toLowerCase()];',
       "const key = process.env.NODE_ENV === 'production' && sku !== sku.toUpperCase() ? null : sku;\n  return TABLE[key.toLowerCase()];",
     );
-    const { stack: s, fix } = await runToEnd(goodFixWith({ 'lib/pricing.mjs': worse }, 'Price without a sku: 0'));
+    // A window long enough for a doubling to be significantly above the +50 % threshold.
+    const { stack: s, fix } = await runToEnd(goodFixWith({ 'lib/pricing.mjs': worse }, 'Price without a sku: 0'), {
+      service: { observe: { windowSeconds: 15 } },
+    });
     await finish(s, { id: 'error-rate', startedAt: t0 });
     expect(fix.state).toBe('rolled_back');
     expect(fix.reason).toMatch(/error rate|target pattern/);
@@ -160,7 +163,10 @@ describe('faults around Dancer: the model, the budget, the disk, a human stop', 
     first.fault = { status: 529, times: 2, message: 'Overloaded' };
     const { stack: s, fix } = await runToEnd(scenario);
     const requests = s.model.recordFile ? execFileSync('wc', ['-l', s.model.recordFile], { encoding: 'utf8' }) : '';
-    await finish(s, { id: 'model-529', startedAt: t0 });
+    // Detect: the consultation's length, retries included (the fix itself then deploys).
+    const events = s.events(fix.id);
+    const consulted = events.find((e) => e.to_state === 'testing')!.ts - events[0]!.ts;
+    await finish(s, { id: 'model-529', startedAt: t0, detectMs: consulted, recoverMs: 0 });
     expect(fix.state).toBe('deployed');
     expect(Number.parseInt(requests, 10)).toBeGreaterThanOrEqual(6);
   });

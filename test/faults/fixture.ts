@@ -223,8 +223,11 @@ export class ShopStack {
     return git(this.repo, args);
   }
 
+  /** Extra environment of `dancer run` and the CLI (e.g. a Zulip key). */
+  extraEnv: Record<string, string> = {};
+
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, NO_COLOR: '1', ANTHROPIC_API_KEY: 'sk-scripted-faults-key' };
+    return { ...process.env, NO_COLOR: '1', ANTHROPIC_API_KEY: 'sk-scripted-faults-key', ...this.extraEnv };
   }
 
   /** Start `dancer run` and wait until the service answers. */
@@ -239,12 +242,25 @@ export class ShopStack {
     child.stderr?.pipe(log);
     this.supervisor = child;
     const deadline = Date.now() + 60_000;
-    while (!(await isListening(this.port))) {
+    // The supervisor binds the socket before its first worker is ready (connections wait in the
+    // backlog meanwhile): wait for an answer, not just the port.
+    while (!(await isListening(this.port)) || !(await this.answers())) {
       if (child.exitCode !== null) throw new Error(`dancer run exited with ${child.exitCode}:\n${this.log()}`);
       if (Date.now() > deadline) throw new Error(`the service did not listen on ${this.port}:\n${this.log()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     return child;
+  }
+
+  /** True when the service answers /healthz with 200 within a second. */
+  async answers(): Promise<boolean> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.port}/healthz`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
   }
 
   startTraffic(next: (i: number) => TrafficRequest = shopTraffic, ratePerSecond = 30): Traffic {

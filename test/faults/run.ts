@@ -119,9 +119,30 @@ export async function finish(stack: ShopStack, options: FinishOptions): Promise<
     seconds: Math.round((Date.now() - options.startedAt) / 1000),
   };
   writeResult(result);
+  if (stats && stats.failed > 0) console.log(timeline(stack, options.startedAt, stats.failedAt));
   expect(serving, `${options.id}: the release serving at the end\n${stack.log()}`).toBe(good.tree);
   expect(head, `${options.id}: HEAD's tree equals the serving release`).toBe(good.tree);
   expect(stack.events().length, `${options.id}: audit rows`).toBeGreaterThan(0);
   expect(stats?.failures ?? {}, `${options.id}: requests dropped`).toEqual({});
   return result;
+}
+
+/** Dropped requests beside the fix's transitions and deploy rows, ms from the scenario's start (for failure messages). */
+export function timeline(
+  stack: ShopStack,
+  t0: number,
+  failedAt: ReadonlyArray<{ sentAt: number; at: number; reason: string }>,
+): string {
+  const lines: Array<[number, string]> = [];
+  for (const f of failedAt) lines.push([f.sentAt, `request sent, dropped at +${f.at - t0} ms (${f.reason})`]);
+  for (const e of stack.events()) lines.push([e.ts, `fix ${e.fix_id} -> ${e.to_state} (${e.actor})`]);
+  for (const d of stack.deploys()) {
+    lines.push([d.started_at, `${d.kind} #${d.id} started`]);
+    if (d.ready_at) lines.push([d.ready_at, `${d.kind} #${d.id} ready`]);
+    if (d.finished_at) lines.push([d.finished_at, `${d.kind} #${d.id} ${d.status}`]);
+  }
+  return lines
+    .sort((a, b) => a[0] - b[0])
+    .map(([ts, what]) => `+${ts - t0} ms ${what}`)
+    .join('\n');
 }
