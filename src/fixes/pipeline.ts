@@ -463,7 +463,9 @@ async function deploy(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
     return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' });
   if (!deps.deploy) return fix;
   const result = await deps.deploy(request(fix, 'fix', fix.mergeCommit as string, deps.signal));
-  if (deps.signal?.aborted) return getFix(deps.db, fix.id);
+  // Aborted (the emergency stop): a release that went live is the halt's to roll back; one that
+  // failed left the old release serving, which is recorded now so that main matches what serves.
+  if (deps.signal?.aborted && result.ok) return getFix(deps.db, fix.id);
   if (!result.ok) {
     return rollbackFix(deps, fix.id, {
       actor: 'supervisor',

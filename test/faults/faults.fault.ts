@@ -223,13 +223,13 @@ describe('faults around Dancer: the model, the budget, the disk, a human stop', 
     stack.startTraffic();
     const deploying = await stack.fixIn(['deploying'], 150_000);
     const stoppedAt = Date.now();
-    stack.dancer(['stop', '--reason', 'faults: stop mid-deploy']);
+    await stack.dancer(['stop', '--reason', 'faults: stop mid-deploy']);
     const ended = await stack.fixIn(['rolled_back', 'deployed', 'failed'], 90_000);
     expect(ended.id).toBe(deploying.id);
     const rolledAt = stack.events(ended.id).find((e) => e.to_state === ended.state)?.ts ?? Date.now();
     const result = await finish(stack, { id: 'stop-mid-deploy', startedAt: t0, detectMs: rolledAt - stoppedAt });
     expect(ended.state).toBe('rolled_back');
     expect(result.audit).toMatch(/stop/);
-    stack.dancer(['resume']);
+    await stack.dancer(['resume']);
   });
 });

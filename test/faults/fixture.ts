@@ -5,7 +5,7 @@
  * bin/dancer.js), the scripted model server driving the real Claude Code binary, steady
  * keep-alive traffic counting dropped requests, and a read-only view of the store.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import {
   cpSync,
   createWriteStream,
@@ -19,6 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { freePort, isListening, startTraffic, type Traffic, type TrafficRequest } from '../../src/demo/traffic.js';
 import { StoreWatcher } from '../../src/demo/watch.js';
@@ -26,6 +27,7 @@ import { type ModelServer, startModelServer } from '../../src/testing/model-serv
 import type { ScenarioInput } from '../../src/testing/scenario.js';
 import { killAll, type StrayProcess, strayProcesses, waitFor } from '../e2e/helpers.js';
 
+const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DANCER_ROOT = path.resolve(here, '..', '..');
 const BIN = path.join(DANCER_ROOT, 'bin', 'dancer.js');
@@ -324,14 +326,15 @@ export class ShopStack {
     );
   }
 
-  /** Run a `dancer` command against this stack's config. */
-  dancer(args: string[]): string {
-    return execFileSync(process.execPath, [BIN, ...args, '--config', this.configFile], {
+  /** Run a `dancer` command against this stack's config (async: the traffic keeps flowing). */
+  async dancer(args: string[]): Promise<string> {
+    const { stdout } = await run(process.execPath, [BIN, ...args, '--config', this.configFile], {
       cwd: this.repo,
       env: this.env,
       encoding: 'utf8',
       timeout: 60_000,
     });
+    return stdout;
   }
 
   /** SIGTERM the supervisor (SIGKILL after 20 s) and wait for it to exit. */

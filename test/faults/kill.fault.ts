@@ -54,7 +54,7 @@ async function killInState(s: ShopStack, state: (typeof KILL_STATES)[number]): P
   if (state === 'approved') {
     const sup = s.supervisor!;
     sup.kill('SIGSTOP');
-    s.dancer(['fixes', 'approve', String(fixId), '--by', 'faults']);
+    await s.dancer(['fixes', 'approve', String(fixId), '--by', 'faults']);
   }
   const before: TrafficStats = s.traffic!.stats();
   const killedAt = Date.now();
