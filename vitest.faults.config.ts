@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/faults/**/*.fault.ts'],
-    testTimeout: 240_000,
+    testTimeout: 420_000,
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 1,

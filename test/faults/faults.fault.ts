@@ -26,7 +26,7 @@ afterEach(async () => {
 afterAll(() => removeTemplate());
 
 /** Start a stack for `scenario` with traffic, wait until a fix ends, return it. */
-async function runToEnd(scenario: ScenarioInput, overrides: Record<string, unknown> = {}, timeoutMs = 150_000) {
+async function runToEnd(scenario: ScenarioInput, overrides: Record<string, unknown> = {}, timeoutMs = 300_000) {
   stack = await ShopStack.create(scenario, overrides);
   await stack.startSupervisor();
   stack.startTraffic();
@@ -109,7 +109,9 @@ export function healthy() {
   return process.env.NODE_ENV !== 'production';
 }
 `;
-    const { stack: s, fix } = await runToEnd(goodFixWith({ 'lib/health.mjs': health }, 'Price without a sku: 0'));
+    const { stack: s, fix } = await runToEnd(goodFixWith({ 'lib/health.mjs': health }, 'Price without a sku: 0'), {
+      service: { readiness: { timeoutSeconds: 10 } },
+    });
     await finish(s, { id: 'readiness-fails', startedAt: t0 });
     expect(fix.state).toMatch(/rolled_back|failed/);
   });

@@ -95,7 +95,7 @@ export function shopConfig(port: number, modelUrl: string, overrides: Record<str
       build: 'node scripts/build.mjs',
       releasesDir: '.dancer/releases',
       listen: [{ name: 'http', port, host: '127.0.0.1' }],
-      readiness: { http: { path: '/healthz' }, timeoutSeconds: 6 },
+      readiness: { http: { path: '/healthz' }, timeoutSeconds: 20 },
       drainSeconds: 1,
       observe: {
         windowSeconds: 5,
@@ -312,18 +312,29 @@ export class ShopStack {
 
   /** Wait for a fix (other than `except`) to reach one of `states`. */
   async fixIn(states: string[], timeoutMs: number, except: number[] = []): Promise<FixRow> {
-    return waitFor(
-      `a fix in ${states.join('|')}`,
-      timeoutMs,
-      () => {
-        const sup = this.supervisor;
-        if (sup && sup.exitCode !== null && sup.signalCode === null) {
-          throw new Error(`dancer run exited with ${sup.exitCode}:\n${this.log()}`);
-        }
-        return this.fixes().find((f) => states.includes(f.state) && !except.includes(f.id));
-      },
-      100,
+    return this.explained(
+      waitFor(
+        `a fix in ${states.join('|')}`,
+        timeoutMs,
+        () => {
+          const sup = this.supervisor;
+          if (sup && sup.exitCode !== null && sup.signalCode === null) {
+            throw new Error(`dancer run exited with ${sup.exitCode}:\n${this.log()}`);
+          }
+          return this.fixes().find((f) => states.includes(f.state) && !except.includes(f.id));
+        },
+        100,
+      ),
     );
+  }
+
+  /** `p`, or its error with the fixes and the supervisor's output added. */
+  private async explained<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nfixes: ${JSON.stringify(this.fixes())}\n${this.log()}`);
+    }
   }
 
   /** Run a `dancer` command against this stack's config (async: the traffic keeps flowing). */

@@ -8,6 +8,7 @@
  * `awaiting_approval`; for `approved`, the supervisor is frozen (SIGSTOP) while the human approves,
  * then killed, so the fix is `approved` at the kill for certain.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TrafficStats } from '../../src/demo/traffic.js';
 import { waitFor } from '../e2e/helpers.js';
@@ -49,6 +50,22 @@ function expectedTree(s: ShopStack, state: string): { tree: string; label: strin
   return lastGoodTree(s);
 }
 
+/** The worker pids `dancer run` recorded. */
+function workerPids(s: ShopStack): number[] {
+  const row = s.query<{ workers: string }>("SELECT workers FROM supervisor_state WHERE service = 'shop'")[0];
+  return (JSON.parse(row?.workers ?? '[]') as Array<{ pid: number }>).map((w) => w.pid);
+}
+
+/** True while `pid` runs (a zombie waiting to be reaped has exited). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 async function killInState(s: ShopStack, state: (typeof KILL_STATES)[number]): Promise<FaultResult> {
   const t0 = Date.now();
   if (state === 'approved') {
@@ -57,10 +74,16 @@ async function killInState(s: ShopStack, state: (typeof KILL_STATES)[number]): P
     await s.dancer(['fixes', 'approve', String(fixId), '--by', 'faults']);
   }
   const before: TrafficStats = s.traffic!.stats();
+  const workers = workerPids(s);
   const killedAt = Date.now();
   await s.killSupervisor();
   const atKill = fixState(s);
   expect(atKill, `the fix's state when dancer run died (kill-9-${state})`).toBe(state);
+  // Its workers get SIGTERM (parent-death signal) and drain; a new supervisor starts once they
+  // are gone (they hold the port until then), so what answers next is the new one's worker.
+  await waitFor("the killed supervisor's workers to exit", 15_000, () =>
+    workers.every((pid) => !alive(pid)) ? true : undefined,
+  );
   await s.startSupervisor();
   const upAt = Date.now();
   const settled =
