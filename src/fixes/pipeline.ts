@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { PolicyConfig } from '../config/schema/fixes.js';
+import type { PolicyConfig } from '../config/index.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
 import { earlierAttempts, recordFixDiff, rolledBackWithPatch } from './attempts.js';
 import { parseDiff } from './diff.js';
