@@ -1,0 +1,44 @@
+/**
+ * The fleet's public face: many hosts, one PostgreSQL control plane (only with a `fleet:`
+ * section in dancer.yaml). See docs/fleet.md.
+ */
+export {
+  type FleetPool,
+  fleetHostName,
+  fleetUrl,
+  migrateFleet,
+  openFleetPool,
+  type Queryable,
+  toFleetError,
+} from './connect.js';
+export {
+  type AcquireResult,
+  acquireLease,
+  type Lease,
+  type LeaseStage,
+  orphanedLeases,
+  releaseLease,
+  renewLeases,
+  saveLease,
+} from './leases.js';
+export { FLEET_MIGRATIONS, type FleetMigration } from './migrations.js';
+export {
+  type CountRow,
+  type FleetHost,
+  type FleetPatternRow,
+  type FleetStop,
+  fleetCooldownUntil,
+  fleetCounts,
+  fleetPatterns,
+  fleetSpentSince,
+  fleetStop,
+  fleetTemplateIds,
+  heartbeatHost,
+  listHosts,
+  liveHosts,
+  recordAudit,
+  recordDecision,
+  setFleetStop,
+  shipCounts,
+  type TemplateKey,
+} from './queries.js';
