@@ -76,7 +76,7 @@ export function startFleetAgent(o: FleetAgentOptions): FleetAgent {
       if (missing.length > 0) {
         const unique = [...new Map(missing.map((r) => [r.localId, r])).values()];
         const fleetIds = await fleetTemplateIds(o.pool, unique);
-        unique.forEach((r, i) => ids.set(r.localId, fleetIds[i] as number));
+        for (const [i, r] of unique.entries()) ids.set(r.localId, fleetIds[i] as number);
       }
       // Several local ids may map to one fleet id (same text and fingerprint): add them up.
       const merged = new Map<string, { templateId: number; minute: number; count: number; errors: number }>();
