@@ -2,6 +2,8 @@
  * The fleet's public face: many hosts, one PostgreSQL control plane (only with a `fleet:`
  * section in dancer.yaml). See docs/fleet.md.
  */
+
+export { type FleetAgent, type FleetAgentOptions, startFleetAgent } from './agent.js';
 export {
   type FleetPool,
   fleetHostName,
@@ -11,6 +13,7 @@ export {
   type Queryable,
   toFleetError,
 } from './connect.js';
+export { LEADER_LOCK, type LeaderElection, type LeaderOptions, startLeaderElection } from './leader.js';
 export {
   type AcquireResult,
   acquireLease,
@@ -21,6 +24,7 @@ export {
   renewLeases,
   saveLease,
 } from './leases.js';
+export { enqueueFleetEvent, type OutboxEvent, pendingFleetEvents } from './local.js';
 export { FLEET_MIGRATIONS, type FleetMigration } from './migrations.js';
 export {
   type CountRow,
@@ -42,3 +46,13 @@ export {
   shipCounts,
   type TemplateKey,
 } from './queries.js';
+export {
+  FLEET_CHANNEL,
+  type FleetListener,
+  type FleetListenerOptions,
+  type FleetSignal,
+  listenFleet,
+  type ReceivedSignal,
+  sendFleetSignal,
+} from './signals.js';
+export { mirrorStop, setFleetWideStop, syncStop } from './stop.js';
