@@ -47,6 +47,24 @@ export {
   type TemplateKey,
 } from './queries.js';
 export {
+  claimDeploy,
+  createRollout,
+  type FleetFix,
+  getFleetFix,
+  listFleetFixes,
+  pendingFixesFor,
+  recordFixEvent,
+  reportDeploy,
+  rollbackFleetFix,
+} from './rollout.js';
+export {
+  type HostDeployer,
+  type RolloutWorker,
+  type RolloutWorkerOptions,
+  startRolloutWorker,
+  supervisorDeployer,
+} from './rollout-worker.js';
+export {
   FLEET_CHANNEL,
   type FleetListener,
   type FleetListenerOptions,
@@ -56,3 +74,4 @@ export {
   sendFleetSignal,
 } from './signals.js';
 export { mirrorStop, setFleetWideStop, syncStop } from './stop.js';
+export { type HostDeployState, nextRolloutStep, planWaves, type RolloutStep } from './waves.js';
