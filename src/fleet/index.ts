@@ -73,5 +73,6 @@ export {
   type ReceivedSignal,
   sendFleetSignal,
 } from './signals.js';
+export { type FleetStatus, readFleetStatus, renderFleetStatus } from './status.js';
 export { mirrorStop, setFleetWideStop, syncStop } from './stop.js';
 export { type HostDeployState, nextRolloutStep, planWaves, type RolloutStep } from './waves.js';
