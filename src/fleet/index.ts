@@ -13,6 +13,7 @@ export {
   type Queryable,
   toFleetError,
 } from './connect.js';
+export { createFleetGate, type FleetGateDecision, type FleetGateOptions, type FleetTriggerInput } from './gate.js';
 export { LEADER_LOCK, type LeaderElection, type LeaderOptions, startLeaderElection } from './leader.js';
 export {
   type AcquireResult,
@@ -64,6 +65,7 @@ export {
   startRolloutWorker,
   supervisorDeployer,
 } from './rollout-worker.js';
+export { type FleetService, type FleetServiceOptions, startFleetService } from './service.js';
 export {
   FLEET_CHANNEL,
   type FleetListener,
