@@ -2,12 +2,17 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/index.js';
-import type { Oversight } from '../dashboard/oversight.js';
 import { DancerError } from '../errors.js';
 import type { FleetService } from '../fleet/index.js';
-import { type Healing, startHealing } from '../heal/index.js';
+import {
+  type Healing,
+  type Oversight,
+  type RunningService,
+  runService,
+  startHealing,
+  startOversight,
+} from '../heal/index.js';
 import { containmentLine, describeContainment } from '../sandbox/index.js';
-import { type RunningService, runService } from '../supervise/run-service.js';
 import { withConfigOption } from './common.js';
 import { supervisedService } from './supervise-common.js';
 
@@ -49,8 +54,7 @@ export function register(program: Command): void {
       // fleet: only with a `fleet:` section (src/fleet); nothing changes without one.
       fleet = loaded.config.fleet ? await startFleetFor(running, loaded) : undefined;
       healing = startHealing({ running, loaded, fleetGate: fleet?.gate });
-      // The dashboard, webhooks, remote backup and stop/resume announcements (src/dashboard/oversight.ts).
-      const { startOversight } = await import('../dashboard/oversight.js');
+      // The dashboard, webhooks, remote backup and stop/resume announcements (src/heal/oversight.ts).
       oversight = await startOversight({ running, loaded, actions: healing.loop?.actions, hub: healing.hub });
       process.exitCode = await running.done;
       const failure = running.failure();

@@ -6,7 +6,7 @@
  * (counts since the last shipped minute, queued events in order) once PostgreSQL answers again.
  */
 import { errorMessage } from '../errors.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { FleetPool } from './connect.js';
 import { renewLeases } from './leases.js';
 import { dropFleetEvents, fleetLocal, localCountsSince, pendingFleetEvents, setFleetLocal } from './local.js';

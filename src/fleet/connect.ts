@@ -3,7 +3,7 @@
  */
 import os from 'node:os';
 import pg from 'pg';
-import type { FleetSettings } from '../config/schema/fleet.js';
+import type { FleetSettings } from '../config/index.js';
 import { DancerError, errorMessage } from '../errors.js';
 import { FLEET_MIGRATIONS, type FleetMigration } from './migrations.js';
 

@@ -5,7 +5,7 @@
  * fleet decision (queued locally while the host is cut off).
  */
 import { errorMessage } from '../errors.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { FleetAgent } from './agent.js';
 import type { FleetPool } from './connect.js';
 import { acquireLease, type Lease, saveLease } from './leases.js';

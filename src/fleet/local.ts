@@ -2,7 +2,7 @@
  * The fleet's local side in the host's SQLite: the outbox of events waiting for PostgreSQL, the
  * cursor of counts shipped, and the per-minute counts read from the store's template buckets.
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 
 /** An event waiting to reach the control plane. */
 export interface OutboxEvent {

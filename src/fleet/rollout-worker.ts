@@ -7,7 +7,7 @@
  */
 import { errorMessage } from '../errors.js';
 import { git } from '../process/index.js';
-import type { Supervisor } from '../supervise/supervisor.js';
+import type { Supervisor } from '../supervise/index.js';
 import type { FleetPool } from './connect.js';
 import { claimDeploy, getFleetFix, pendingFixesFor, reportDeploy } from './rollout.js';
 import type { ReceivedSignal } from './signals.js';

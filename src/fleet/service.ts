@@ -5,10 +5,10 @@
  * healing loop asks before it consults. Nothing here is on the service's path: when PostgreSQL
  * is down the host serves and captures as before, and the fleet parts retry in the background.
  */
-import type { FleetSettings } from '../config/schema/fleet.js';
+import type { FleetSettings } from '../config/index.js';
 import { errorMessage } from '../errors.js';
-import type { Db } from '../store/open.js';
-import type { Supervisor } from '../supervise/supervisor.js';
+import type { Db } from '../store/index.js';
+import type { Supervisor } from '../supervise/index.js';
 import { type FleetAgent, startFleetAgent } from './agent.js';
 import { type FleetPool, fleetHostName, fleetUrl, migrateFleet, openFleetPool } from './connect.js';
 import { createFleetGate, type FleetGateDecision, type FleetTriggerInput } from './gate.js';

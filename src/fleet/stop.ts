@@ -4,7 +4,7 @@
  * the other. Each host mirrors it into its own store's stop flag, which its healing loop obeys.
  */
 
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { clearEmergencyStop, emergencyStop, setEmergencyStop } from '../supervise/index.js';
 import type { FleetPool, Queryable } from './connect.js';
 import { fleetStop, setFleetStop } from './queries.js';
