@@ -72,6 +72,10 @@ export const ERROR_CODES = {
   DANCER_PUSH_FAILED:
     'Pushing the dancer/* branches and dancer-before-* tags to fixes.pushRemote failed; it is retried.',
   // general
+  // fleet
+  DANCER_FLEET_UNAVAILABLE: 'The fleet control plane (PostgreSQL) cannot be reached; the host keeps serving locally.',
+  DANCER_FLEET_MIGRATION_FAILED: 'A fleet schema migration failed, or the fleet schema is newer than this Dancer.',
+  DANCER_FLEET_LEASE_LOST: "This host no longer holds a pattern's lease (it expired and another host took it).",
   DANCER_INTERNAL: 'An invariant was broken: a bug in Dancer.',
 } as const satisfies Record<string, string>;
 
