@@ -10,6 +10,7 @@
  *   end to end, so certificates are checked as usual) and answers 403 to anything else. When
  *   Dancer's own environment names an HTTPS proxy, the tunnel goes through it.
  */
+import { chmodSync } from 'node:fs';
 import net from 'node:net';
 
 /** The loopback port the shim listens on inside the agent's network namespace (it is private, so fixed). */
@@ -202,8 +203,9 @@ export async function startEgress(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ path: socketPath, readableAll: false, writableAll: false }, () => {
+    server.listen(socketPath, () => {
       server.removeListener('error', reject);
+      chmodSync(socketPath, 0o600);
       resolve();
     });
   });
