@@ -15,7 +15,7 @@ import { applyEvent, createFix, fixEvents, getFix, listFixes } from '../../src/f
 import { type HealingLoop, startHealingLoop } from '../../src/heal/loop.js';
 import type { TriggerEvent } from '../../src/patterns/detector.js';
 import { clearEmergencyStop, setEmergencyStop } from '../../src/supervise/emergency.js';
-import { type RunningService, runService } from '../../src/supervise/run-service.js';
+import { type RunningService, runService } from '../../src/heal/run-service.js';
 import { type ModelServer, startModelServer } from '../../src/testing/index.js';
 import { expectGone, makeServiceDir, waitFor } from '../supervise/helpers.js';
 
