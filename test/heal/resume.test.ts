@@ -13,9 +13,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { applyEvent, createFix, fixEvents, getFix, listFixes } from '../../src/fixes/records.js';
 import { type HealingLoop, startHealingLoop } from '../../src/heal/loop.js';
+import { type RunningService, runService } from '../../src/heal/run-service.js';
 import type { TriggerEvent } from '../../src/patterns/detector.js';
 import { clearEmergencyStop, setEmergencyStop } from '../../src/supervise/emergency.js';
-import { type RunningService, runService } from '../../src/heal/run-service.js';
 import { type ModelServer, startModelServer } from '../../src/testing/index.js';
 import { expectGone, makeServiceDir, waitFor } from '../supervise/helpers.js';
 
