@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   DANCER_EMERGENCY_STOP: 'Refused: the emergency stop is engaged.',
   // sandbox
   DANCER_SANDBOX_UNAVAILABLE: 'Model-written code cannot be sandboxed (bubblewrap or the sandbox user is missing).',
+  DANCER_INSTALL_NETWORK_OFF:
+    "The gate's install step failed without network (fixes.sandbox.installNetwork is false); set it to let install reach the network.",
   // notify
   DANCER_ZULIP_REQUEST_FAILED: 'A Zulip API request failed.',
   DANCER_ZULIP_AUTH: 'Zulip rejected the bot credentials.',

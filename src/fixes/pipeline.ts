@@ -400,7 +400,7 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
       return passed;
     }
     const failed = result.steps.at(-1);
-    if (round >= deps.fixes.repairRounds) {
+    if (round >= deps.fixes.repairRounds || result.code === 'DANCER_INSTALL_NETWORK_OFF') {
       return move(deps, fix.id, {
         event: 'fail',
         actor: 'gate',

@@ -324,7 +324,8 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
         log('emergency stop engaged: aborting the running consultation and pipeline step');
         controller.abort(new Error('emergency stop'));
       }
-      if (!engaged && wasStopped) {
+      // Held triggers also mean a stop came and went (possibly between two polls).
+      if (!engaged && (wasStopped || held.size > 0)) {
         log('emergency stop cleared: resuming');
         afterResume();
       }
