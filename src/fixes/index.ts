@@ -66,6 +66,12 @@ export {
   requestRetry,
 } from './records.js';
 export {
+  type RevertDeployOptions,
+  type RevertDeployResult,
+  ROLLBACK_DEPLOY_TRAILER,
+  revertDeploy,
+} from './revert-deploy.js';
+export {
   type Actor,
   FIX_EVENTS,
   FIX_STATES,
