@@ -7,7 +7,7 @@
  * its revert in git too ({@link revertDeploy}). The automatic rollback, `dancer rollback`, Zulip
  * and a supervisor restarted after a kill -9 all end here.
  */
-import { errorMessage } from '../errors.js';
+import { DancerError, errorMessage } from '../errors.js';
 import { type FixRecord, getFix, type PipelineDeps, revertDeploy, rollbackFix } from '../fixes/index.js';
 import type { Actor } from '../fixes/state.js';
 import { recordAudit } from '../notify/index.js';
@@ -19,6 +19,18 @@ export interface RollbackRecorder {
   record(outcome: RollbackOutcome): Promise<FixRecord | undefined>;
   /** Record the rollbacks a previous process decided but did not record (after a kill -9). */
   resume(): Promise<FixRecord[]>;
+  /**
+   * Roll back fix `id` by hand (Zulip `rollback ID`, the dashboard), through the same path: while
+   * its release serves, the supervisor hands off to the last good release and the rollback is
+   * recorded as above; once it no longer serves (later deploys went on top), its merge is
+   * reverted on main and the result deployed through the supervisor (observed like any new
+   * code, unless its tree already served well). Either way: fix `rolled_back` with the actor and
+   * reason, an audit row.
+   *
+   * @throws {DancerError} `DANCER_ILLEGAL_TRANSITION` when the fix is not merged or already rolled
+   * back; `DANCER_ROLLBACK_FAILED` as {@link rollbackFix}.
+   */
+  rollbackFix(id: number, o: { actor: string; reason: string }): Promise<FixRecord>;
   /** Stop listening; resolves once every recording has settled. */
   stop(): Promise<void>;
 }
@@ -60,7 +72,12 @@ async function recordPlainIn(
 }
 
 /** The audit row of a recorded rollback (the decision itself is the supervisor's deploys row). */
-function audit(deps: PipelineDeps, outcome: RollbackOutcome, target: string, detail: string): void {
+function audit(
+  deps: PipelineDeps,
+  outcome: Pick<RollbackOutcome, 'actor' | 'reason'> & Partial<RollbackOutcome>,
+  target: string,
+  detail: string,
+): void {
   recordAudit(deps.db, {
     ts: (deps.clock ?? Date.now)(),
     actor: fixActorOf(outcome.actor),
@@ -139,6 +156,41 @@ export function startRollbackRecorder(o: {
         await record(asOutcome(newest, undefined));
       }
       return out;
+    },
+    async rollbackFix(id, by) {
+      const deps = o.deps();
+      const fix = getFix(deps.db, id);
+      if (!ROLLBACKABLE.has(fix.state) || !fix.mergeCommit) {
+        throw new DancerError(
+          'DANCER_ILLEGAL_TRANSITION',
+          `Fix ${id} is ${fix.state}; only a merged fix can be rolled back`,
+          {
+            details: { id, state: fix.state },
+          },
+        );
+      }
+      const sup = o.supervisor;
+      const current = sup.status().currentRelease;
+      const serving = sup.store
+        .listDeploys(sup.name, 50)
+        .some((d) => d.kind === 'deploy' && d.fixId === id && d.toRelease === current);
+      if (serving) {
+        const outcome = await sup.rollback({ reason: by.reason, actor: by.actor });
+        return (await record(outcome)) ?? getFix(deps.db, id);
+      }
+      const after = await rollbackFix({ ...deps, signal: undefined }, id, {
+        actor: fixActorOf(by.actor),
+        reason: by.reason,
+      });
+      const revert = after.rollbackCommit?.slice(0, 12) ?? '?';
+      audit(
+        deps,
+        { actor: by.actor, reason: by.reason, fixId: id },
+        `fix:${id}`,
+        `revert ${revert} merged on main and deployed (the fix no longer served)`,
+      );
+      o.log(`fix ${id} rolled back by ${by.actor}: revert ${revert} merged and deployed`);
+      return after;
     },
     async stop() {
       unsubscribe();
