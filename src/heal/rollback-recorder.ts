@@ -8,8 +8,7 @@
  * and a supervisor restarted after a kill -9 all end here.
  */
 import { DancerError, errorMessage } from '../errors.js';
-import { type FixRecord, getFix, type PipelineDeps, revertDeploy, rollbackFix } from '../fixes/index.js';
-import type { Actor } from '../fixes/state.js';
+import { type Actor, type FixRecord, getFix, type PipelineDeps, revertDeploy, rollbackFix } from '../fixes/index.js';
 import { recordAudit } from '../notify/index.js';
 import type { RollbackOutcome, Supervisor } from '../supervise/index.js';
 

@@ -13,13 +13,13 @@ import { loadConfig } from '../../src/config/index.js';
 import { fixesSchema, policySchema } from '../../src/config/schema/fixes.js';
 import { type PipelineDeps, startFix } from '../../src/fixes/pipeline.js';
 import { fixEvents, getFix } from '../../src/fixes/records.js';
+import { createLiveActions } from '../../src/heal/live-actions.js';
 import { startRollbackRecorder } from '../../src/heal/rollback-recorder.js';
+import { runService } from '../../src/heal/run-service.js';
 import { listAudit } from '../../src/notify/audit.js';
 import { createNotifyHub } from '../../src/notify/events.js';
 import { createZulipBot } from '../../src/notify/index.js';
-import { createLiveActions } from '../../src/notify/live-actions.js';
 import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
-import { runService } from '../../src/supervise/run-service.js';
 import { createZulipTestServer } from '../../src/testing/index.js';
 import { expectGone, get, makeServiceDir, waitFor } from '../supervise/helpers.js';
 
