@@ -4,7 +4,8 @@
  * as a child process, its detector's trigger, the real Claude Code binary against the scripted
  * model server, the real gate in its sandbox, real releases and git. Two runs: a good fix (healed)
  * and a plausible wrong fix that passes the gate (rolled back). Every answer names the pid and
- * release that served it, so the test says which code answered each request.
+ * release that served it, so the test says which code answered each request. The service logs
+ * each answer (info) and each failure (error) with pino, as such services do.
  * Needs `npm run build` first.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -37,6 +38,7 @@ const server = http.createServer((req, res) => {
   try {
     const p = price(url.searchParams.get('sku'));
     res.end(process.pid + ' ' + release + ' ' + p + '\\n');
+    log.info({ path: url.pathname, status: 200 }, 'priced');
   } catch (err) {
     log.error({ err }, 'price failed');
     res.writeHead(500).end(process.pid + ' ' + release + ' error\\n');
