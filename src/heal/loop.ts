@@ -197,6 +197,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   const recorder = startRollbackRecorder({ supervisor: running.supervisor, deps: makeDeps, log });
   const actions = createLiveActions({
     recordRollback: (outcome) => recorder.record(outcome),
+    rollbackFix: (id, by) => recorder.rollbackFix(id, by),
     db,
     supervisor: running.supervisor,
     pipeline: makeDeps,

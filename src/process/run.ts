@@ -42,6 +42,8 @@ export interface RunProcessOptions {
   tailBytes?: number | undefined;
   /** Most bytes kept of stdout and of stderr each. Default 256 MiB. */
   maxBuffer?: number | undefined;
+  /** Every chunk of stdout and stderr as it arrives (progress of a long build). */
+  onOutput?: ((chunk: Buffer) => void) | undefined;
 }
 
 /** Signal every process of group `pgid`; a group already gone is fine. */
@@ -124,10 +126,12 @@ export function runProcess(file: string, args: readonly string[], options: RunPr
     child.stdout?.on('data', (c: Buffer) => {
       tail.push(c);
       out.push(c);
+      options.onOutput?.(c);
     });
     child.stderr?.on('data', (c: Buffer) => {
       tail.push(c);
       err.push(c);
+      options.onOutput?.(c);
     });
     if (options.input !== undefined && child.stdin) {
       child.stdin.on('error', () => {

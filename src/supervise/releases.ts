@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DancerError } from '../errors.js';
+import { runProcess } from '../process/index.js';
 import { inheritedEnv } from './child-env.js';
 import type { ReleaseRow, SuperviseStore } from './state-store.js';
 import { startScript } from './worker.js';
@@ -101,18 +102,14 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
   try {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    await run(
-      '/bin/sh',
-      ['-c', `git -C "$DANCER_REPO" archive --format=tar "$DANCER_COMMIT" | tar -x -C "$DANCER_DEST"`],
-      {
-        cwd: tmp,
-        env: { ...process.env, DANCER_REPO: options.repo, DANCER_COMMIT: commit, DANCER_DEST: tmp },
-        what: 'git archive',
-      },
-    );
+    await run('git -C "$DANCER_REPO" archive --format=tar "$DANCER_COMMIT" | tar -x -C "$DANCER_DEST"', {
+      cwd: tmp,
+      env: { ...process.env, DANCER_REPO: options.repo, DANCER_COMMIT: commit, DANCER_DEST: tmp },
+      what: 'git archive',
+    });
     reuseDependencies(options.repo, tmp);
     if (options.build) {
-      await run('/bin/sh', ['-c', startScript(options.build, false)], {
+      await run(startScript(options.build, false), {
         cwd: tmp,
         env: { ...inheritedEnv(options.withholdEnv), ...options.env, DANCER_RELEASE: id },
         what: `build "${options.build}"`,
@@ -175,41 +172,35 @@ export function reuseDependencies(repo: string, release: string): boolean {
   return true;
 }
 
-function run(
-  cmd: string,
-  args: string[],
+/**
+ * The shell that runs a release step in the runner's process group: the step runs in the
+ * background so the trap fires at once, and a TERM (the runner's timeout or abort, or the
+ * parent-death signal of a supervisor killed with -9) kills the whole group, a multi-statement
+ * build's children among them.
+ */
+const GROUP_GUARD = `trap 'kill -s KILL 0' TERM; /bin/sh -c "$DANCER_STEP" & wait $!`;
+
+async function run(
+  script: string,
   opts: { cwd: string; env: NodeJS.ProcessEnv; what: string; onOutput?: ((chunk: Buffer) => void) | undefined },
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // A build must not outlive a supervisor killed with -9: parent-death signal when possible.
-    const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args];
-    const child = spawn(argv[0] as string, argv.slice(1), {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let tail = '';
-    const onData = (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-4000);
-      opts.onOutput?.(chunk);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (error) =>
-      reject(new DancerError('DANCER_DEPLOY_FAILED', `${opts.what}: ${error.message}`, { cause: error })),
-    );
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else
-        reject(
-          new DancerError(
-            'DANCER_DEPLOY_FAILED',
-            `${opts.what} failed (${signal ?? `exit ${code}`}): ${tail.trim().slice(-1000)}`,
-            {
-              details: { code, signal, output: tail },
-            },
-          ),
-        );
-    });
+  const argv = SETPRIV
+    ? [SETPRIV, '--pdeathsig', 'TERM', '--', '/bin/sh', '-c', GROUP_GUARD]
+    : ['/bin/sh', '-c', GROUP_GUARD];
+  const result = await runProcess(argv[0] as string, argv.slice(1), {
+    cwd: opts.cwd,
+    env: { ...opts.env, DANCER_STEP: script },
+    onOutput: opts.onOutput,
+    tailBytes: 4000,
+    maxBuffer: 0,
   });
+  if (result.ok) return;
+  const why = result.spawnError ?? result.signal ?? `exit ${result.exitCode}`;
+  throw new DancerError(
+    'DANCER_DEPLOY_FAILED',
+    `${opts.what} failed (${why}): ${result.outputTail.trim().slice(-1000)}`,
+    {
+      details: { code: result.exitCode, signal: result.signal, output: result.outputTail },
+    },
+  );
 }
