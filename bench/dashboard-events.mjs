@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startDashboard } from '../dist/dashboard/index.js';
-import { createLiveActions } from '../dist/notify/live-actions.js';
+import { createLiveActions } from '../dist/heal/live-actions.js';
 import { watchStore } from '../dist/notify/store-watch.js';
 import { startWebhooks } from '../dist/notify/webhooks/index.js';
 import { openStore } from '../dist/store/open.js';

@@ -9,7 +9,7 @@
  */
 
 // capture: parse a line as dancer ingest does
-export { type ParsedLine, type ParseOptions, parseLine } from './capture/parse-line.js';
+export { type ParsedLine, type ParseOptions, parseLine } from './capture/index.js';
 
 // config
 export {
@@ -24,7 +24,8 @@ export {
 } from './config/index.js';
 // errors
 export { DancerError, type DancerErrorCode, ERROR_CODES, errorMessage, isDancerError } from './errors.js';
-
+// supervise: `dancer run` as a function, the supervisor, status
+export { type CrashReport, type RunningService, type RunServiceOptions, runService } from './heal/index.js';
 // patterns: mining templates, reading them back
 export {
   type AddResult,
@@ -75,14 +76,8 @@ export {
   searchLogs,
   searchLogsLenient,
 } from './store/index.js';
-
-// supervise: `dancer run` as a function, the supervisor, status
 export {
   type Alert,
-  type CrashReport,
-  type RunningService,
-  type RunServiceOptions,
-  runService,
   type StatusReport,
   Supervisor,
   type SupervisorOptions,
@@ -90,8 +85,7 @@ export {
 } from './supervise/index.js';
 
 import type { LoadedConfig } from './config/index.js';
-import type { Healing } from './heal/index.js';
-import type { RunningService } from './supervise/index.js';
+import type { Healing, RunningService } from './heal/index.js';
 
 /**
  * What `dancer run` adds to a running service: the healing loop (consultations, fixes, deploys)

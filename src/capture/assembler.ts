@@ -1,4 +1,4 @@
-import { LEVELS, type LogRecord, RECORD_FLAGS } from '../store/records.js';
+import { LEVELS, type LogRecord, RECORD_FLAGS } from '../store/index.js';
 import { type ErrorHead, parseErrorHead, parsePythonExceptionLine } from './error-head.js';
 import type { ParsedLine } from './parse-line.js';
 import { DEFAULT_MAX_RECORD_BYTES } from './raw-line.js';

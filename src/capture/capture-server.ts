@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DancerError, errorMessage } from '../errors.js';
-import type { LogRecord } from '../store/records.js';
+import type { LogRecord } from '../store/index.js';
 import { parseLine } from './parse-line.js';
 import { DEFAULT_MAX_RECORD_BYTES, LineSplitter } from './raw-line.js';
 

@@ -1,4 +1,4 @@
-import { LEVELS } from '../store/records.js';
+import { LEVELS } from '../store/index.js';
 
 const NAMED: Record<string, number> = {
   trace: LEVELS.trace,

@@ -1,4 +1,4 @@
-import type { LogRecord } from '../store/records.js';
+import type { LogRecord } from '../store/index.js';
 import { Assembler } from './assembler.js';
 import { parseLine } from './parse-line.js';
 import { DEFAULT_MAX_RECORD_BYTES, LineSplitter, type RawLine } from './raw-line.js';

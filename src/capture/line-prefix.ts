@@ -3,7 +3,7 @@
  * `[12:00:00.000] INFO (42): `, `fatal: `), read and removed so the stored message is what the
  * code logged: one template per log statement, whatever the timestamp. Pure.
  */
-import { LEVELS } from '../store/records.js';
+import { LEVELS } from '../store/index.js';
 
 /** What a line's prefix said. */
 export interface LinePrefix {

@@ -1,4 +1,4 @@
-import { LEVELS, type LogRecord, RECORD_FLAGS } from '../store/records.js';
+import { LEVELS, type LogRecord, RECORD_FLAGS } from '../store/index.js';
 import { parseErrorHead } from './error-head.js';
 import { inferLevel, levelFromValue } from './levels.js';
 import { splitLinePrefix } from './line-prefix.js';

@@ -100,8 +100,8 @@ async function storeTo(options: DancerPinoOptions, maxRecordBytes: number): Prom
   // Standalone, the transport is the store's writer: it mines templates and runs the detector as
   // `dancer run` does (default settings). Loaded here only: under `dancer run` the supervisor does it.
   const [{ ingestPatternsStages }, { patternsSchema }] = await Promise.all([
-    import('../patterns/detector-pipeline.js'),
-    import('../config/schema/patterns.js'),
+    import('../patterns/index.js'),
+    import('../config/index.js'),
   ]);
   const patterns = patternsSchema.parse({});
   const sink = new StoreSink<string>({

@@ -1,4 +1,4 @@
-import type { LogRecord } from '../store/records.js';
+import type { LogRecord } from '../store/index.js';
 
 /** Default bound on queued records (`capture.queueMaxRecords`). */
 export const DEFAULT_QUEUE_MAX_RECORDS = 50_000;

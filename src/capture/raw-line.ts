@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { RECORD_FLAGS } from '../store/records.js';
+import { RECORD_FLAGS } from '../store/index.js';
 
 /** Default for `capture.maxRecordBytes`: records up to 1 MiB are kept whole. */
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;

@@ -1,7 +1,13 @@
 import { DancerError, errorMessage } from '../errors.js';
-import { type BatchPlugin, LogWriter, type LogWriterOptions, type LogWriterStats } from '../store/log-writer.js';
-import { type Db, openStore } from '../store/open.js';
-import type { LogRecord } from '../store/records.js';
+import type { LogRecord } from '../store/index.js';
+import {
+  type BatchPlugin,
+  type Db,
+  LogWriter,
+  type LogWriterOptions,
+  type LogWriterStats,
+  openStore,
+} from '../store/index.js';
 import { CaptureQueue } from './queue.js';
 
 /** Options for {@link StoreSink}. */

@@ -8,7 +8,7 @@
  *
  * Pure apart from the clock passed in: the caller feeds records and calls {@link tick}.
  */
-import type { LogRecord } from '../store/records.js';
+import type { LogRecord } from '../store/index.js';
 
 /** Options of {@link TransportDedupe}. */
 export interface TransportDedupeOptions {

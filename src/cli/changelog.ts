@@ -5,9 +5,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { buildChangelog, collectChangelog, renderChangelog } from '../fixes/changelog.js';
-import { openStore } from '../store/open.js';
-import { parseTimeArg } from '../store/time.js';
+import { buildChangelog, collectChangelog, renderChangelog } from '../fixes/index.js';
+import { openStore, parseTimeArg } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { repoFor } from './fixes.js';
 import { printJson, progress } from './output.js';

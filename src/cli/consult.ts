@@ -9,14 +9,11 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { submitOutcomeShape } from '../consult/outcome.js';
-import { consultPolicy } from '../consult/policy.js';
-import { getConsultation } from '../consult/store.js';
-import { AGENT_TOOLS } from '../consult/tool-names.js';
-import { STORE_TOOLS } from '../consult/tools/definitions.js';
-import type { ConsultTrigger } from '../consult/types.js';
+import type { ConsultTrigger } from '../consult/index.js';
+import { AGENT_TOOLS, getConsultation, STORE_TOOLS, submitOutcomeShape } from '../consult/index.js';
 import { DancerError } from '../errors.js';
-import { type Db, openStore } from '../store/open.js';
+import { consultPolicy } from '../fixes/index.js';
+import { type Db, openStore } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { makeColors, printJson, progress } from './output.js';
 
@@ -84,7 +81,7 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
     at: Date.now(),
   };
   // The Agent SDK loads only when a consultation is built, not with every CLI command.
-  const { briefFor, consultSetup, runConsultation } = await import('../consult/consultation.js');
+  const { briefFor, consultSetup, runConsultation } = await import('../consult/index.js');
   if (options.dryRun) {
     const db = openStore(dbPath, { readonly: true });
     try {

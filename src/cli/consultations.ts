@@ -5,10 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { provenanceLines, provenanceOf } from '../dashboard/provenance.js';
-import * as q from '../dashboard/queries.js';
+import { provenanceLines, provenanceOf, queries as q } from '../dashboard/index.js';
 import { DancerError } from '../errors.js';
-import { type Db, openStore } from '../store/open.js';
+import { type Db, openStore } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { makeColors, printJson, renderTable } from './output.js';
 

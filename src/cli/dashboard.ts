@@ -9,11 +9,10 @@ import type { Command } from 'commander';
 import type { LoadedConfig } from '../config/index.js';
 import { startDashboard } from '../dashboard/index.js';
 import { DancerError } from '../errors.js';
-import { createLiveActions } from '../notify/live-actions.js';
-import { openStore } from '../store/open.js';
-import { controlRequest } from '../supervise/control.js';
-import { serviceOf, supervisorPaths } from '../supervise/paths.js';
-import type { RollbackOutcome } from '../supervise/supervisor.js';
+import { createLiveActions } from '../heal/index.js';
+import { openStore } from '../store/index.js';
+import type { RollbackOutcome } from '../supervise/index.js';
+import { controlRequest, serviceOf, supervisorPaths } from '../supervise/index.js';
 import { configFor, dbPathFor, withDbOption } from './common.js';
 import { progress } from './output.js';
 

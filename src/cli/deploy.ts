@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { DancerError, isDancerError } from '../errors.js';
-import { resolveCommit } from '../supervise/releases.js';
-import type { DeployOutcome } from '../supervise/supervisor.js';
+import type { DeployOutcome } from '../supervise/index.js';
+import { resolveCommit } from '../supervise/index.js';
 import { withConfigOption } from './common.js';
 import { printJson, progress } from './output.js';
 import { ask, supervisedService } from './supervise-common.js';

@@ -6,14 +6,24 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { provenanceLines, provenanceOf } from '../dashboard/provenance.js';
+import { provenanceLines, provenanceOf } from '../dashboard/index.js';
 import { DancerError } from '../errors.js';
-import { git } from '../fixes/git.js';
-import { approveFix, rejectFix } from '../fixes/pipeline.js';
-import { type FixRecord, fixEvents, gateSteps, getFix, listFixes, requestRetry } from '../fixes/records.js';
-import { type FixState, isFixState, isTerminal } from '../fixes/state.js';
-import { beforeAfterRows } from '../notify/before-after.js';
-import { type Db, openStore } from '../store/open.js';
+import {
+  approveFix,
+  type FixRecord,
+  type FixState,
+  fixEvents,
+  gateSteps,
+  getFix,
+  git,
+  isFixState,
+  isTerminal,
+  listFixes,
+  rejectFix,
+  requestRetry,
+} from '../fixes/index.js';
+import { beforeAfterRows } from '../notify/index.js';
+import { type Db, openStore } from '../store/index.js';
 import { refuseWhileStopped } from '../supervise/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { type Colors, makeColors, printJson, progress, renderTable } from './output.js';

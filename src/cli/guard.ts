@@ -5,7 +5,7 @@
  * Dancer's uid after the run.
  */
 import type { Command } from 'commander';
-import { answerFromFile, type HookInput, readGuardFile } from '../consult/guard-hook.js';
+import { answerFromFile, type HookInput, readGuardFile } from '../consult/index.js';
 import { DancerError } from '../errors.js';
 import { chownTree } from '../sandbox/index.js';
 

@@ -1,13 +1,10 @@
 import { createReadStream, existsSync, fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { followFile } from '../capture/follow.js';
-import { createLineCapture } from '../capture/line-capture.js';
-import { estimateRecordBytes } from '../capture/queue.js';
-import { StoreSink } from '../capture/store-sink.js';
+import { createLineCapture, estimateRecordBytes, followFile, StoreSink } from '../capture/index.js';
 import { DancerError, errorMessage } from '../errors.js';
-import { ingestPatternsStages } from '../patterns/detector-pipeline.js';
-import type { LogRecord } from '../store/records.js';
+import { ingestPatternsStages } from '../patterns/index.js';
+import type { LogRecord } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { printJson, progress } from './output.js';
 

@@ -3,9 +3,9 @@
  * engineer's own Claude Code (`claude mcp add dancer -- dancer mcp --db PATH`).
  */
 import type { Command } from 'commander';
-import { createRedactor } from '../consult/redact.js';
+import { createRedactor } from '../consult/index.js';
 import { DancerError } from '../errors.js';
-import { openStore } from '../store/open.js';
+import { openStore } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 
 interface McpOptions extends GlobalOptions {
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     const db = openStore(file, { readonly: consultationId === undefined });
     const r = loaded.config.consult.redact;
     // The MCP SDK loads only for this command.
-    const { serveStdio } = await import('../mcp/server.js');
+    const { serveStdio } = await import('../mcp/index.js');
     try {
       await serveStdio({
         db,

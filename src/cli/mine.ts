@@ -3,8 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
-import { TemplateMiner } from '../patterns/miner.js';
-import { minerOptionsFromConfig } from '../patterns/miner-config.js';
+import { minerOptionsFromConfig, TemplateMiner } from '../patterns/index.js';
 import { configFor, type GlobalOptions, withConfigOption } from './common.js';
 import { makeColors, printJson, progress, renderTable } from './output.js';
 

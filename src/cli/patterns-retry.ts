@@ -1,6 +1,6 @@
 /** `dancer patterns retry ID [--reason TEXT]`: a human reopens a pattern the loop escalated. */
 import { reopenPattern } from '../fixes/index.js';
-import { openStore } from '../store/open.js';
+import { openStore } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions } from './common.js';
 import { printJson } from './output.js';
 

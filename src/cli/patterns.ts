@@ -5,26 +5,32 @@ import { existsSync } from 'node:fs';
  */
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
-import { templateKey } from '../patterns/baselines.js';
-import { templateSeries, templateWindow } from '../patterns/buckets-store.js';
-import { explainDecision } from '../patterns/decisions.js';
-import { clearIgnore, decisionsForTemplate, ignoredRates, recordIgnore } from '../patterns/decisions-store.js';
-import { loadBaselines } from '../patterns/detector-store.js';
 import {
+  addCounts,
+  type BucketCounts,
+  clearIgnore,
   decisionsForKey,
+  decisionsForTemplate,
+  emptyCounts,
+  explainDecision,
   hasTemplatesTable,
+  ignoredRates,
   listTemplates,
+  loadBaselines,
+  MINUTE_MS,
+  minuteOf,
+  recordIgnore,
   setTemplateStatus,
   type TemplateRow,
+  TemplateStore,
   templateById,
   templateExamples,
+  templateKey,
+  templateSeries,
+  templateWindow,
   withMergedIds,
-} from '../patterns/pattern-queries.js';
-import { TemplateStore } from '../patterns/template-store.js';
-import { addCounts, type BucketCounts, emptyCounts, MINUTE_MS, minuteOf } from '../patterns/windows.js';
-import { type Db, openStore } from '../store/open.js';
-import { LEVELS, type LevelName, levelName } from '../store/records.js';
-import { parseTimeArg } from '../store/time.js';
+} from '../patterns/index.js';
+import { type Db, LEVELS, type LevelName, levelName, openStore, parseTimeArg } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { type Colors, makeColors, printJson, renderTable } from './output.js';
 import { type RetryOptions, retryPatternCommand } from './patterns-retry.js';

@@ -6,10 +6,16 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
-import { parseDiff } from '../fixes/diff.js';
-import { git, gitOut } from '../fixes/git.js';
-import { checkPolicy, type PolicyResult, type Risk } from '../fixes/policy.js';
-import { diffBetween, fileAt } from '../fixes/repo.js';
+import {
+  checkPolicy,
+  diffBetween,
+  fileAt,
+  git,
+  gitOut,
+  type PolicyResult,
+  parseDiff,
+  type Risk,
+} from '../fixes/index.js';
 import { configFor, type GlobalOptions, withConfigOption } from './common.js';
 import { repoFor } from './fixes.js';
 import { makeColors, printJson } from './output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RollbackOutcome } from '../supervise/supervisor.js';
+import type { RollbackOutcome } from '../supervise/index.js';
 import { withConfigOption } from './common.js';
 import { printJson, progress } from './output.js';
 import { ask, supervisedService } from './supervise-common.js';

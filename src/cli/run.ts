@@ -1,11 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { Oversight } from '../dashboard/oversight.js';
 import { DancerError } from '../errors.js';
-import { type Healing, startHealing } from '../heal/index.js';
+import { type Healing, type Oversight, runService, startHealing, startOversight } from '../heal/index.js';
 import { containmentLine, describeContainment } from '../sandbox/index.js';
-import { runService } from '../supervise/run-service.js';
 import { withConfigOption } from './common.js';
 import { supervisedService } from './supervise-common.js';
 
@@ -41,8 +39,7 @@ export function register(program: Command): void {
         onAlert: (alert) => healing?.onAlert(alert),
       });
       healing = startHealing({ running, loaded });
-      // The dashboard, webhooks, remote backup and stop/resume announcements (src/dashboard/oversight.ts).
-      const { startOversight } = await import('../dashboard/oversight.js');
+      // The dashboard, webhooks, remote backup and stop/resume announcements (src/heal/oversight.ts).
       oversight = await startOversight({ running, loaded, actions: healing.loop?.actions, hub: healing.hub });
       process.exitCode = await running.done;
       const failure = running.failure();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type Containment, describeContainment } from '../sandbox/index.js';
-import type { StatusReport } from '../supervise/supervisor.js';
+import type { StatusReport } from '../supervise/index.js';
 import { withConfigOption } from './common.js';
 import { makeColors, printJson } from './output.js';
 import { readStatus, supervisedService } from './supervise-common.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { recordAudit } from '../notify/audit.js';
-import { openStore } from '../store/open.js';
-import { clearEmergencyStop, emergencyStop, setEmergencyStop } from '../supervise/emergency.js';
+import { recordAudit } from '../notify/index.js';
+import { openStore } from '../store/index.js';
+import { clearEmergencyStop, emergencyStop, setEmergencyStop } from '../supervise/index.js';
 import { withConfigOption } from './common.js';
 import { defaultActorName } from './fixes.js';
 import { printJson, progress } from './output.js';

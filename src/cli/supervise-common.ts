@@ -2,10 +2,15 @@ import { existsSync } from 'node:fs';
 import type { LoadedConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import { isDancerError } from '../errors.js';
-import { openStore } from '../store/open.js';
-import { controlRequest } from '../supervise/control.js';
-import { type SupervisorPaths, serviceOf, supervisorPaths } from '../supervise/paths.js';
-import { type StatusReport, statusFromStore } from '../supervise/supervisor.js';
+import { openStore } from '../store/index.js';
+import {
+  controlRequest,
+  type StatusReport,
+  type SupervisorPaths,
+  serviceOf,
+  statusFromStore,
+  supervisorPaths,
+} from '../supervise/index.js';
 
 /** The config and supervisor paths for `--config` (dancer.yaml must exist). */
 export function supervisedService(config: string | undefined): {

@@ -7,12 +7,11 @@
 import { existsSync } from 'node:fs';
 import { emitKeypressEvents } from 'node:readline';
 import type { Command } from 'commander';
-import { type DashboardAction, performAction } from '../dashboard/actions.js';
-import * as q from '../dashboard/queries.js';
+import { type DashboardAction, performAction, queries as q } from '../dashboard/index.js';
 import { DancerError, errorMessage } from '../errors.js';
-import { createLiveActions } from '../notify/live-actions.js';
-import { watchStore } from '../notify/store-watch.js';
-import { type Db, openStore } from '../store/open.js';
+import { createLiveActions } from '../heal/index.js';
+import { watchStore } from '../notify/index.js';
+import { type Db, openStore } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { defaultActorName } from './fixes.js';
 import { makeColors, printJson } from './output.js';

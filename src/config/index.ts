@@ -7,4 +7,10 @@ export {
   parseConfigText,
   readSecretFromEnv,
 } from './load.js';
+export type { ConsultConfig } from './schema/consult.js';
+export type { DashboardSettings } from './schema/dashboard.js';
+export { type FixesConfig, fixesSchema, type PolicyConfig, type SandboxConfig } from './schema/fixes.js';
 export { configSchema, type DancerConfig, type DancerConfigInput } from './schema/index.js';
+export type { WebhookSettings, ZulipSettings } from './schema/notify.js';
+export { patternsSchema, type TriggersConfig } from './schema/patterns.js';
+export { serviceSchema } from './schema/service.js';

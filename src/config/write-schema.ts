@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { scenarioJsonSchema } from '../testing/scenario-schema.js';
+import { scenarioJsonSchema } from '../testing/index.js';
 import { configJsonSchema } from './json-schema.js';
 
 // `npm run schema`: regenerate docs/dancer.schema.json from the zod schema.

@@ -8,19 +8,15 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  AbortError,
-  createSdkMcpServer,
-  type HookCallback,
-  type Options,
-  type PostToolUseHookInput,
-  type PreToolUseHookInput,
-  query,
-  type SDKMessage,
-  type SDKResultMessage,
-  type SdkMcpToolDefinition,
-  type SpawnedProcess,
-  tool,
+import type {
+  HookCallback,
+  Options,
+  PostToolUseHookInput,
+  PreToolUseHookInput,
+  SDKMessage,
+  SDKResultMessage,
+  SdkMcpToolDefinition,
+  SpawnedProcess,
 } from '@anthropic-ai/claude-agent-sdk';
 import { killGroup } from '../process/index.js';
 import { killTagged, type Sandbox } from '../sandbox/index.js';
@@ -147,6 +143,8 @@ export function resultError(result: SDKResultMessage): string {
  * abort, an error result or a missing result are reported in {@link AgentRunResult.stop}.
  */
 export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult> {
+  // Loaded here, not at the top: importing the consult face must not load the Agent SDK.
+  const { AbortError, createSdkMcpServer, query, tool } = await import('@anthropic-ai/claude-agent-sdk');
   const started = Date.now();
   const worktree = realpathSync(options.worktree);
   const runParent = options.runDir ?? tmpdir();

@@ -9,10 +9,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { patternText } from '../patterns/index.js';
-import { listLogs } from '../store/log-queries.js';
-import { LOG_SELECT, rowToStoredLog } from '../store/log-rows.js';
-import type { Db } from '../store/open.js';
-import { levelName, type StoredLog } from '../store/records.js';
+import type { Db } from '../store/index.js';
+import { LOG_SELECT, levelName, listLogs, rowToStoredLog, type StoredLog } from '../store/index.js';
 import { type AssembledBrief, assembleBrief, type BriefSection } from './brief-assemble.js';
 import { fenceLines, quoteUntrusted, type Redactor, redactedParams, templateParams } from './redact.js';
 import { excerpt, isLibraryFrame, parseStack, resolveFrames } from './stack.js';

@@ -9,7 +9,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SandboxConfig } from '../config/schema/fixes.js';
+import type { SandboxConfig } from '../config/index.js';
 import { redactForSinks } from '../redact/index.js';
 import type { GuardFile } from './guard-hook.js';
 import { AGENT_TOOLS, DISALLOWED_TOOLS, MCP_SERVER_NAME } from './tool-names.js';

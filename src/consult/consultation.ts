@@ -4,12 +4,12 @@
  * {@link runConsultation}; it resolves with one {@link ConsultationResult} shape whatever happened.
  */
 import path from 'node:path';
-import type { ConsultConfig } from '../config/schema/consult.js';
-import { fixesSchema, type SandboxConfig } from '../config/schema/fixes.js';
+import type { ConsultConfig } from '../config/index.js';
+import { fixesSchema, type SandboxConfig } from '../config/index.js';
 import type { DancerErrorCode } from '../errors.js';
 import { git } from '../process/index.js';
 import { resolveSandbox, type Sandbox } from '../sandbox/index.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { type AgentRunResult, runAgent } from './agent-runner.js';
 import { type Brief, buildBrief } from './brief.js';
 import { decideMode, type ManualReason, runLimits } from './budget.js';
@@ -361,7 +361,7 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     signal: options.signal,
     protectedPaths: options.policy.protectedPaths,
     allowedCommands: config.allowedCommands,
-    tools: sdkStoreTools(db, setup.redactor, now, { templateId: brief.templateId }),
+    tools: await sdkStoreTools(db, setup.redactor, now, { templateId: brief.templateId }),
     redactor: setup.redactor,
     apiKey,
     baseUrl: config.baseUrl,

@@ -3,10 +3,9 @@
  * worktree, return the outcome, throw a DancerError with the reason when there is none. The shapes
  * are declared here structurally, so consult does not import the later stage.
  */
-import type { ConsultConfig } from '../config/schema/consult.js';
-import type { SandboxConfig } from '../config/schema/fixes.js';
+import type { ConsultConfig, SandboxConfig } from '../config/index.js';
 import { DancerError } from '../errors.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { type ConsultationResult, runConsultation } from './consultation.js';
 import { newBoundary, quoteUntrusted } from './redact.js';
 import type { ConsultPolicy, ConsultTrigger } from './types.js';

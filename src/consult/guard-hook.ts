@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { fixesSchema, type SandboxConfig } from '../config/schema/fixes.js';
+import { fixesSchema, type SandboxConfig } from '../config/index.js';
 import { DancerError } from '../errors.js';
 import { RUN_TAG_ENV, resolveSandbox, type Sandbox, shellWords } from '../sandbox/index.js';
 import { decideToolUse, type GuardDecision, type GuardPolicy, type RealPath } from './guard.js';

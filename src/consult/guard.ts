@@ -4,7 +4,7 @@
  * configured commands, with no shell operators. The agent sees the reason of every denial.
  */
 import path from 'node:path';
-import { matchesGlob } from '../fixes/glob.js';
+import { matchesGlob } from './glob.js';
 
 /** What the guard allows. */
 export interface GuardPolicy {

@@ -24,15 +24,25 @@ export {
   fixContext,
   type RepairLike,
 } from './fix-agent.js';
+export { firstMatch, matchesGlob } from './glob.js';
 export { commandAllowed, decideToolUse, type GuardDecision, type GuardPolicy, matchesAny } from './guard.js';
-export { checkOutcome, OUTCOME_KINDS, type Outcome, type OutcomeKind, outcomeSchema } from './outcome.js';
-export { consultPolicy } from './policy.js';
+export { answerFromFile, type HookInput, readGuardFile } from './guard-hook.js';
+export {
+  checkOutcome,
+  OUTCOME_KINDS,
+  type Outcome,
+  type OutcomeKind,
+  outcomeSchema,
+  submitOutcomeShape,
+} from './outcome.js';
 export { SUBMIT_OUTCOME_TOOL, systemPrompt } from './prompts.js';
 export { createRedactor, placeholder, quoteUntrusted, type RedactOptions, type Redactor, redact } from './redact.js';
 export {
   type ConsultationRow,
+  finishConsultation,
   getConsultation,
   getLedger,
+  hasConsultTables,
   type LedgerEntry,
   listConsultations,
   readTranscript,

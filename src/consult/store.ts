@@ -1,7 +1,7 @@
 /**
  * Consultations, transcripts and the ledger in SQLite (tables from migration 020).
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { Outcome, OutcomeKind } from './outcome.js';
 
 /** Status of a consultation. */

@@ -6,11 +6,10 @@
  * with its actor, whatever became of it.
  */
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import { getFix, requestRetry } from '../fixes/records.js';
-import { isTerminal } from '../fixes/state.js';
-import type { BotActions } from '../notify/actions.js';
-import { type AuditOutcome, recordAudit } from '../notify/audit.js';
-import type { Db } from '../store/open.js';
+import { getFix, isTerminal, requestRetry } from '../fixes/index.js';
+import type { BotActions } from '../notify/index.js';
+import { type AuditOutcome, recordAudit } from '../notify/index.js';
+import type { Db } from '../store/index.js';
 
 /** One action asked of the dashboard. */
 export type DashboardAction =

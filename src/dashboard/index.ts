@@ -3,13 +3,12 @@
  * with actions behind a bearer token. `dancer dashboard` starts it on a database; `dancer run`
  * starts it inside the supervisor when `dashboard.enabled`.
  */
-import type { DashboardSettings } from '../config/schema/dashboard.js';
-import type { FixRecord } from '../fixes/records.js';
-import type { BotActions } from '../notify/actions.js';
-import { fixDiff } from '../notify/feed.js';
-import { type StoreWatcher, watchStore } from '../notify/store-watch.js';
-import type { Db } from '../store/open.js';
-import type { StatusReport } from '../supervise/supervisor.js';
+import type { DashboardSettings } from '../config/index.js';
+import type { FixRecord } from '../fixes/index.js';
+import type { BotActions } from '../notify/index.js';
+import { fixDiff, type StoreWatcher, watchStore } from '../notify/index.js';
+import type { Db } from '../store/index.js';
+import type { StatusReport } from '../supervise/index.js';
 import { assertSafeBind } from './auth.js';
 import { createDashboardApp, type ListeningDashboard, listen } from './server.js';
 
@@ -23,6 +22,8 @@ export {
   provenanceLines,
   provenanceOf,
 } from './provenance.js';
+/** Read-only queries behind the dashboard's pages and API (also `dancer top`, `dancer consultations`). */
+export * as queries from './queries.js';
 export { createDashboardApp, type DashboardServerOptions, type ListeningDashboard } from './server.js';
 
 /** Options of {@link startDashboard}. */

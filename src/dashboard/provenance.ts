@@ -4,12 +4,12 @@
  * of it with its verdict. And the way back: from a release (a commit) to the fix that made it.
  * `dancer fixes show`, the dashboard and `dancer consultations` print the same chain.
  */
-import { getConsultation, getLedger, hasConsultTables } from '../consult/store.js';
-import { type FixRecord, getFix, listFixes } from '../fixes/records.js';
-import { beforeAfterOf } from '../notify/before-after.js';
-import type { MetricsSnapshot } from '../notify/events.js';
-import { templateById } from '../patterns/pattern-queries.js';
-import type { Db } from '../store/open.js';
+import { getConsultation, getLedger, hasConsultTables } from '../consult/index.js';
+import { type FixRecord, getFix, listFixes } from '../fixes/index.js';
+import type { MetricsSnapshot } from '../notify/index.js';
+import { beforeAfterOf } from '../notify/index.js';
+import { templateById } from '../patterns/index.js';
+import type { Db } from '../store/index.js';
 
 /** A deploy of the fix's release (or of its rollback), with the verdict's figures. */
 export interface ProvenanceDeploy {

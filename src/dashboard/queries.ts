@@ -3,19 +3,30 @@
  * came from the service's logs, the gate's output or a consultation transcript is redacted
  * before it leaves (secrets and personal data never reach a browser).
  */
-import { createRedactor } from '../consult/redact.js';
-import { getConsultation, getLedger, hasConsultTables, listConsultations, readTranscript } from '../consult/store.js';
+import {
+  createRedactor,
+  getConsultation,
+  getLedger,
+  hasConsultTables,
+  listConsultations,
+  readTranscript,
+} from '../consult/index.js';
 import { DancerError } from '../errors.js';
-import { type FixRecord, fixEvents, gateSteps, getFix, listFixes } from '../fixes/records.js';
-import { type FixState, isFixState } from '../fixes/state.js';
-import { beforeAfterOf } from '../notify/before-after.js';
-import { bucketRows, templateSeries } from '../patterns/buckets-store.js';
-import { decisionsForTemplate, listDecisions } from '../patterns/decisions-store.js';
-import { listTemplates, templateById, templateExamples, withMergedIds } from '../patterns/pattern-queries.js';
-import { searchLogs } from '../store/log-queries.js';
-import type { Db } from '../store/open.js';
-import { SuperviseStore } from '../supervise/state-store.js';
-import { type StatusReport, statusFromStore } from '../supervise/supervisor.js';
+import { type FixRecord, type FixState, fixEvents, gateSteps, getFix, isFixState, listFixes } from '../fixes/index.js';
+import { beforeAfterOf } from '../notify/index.js';
+import {
+  bucketRows,
+  decisionsForTemplate,
+  listDecisions,
+  listTemplates,
+  templateById,
+  templateExamples,
+  templateSeries,
+  withMergedIds,
+} from '../patterns/index.js';
+import type { Db } from '../store/index.js';
+import { searchLogs } from '../store/index.js';
+import { type StatusReport, SuperviseStore, statusFromStore } from '../supervise/index.js';
 import { deploysOfFix, fixesOfConsultation, fixOfRelease, provenanceOf } from './provenance.js';
 
 const redactor = createRedactor();

@@ -3,7 +3,7 @@
  * scripted model server (`dancer/testing`). Only the words are scripted: the real Claude Code
  * binary runs them, with its real tools, in the real fix worktree (`${cwd}` is the worktree).
  */
-import type { ScenarioInput } from '../testing/scenario.js';
+import type { ScenarioInput } from '../testing/index.js';
 
 const SUBMIT = 'mcp__dancer__submit_outcome';
 

@@ -5,7 +5,7 @@
  * pattern is then escalated and only a human reopens it). The store side keeps each fix's patch
  * id (an identical diff to a rolled-back fix is refused) and the holds on a pattern.
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { FixState } from './state.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -4,7 +4,7 @@
  * ({@link collectChangelog}); building and rendering are pure ({@link buildChangelog},
  * {@link renderChangelog}).
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { git } from './git.js';
 import { fixTrailersFrom, parseTrailerLines } from './message.js';
 import { FIX_BRANCH_PREFIX, ROLLBACK_BRANCH_PREFIX } from './names.js';

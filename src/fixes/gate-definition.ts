@@ -3,7 +3,7 @@
  * the gate reads from the base commit, never from the fix (package.json, test-runner config,
  * scripts the gate steps and package.json scripts name, git and CI metadata).
  */
-import { matchesGlob } from './glob.js';
+import { matchesGlob } from '../consult/index.js';
 
 /** Test-runner configuration files (any folder). */
 export const TEST_RUNNER_CONFIGS: readonly string[] = [

@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FixesConfig } from '../config/schema/fixes.js';
+import type { FixesConfig } from '../config/index.js';
 import { git, gitOut } from '../process/index.js';
 import { gateDefinitionFiles, packageScripts } from './gate-definition.js';
 

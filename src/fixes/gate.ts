@@ -5,11 +5,11 @@
  */
 import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import type { FixesConfig } from '../config/schema/fixes.js';
+import type { FixesConfig } from '../config/index.js';
+import { matchesGlob } from '../consult/index.js';
 import { resolveSandbox, type Sandbox } from '../sandbox/index.js';
 import { baseDefinition, gitDirOf } from './gate-sandbox.js';
 import { git } from './git.js';
-import { matchesGlob } from './glob.js';
 import { failsWithPatternError, type PatternError } from './honesty.js';
 import { type HonestyStep, runHonesty } from './honesty-step.js';
 import { addDetachedWorktree, removeWorktree } from './repo.js';

@@ -6,8 +6,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { FixesConfig } from '../config/schema/fixes.js';
-import type { Db } from '../store/open.js';
+import type { FixesConfig } from '../config/index.js';
+import { matchesGlob } from '../consult/index.js';
+import type { Db } from '../store/index.js';
 import {
   type ChangeCoverage,
   changedLines,
@@ -16,7 +17,6 @@ import {
   formatChangeCoverage,
 } from './coverage.js';
 import { git } from './git.js';
-import { matchesGlob } from './glob.js';
 import { changedScripts, countAssertions, type HonestyVerdict, judgeHonesty, type PatternError } from './honesty.js';
 import { addDetachedWorktree, diffBetween, fileAt, removeWorktree } from './repo.js';
 import type { StepResult } from './run-step.js';

@@ -24,9 +24,10 @@ export {
   collectChangelog,
   renderChangelog,
 } from './changelog.js';
+export { consultPolicy } from './consult-policy.js';
 export { type DiffFile, type ParsedDiff, parseDiff } from './diff.js';
 export { findRegressionTests, type GateOutcome, type GateStepOutcome, runGate } from './gate.js';
-export { authorEnv, type GitIdentity, git } from './git.js';
+export { authorEnv, type GitIdentity, git, gitOut } from './git.js';
 export { type FixTrailers, fixTrailersFrom, formatCommitMessage, parseTrailerLines } from './message.js';
 export { beforeTagName, defaultWorktreeBase, fixBranchName, rollbackBranchName } from './names.js';
 export {
@@ -53,6 +54,7 @@ export {
   type PolicyViolation,
   type Risk,
 } from './policy.js';
+export { startPushRemote } from './push-remote.js';
 export {
   type FixEventRecord,
   type FixRecord,
@@ -64,13 +66,16 @@ export {
   pendingRetries,
   type RetryRequest,
   requestRetry,
+  type Transition,
 } from './records.js';
+export { diffBetween, fileAt } from './repo.js';
 export {
   type Actor,
   FIX_EVENTS,
   FIX_STATES,
   type FixEvent,
   type FixState,
+  isFixState,
   isTerminal,
   nextState,
   TRANSITIONS,

@@ -2,9 +2,9 @@
  * What the fix pipeline's modules share: the injected dependencies and the small helpers every
  * state handler uses (record a transition, the main branch, the git identity, unique tags).
  */
-import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
+import type { FixesConfig, PolicyConfig } from '../config/index.js';
 import type { Sandbox } from '../sandbox/index.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { authorEnv } from './git.js';
 import { beforeTagName } from './names.js';
 import { applyEvent, type FixRecord, type Transition } from './records.js';

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { PolicyConfig } from '../config/schema/fixes.js';
+import type { PolicyConfig } from '../config/index.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
 import { reclaimTree } from '../sandbox/index.js';
 import { earlierAttempts, recordFixDiff, rolledBackWithPatch } from './attempts.js';

@@ -2,11 +2,11 @@
  * The fix policy: pure checks over a parsed diff. Every violation names the rule, the file and,
  * where there is one, the line, so a human (or the agent, on a retry) knows exactly what to change.
  */
-import type { PolicyConfig } from '../config/schema/fixes.js';
+import type { PolicyConfig } from '../config/index.js';
+import { firstMatch, matchesGlob } from '../consult/index.js';
 import type { DiffFile, ParsedDiff } from './diff.js';
 import { linesChanged } from './diff.js';
 import { GIT_METADATA, scriptsChanged, TEST_RUNNER_CONFIGS } from './gate-definition.js';
-import { firstMatch, matchesGlob } from './glob.js';
 
 /** Risk a fix carries, as the agent judged it. */
 export type Risk = 'low' | 'medium' | 'high';

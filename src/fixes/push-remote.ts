@@ -5,7 +5,6 @@
  * and a failed push is retried with backoff; nothing ever waits on the remote.
  */
 import { DancerError, errorMessage } from '../errors.js';
-import type { StoreWatcher } from '../notify/store-watch.js';
 import { git } from './git.js';
 
 /** The refspecs pushed: Dancer's branches (forced: they are Dancer's own) and its tags. */
@@ -34,7 +33,8 @@ export async function pushDancerRefs(repo: string, remote: string): Promise<numb
 export interface PushRemoteOptions {
   repo: string;
   remote: string;
-  watcher: StoreWatcher;
+  /** What tells this module the store changed (notify's store watcher under `dancer run`). */
+  watcher: ChangeSource;
   /** First retry delay, ms (doubles up to `maxDelayMs`). Default 2 s. */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -49,6 +49,12 @@ export interface PushRemote {
   /** Resolves when no push is running or pending (tests). */
   idle(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A source of store changes: only their `type` is read here (`fix_state`, `rollback`). */
+export interface ChangeSource {
+  /** Add a listener; returns the function that removes it. */
+  subscribe(listener: (change: { type: string }) => void): () => void;
 }
 
 /** Push after every fix transition and rollback seen by `watcher`. */

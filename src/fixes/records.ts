@@ -5,7 +5,7 @@
 
 import { DancerError } from '../errors.js';
 import { redactForSinks, redactTemplateForSinks } from '../redact/index.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { Risk } from './policy.js';
 import { type Actor, type FixEvent, type FixState, transition } from './state.js';
 

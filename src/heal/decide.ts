@@ -2,10 +2,8 @@
  * Pure decisions of the healing loop: how a detector trigger becomes a fix trigger, and what a
  * fix's transition means for its pattern's status.
  */
-import type { FixState, FixTrigger } from '../fixes/index.js';
-import type { Transition } from '../fixes/records.js';
-import type { TriggerEvent } from '../patterns/detector.js';
-import type { TemplateStatus } from '../patterns/triggers.js';
+import type { FixState, FixTrigger, Transition } from '../fixes/index.js';
+import type { TemplateStatus, TriggerEvent } from '../patterns/index.js';
 
 /** The parts of a template row the loop needs. */
 export interface TemplateLike {

@@ -5,16 +5,23 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
-import { createNotifyHub, type NotifyHub } from '../notify/events.js';
-import { createFixFeed } from '../notify/feed.js';
-import { createZulipBot } from '../notify/index.js';
-import { createLiveActions } from '../notify/live-actions.js';
-import type { ZulipBot } from '../notify/zulip/bot.js';
-import type { Alert } from '../supervise/supervisor.js';
+import type { ZulipBot } from '../notify/index.js';
+import { createFixFeed, createNotifyHub, createZulipBot, type NotifyHub } from '../notify/index.js';
+import type { Alert } from '../supervise/index.js';
+import { createLiveActions } from './live-actions.js';
 import { type HealingLoop, type HealingLoopOptions, startHealingLoop } from './loop.js';
 
 export { templateStatusAfter, triggerToFixTrigger } from './decide.js';
+export {
+  createLiveActions,
+  type LiveActions,
+  type LiveActionsOptions,
+  utcDayStart,
+  watchEmergencyStop,
+} from './live-actions.js';
 export { type HealingLoop, type HealingLoopOptions, startHealingLoop } from './loop.js';
+export { type Oversight, type OversightOptions, resumedBy, startOversight, stopResumeEvent } from './oversight.js';
+export { type CrashReport, type RunningService, type RunServiceOptions, runService } from './run-service.js';
 
 /**
  * Start the healing loop when the service has a git repository to fix (`fixes.repo`), else say

@@ -12,11 +12,12 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/index.js';
-import type { ConsultationResult } from '../consult/consultation.js';
-import { createFixAgent } from '../consult/fix-agent.js';
-import { consultPolicy } from '../consult/policy.js';
+import type { ConsultationResult } from '../consult/index.js';
+import { createFixAgent } from '../consult/index.js';
 import { errorMessage } from '../errors.js';
+import type { Transition } from '../fixes/index.js';
 import {
+  consultPolicy,
   type FixRecord,
   listFixes,
   type PipelineDeps,
@@ -25,19 +26,15 @@ import {
   resumePipeline,
   startFix,
 } from '../fixes/index.js';
-import type { Transition } from '../fixes/records.js';
-import type { NotifyHub } from '../notify/events.js';
-import { createFixFeed, patternInfoFor } from '../notify/feed.js';
-import { createLiveActions, type LiveActions, watchEmergencyStop } from '../notify/live-actions.js';
-import type { TriggerEvent } from '../patterns/detector.js';
-import { addCodeRoots } from '../patterns/index.js';
-import { setTemplateStatus } from '../patterns/pattern-queries.js';
-import { emergencyStop } from '../supervise/emergency.js';
-import { fixDeployFunctions } from '../supervise/fix-deploy.js';
-import { supervisorPaths } from '../supervise/paths.js';
-import type { RunningService } from '../supervise/run-service.js';
+import type { NotifyHub } from '../notify/index.js';
+import { createFixFeed, patternInfoFor } from '../notify/index.js';
+import type { TriggerEvent } from '../patterns/index.js';
+import { addCodeRoots, setTemplateStatus } from '../patterns/index.js';
+import { emergencyStop, fixDeployFunctions, supervisorPaths } from '../supervise/index.js';
 import { type TemplateLike, templateStatusAfter, triggerToFixTrigger } from './decide.js';
+import { createLiveActions, type LiveActions, watchEmergencyStop } from './live-actions.js';
 import { startRollbackRecorder } from './rollback-recorder.js';
+import type { RunningService } from './run-service.js';
 import { gateTrigger } from './trigger-gate.js';
 
 /** Options of {@link startHealingLoop}. */

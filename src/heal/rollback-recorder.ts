@@ -7,8 +7,8 @@
  * and a supervisor restarted after a kill -9 all end here.
  */
 import { errorMessage } from '../errors.js';
+import type { Actor } from '../fixes/index.js';
 import { type FixRecord, getFix, type PipelineDeps, rollbackFix } from '../fixes/index.js';
-import type { Actor } from '../fixes/state.js';
 import type { RollbackOutcome, Supervisor } from '../supervise/index.js';
 
 /** Records rollbacks the supervisor made. */

@@ -4,7 +4,7 @@
  * pattern); otherwise the attempt limits decide (in flight, cooldown, escalate, escalated).
  */
 import { addHold, attemptsFor, decideAttempt, holdsFor } from '../fixes/index.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { isRolledBackRelease, releasesThatLogged } from '../supervise/index.js';
 
 /** The loop's answer to a trigger. */

@@ -6,11 +6,16 @@
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { checkOutcome, submitOutcomeShape } from '../consult/outcome.js';
-import type { Redactor } from '../consult/redact.js';
-import { finishConsultation, getConsultation } from '../consult/store.js';
-import { runStoreTool, STORE_TOOLS } from '../consult/tools/definitions.js';
-import type { Db } from '../store/open.js';
+import type { Redactor } from '../consult/index.js';
+import {
+  checkOutcome,
+  finishConsultation,
+  getConsultation,
+  runStoreTool,
+  STORE_TOOLS,
+  submitOutcomeShape,
+} from '../consult/index.js';
+import type { Db } from '../store/index.js';
 
 /** Options of {@link createMcpServer}. */
 export interface McpServerOptions {

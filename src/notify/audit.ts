@@ -2,7 +2,7 @@
  * The `audit` table: who decided what, and when. The bot writes a row for every command it
  * obeys and every attempt it refuses; the CLI and the dashboard can use the same functions.
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 
 /** Where a decision came from. */
 export type AuditSource = 'zulip-command' | 'zulip-reaction' | 'cli' | 'dashboard' | 'system';

@@ -4,12 +4,10 @@
  * ({@link fixTransitionToEvents}, {@link alertToEvents}); {@link fixInfoFromRecord} reads the
  * store for the snapshot; {@link createFixFeed} wires both to a hub and adds the diff.
  */
-import { parseDiff } from '../fixes/diff.js';
-import { gitOut } from '../fixes/git.js';
-import { type FixRecord, gateSteps, type Transition } from '../fixes/records.js';
-import { templateById } from '../patterns/pattern-queries.js';
-import type { Db } from '../store/open.js';
-import type { Alert } from '../supervise/supervisor.js';
+import { type FixRecord, gateSteps, gitOut, parseDiff, type Transition } from '../fixes/index.js';
+import { templateById } from '../patterns/index.js';
+import type { Db } from '../store/index.js';
+import type { Alert } from '../supervise/index.js';
 import { beforeAfterOf } from './before-after.js';
 import type { FixInfo, GateResult, MetricsSnapshot, NotifyEvent, NotifyHub, PatternInfo } from './events.js';
 

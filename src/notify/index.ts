@@ -5,8 +5,8 @@
  * Other stages publish {@link NotifyEvent}s on a {@link NotifyHub} and implement
  * {@link BotActions}; the supervisor calls {@link createZulipBot} and `start()`s it.
  */
-import type { ZulipSettings } from '../config/schema/notify.js';
-import type { Db } from '../store/open.js';
+import type { ZulipSettings } from '../config/index.js';
+import type { Db } from '../store/index.js';
 import type { BotActions } from './actions.js';
 import type { NotifyFeed } from './events.js';
 import { ZulipBot } from './zulip/bot.js';
@@ -96,3 +96,9 @@ export function createZulipBot(options: CreateZulipBotOptions): ZulipBot {
   if (options.onError) botOptions.onError = options.onError;
   return new ZulipBot(botOptions);
 }
+
+export { beforeAfterOf, beforeAfterRows } from './before-after.js';
+export { createFixFeed, fixDiff, fixInfoFromRecord, patternInfoFor } from './feed.js';
+export { type StoreChange, type StoreWatcher, watchStore } from './store-watch.js';
+export { startWebhooks } from './webhooks/index.js';
+export type { ZulipSuccess } from './zulip/client.js';

@@ -7,7 +7,7 @@
  * It polls cheap indexed queries (the highest rowids of append-only tables, the last few deploys,
  * one flag row), so a change made by another process is seen within one interval.
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 
 /** One thing that changed in the store. `at` is ms since epoch (the row's own time). */
 export type StoreChange =

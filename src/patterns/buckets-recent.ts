@@ -4,7 +4,7 @@
  * batch's increments here, and loads a template's recent minutes from the store the first time it
  * sees the template (so a restart loses nothing). Memory holds only templates active in the span.
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { BucketDelta } from './buckets.js';
 import { bucketRowsFor, minuteTotals } from './buckets-store.js';
 import { addCounts, type BucketCounts, emptyCounts } from './windows.js';

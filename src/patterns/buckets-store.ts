@@ -2,8 +2,7 @@
  * The `template_buckets` table: upserts written inside the ingest transaction, and the reads
  * the detector, the baselines and the CLI need. Retention never deletes these rows.
  */
-import type { Db } from '../store/open.js';
-import type { LogRecord } from '../store/records.js';
+import type { Db, LogRecord } from '../store/index.js';
 import { aggregateRecords, type BucketDelta } from './buckets.js';
 import { type BucketCounts, emptyCounts } from './windows.js';
 

@@ -1,5 +1,5 @@
 /** The `decisions` and `pattern_ignores` tables: storing decisions and reading them back. */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { Decision, StoredDecisionHead } from './decisions.js';
 
 /** A decision read back from the store. */

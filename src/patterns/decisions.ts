@@ -10,7 +10,7 @@
  * 4. concurrency: `maxConcurrent` consultations are already running.
  * Otherwise it fires.
  */
-import type { TriggersConfig } from '../config/schema/patterns.js';
+import type { TriggersConfig } from '../config/index.js';
 import type { Signal, TemplateStatus, TriggerKind } from './triggers.js';
 import { MINUTE_MS } from './windows.js';
 

@@ -4,8 +4,7 @@
  */
 import type { DancerConfig } from '../config/index.js';
 import type { DancerError } from '../errors.js';
-import type { BatchPlugin } from '../store/log-writer.js';
-import type { Db } from '../store/open.js';
+import type { BatchPlugin, Db } from '../store/index.js';
 import { Detector, type DetectorOptions } from './detector.js';
 import type { TemplateMiner } from './miner.js';
 import { minerOptionsFromConfig } from './miner-config.js';

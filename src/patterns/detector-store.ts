@@ -1,5 +1,5 @@
 /** Persisted detector state: baselines and small key/value facts (`detector_state`). */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { BaselineState } from './baselines.js';
 
 /** Every stored baseline, by key. */

@@ -18,11 +18,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { TriggersConfig } from '../config/schema/patterns.js';
+import type { TriggersConfig } from '../config/index.js';
 import { DancerError, errorMessage } from '../errors.js';
-import type { BatchPlugin, WrittenRow } from '../store/log-writer.js';
-import { type Db, toStoreError } from '../store/open.js';
-import type { LogRecord } from '../store/records.js';
+import type { BatchPlugin, LogRecord, WrittenRow } from '../store/index.js';
+import { type Db, toStoreError } from '../store/index.js';
 import { advanceBaselines, type BaselineState, ERRORS_KEY, type MinuteSummary, templateKey } from './baselines.js';
 import type { BucketDelta } from './buckets.js';
 import { RecentBuckets } from './buckets-recent.js';

@@ -12,10 +12,19 @@ export {
   templateKey,
 } from './baselines.js';
 export { aggregateRecords, type BucketDelta, type BucketInput } from './buckets.js';
+export { bucketRows, templateSeries, templateWindow } from './buckets-store.js';
 export { type ActiveConsultation, type Decision, decide, explainDecision, type ReasonCode } from './decisions.js';
-export { decisionsForTemplate, listDecisions, type StoredDecision } from './decisions-store.js';
+export {
+  clearIgnore,
+  decisionsForTemplate,
+  ignoredRates,
+  listDecisions,
+  recordIgnore,
+  type StoredDecision,
+} from './decisions-store.js';
 export { Detector, type DetectorEvents, type DetectorOptions, type TriggerEvent } from './detector.js';
 export { createPatternsPipeline, ingestPatternsStages, type PatternsPipeline } from './detector-pipeline.js';
+export { loadBaselines } from './detector-store.js';
 export {
   addCodeRoots,
   type CodeRoots,
@@ -35,7 +44,17 @@ export {
   TemplateMiner,
 } from './miner.js';
 export { minerOptionsFromConfig } from './miner-config.js';
-export { listTemplates, type TemplateRow, templateById } from './pattern-queries.js';
+export {
+  decisionsForKey,
+  hasTemplatesTable,
+  listTemplates,
+  setTemplateStatus,
+  type TemplateRow,
+  templateById,
+  templateExamples,
+  templatesById,
+  withMergedIds,
+} from './pattern-queries.js';
 export { type PatternTextInput, patternText } from './pattern-text.js';
 export { minerPlugin, recordFrames, TemplateStore, type TemplateTouch } from './template-store.js';
 export { tokenize } from './tokenize.js';
@@ -47,4 +66,4 @@ export {
   type TemplateStatus,
   type TriggerKind,
 } from './triggers.js';
-export { type BucketCounts, MINUTE_MS, minuteOf } from './windows.js';
+export { addCounts, type BucketCounts, emptyCounts, MINUTE_MS, minuteOf } from './windows.js';

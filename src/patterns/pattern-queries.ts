@@ -2,7 +2,7 @@
  * Reads of the `templates` table (owned by the miner, migration 10) that the detector and the
  * `dancer patterns` CLI need, plus status changes made by the detector and the CLI.
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { decisionById, type StoredDecision } from './decisions-store.js';
 import type { TemplateStatus } from './triggers.js';
 

@@ -4,9 +4,7 @@
  * {@link TemplateStore.loadMiner}, so the same messages get the same ids.
  */
 import { DancerError } from '../errors.js';
-import type { BatchPlugin, WrittenRow } from '../store/log-writer.js';
-import type { Db } from '../store/open.js';
-import type { LogRecord } from '../store/records.js';
+import type { BatchPlugin, Db, LogRecord, WrittenRow } from '../store/index.js';
 import { type MinerOptions, type TemplateInfo, TemplateMiner } from './miner.js';
 import { patternText } from './pattern-text.js';
 

@@ -3,12 +3,12 @@
  * returns a {@link Signal} when its condition holds, or null. Whether a signal actually fires is
  * decided afterwards by the gates in decisions.ts (dedupe, ignore, cooldown, concurrency).
  */
-import type { TriggersConfig } from '../config/schema/patterns.js';
-import { LEVELS, type LevelName } from '../store/records.js';
+import type { TriggersConfig } from '../config/index.js';
+import { LEVELS, type LevelName } from '../store/index.js';
 import { type BaselineState, expectation, isWarm } from './baselines.js';
 import { type BucketCounts, countAtLeast, MINUTE_MS } from './windows.js';
 
-export type { TriggersConfig } from '../config/schema/patterns.js';
+export type { TriggersConfig } from '../config/index.js';
 
 /** The four kinds of trigger. */
 export type TriggerKind = 'new_pattern' | 'spike' | 'crash' | 'review';

@@ -3,7 +3,7 @@
  * is the `w` minute buckets ending with the one that holds `now` (so it spans between `w - 1` and
  * `w` minutes of wall time: never longer than asked).
  */
-import { LEVELS, type LevelName, levelName } from '../store/records.js';
+import { LEVELS, type LevelName, levelName } from '../store/index.js';
 
 /** Milliseconds in a minute. */
 export const MINUTE_MS = 60_000;

@@ -2,7 +2,7 @@
  * Which uid and which sandbox each part of Dancer runs with, in plain words, for `dancer status`,
  * `dancer run`'s start line and docs/security.md.
  */
-import type { SandboxConfig } from '../config/schema/fixes.js';
+import type { SandboxConfig } from '../config/index.js';
 import { isDancerError } from '../errors.js';
 import { resolveSandbox, type SandboxHost } from './sandbox.js';
 

@@ -7,7 +7,7 @@
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import type { SandboxConfig } from '../config/schema/fixes.js';
+import type { SandboxConfig } from '../config/index.js';
 import { DancerError } from '../errors.js';
 import { bwrapArgv, type MountPlan, type SandboxLimits, type SandboxUser } from './bwrap.js';
 import { lendTrees, resolveUser } from './user.js';

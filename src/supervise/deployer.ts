@@ -5,7 +5,7 @@
  * through {@link DeployHost}.
  */
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { type Clock, type Timers, Wakeable } from './clock.js';
 import type { NotifyReceiver } from './notify.js';
 import { crashesIn, nextObservationStep, observationPeriods } from './observation.js';

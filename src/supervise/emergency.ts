@@ -1,5 +1,5 @@
 import { DancerError } from '../errors.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { EMERGENCY_STOP_FLAG, type FlagRow, SuperviseStore } from './state-store.js';
 
 /**

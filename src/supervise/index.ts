@@ -21,7 +21,6 @@ export {
   type RestartHistory,
   type RestartPolicy,
 } from './restart-policy.js';
-export { type CrashReport, type RunningService, type RunServiceOptions, runService } from './run-service.js';
 export { bindSockets, type HeldSocket } from './sockets.js';
 export {
   type DeployRow,
@@ -64,3 +63,6 @@ import type { Supervisor } from './supervisor.js';
 export function deploy(supervisor: Supervisor, commit: string, options: Parameters<Supervisor['deploy']>[1] = {}) {
   return supervisor.deploy(commit, options);
 }
+
+export { diagnoseWorkerExit, OutputTails } from './exit-diagnosis.js';
+export { observedAnswers, proposeSmoke, smokeYaml } from './smoke-proposal.js';

@@ -1,4 +1,4 @@
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { type NewPattern, type PeriodStats, p95 } from './verdict.js';
 
 /** What to measure for one period. */

@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { z } from 'zod';
-import type { LoadedConfig } from '../config/index.js';
-import type { serviceSchema } from '../config/schema/service.js';
+import type { LoadedConfig, serviceSchema } from '../config/index.js';
 import { DancerError } from '../errors.js';
 
 /** The `service:` section, validated. */

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { Gauge, Registry } from 'prom-client';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 
 /** Figures the supervisor knows in memory, read at scrape time. */
 export interface LiveFigures {

@@ -3,7 +3,7 @@
  * (tables `releases.good_at/bad_at` and `worker_releases`). A release id is the git tree of the
  * commit it was built from, so the same code is the same release whatever commit names it.
  */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 
 /** The quality marks and worker map of one service's releases. */
 export class ReleaseQuality {

@@ -4,7 +4,7 @@
  * {@link observedAnswers}, which reads them from the store.
  */
 import { existsSync } from 'node:fs';
-import { openStore } from '../store/open.js';
+import { openStore } from '../store/index.js';
 
 /** How often a route answered a status. */
 export interface ObservedAnswer {

@@ -1,4 +1,4 @@
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 
 /** The persisted supervisor state of one service (table `supervisor_state`). */
 export interface SupervisorStateRow {

@@ -1,5 +1,5 @@
 /** `dancer status`: the report, from the store alone or with a running supervisor's live figures. */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { isAlive } from './proc.js';
 import type { TreeSample } from './proc-metrics.js';
 import { stateColumn } from './prometheus.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import { type Clock, REAL_TIMERS, type Timers } from './clock.js';
 import { type ControlServer, startControlServer } from './control.js';
 import { dispatchControl } from './control-dispatch.js';

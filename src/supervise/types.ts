@@ -1,5 +1,5 @@
 /** The public shapes of the supervisor: hooks, options and the outcomes of its operations. */
-import type { Db } from '../store/open.js';
+import type { Db } from '../store/index.js';
 import type { Clock, Timers } from './clock.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import type { RestartDecision } from './restart-policy.js';

@@ -31,6 +31,7 @@ export {
   turnIndex,
   workingDirectory,
 } from './scenario.js';
+export { scenarioJsonSchema } from './scenario-schema.js';
 export { encodeSse, jsonMessage, type ReplySpec, sseEvents } from './sse.js';
 export {
   createZulipTestServer,

@@ -21,8 +21,8 @@ import { fixesSchema, policySchema } from '../../src/config/schema/fixes.js';
 import { getFix, type PipelineDeps, startFix } from '../../src/fixes/index.js';
 import type { AgentOutcome, RunAgent } from '../../src/fixes/types.js';
 import { startRollbackRecorder } from '../../src/heal/rollback-recorder.js';
+import { type RunningService, runService } from '../../src/heal/run-service.js';
 import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
-import { type RunningService, runService } from '../../src/supervise/run-service.js';
 
 const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
 const PINO = path.resolve(import.meta.dirname, '../../node_modules/pino/pino.js');

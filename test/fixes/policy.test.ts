@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { policySchema } from '../../src/config/schema/fixes.js';
+import { matchesGlob } from '../../src/consult/glob.js';
 import { linesChanged, parseDiff } from '../../src/fixes/diff.js';
-import { matchesGlob } from '../../src/fixes/glob.js';
 import { checkPolicy, needsApproval } from '../../src/fixes/policy.js';
 
 const policy = (o: Record<string, unknown> = {}) => policySchema.parse(o);

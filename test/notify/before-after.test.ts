@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { resumedBy, stopResumeEvent } from '../../src/dashboard/oversight.js';
 import { applyEvent, type FixRecord } from '../../src/fixes/records.js';
+import { resumedBy, stopResumeEvent } from '../../src/heal/oversight.js';
 import { recordAudit } from '../../src/notify/audit.js';
 import { beforeAfterOf, beforeAfterRows } from '../../src/notify/before-after.js';
 import { deployFigures, fixInfoFromRecord, fixTransitionToEvents } from '../../src/notify/feed.js';

@@ -12,7 +12,7 @@ import { fixesSchema } from '../../src/config/schema/fixes.js';
 import { runConsultation } from '../../src/consult/consultation.js';
 import { isDancerError } from '../../src/errors.js';
 import { applyEvent, createFix, fixEvents, getFix } from '../../src/fixes/records.js';
-import { createLiveActions } from '../../src/notify/live-actions.js';
+import { createLiveActions } from '../../src/heal/live-actions.js';
 import { setEmergencyStop } from '../../src/supervise/index.js';
 import { type ModelServer, startModelServer } from '../../src/testing/index.js';
 import { makeWorkspace, testConfig, type Workspace } from '../consult/helpers.js';

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { isDancerError } from '../../src/errors.js';
+import { type RunningService, runService } from '../../src/heal/run-service.js';
 import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
-import { type RunningService, runService } from '../../src/supervise/run-service.js';
 import { expectGone, get, makeServiceDir, waitFor } from './helpers.js';
 
 const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');

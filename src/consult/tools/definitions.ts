@@ -9,10 +9,17 @@ import { z } from 'zod';
 import { DancerError, isDancerError } from '../../errors.js';
 import { patternText } from '../../patterns/index.js';
 import { gitSync } from '../../process/index.js';
-import { listLogs, SEARCH_HINT, searchLogs } from '../../store/log-queries.js';
-import type { Db } from '../../store/open.js';
-import { LEVELS, type LevelName, levelName, type StoredLog } from '../../store/records.js';
-import { parseTimeArg } from '../../store/time.js';
+import type { Db } from '../../store/index.js';
+import {
+  LEVELS,
+  type LevelName,
+  levelName,
+  listLogs,
+  parseTimeArg,
+  SEARCH_HINT,
+  type StoredLog,
+  searchLogs,
+} from '../../store/index.js';
 import { diverseSample, recordLine, redactedRecord } from '../brief.js';
 import { type Redactor, redactedParams, redactTemplate } from '../redact.js';
 import { checkFix, checkPattern, checkRequest, scopedTemplate, type ToolScope } from './scope.js';

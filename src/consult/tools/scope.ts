@@ -4,7 +4,7 @@
  * pattern refuses with DANCER_TOOL_OUT_OF_SCOPE (`dancer mcp` without a consultation is unscoped).
  */
 import { DancerError } from '../../errors.js';
-import type { Db } from '../../store/open.js';
+import type { Db } from '../../store/index.js';
 
 /** What a consultation's tools may answer about. */
 export interface ToolScope {

@@ -7,9 +7,9 @@
  * `X-Dancer-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` when `secretEnv` is set.
  */
 import { randomUUID } from 'node:crypto';
-import type { WebhookSettings } from '../../config/schema/notify.js';
+import type { WebhookSettings } from '../../config/index.js';
 import { DancerError } from '../../errors.js';
-import type { Db } from '../../store/open.js';
+import type { Db } from '../../store/index.js';
 import type { StoreWatcher } from '../store-watch.js';
 import { type WebhookEvent, webhookBody, webhookEventOf } from './events.js';
 import { signBody } from './sign.js';

@@ -4,7 +4,7 @@
  * `stop` at once, ahead of anything else.
  */
 import { errorMessage, isDancerError } from '../../errors.js';
-import type { Db } from '../../store/open.js';
+import type { Db } from '../../store/index.js';
 import type { BotActions } from '../actions.js';
 import { type AuditSource, recordAudit } from '../audit.js';
 import type { NotifyEvent, NotifyFeed } from '../events.js';

@@ -5,7 +5,7 @@
  */
 import type { Statement } from 'better-sqlite3';
 import { redactTemplateForSinks } from '../../redact/index.js';
-import type { Db } from '../../store/open.js';
+import type { Db } from '../../store/index.js';
 import { collapseBacklog } from './format.js';
 
 /** What a row asks for. */

@@ -13,14 +13,14 @@ import { insertConsultation, insertLedger } from '../../src/consult/store.js';
 import { type PipelineDeps, startFix } from '../../src/fixes/pipeline.js';
 import { applyEvent, createFix, type FixRecord, fixEvents, getFix } from '../../src/fixes/records.js';
 import type { DeployRequest } from '../../src/fixes/types.js';
+import { createLiveActions, watchEmergencyStop } from '../../src/heal/live-actions.js';
+import { runService } from '../../src/heal/run-service.js';
 import { listAudit } from '../../src/notify/audit.js';
 import { createNotifyHub, type NotifyEvent } from '../../src/notify/events.js';
 import { alertToEvents, createFixFeed, fixInfoFromRecord, fixTransitionToEvents } from '../../src/notify/feed.js';
-import { createLiveActions, watchEmergencyStop } from '../../src/notify/live-actions.js';
 import { type Db, openStore } from '../../src/store/open.js';
 import { emergencyStop, setEmergencyStop } from '../../src/supervise/emergency.js';
 import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
-import { runService } from '../../src/supervise/run-service.js';
 import { depsFor, goodAgent, makeServiceRepo, sh } from '../fixes/helpers.js';
 import { expectGone, get, makeServiceDir, waitFor } from '../supervise/helpers.js';
 

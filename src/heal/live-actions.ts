@@ -8,21 +8,45 @@
  * revert and deploys it). Allowed while stopped: the reads, `rollback` without an id (a handoff
  * back to the previous release, no build, no deploy) and `resume`.
  */
-import type { ConsultConfig } from '../config/schema/consult.js';
-import { hasConsultTables, spendSince } from '../consult/store.js';
+import type { ConsultConfig } from '../config/index.js';
+import { hasConsultTables, spendSince } from '../consult/index.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import { reopenPattern } from '../fixes/index.js';
-import { advanceFix, approveFix, type PipelineDeps, rejectFix, rollbackFix } from '../fixes/pipeline.js';
-import { type FixRecord, getFix, listFixes } from '../fixes/records.js';
-import type { FixState } from '../fixes/state.js';
-import { listTemplates } from '../patterns/pattern-queries.js';
-import type { Db } from '../store/open.js';
-import { clearEmergencyStop, emergencyStop, refuseWhileStopped, setEmergencyStop } from '../supervise/emergency.js';
-import { SuperviseStore } from '../supervise/state-store.js';
-import { type RollbackOutcome, type StatusReport, type Supervisor, statusFromStore } from '../supervise/supervisor.js';
-import type { ActionResult, BotActions, BudgetInfo, StatusInfo, StopResult } from './actions.js';
-import type { DigestInfo, FixInfo, PatternInfo } from './events.js';
-import { fixDiff, fixInfoFromRecord, patternInfoFor } from './feed.js';
+import type { FixState } from '../fixes/index.js';
+import {
+  advanceFix,
+  approveFix,
+  type FixRecord,
+  getFix,
+  listFixes,
+  type PipelineDeps,
+  rejectFix,
+  reopenPattern,
+  rollbackFix,
+} from '../fixes/index.js';
+import type {
+  ActionResult,
+  BotActions,
+  BudgetInfo,
+  DigestInfo,
+  FixInfo,
+  PatternInfo,
+  StatusInfo,
+  StopResult,
+} from '../notify/index.js';
+import { fixDiff, fixInfoFromRecord, patternInfoFor } from '../notify/index.js';
+import { listTemplates } from '../patterns/index.js';
+import type { Db } from '../store/index.js';
+import {
+  clearEmergencyStop,
+  emergencyStop,
+  type RollbackOutcome,
+  refuseWhileStopped,
+  type StatusReport,
+  SuperviseStore,
+  type Supervisor,
+  setEmergencyStop,
+  statusFromStore,
+} from '../supervise/index.js';
 
 /** Options of {@link createLiveActions}. */
 export interface LiveActionsOptions {

@@ -2,10 +2,10 @@
  * The consult view of the policy (pure): the protected globs in force and, in words, how a fix
  * is tested and judged, from the `policy:` and `fixes:` sections of dancer.yaml.
  */
-import type { FixesConfig, PolicyConfig } from '../config/schema/fixes.js';
-import { pathsNamedBy } from '../fixes/gate-definition.js';
-import { protectedGlobs } from '../fixes/policy.js';
-import type { ConsultPolicy } from './types.js';
+import type { FixesConfig, PolicyConfig } from '../config/index.js';
+import type { ConsultPolicy } from '../consult/index.js';
+import { pathsNamedBy } from './gate-definition.js';
+import { protectedGlobs } from './policy.js';
 
 /** Build the {@link ConsultPolicy} for the agent from the config. */
 export function consultPolicy(policy: PolicyConfig, fixes: FixesConfig, configPath?: string): ConsultPolicy {

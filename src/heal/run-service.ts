@@ -11,13 +11,24 @@ import {
 import type { LoadedConfig } from '../config/index.js';
 import { type DancerError, errorMessage } from '../errors.js';
 import { addCodeRoots, Detector, minerOptionsFromConfig, minerPlugin, TemplateStore } from '../patterns/index.js';
-import { type BatchPlugin, LogWriter } from '../store/log-writer.js';
-import { type Db, openStore } from '../store/open.js';
-import type { LogRecord } from '../store/records.js';
-import { retentionPolicyFromConfig, scheduleRetention } from '../store/retention.js';
-import { diagnoseWorkerExit, OutputTails } from './exit-diagnosis.js';
-import { serviceOf, supervisorPaths } from './paths.js';
-import { type Alert, type CrashEvent, Supervisor } from './supervisor.js';
+import type { LogRecord } from '../store/index.js';
+import {
+  type BatchPlugin,
+  type Db,
+  LogWriter,
+  openStore,
+  retentionPolicyFromConfig,
+  scheduleRetention,
+} from '../store/index.js';
+import {
+  type Alert,
+  type CrashEvent,
+  diagnoseWorkerExit,
+  OutputTails,
+  Supervisor,
+  serviceOf,
+  supervisorPaths,
+} from '../supervise/index.js';
 
 /** A crash with the records the worker logged last (newest last), for the crash trigger. */
 export interface CrashReport extends CrashEvent {

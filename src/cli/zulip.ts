@@ -4,14 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { configFor, dbPathFor, type GlobalOptions, withConfigOption, withDbOption } from '../cli/common.js';
-import { makeColors, printJson, progress, renderTable } from '../cli/output.js';
 import { DancerError } from '../errors.js';
-import { openStore } from '../store/open.js';
-import { listAudit } from './audit.js';
-import { ZulipClient, type ZulipSuccess } from './zulip/client.js';
-import { resolveCredentials } from './zulip/credentials.js';
-import { OutboxStore } from './zulip/outbox.js';
+import { listAudit, OutboxStore, resolveCredentials, ZulipClient, type ZulipSuccess } from '../notify/index.js';
+import { openStore } from '../store/index.js';
+import { configFor, dbPathFor, type GlobalOptions, withConfigOption, withDbOption } from './common.js';
+import { makeColors, printJson, progress, renderTable } from './output.js';
 
 function zulipSettings(options: GlobalOptions) {
   const loaded = configFor(options);

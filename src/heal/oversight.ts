@@ -7,16 +7,14 @@
  * and left off.
  */
 import type { LoadedConfig } from '../config/index.js';
+import { type Dashboard, startDashboard } from '../dashboard/index.js';
 import { errorMessage } from '../errors.js';
-import { startPushRemote } from '../fixes/push-remote.js';
-import type { BotActions } from '../notify/actions.js';
-import type { NotifyHub } from '../notify/events.js';
-import { createLiveActions } from '../notify/live-actions.js';
-import { type StoreChange, watchStore } from '../notify/store-watch.js';
-import { startWebhooks } from '../notify/webhooks/index.js';
-import type { Db } from '../store/open.js';
-import type { RunningService } from '../supervise/run-service.js';
-import { type Dashboard, startDashboard } from './index.js';
+import { startPushRemote } from '../fixes/index.js';
+import type { BotActions, NotifyHub } from '../notify/index.js';
+import { type StoreChange, startWebhooks, watchStore } from '../notify/index.js';
+import type { Db } from '../store/index.js';
+import { createLiveActions } from './live-actions.js';
+import type { RunningService } from './run-service.js';
 
 /** Options of {@link startOversight}. */
 export interface OversightOptions {
