@@ -57,7 +57,7 @@ function line(i) {
   const id = 'hx' + i + '.';
   if (ordinary) {
     kinds.ordinary = (kinds.ordinary ?? 0) + 1;
-    if (i % 2) return JSON.stringify({ level: 30, time: 1764072000000 + i, pid: 7, msg: 'request ' + id, path: '/api/items/' + (i % 977), ms: i % 91 }) + '\n';
+    if (i % 2) return JSON.stringify({ level: 30, time: Date.now(), pid: 7, msg: 'request ' + id, path: '/api/items/' + (i % 977), ms: i % 91 }) + '\n';
     return 'INFO worker ' + (i % 13) + ' handled job ' + id + ' in ' + (i % 500) + ' ms\n';
   }
   if (BIG > 0 && i % bigEvery === bigEvery - 1) {
@@ -69,7 +69,7 @@ function line(i) {
   let text;
   if (k < 50) {
     kind = 'ordinary';
-    text = i % 2 ? JSON.stringify({ level: 30, time: 1764072000000 + i, pid: 7, msg: 'request ' + id, path: '/api/items/' + (i % 977), ms: i % 91 }) : 'INFO worker ' + (i % 13) + ' handled job ' + id + ' in ' + (i % 500) + ' ms';
+    text = i % 2 ? JSON.stringify({ level: 30, time: Date.now(), pid: 7, msg: 'request ' + id, path: '/api/items/' + (i % 977), ms: i % 91 }) : 'INFO worker ' + (i % 13) + ' handled job ' + id + ' in ' + (i % 500) + ' ms';
   } else if (k < 58) {
     kind = 'invalid_utf8';
     const bad = [Buffer.from([0xff, 0xfe]), Buffer.from([0xe2, 0x82]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf4, 0x90, 0x80, 0x80])][i % 5];
@@ -83,7 +83,7 @@ function line(i) {
     text = i % 3 === 0
       ? ESC + '[31mERROR' + ESC + '[0m ' + id + ' ' + ESC + '[1;4mbold' + ESC + '[0m ' + ESC + ']0;title' + '\x07' + ESC + '[2K' + ESC + '[10A'
       : i % 3 === 1 ? ESC + '[38;5;196m' + id + ESC + '[0m' + ESC + '[?25l' + ESC + 'c' + ESC + '[999999999999m'
-      : ESC + '[' + id + ' unterminated ' + ESC + '[' + '1;'.repeat(500);
+      : id + ' unterminated ' + ESC + '[' + '1;'.repeat(500);
   } else if (k < 76) {
     kind = 'deep_json';
     text = deep(i % 2 ? 100000 : 2000, id);
@@ -181,18 +181,21 @@ capture: { tee: none }
   }, 200);
   const dbPath = path.join(dir, '.dancer/dancer.db');
   let done = null;
-  let db;
   for (;;) {
     await delay(2000);
     if (supervisor.exitCode !== null) break;
+    // A fresh read-only connection each time (one opened before the schema existed may not see it).
+    let db;
     try {
-      db ??= new Database(dbPath, { readonly: true, fileMustExist: true });
+      db = new Database(dbPath, { readonly: true, fileMustExist: true });
       const row = db.prepare("SELECT message FROM logs WHERE message LIKE 'HXDONE %' LIMIT 1").get();
-      if (row) {
-        done = JSON.parse(row.message.slice(7));
-        break;
-      }
-    } catch {}
+      if (row) done = JSON.parse(row.message.slice(7));
+    } catch {
+      // not created yet
+    } finally {
+      db?.close();
+    }
+    if (done) break;
   }
   const seconds = (Date.now() - started) / 1000;
   const alive = supervisor.exitCode === null;
@@ -200,10 +203,14 @@ capture: { tee: none }
   hwm = Math.max(hwm, r.hwm);
   clearInterval(timer);
   if (alive) {
+    // Everything is stored (the last line is): stop, and do not wait minutes for a loaded machine.
     supervisor.kill('SIGTERM');
-    await new Promise((res) => supervisor.once('exit', res));
+    const exited = new Promise((res) => supervisor.once('exit', res));
+    if ((await Promise.race([exited, delay(30_000).then(() => 'late')])) === 'late') {
+      supervisor.kill('SIGKILL');
+      await exited;
+    }
   }
-  db?.close();
   // --- the account -----------------------------------------------------------------------------
   const seen = new Uint8Array(N);
   const ro = new Database(dbPath, { readonly: true });
