@@ -86,7 +86,8 @@ function line(i) {
       : id + ' unterminated ' + ESC + '[' + '1;'.repeat(500);
   } else if (k < 76) {
     kind = 'deep_json';
-    text = deep(i % 2 ? 100000 : 2000, id);
+    // a 100 000-deep one in 500 of them (200 KB each); the rest 2000 deep
+    text = deep(i % 1000 === 74 ? 100000 : 2000, id);
   } else if (k < 77) {
     kind = 'huge_json';
     if (i % 1000 === 76) text = huge(id);
@@ -108,7 +109,7 @@ function line(i) {
     text = 'WARN ctl ' + id + ' \x01\x02\x7f\x08\x0b\x0c\r in the middle\r';
   } else if (k < 92) {
     kind = 'long_line';
-    text = 'INFO long ' + id + ' ' + 'x'.repeat(100000 + (i % 250000));
+    text = 'INFO long ' + id + ' ' + 'x'.repeat(i % 1000 < 100 ? 100000 + (i % 250000) : 2000 + (i % 8000));
   } else if (k < 94) {
     kind = 'many_words';
     text = 'INFO words ' + id + ' ' + 'word '.repeat(WORDS + (i % 7));
