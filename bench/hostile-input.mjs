@@ -117,7 +117,7 @@ function line(i) {
     kind = 'unicode';
     text = 'INFO uni ' + id + ' \u202e\u2066 rtl \u{1F600}\u0301\u200b zero-width ' + '\u00e9'.repeat(100);
   } else {
-    kind = 'secret';
+    kind = 'planted';  // a password, an API key and a card: redacted at ingest
     text = 'ERROR auth failed ' + id + ' password=hunter2' + i + ' token=sk-ant-api03-' + 'A'.repeat(30) + ' card 4111 1111 1111 1111';
   }
   kinds[kind] = (kinds[kind] ?? 0) + 1;
@@ -190,7 +190,13 @@ capture: { tee: none }
     try {
       db = new Database(dbPath, { readonly: true, fileMustExist: true });
       const row = db.prepare("SELECT message FROM logs WHERE message LIKE 'HXDONE %' LIMIT 1").get();
-      if (row) done = JSON.parse(row.message.slice(7));
+      if (row) {
+        try {
+          done = JSON.parse(row.message.slice(7));
+        } catch {
+          done = { unparsed: row.message.slice(7, 400) };
+        }
+      }
     } catch {
       // not created yet
     } finally {
