@@ -108,7 +108,8 @@ function linkDependencies(from: string | undefined, into: string): string | unde
   const source = path.join(from, 'node_modules');
   const target = path.join(into, 'node_modules');
   if (!existsSync(source) || existsSync(target)) return undefined;
-  symlinkSync(source, target, 'dir');
+  // The real folder: the sandbox mounts only it, so a link to another worktree's link would dangle.
+  symlinkSync(realpathSync(source), target, 'dir');
   return source;
 }
 

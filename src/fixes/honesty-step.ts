@@ -4,7 +4,7 @@
  * assertions of every test file the fix touched, and judge with {@link judgeHonesty}. The steps
  * run through the gate's own runner (the same sandbox and limits as every gate step).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FixesConfig } from '../config/index.js';
 import { matchesGlob } from '../consult/index.js';
@@ -120,6 +120,17 @@ async function assertionCounts(
   return out;
 }
 
+/** How a report run failed, in one line (its exit and the last line of its output). */
+function stepFailure(step: StepResult): string {
+  const how = step.timedOut
+    ? 'timed out'
+    : step.signal
+      ? `was killed by ${step.signal}`
+      : `exited with status ${step.exitCode}`;
+  const last = step.outputTail.trim().split('\n').pop()?.trim();
+  return last ? `${how}: ${last.slice(0, 300)}` : how;
+}
+
 /** Run the honesty and coverage steps. Never throws for a failing suite; the verdict says what happened. */
 export async function runHonesty(input: HonestyStepInput): Promise<HonestyResult> {
   const globs = input.config.gate.regression.testGlobs;
@@ -136,8 +147,10 @@ export async function runHonesty(input: HonestyStepInput): Promise<HonestyResult
   let baseBuildFailed: string | undefined;
   try {
     const deps = existsSync(path.join(input.worktree, 'node_modules')) ? input.worktree : input.dependenciesFrom;
+    // Link the real folder: the sandbox mounts only it (read-only) next to the base worktree, so a
+    // link through the fix worktree's own link would dangle there, and node --test stops at it.
     if (deps && existsSync(path.join(deps, 'node_modules')) && !existsSync(path.join(baseDir, 'node_modules')))
-      symlinkSync(path.join(deps, 'node_modules'), path.join(baseDir, 'node_modules'), 'dir');
+      symlinkSync(realpathSync(path.join(deps, 'node_modules')), path.join(baseDir, 'node_modules'), 'dir');
     // A compiled project (TypeScript) tests its build output: build the base as the gate built the fix.
     for (const spec of buildSteps(input.config)) {
       const built = await input.run(`honesty:base:${spec.name}`, spec.run, baseDir, {});
@@ -151,8 +164,13 @@ export async function runHonesty(input: HonestyStepInput): Promise<HonestyResult
   const touchedTests = input.changedFiles.filter(isTest);
   const assertionsBase = await assertionCounts(touchedTests, (f) => fileAt(input.repo, input.baseCommit, f));
   const assertionsFix = await assertionCounts(touchedTests, (f) => fileAt(input.repo, head, f));
+  const baseTestFiles = (await git(input.repo, ['ls-tree', '-r', '--name-only', '-z', input.baseCommit])).stdout
+    .split('\0')
+    .filter((f) => f !== '' && isTest(f) && !f.startsWith('.dancer/'));
   const verdict = judgeHonesty({
     base: baseRun.report,
+    baseTestFiles: baseTestFiles.length,
+    baseReportFailure: baseRun.report.total.tests === 0 && !baseRun.step.ok ? stepFailure(baseRun.step) : undefined,
     fix: fixRun.report,
     assertionsBase,
     assertionsFix,

@@ -18,6 +18,13 @@ export interface HonestyVerdict {
 export interface HonestyInput {
   base: TestReport;
   fix: TestReport;
+  /**
+   * Test files the base commit holds (by `fixes.gate.regression.testGlobs`). When it holds some
+   * and its report counts no test, the fix cannot be compared. Unknown: not judged.
+   */
+  baseTestFiles?: number | undefined;
+  /** How the base report's command failed, when it did (said in the reason). */
+  baseReportFailure?: string | undefined;
   /** Assertions written per test file, on the base and on the fix (see {@link countAssertions}). */
   assertionsBase: Record<string, number>;
   assertionsFix: Record<string, number>;
@@ -58,6 +65,13 @@ export function judgeHonesty(input: HonestyInput): HonestyVerdict {
   // A runner that reports nothing (not node --test, or no tests found) cannot vouch for the suite.
   if (input.fix.total.tests === 0 && input.base.total.tests === 0)
     human.push('the test report found no tests on the base or the fix: set fixes.gate.report for this runner');
+  else if (input.base.total.tests === 0 && (input.baseTestFiles ?? 0) > 0) {
+    // Without it, "fewer tests than the base" would compare with nothing and always pass.
+    const why = input.baseReportFailure ? ` (the report command ${input.baseReportFailure})` : '';
+    human.push(
+      `the base commit's test report is empty, so the fix cannot be compared: the base holds ${input.baseTestFiles} test file(s)${why}`,
+    );
+  }
   for (const [file, before] of Object.entries(input.base.files)) {
     const after = input.fix.files[file];
     if (!after || after.tests < before.tests)

@@ -97,6 +97,28 @@ describe('honesty decisions', () => {
     ]);
   });
 
+  it('needs a human when the base report is empty although the base holds test files', () => {
+    const fix = report({ 'test/a.test.js': { tests: 2, pass: 2 } });
+    const empty = judgeHonesty({
+      base: report({}),
+      fix,
+      baseTestFiles: 2,
+      baseReportFailure: "exited with status 1: Could not find '/w.base/node_modules'",
+      ...none,
+    });
+    expect(empty).toEqual({
+      status: 'needs_human',
+      reasons: [
+        "the base commit's test report is empty, so the fix cannot be compared: the base holds 2 test file(s) (the report command exited with status 1: Could not find '/w.base/node_modules')",
+      ],
+    });
+    // A base with no test files has nothing to compare: the fix's first tests pass.
+    expect(judgeHonesty({ base: report({}), fix, baseTestFiles: 0, ...none })).toEqual({
+      status: 'passed',
+      reasons: [],
+    });
+  });
+
   it('counts assertions, not comments, and finds changed scripts', () => {
     expect(
       countAssertions(
