@@ -42,6 +42,8 @@ export interface RunProcessOptions {
   tailBytes?: number | undefined;
   /** Most bytes kept of stdout and of stderr each. Default 256 MiB. */
   maxBuffer?: number | undefined;
+  /** Every chunk of stdout and stderr as it arrives (a release build's output teed to the terminal). */
+  onOutput?: ((chunk: Buffer) => void) | undefined;
 }
 
 /** Signal every process of group `pgid`; a group already gone is fine. */
@@ -124,10 +126,12 @@ export function runProcess(file: string, args: readonly string[], options: RunPr
     child.stdout?.on('data', (c: Buffer) => {
       tail.push(c);
       out.push(c);
+      options.onOutput?.(c);
     });
     child.stderr?.on('data', (c: Buffer) => {
       tail.push(c);
       err.push(c);
+      options.onOutput?.(c);
     });
     if (options.input !== undefined && child.stdin) {
       child.stdin.on('error', () => {
@@ -139,6 +143,9 @@ export function runProcess(file: string, args: readonly string[], options: RunPr
     child.on('error', (error) => {
       spawnError = error.message;
     });
+    // The command itself ended: what it left running in its group (holding our pipes open, so
+    // 'close' would wait for it) goes now.
+    child.on('exit', () => killGroup(child.pid, 'SIGKILL'));
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);

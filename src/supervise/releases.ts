@@ -1,7 +1,7 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DancerError } from '../errors.js';
+import { gitSync, runProcess } from '../process/index.js';
 import type { ReleaseRow, SuperviseStore } from './state-store.js';
 import { startScript } from './worker.js';
 
@@ -11,6 +11,14 @@ export const WORKTREE_RELEASE = 'worktree';
 const MARKER = '.dancer-release';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
+function revParse(repo: string, rev: string): { stdout: string; exitCode: number } {
+  try {
+    return gitSync(repo, ['rev-parse', '--verify', '--quiet', rev], { allowFail: true });
+  } catch {
+    return { stdout: '', exitCode: -1 }; // git could not run (no such folder): an unknown ref
+  }
+}
+
 /**
  * Resolve a git ref to a full commit sha.
  *
@@ -18,12 +26,9 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
  */
 export function resolveCommit(repo: string | undefined, ref: string): string {
   if (!repo) throw new DancerError('DANCER_DEPLOY_FAILED', 'Deploys need the service to live in a git repository.');
-  const result = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
-    cwd: repo,
-    encoding: 'utf8',
-  });
+  const result = revParse(repo, `${ref}^{commit}`);
   const sha = result.stdout.trim();
-  if (result.status !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) {
+  if (result.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) {
     throw new DancerError('DANCER_DEPLOY_FAILED', `Unknown git ref "${ref}" in ${repo}.`, { details: { ref, repo } });
   }
   return sha;
@@ -42,12 +47,9 @@ export interface ReleaseRef {
  */
 export function resolveRelease(repo: string | undefined, ref: string): ReleaseRef {
   const commit = resolveCommit(repo, ref);
-  const result = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${commit}^{tree}`], {
-    cwd: repo,
-    encoding: 'utf8',
-  });
+  const result = revParse(repo as string, `${commit}^{tree}`);
   const tree = result.stdout.trim();
-  if (result.status !== 0 || !/^[0-9a-f]{40,64}$/.test(tree)) {
+  if (result.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(tree)) {
     throw new DancerError('DANCER_DEPLOY_FAILED', `No tree for commit ${commit} in ${repo}.`, { details: { commit } });
   }
   return { commit, tree };
@@ -172,41 +174,28 @@ export function reuseDependencies(repo: string, release: string): boolean {
   return true;
 }
 
-function run(
+/** Run one step of a release build through the process runner (own process group, killed whole). */
+async function run(
   cmd: string,
   args: string[],
   opts: { cwd: string; env: NodeJS.ProcessEnv; what: string; onOutput?: ((chunk: Buffer) => void) | undefined },
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // A build must not outlive a supervisor killed with -9: parent-death signal when possible.
-    const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args];
-    const child = spawn(argv[0] as string, argv.slice(1), {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let tail = '';
-    const onData = (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-4000);
-      opts.onOutput?.(chunk);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (error) =>
-      reject(new DancerError('DANCER_DEPLOY_FAILED', `${opts.what}: ${error.message}`, { cause: error })),
-    );
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else
-        reject(
-          new DancerError(
-            'DANCER_DEPLOY_FAILED',
-            `${opts.what} failed (${signal ?? `exit ${code}`}): ${tail.trim().slice(-1000)}`,
-            {
-              details: { code, signal, output: tail },
-            },
-          ),
-        );
-    });
+  // A build must not outlive a supervisor killed with -9: parent-death signal when possible.
+  const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args];
+  const r = await runProcess(argv[0] as string, argv.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env,
+    onOutput: opts.onOutput,
+    tailBytes: 4000,
+    maxBuffer: 64 * 1024,
   });
+  if (r.spawnError) throw new DancerError('DANCER_DEPLOY_FAILED', `${opts.what}: ${r.spawnError}`);
+  if (!r.ok) {
+    const output = r.outputTail;
+    throw new DancerError(
+      'DANCER_DEPLOY_FAILED',
+      `${opts.what} failed (${r.signal ?? `exit ${r.exitCode}`}): ${output.trim().slice(-1000)}`,
+      { details: { code: r.exitCode, signal: r.signal, output } },
+    );
+  }
 }
