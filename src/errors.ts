@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   DANCER_EMERGENCY_STOP: 'Refused: the emergency stop is engaged.',
   // sandbox
   DANCER_SANDBOX_UNAVAILABLE: 'Model-written code cannot be sandboxed (bubblewrap or the sandbox user is missing).',
+  DANCER_INSTALL_NETWORK_OFF:
+    "The gate's install step failed without network (fixes.sandbox.installNetwork is false); set it to let install reach the network.",
   // notify
   DANCER_ZULIP_REQUEST_FAILED: 'A Zulip API request failed.',
   DANCER_ZULIP_AUTH: 'Zulip rejected the bot credentials.',
@@ -72,6 +74,10 @@ export const ERROR_CODES = {
   DANCER_PUSH_FAILED:
     'Pushing the dancer/* branches and dancer-before-* tags to fixes.pushRemote failed; it is retried.',
   // general
+  // fleet
+  DANCER_FLEET_UNAVAILABLE: 'The fleet control plane (PostgreSQL) cannot be reached; the host keeps serving locally.',
+  DANCER_FLEET_MIGRATION_FAILED: 'A fleet schema migration failed, or the fleet schema is newer than this Dancer.',
+  DANCER_FLEET_LEASE_LOST: "This host no longer holds a pattern's lease (it expired and another host took it).",
   DANCER_INTERNAL: 'An invariant was broken: a bug in Dancer.',
 } as const satisfies Record<string, string>;
 

@@ -45,6 +45,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { commands: ['top'], load: () => import('./top.js') },
   { commands: ['consultations'], load: () => import('./consultations.js') },
   { commands: ['model-server'], load: () => import('./model-server.js') },
+  { commands: ['fleet'], load: () => import('./fleet.js') },
 ];
 
 /**

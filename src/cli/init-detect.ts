@@ -2,6 +2,7 @@
  * What `dancer init` learns from a project, as a pure function of what the project holds (file
  * names and the text of a few files), so it is tested without a disk.
  */
+import { goReportPlan, nodeReportPlan, pythonReportPlan, type ReportPlan } from './init-report.js';
 
 /** What {@link detectProject} reads: file paths relative to the project root, and some texts. */
 export interface ProjectFacts {
@@ -37,6 +38,8 @@ export interface ProjectPlan {
   test?: string;
   /** Command template that runs one test file (`fixes.gate.regression.testCommand`). */
   testFile?: string;
+  /** `fixes.gate.report` for the project's test runner (or why there is none). */
+  report?: ReportPlan;
   listen: ListenStyle;
   /** The port used (port and socket styles). */
   port?: number;
@@ -218,6 +221,7 @@ export function detectProject(facts: ProjectFacts): ProjectPlan {
   let build: string | undefined;
   let test: string | undefined;
   let testFile: string | undefined;
+  let report: ReportPlan | undefined;
   let entry: string | undefined;
 
   const procfile = facts.texts.Procfile;
@@ -252,6 +256,11 @@ export function detectProject(facts: ProjectFacts): ProjectPlan {
     if (testScript && !isPlaceholderTest(testScript)) {
       test = 'npm test';
       findings.push(`package.json scripts.test: ${testScript}`);
+      report = nodeReportPlan({
+        testScript,
+        dependencies: [...Object.keys(pkg?.dependencies ?? {}), ...Object.keys(pkg?.devDependencies ?? {})],
+      });
+      if (report) findings.push(report.note);
     }
     if (entry && !files.has(entry)) {
       todo.push(
@@ -272,14 +281,20 @@ export function detectProject(facts: ProjectFacts): ProjectPlan {
       if (test) {
         findings.push(`Python tests found: ${test}`);
         testFile = test.startsWith('python3 -m pytest') ? 'python3 -m pytest -q {file}' : 'python3 -m unittest {file}';
+        report = pythonReportPlan(test);
+        todo.push(report.note);
       }
-      build = `python3 -m py_compile ${py}`;
+      // compileall on the folder, not `py_compile ${py}`: a gate step that names a file makes it part of
+      // the gate definition (protected, read from the base commit), and fixes must be able to change it.
+      build = 'python3 -m compileall -q .';
     } else if (files.has('go.mod')) {
       kind = 'go';
       start = 'go run .';
       build = 'go build ./...';
       test = 'go test ./...';
       findings.push('go.mod: a Go module (go run .)');
+      report = goReportPlan();
+      todo.push(report.note);
     }
   }
   if (!start && procWeb) {
@@ -322,6 +337,7 @@ export function detectProject(facts: ProjectFacts): ProjectPlan {
     ...(build ? { build } : {}),
     ...(test ? { test } : {}),
     ...(testFile ? { testFile } : {}),
+    ...(report ? { report } : {}),
     listen: listen.style,
     ...(port !== undefined ? { port } : {}),
     readsPort: listen.readsPort,

@@ -18,9 +18,16 @@ export interface SandboxUserOptions {
  * generated dancer.yaml (which ends with that section), or '' when Dancer is not root (the
  * sandbox then keeps Dancer's own uid).
  *
- * @throws {DancerError} `DANCER_SANDBOX_UNAVAILABLE` when the account does not exist and cannot be created.
+ * @throws {DancerError} `DANCER_SANDBOX_UNAVAILABLE` when the account does not exist and cannot be
+ * created; `DANCER_USAGE` for `--create-sandbox-user` when not root.
  */
 export function sandboxUserStep(opts: SandboxUserOptions, uid = process.getuid?.() ?? 0): string {
+  if (opts.createSandboxUser && uid !== 0) {
+    throw new DancerError(
+      'DANCER_USAGE',
+      '--create-sandbox-user needs root (it runs useradd): run dancer init as root, or create the account yourself and pass --sandbox-user NAME. When Dancer itself does not run as root, sandboxed code keeps its uid and no account is needed.',
+    );
+  }
   if (uid !== 0 && !opts.sandboxUser) return '';
   const name = opts.sandboxUser ?? (opts.createSandboxUser ? 'dancer-sandbox' : 'nobody');
   if (opts.createSandboxUser) {

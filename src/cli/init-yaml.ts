@@ -62,5 +62,11 @@ export function renderDancerYaml(plan: ProjectPlan): string {
   else lines.push('      # no tests found: add a test step so the gate can judge a fix');
   if (!plan.build && !plan.test) lines.push('      []');
   if (plan.testFile) lines.push(`    regression: { command: ${scalar(plan.testFile)} }`);
+  if (plan.report?.command) {
+    lines.push(`    # ${plan.report.note}`);
+    lines.push(`    report: { command: ${scalar(plan.report.command)}, format: ${plan.report.format} }`);
+  } else if (plan.report) {
+    lines.push(`    # ${plan.report.note}`);
+  }
   return `${lines.join('\n')}\n`;
 }

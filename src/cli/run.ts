@@ -1,8 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from 'commander';
+import type { LoadedConfig } from '../config/index.js';
 import { DancerError } from '../errors.js';
-import { type Healing, type Oversight, runService, startHealing, startOversight } from '../heal/index.js';
+import type { FleetService } from '../fleet/index.js';
+import {
+  type Healing,
+  type Oversight,
+  type RunningService,
+  runService,
+  startHealing,
+  startOversight,
+} from '../heal/index.js';
 import { containmentLine, describeContainment } from '../sandbox/index.js';
 import { withConfigOption } from './common.js';
 import { supervisedService } from './supervise-common.js';
@@ -28,17 +37,23 @@ export function register(program: Command): void {
       }
       // Say plainly who runs what (issue: nothing runs as root silently).
       process.stderr.write(`dancer: ${containmentLine(describeContainment(loaded.config.fixes.sandbox))}\n`);
+      // A fleet without its PostgreSQL URL is a configuration error: say so before starting anything.
+      if (loaded.config.fleet) (await import('../fleet/index.js')).fleetUrl(loaded.config.fleet);
       let healing: Healing | undefined;
+      let fleet: FleetService | undefined;
       let oversight: Oversight | undefined;
       const running = await runService({
         loaded,
         beforeStop: async () => {
           await oversight?.stop();
           await healing?.stop();
+          await fleet?.stop();
         },
         onAlert: (alert) => healing?.onAlert(alert),
       });
-      healing = startHealing({ running, loaded });
+      // fleet: only with a `fleet:` section (src/fleet); nothing changes without one.
+      fleet = loaded.config.fleet ? await startFleetFor(running, loaded) : undefined;
+      healing = startHealing({ running, loaded, fleetGate: fleet?.gate });
       // The dashboard, webhooks, remote backup and stop/resume announcements (src/heal/oversight.ts).
       oversight = await startOversight({ running, loaded, actions: healing.loop?.actions, hub: healing.hub });
       process.exitCode = await running.done;
@@ -81,4 +96,18 @@ function runInTmux(name: string, configFile: string): void {
     throw new DancerError('DANCER_SPAWN_FAILED', `tmux new-session failed: ${result.stderr.trim()}`);
   }
   process.stderr.write(`dancer: supervisor running in tmux session ${session} (tmux attach -t ${session})\n`);
+}
+
+/** Start the fleet side of this host (`fleet:` in dancer.yaml); see docs/fleet.md. */
+async function startFleetFor(running: RunningService, loaded: LoadedConfig): Promise<FleetService> {
+  const { startFleetService } = await import('../fleet/index.js');
+  const config = loaded.config;
+  return startFleetService({
+    settings: config.fleet as NonNullable<typeof config.fleet>,
+    db: running.db,
+    supervisor: running.supervisor,
+    repo: loaded.resolve(config.fixes.repo),
+    remote: config.fixes.pushRemote ?? 'origin',
+    cooldownMinutes: config.fixes.retryCooldownMinutes,
+  });
 }

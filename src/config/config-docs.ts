@@ -49,6 +49,8 @@ const SECTION_INTROS: Record<string, string> = {
   notify:
     'Where Dancer reports and takes commands (Zulip), and signed webhooks. See [zulip.md](zulip.md) and [dashboard.md](dashboard.md).',
   dashboard: 'The web dashboard (`dancer dashboard`, or inside `dancer run`). See [dashboard.md](dashboard.md).',
+  fleet:
+    'Many hosts, one PostgreSQL control plane: one consultation per pattern, canary-first rollout in waves. Without this section nothing changes. See [fleet.md](fleet.md).',
 };
 
 const SAFE_INT = 9007199254740991;

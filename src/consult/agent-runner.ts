@@ -19,7 +19,7 @@ import type {
   SpawnedProcess,
 } from '@anthropic-ai/claude-agent-sdk';
 import { killGroup } from '../process/index.js';
-import { killTagged, type Sandbox } from '../sandbox/index.js';
+import { type AgentJail, jailAgent, killTagged, type Sandbox } from '../sandbox/index.js';
 import { agentEnv } from './env.js';
 import type { GuardPolicy } from './guard.js';
 import { answerToolUse } from './guard-hook.js';
@@ -74,6 +74,14 @@ export interface AgentRunOptions {
   sandbox?: Sandbox | undefined;
   /** Dancer's own paths hidden from Bash commands (store, state folder, the repository's .git). */
   hide?: readonly string[] | undefined;
+  /**
+   * Run Claude Code itself in a network namespace of its own (bubblewrap at `bwrap`) whose only
+   * way out is the model endpoint (`baseUrl`, else the Anthropic API). The consultation always
+   * passes one unless `fixes.sandbox: none`.
+   */
+  jail?: { bwrap: string } | undefined;
+  /** Called with the run's egress once it is up (tests count what it forwarded and refused). */
+  onJail?: ((jail: AgentJail) => void) | undefined;
 }
 
 /** How the run stopped. */
@@ -156,6 +164,16 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   mkdirSync(home);
   mkdirSync(tmp);
 
+  let jail: AgentJail | undefined;
+  if (options.jail) {
+    try {
+      jail = await jailAgent({ bwrap: options.jail.bwrap, baseUrl: options.baseUrl });
+    } catch (error) {
+      rmSync(runDir, { recursive: true, force: true });
+      throw error;
+    }
+    options.onJail?.(jail);
+  }
   // Bash commands run as the sandbox user, which must be able to write the worktree.
   const giveBack = options.sandbox?.lend([worktree]) ?? (() => {});
   let outcome: Outcome | null = null;
@@ -278,9 +296,10 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     // Our own spawn: Claude Code gets its own process group, and we know its pid, so nothing of
     // the run (Claude Code or a command it started) outlives runAgent.
     spawnClaudeCodeProcess: (o) => {
-      const c = spawn(o.command, o.args, {
+      const p = jail ? jail.wrap({ command: o.command, args: o.args, env: o.env }) : o;
+      const c = spawn(p.command, p.args, {
         cwd: o.cwd,
-        env: o.env as NodeJS.ProcessEnv,
+        env: p.env as NodeJS.ProcessEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
         ...(o.signal ? { signal: o.signal } : {}),
@@ -319,6 +338,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     await reap(child, why === 'aborted' ? 0 : EXIT_GRACE_MS);
     killTagged(runTag);
     giveBack();
+    await jail?.close();
     if (existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
   }
 

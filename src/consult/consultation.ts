@@ -83,15 +83,19 @@ async function hiddenPaths(options: RunConsultationOptions): Promise<string[]> {
   return hide;
 }
 
-/** The sandbox and hidden paths for the agent's Bash commands (no sandbox when Bash is not allowed). */
+/**
+ * The sandbox and hidden paths for the agent's Bash commands (no sandbox when Bash is not
+ * allowed), and Claude Code's own network namespace (none only with `fixes.sandbox: none`).
+ */
 async function bashSandbox(
   options: RunConsultationOptions,
-): Promise<{ sandbox?: Sandbox | undefined; hide: string[] }> {
+): Promise<{ sandbox?: Sandbox | undefined; hide: string[]; jail?: { bwrap: string } | undefined }> {
   const hide = await hiddenPaths(options);
-  if (options.config.allowedCommands.length === 0) return { hide };
   const sandbox =
     options.sandbox ?? resolveSandbox({ config: options.sandboxConfig ?? fixesSchema.parse({}).sandbox, hide: [] });
-  return { sandbox, hide };
+  const jail = sandbox.bwrap ? { bwrap: sandbox.bwrap } : undefined;
+  if (options.config.allowedCommands.length === 0) return { hide, jail };
+  return { sandbox, hide, jail };
 }
 
 /** Token and cost figures of a consultation (zeros for manual ones). */
@@ -364,12 +368,14 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     tools: await sdkStoreTools(db, setup.redactor, now, { templateId: brief.templateId }),
     redactor: setup.redactor,
     apiKey,
-    baseUrl: config.baseUrl,
+    // Like Claude Code itself, Dancer honours ANTHROPIC_BASE_URL (a gateway, the model server).
+    baseUrl: config.baseUrl ?? (env.ANTHROPIC_BASE_URL || undefined),
     runDir: config.runDir,
     claudePath: config.claudePath,
     extraEnv: options.extraEnv,
     sandbox: bash.sandbox,
     hide: bash.hide,
+    jail: bash.jail,
     onMessage: store,
   });
   const error = failure(run);

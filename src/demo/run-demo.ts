@@ -258,7 +258,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       tell(`act two done: the bad fix was rolled back (${end.reason.split('\n')[0]})`);
     }
 
-    await new Promise((r) => setTimeout(r, 1000));
+    // Keep serving a little past the rollback (3 s after it), so the traffic shows what answers
+    // once the handoff is over, not only the moment of the switch.
+    const settle = m.rolledBackAt === undefined ? 1000 : Math.max(1000, m.rolledBackAt + 3000 - Date.now());
+    await new Promise((r) => setTimeout(r, settle));
     pump();
     changelog = path.join(repo.repo, 'CHANGELOG.md');
     execFileSync(

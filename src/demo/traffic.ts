@@ -28,6 +28,8 @@ export interface TrafficStats {
   failed: number;
   /** Failure reasons, e.g. `{ ECONNRESET: 1 }`. */
   failures: Record<string, number>;
+  /** When each failed request was sent and when it failed (ms since epoch), with its reason. */
+  failedAt: Array<{ sentAt: number; at: number; reason: string }>;
   /** Time of the first 5xx answer (ms since epoch). */
   firstServerErrorAt: number | undefined;
   /** 5xx answers by request kind. */
@@ -76,6 +78,7 @@ export function startTraffic(options: TrafficOptions): Traffic {
     serverErrors: 0,
     failed: 0,
     failures: {},
+    failedAt: [],
     firstServerErrorAt: undefined,
     serverErrorsByKind: {},
   };
@@ -83,6 +86,7 @@ export function startTraffic(options: TrafficOptions): Traffic {
   const send = (request: TrafficRequest): Promise<void> =>
     new Promise<void>((resolve) => {
       stats.sent++;
+      const sentAt = Date.now();
       const body = request.body === undefined ? undefined : JSON.stringify(request.body);
       const req = http.request(
         {
@@ -115,6 +119,7 @@ export function startTraffic(options: TrafficOptions): Traffic {
         settled = true;
         stats.failed++;
         stats.failures[reason] = (stats.failures[reason] ?? 0) + 1;
+        stats.failedAt.push({ sentAt, at: Date.now(), reason });
         resolve();
       };
       req.on('timeout', () => {
@@ -142,7 +147,12 @@ export function startTraffic(options: TrafficOptions): Traffic {
   );
 
   return {
-    stats: () => ({ ...stats, failures: { ...stats.failures }, serverErrorsByKind: { ...stats.serverErrorsByKind } }),
+    stats: () => ({
+      ...stats,
+      failures: { ...stats.failures },
+      failedAt: [...stats.failedAt],
+      serverErrorsByKind: { ...stats.serverErrorsByKind },
+    }),
     setNext(fn) {
       next = fn;
     },

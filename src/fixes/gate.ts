@@ -69,6 +69,13 @@ export interface GateOutcome {
   reason?: string | undefined;
   /** The gate passed but a step needs a human (a weaker suite, an unexecuted change): why. */
   needsHuman?: string[] | undefined;
+  /** A stable code for failures only the user can act on (`DANCER_INSTALL_NETWORK_OFF`: no repair round is tried). */
+  code?: 'DANCER_INSTALL_NETWORK_OFF' | undefined;
+}
+
+/** Why an install without network failed, and what to set. Pure. */
+export function installOffline(lockChanged: boolean): string {
+  return `DANCER_INSTALL_NETWORK_OFF: the install step runs without network (fixes.sandbox.installNetwork: false)${lockChanged ? ' and the fix changes a lockfile, so packages must be downloaded' : ''}: set fixes.sandbox.installNetwork: true to let the install step (and only it) reach the network, or review and install the dependency change by hand`;
 }
 
 /**
@@ -214,7 +221,14 @@ async function gateIn(
       const step = record(
         await run('install', install.run, input.worktree, install.timeoutSeconds, sandbox.installNetwork),
       );
-      if (!step.ok) return fail('install', stepReason(step));
+      if (!step.ok) {
+        // Without network an install can only use what is already there; say what to set.
+        if (sandbox.kind !== 'bwrap' || sandbox.installNetwork) return fail('install', stepReason(step));
+        return {
+          ...fail('install', `${stepReason(step)}; ${installOffline(lockChanged)}`),
+          code: 'DANCER_INSTALL_NETWORK_OFF',
+        };
+      }
     }
   } else {
     linkDependencies(input.dependenciesFrom, input.worktree);

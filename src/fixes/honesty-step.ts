@@ -99,6 +99,14 @@ async function runReport(
   };
 }
 
+/**
+ * The gate steps that build rather than test (`build`, `compile`, `tsc`...; the steps `dancer init`
+ * writes are `build` and `test`), run on the base commit before its report.
+ */
+export function buildSteps(config: FixesConfig): Array<{ name: string; run: string }> {
+  return config.gate.steps.filter((s) => /build|compile|tsc|bundle/i.test(s.name) && !/test/i.test(s.name));
+}
+
 /** Assertion counts of the test files among `files`, read by `read`. */
 async function assertionCounts(
   files: readonly string[],
@@ -125,10 +133,16 @@ export async function runHonesty(input: HonestyStepInput): Promise<HonestyResult
   await git(input.repo, ['worktree', 'prune']);
   await addDetachedWorktree(input.repo, baseDir, input.baseCommit);
   let baseRun: Awaited<ReturnType<typeof runReport>>;
+  let baseBuildFailed: string | undefined;
   try {
     const deps = existsSync(path.join(input.worktree, 'node_modules')) ? input.worktree : input.dependenciesFrom;
     if (deps && existsSync(path.join(deps, 'node_modules')) && !existsSync(path.join(baseDir, 'node_modules')))
       symlinkSync(path.join(deps, 'node_modules'), path.join(baseDir, 'node_modules'), 'dir');
+    // A compiled project (TypeScript) tests its build output: build the base as the gate built the fix.
+    for (const spec of buildSteps(input.config)) {
+      const built = await input.run(`honesty:base:${spec.name}`, spec.run, baseDir, {});
+      if (built.exitCode !== 0) baseBuildFailed = `${spec.name} (exit ${built.exitCode})`;
+    }
     baseRun = await runReport(input, baseDir, 'base', false);
   } finally {
     await removeWorktree(input.repo, baseDir);
@@ -150,6 +164,11 @@ export async function runHonesty(input: HonestyStepInput): Promise<HonestyResult
         )
       : [],
   });
+
+  if (baseBuildFailed) {
+    verdict.reasons.push(`the base commit did not build (${baseBuildFailed}), so its test report cannot be compared`);
+    if (verdict.status === 'passed') verdict.status = 'needs_human';
+  }
 
   let coverage: ChangeCoverage | undefined;
   if (fixRun.coverageDir) {

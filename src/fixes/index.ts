@@ -72,6 +72,12 @@ export {
 } from './records.js';
 export { diffBetween, fileAt } from './repo.js';
 export {
+  type RevertDeployOptions,
+  type RevertDeployResult,
+  ROLLBACK_DEPLOY_TRAILER,
+  revertDeploy,
+} from './revert-deploy.js';
+export {
   type Actor,
   FIX_EVENTS,
   FIX_STATES,

@@ -1,14 +1,6 @@
-/**
- * The fix pipeline: the imperative shell around the pure state machine. Each state has one
- * handler that does its I/O and then records exactly one transition; {@link advanceFix} runs
- * handlers until the fix waits for a human or is final. Everything it needs to continue lives
- * in SQLite and git, so a process killed in any state resumes with {@link resumeFix}.
- */
-import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PolicyConfig } from '../config/index.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import { reclaimTree } from '../sandbox/index.js';
 import { earlierAttempts, recordFixDiff, rolledBackWithPatch } from './attempts.js';
 import { parseDiff } from './diff.js';
 import { findRegressionTests, type GateStepOutcome, runGate } from './gate.js';
@@ -17,7 +9,7 @@ import { git, gitOut } from './git.js';
 import { patternErrorOf } from './honesty-step.js';
 import { formatMs, merge } from './merge.js';
 import { type ChangelogEntry, formatCommitMessage } from './message.js';
-import { env, mainBranchOf, move, now, type PipelineDeps, request } from './pipeline-common.js';
+import { env, move, now, type PipelineDeps, request } from './pipeline-common.js';
 import { pruneRetained } from './retention.js';
 import { rollbackFix } from './rollback.js';
 
@@ -26,7 +18,6 @@ export type { PipelineDeps } from './pipeline-common.js';
 export { pruneRetained } from './retention.js';
 export { type RollbackOptions, rollbackFix } from './rollback.js';
 
-import { fixBranchName, worktreeFolderName } from './names.js';
 import { checkPolicy, formatViolations, type PolicyResult, protectedGlobs } from './policy.js';
 import {
   createFix,
@@ -40,20 +31,18 @@ import {
   updateFix,
 } from './records.js';
 import {
-  branchExists,
   changedFiles,
   commitAll,
-  createWorktree,
   deleteBranch,
   diffBetween,
   excludeDancerPaths,
   fileAt,
   hasChanges,
   removeWorktree,
-  revParse,
 } from './repo.js';
 import { type Actor, type FixState, humanActor, isTerminal, OPEN_STATES } from './state.js';
 import type { AgentOutcome, FixBrief, FixTrigger, RepairContext } from './types.js';
+import { ensureWorktree } from './worktree-setup.js';
 
 /** Dancer's paths no gate step may see: the store's files, the worktree base, and `deps.hide`. */
 export function dancerPaths(deps: Pick<PipelineDeps, 'db' | 'worktreeBase' | 'hide'>): string[] {
@@ -168,39 +157,6 @@ export async function resumePipeline(deps: PipelineDeps): Promise<FixRecord[]> {
 
 // --- proposed: worktree, agent, commit -----------------------------------------------------------
 
-async function ensureWorktree(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
-  if (fix.branch && fix.worktree && existsSync(fix.worktree)) {
-    // A process killed mid-gate or mid-agent left the tree lent to the sandbox user: take it back.
-    reclaimTree(fix.worktree);
-    return fix;
-  }
-  if (fix.branch && fix.worktree && (await branchExists(deps.repo, fix.branch))) {
-    // Killed after the branch was made but the folder is gone: check the branch out again.
-    await git(deps.repo, ['worktree', 'prune']);
-    await git(deps.repo, ['worktree', 'add', fix.worktree, fix.branch]);
-    return fix;
-  }
-  const base = fix.baseCommit ?? (await revParse(deps.repo, await (deps.deployedCommit?.() ?? mainBranchOf(deps))));
-  let attempt = 1;
-  let branch = fixBranchName(fix.createdAt, fix.patternHash, attempt);
-  // A rejected or failed fix's branch may be deleted from git but its name stays recorded.
-  const taken = (name: string) =>
-    deps.db.prepare('SELECT 1 FROM fixes WHERE branch = ? AND id <> ?').get(name, fix.id) !== undefined;
-  while (
-    taken(branch) ||
-    (await branchExists(deps.repo, branch)) ||
-    existsSync(path.join(deps.worktreeBase, worktreeFolderName(branch)))
-  ) {
-    attempt++;
-    branch = fixBranchName(fix.createdAt, fix.patternHash, attempt);
-  }
-  const dir = path.join(deps.worktreeBase, worktreeFolderName(branch));
-  mkdirSync(deps.worktreeBase, { recursive: true });
-  updateFix(deps.db, fix.id, { branch, worktree: dir, baseCommit: base, headCommit: base }, now(deps));
-  await createWorktree(deps.repo, { branch, dir, base });
-  return getFix(deps.db, fix.id);
-}
-
 async function stashInterrupted(dir: string, what: string, deps: PipelineDeps): Promise<boolean> {
   if (!(await hasChanges(dir))) return false;
   // Kept, not thrown away: `git stash list` shows it (node_modules and .dancer are excluded).
@@ -261,6 +217,7 @@ function entryFor(fix: FixRecord, outcome: AgentOutcome, title?: string): Change
 
 async function consult(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
   let fix = await ensureWorktree(deps, fixIn);
+  if (fix.state !== fixIn.state) return fix; // no worktree (e.g. the disk is full): failed
   const dir = fix.worktree as string;
   const resumed = await stashInterrupted(dir, `fix ${fix.id} interrupted consultation`, deps);
   let outcome: AgentOutcome;
@@ -354,6 +311,7 @@ async function policyFor(deps: PipelineDeps, fix: FixRecord, head: string): Prom
 
 async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
   let fix = await ensureWorktree(deps, fixIn);
+  if (fix.state !== fixIn.state) return fix; // no worktree (e.g. the disk is full): failed
   const dir = fix.worktree as string;
   await stashInterrupted(dir, `fix ${fix.id} interrupted repair`, deps);
   for (;;) {
@@ -442,7 +400,7 @@ async function test(deps: PipelineDeps, fixIn: FixRecord): Promise<FixRecord> {
       return passed;
     }
     const failed = result.steps.at(-1);
-    if (round >= deps.fixes.repairRounds) {
+    if (round >= deps.fixes.repairRounds || result.code === 'DANCER_INSTALL_NETWORK_OFF') {
       return move(deps, fix.id, {
         event: 'fail',
         actor: 'gate',
@@ -505,7 +463,9 @@ async function deploy(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
     return rollbackFix(deps, fix.id, { actor: 'supervisor', reason: fix.reason ?? 'resumed rollback' });
   if (!deps.deploy) return fix;
   const result = await deps.deploy(request(fix, 'fix', fix.mergeCommit as string, deps.signal));
-  if (deps.signal?.aborted) return getFix(deps.db, fix.id);
+  // Aborted (the emergency stop): a release that went live is the halt's to roll back; one that
+  // failed left the old release serving, which is recorded now so that main matches what serves.
+  if (deps.signal?.aborted && result.ok) return getFix(deps.db, fix.id);
   if (!result.ok) {
     return rollbackFix(deps, fix.id, {
       actor: 'supervisor',

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import { git, gitOut } from './git.js';
+import { git } from './git.js';
 import { formatCommitMessage } from './message.js';
 import { rollbackBranchName, worktreeFolderName } from './names.js';
 import { env, mainBranchOf, move, now, type PipelineDeps, request, uniqueTag } from './pipeline-common.js';
@@ -107,10 +107,11 @@ async function rollbackOnce(deps: PipelineDeps, id: number, options: RollbackOpt
           if (existsSync(dir)) await removeWorktree(deps.repo, dir);
           await createWorktree(deps.repo, { branch, dir, base: main });
           await revertMerge(dir, fix.mergeCommit, message, env(deps));
-        } else if (
-          existsSync(dir) &&
-          (await gitOut(dir, ['rev-parse', 'HEAD'])) === (await revParse(deps.repo, main))
-        ) {
+        } else if ((await revParse(deps.repo, branch)) === (await revParse(deps.repo, main))) {
+          // A process killed between creating the branch and committing the revert: start the
+          // revert again from a clean worktree of the branch.
+          if (!existsSync(dir)) await git(deps.repo, ['worktree', 'add', dir, branch]);
+          else await git(dir, ['reset', '--hard', '-q', 'HEAD']);
           await revertMerge(dir, fix.mergeCommit, message, env(deps));
         }
         const tag = await uniqueTag(deps.repo, now(deps));

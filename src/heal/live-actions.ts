@@ -70,6 +70,12 @@ export interface LiveActionsOptions {
   onBackgroundError?: ((error: unknown, context: string) => void) | undefined;
   /** Records a rollback the supervisor made (the healing loop's recorder: revert, fix state, notifications). */
   recordRollback?: ((outcome: RollbackOutcome) => Promise<unknown>) | undefined;
+  /**
+   * Roll back fix `id` through the healing loop's one rollback path (its recorder): a handoff
+   * while the fix serves, a revert deployed once it no longer does. Without it, `rollback ID`
+   * uses the supervisor and the fix pipeline directly.
+   */
+  rollbackFix?: ((id: number, by: { actor: string; reason: string }) => Promise<FixRecord>) | undefined;
   /** How long `stop` waits for a deploy being built or handed off to settle (default 10 min). */
   stopSettleTimeoutMs?: number | undefined;
   now?: (() => number) | undefined;
@@ -311,10 +317,19 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
       return { message: `Rolled back: ${await rollbackServing(by, reason)}.` };
     }
     const fix = getFix(db, id);
-    if (['deploying', 'observing', 'deployed'].includes(fix.state) && servingFix(id)) {
+    const serving = ['deploying', 'observing', 'deployed'].includes(fix.state) && servingFix(id);
+    if (!serving) assertNotStopped(`roll back fix ${id} (it merges a revert and deploys it)`);
+    if (options.rollbackFix) {
+      const after = await options.rollbackFix(id, { actor: humanName(by), reason });
+      return {
+        message: serving
+          ? `Fix ${id} rolled back: the last good release serves again; revert ${shortRelease(after.rollbackCommit) ?? '?'} merged on main.`
+          : `Fix ${id} rolled back (revert ${shortRelease(after.rollbackCommit) ?? '?'} merged and deployed).`,
+      };
+    }
+    if (serving) {
       return { message: `Rolled back: ${await rollbackServing(by, reason)}.` };
     }
-    assertNotStopped(`roll back fix ${id} (it merges a revert and deploys it)`);
     const d = deps();
     if (!d) throw new DancerError('DANCER_USAGE', `Fix ${id} can only be rolled back where the fix pipeline runs.`);
     const after = await rollbackFix(d, id, { actor: `human:${humanName(by)}`, reason });

@@ -54,7 +54,22 @@ export interface HealingLoopOptions {
   /** Where fix and consultation events are published (the Zulip bot subscribes). */
   hub?: NotifyHub | undefined;
   now?: () => number;
+  /**
+   * With a `fleet:` section: the fleet's word before a consultation (one host per pattern
+   * fleet-wide; src/fleet). `finish` is called once this host's fix is settled.
+   */
+  fleetGate?: FleetGateHook | undefined;
 }
+
+/** The narrow seam between the healing loop and the fleet (see src/fleet/gate.ts). */
+export type FleetGateHook = (input: {
+  patternId: string;
+  templateText?: string | undefined;
+  fingerprint?: string | undefined;
+}) => Promise<
+  | { kind: 'skip'; reason: string }
+  | { kind: 'consult'; finish(outcome: { ok: boolean; details?: Record<string, unknown> }): Promise<void> }
+>;
 
 /** A running healing loop. */
 export interface HealingLoop {
@@ -182,6 +197,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   const recorder = startRollbackRecorder({ supervisor: running.supervisor, deps: makeDeps, log });
   const actions = createLiveActions({
     recordRollback: (outcome) => recorder.record(outcome),
+    rollbackFix: (id, by) => recorder.rollbackFix(id, by),
     db,
     supervisor: running.supervisor,
     pipeline: makeDeps,
@@ -274,10 +290,24 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
         running.detector?.complete(trigger.id);
         return;
       }
+      // fleet: one consultation per pattern fleet-wide (src/fleet/gate.ts)
+      const fleet = await options.fleetGate?.({
+        patternId: fixTrigger.patternId,
+        templateText: template?.text,
+        fingerprint: template?.fingerprint ?? undefined,
+      });
+      if (fleet?.kind === 'skip') {
+        log(`no consultation: ${fleet.reason}`);
+        running.detector?.complete(trigger.id);
+        return;
+      }
       try {
         log(`consulting on pattern ${fixTrigger.patternId}: ${trigger.reason}`);
         const fix = await startFix(makeDeps(), fixTrigger, { actor: 'detector' });
         log(`fix ${fix.id} is ${fix.state}`);
+        await fleet
+          ?.finish({ ok: fix.state !== 'failed', details: { fixState: fix.state, branch: fix.branch } })
+          .catch((error) => log(`fleet: ${errorMessage(error)}`));
       } finally {
         running.detector?.complete(trigger.id);
       }
@@ -295,7 +325,8 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
         log('emergency stop engaged: aborting the running consultation and pipeline step');
         controller.abort(new Error('emergency stop'));
       }
-      if (!engaged && wasStopped) {
+      // Held triggers also mean a stop came and went (possibly between two polls).
+      if (!engaged && (wasStopped || held.size > 0)) {
         log('emergency stop cleared: resuming');
         afterResume();
       }

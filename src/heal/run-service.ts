@@ -8,7 +8,7 @@ import {
   type LineCapture,
   TransportDedupe,
 } from '../capture/index.js';
-import type { LoadedConfig } from '../config/index.js';
+import { type LoadedConfig, withheldFromService } from '../config/index.js';
 import { type DancerError, errorMessage } from '../errors.js';
 import { addCodeRoots, Detector, minerOptionsFromConfig, minerPlugin, TemplateStore } from '../patterns/index.js';
 import type { LogRecord } from '../store/index.js';
@@ -174,6 +174,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     paths,
     db,
     workerEnv: capture ? { [CAPTURE_SOCKET_ENV]: capture.socketPath } : {},
+    withholdEnv: withheldFromService(loaded.config),
     hooks: {
       onLog: log,
       onOutput(worker, stream, chunk) {

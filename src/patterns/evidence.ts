@@ -6,6 +6,9 @@
  *   so what is left differs in words. A *word* (letters, with `.`, `-`, `_` inside, outer
  *   punctuation aside: `started`, `GET`, `nginx`, `java.io.IOException`, `(primary)`) is taken
  *   for a constant: two messages that differ in a word do not join by similarity.
+ * - Upper-case keywords (`RUNNING`, `GET`) are constants whatever the evidence, except codes
+ *   (`EUR`, `USD`: two or three letters, one length across the position; see {@link codeLength}),
+ *   which follow the evidence rule below like words.
  * - The number of distinct values and their spread: the templates that differ in one word only
  *   (everything else equal) are siblings. When enough distinct words have been seen there, and
  *   they are spread thin (not a few values repeated many times, as event names and verbs are),
@@ -86,6 +89,28 @@ export function isKeyword(token: string): boolean {
     else if (!((c >= 48 && c <= 57) || c === 95)) return false;
   }
   return upper >= 2;
+}
+
+/**
+ * A code (`EUR`, `USD`, `DE`, `LHR`): an upper-case keyword of two or three letters only, outer
+ * punctuation aside. Codes are values from a standard table (currencies, countries, languages,
+ * airports), not names from the code: a position whose words are all codes of one length may
+ * become a variable by the evidence rule like any word. Every other keyword (`GET`, `POST`,
+ * `RUNNING`, `NEW_SAVING`, `INFO`, `HTTPS`) stays a constant whatever the evidence; enums mix
+ * lengths, codes from one table do not.
+ */
+export function codeLength(token: string): number {
+  let start = 0;
+  let end = token.length;
+  while (start < end && !isAlnum(token.charCodeAt(start))) start++;
+  while (end > start && !isAlnum(token.charCodeAt(end - 1))) end--;
+  const n = end - start;
+  if (n < 2 || n > 3) return 0;
+  for (let i = start; i < end; i++) {
+    const c = token.charCodeAt(i);
+    if (c < 65 || c > 90) return 0;
+  }
+  return n;
 }
 
 /** The evidence rule's settings (fixed for every system; see docs/patterns-miner.md). */

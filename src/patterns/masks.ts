@@ -15,6 +15,10 @@
  *    separate values.
  */
 
+import { isWordChar, maskToken } from './token-rule.js';
+
+export { isVariableRun, maskNumbers, maskToken } from './token-rule.js';
+
 /** The wildcard that marks a variable part in a masked message and in a template. */
 export const WILDCARD = '<*>';
 
@@ -160,6 +164,11 @@ const BUILTIN_REGEX_MASKS: Record<Exclude<BuiltinMaskName, 'numbers'>, RegexMask
 export interface Masker {
   /** The masked message: variable parts replaced by `<*>` (whitespace as in the input). */
   mask(message: string): string;
+  /**
+   * The masked message's tokens, the same as `tokenize(mask(message))` (tokenize.ts), found in one
+   * scan of the message with no masked string built in between.
+   */
+  tokens(message: string): string[];
   /** The names of the masks that run, in order. */
   readonly names: readonly string[];
 }
@@ -182,11 +191,36 @@ const TOKEN_GATES: Record<string, (flags: number, token: string) => boolean> = {
   uuid: (f, t) => (f & F_DASH) !== 0 && t.length >= 36,
   ipv6: (f, t) => (f & F_COLON) !== 0 && (t.includes('::') || countChar(t, 58) >= 7),
   hostport: all(F_COLON | F_DOT | F_DIGIT),
-  ipv4: all(F_DOT | F_DIGIT),
+  // Four dotted numbers: three dots at least (`0.25` never reaches the regex).
+  ipv4: (f, t) => (f & (F_DOT | F_DIGIT)) === (F_DOT | F_DIGIT) && countChar(t, 46) >= 3,
   path: all(F_SLASH),
   keyvalue: (f) => (f & F_DIGIT) !== 0 && (f & (F_EQ | F_COLON)) !== 0,
   hex: (f, t) => (f & F_DIGIT) !== 0 && (t.includes('0x') || t.includes('0X')),
 };
+
+/** A character that ends a token for the masks: space, tab, LF, CR. */
+const C_SPACE = 255;
+/** A vertical tab or form feed: tokenize.ts splits there, the masks do not. */
+const C_SPLIT = 254;
+/** A size unit's first letter: a digit right before one may start a size (`12KB`). */
+const C_UNIT = 128;
+/** ASCII character → its token flag (F_*), C_SPACE, C_SPLIT, C_UNIT, or 0 for any other. */
+const CHAR_CLASS = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 48; c <= 57; c++) t[c] = F_DIGIT;
+  t[58] = F_COLON;
+  t[47] = F_SLASH;
+  t[92] = F_SLASH;
+  t[64] = F_AT;
+  t[61] = F_EQ;
+  t[46] = F_DOT;
+  t[45] = F_DASH;
+  for (const ch of 'KMGTPEkmgtbB') t[ch.charCodeAt(0)] = C_UNIT;
+  for (const c of [32, 9, 10, 13]) t[c] = C_SPACE;
+  t[11] = C_SPLIT;
+  t[12] = C_SPLIT;
+  return t;
+})();
 
 function countChar(s: string, code: number): number {
   let n = 0;
@@ -260,18 +294,122 @@ export function createMasker(config: MaskConfig = {}): Masker {
     if ((flags & F_DIGIT) === 0) return bool ? maskBool(t) : t;
     return numbers ? maskToken(t) : t;
   };
+  const maskWhole = (message: string): string => {
+    let s = message;
+    for (const m of whole) {
+      if (m.gate && !m.gate(s)) continue;
+      m.re.lastIndex = 0;
+      s = typeof m.replace === 'string' ? s.replace(m.re, m.replace) : s.replace(m.re, m.replace);
+    }
+    return s;
+  };
+  const custom = (config.custom?.length ?? 0) > 0;
+  const sizeOn = !disabled.has('size');
+  const timeOn = !disabled.has('timestamp');
+  /**
+   * One scan: cut the tokens, note each token's characters, and watch for text a spanning mask
+   * could match (a digit before a size unit, a `d:dd` time, a `dddd-` date). Only then do the
+   * spanning regexes run over the whole message (and the scan starts again on their result);
+   * otherwise they could not have matched, and each token is masked on its own.
+   */
+  const scan = (message: string, out: string[], spanChecked: boolean): boolean => {
+    const n = message.length;
+    let i = 0;
+    while (i < n) {
+      let c = message.charCodeAt(i);
+      if (c < 128 && CHAR_CLASS[c] === C_SPACE) {
+        i++;
+        continue;
+      }
+      const start = i;
+      let flags = 0;
+      let run = 0; // length of the current digit run
+      let split = false; // a vertical tab or form feed inside (tokenize splits there, masks do not)
+      while (i < n) {
+        c = message.charCodeAt(i);
+        const k = c < 128 ? (CHAR_CLASS[c] as number) : 0;
+        if (k === 0) {
+          run = 0;
+          i++;
+          continue;
+        }
+        if (k === C_SPACE) break;
+        if (k === F_DIGIT) {
+          flags |= F_DIGIT;
+          run++;
+          i++;
+          continue;
+        }
+        if (run > 0 && !spanChecked && spanAfterDigits(run, c, sizeOn, timeOn)) return false;
+        run = 0;
+        if (k === C_SPLIT) split = true;
+        else flags |= k & ~C_UNIT;
+        i++;
+      }
+      // `12 KB`: a digit run, one space, a unit.
+      if (run > 0 && !spanChecked && sizeOn && message.charCodeAt(i) === 32 && isUnitStart(message.charCodeAt(i + 1))) {
+        return false;
+      }
+      const token = message.slice(start, i);
+      const masked = flags === 0 ? (bool ? maskBool(token) : token) : maskFlagged(token, flags);
+      if (split) splitTokens(masked, out);
+      else out.push(masked);
+    }
+    return true;
+  };
+  const maskFlagged = (token: string, flags: number): string => {
+    let t = token;
+    if ((flags & (F_DIGIT | F_SLASH | F_AT)) !== 0) {
+      for (const { mask, gate } of perToken) {
+        if (!gate(flags, t)) continue;
+        mask.re.lastIndex = 0;
+        t = typeof mask.replace === 'string' ? t.replace(mask.re, mask.replace) : t.replace(mask.re, mask.replace);
+      }
+    }
+    if ((flags & F_DIGIT) === 0) return bool ? maskBool(t) : t;
+    return numbers ? maskToken(t) : t;
+  };
   return {
     names,
     mask(message: string): string {
-      let s = message;
-      for (const m of whole) {
-        if (m.gate && !m.gate(s)) continue;
-        m.re.lastIndex = 0;
-        s = typeof m.replace === 'string' ? s.replace(m.re, m.replace) : s.replace(m.re, m.replace);
-      }
-      return mapTokens(s, maskOne);
+      return mapTokens(maskWhole(message), maskOne);
+    },
+    tokens(message: string): string[] {
+      const out: string[] = [];
+      if (!custom && scan(message, out, false)) return out;
+      out.length = 0;
+      scan(maskWhole(message), out, true);
+      return out;
     },
   };
+}
+
+/** Push the parts of `token` between vertical tabs and form feeds (tokenize.ts splits there too). */
+function splitTokens(token: string, out: string[]): void {
+  let from = 0;
+  for (let i = 0; i <= token.length; i++) {
+    const c = i < token.length ? token.charCodeAt(i) : 11;
+    if (c !== 11 && c !== 12) continue;
+    if (i > from) out.push(token.slice(from, i));
+    from = i + 1;
+  }
+}
+
+/** A size unit's first letter (`KB`, `kb`, `bytes`, `B`). */
+function isUnitStart(c: number): boolean {
+  return c < 128 && CHAR_CLASS[c] === C_UNIT;
+}
+
+/**
+ * At character `c`, right after a run of `run` digits: could a spanning mask match here?
+ * A size unit right after the digits; a time (`\b\d{1,2}:\d{2}\b`); a date (`\b\d{4}-`). A
+ * necessary condition only: when it holds, the regexes decide.
+ */
+function spanAfterDigits(run: number, c: number, size: boolean, time: boolean): boolean {
+  if (size && isUnitStart(c)) return true;
+  if (!time) return false;
+  if (c === 58 && run <= 2) return true;
+  return c === 45 && run === 4;
 }
 
 /** `true`, `(false)`, `null,`: a boolean or null token, outer punctuation kept. */
@@ -314,149 +452,4 @@ function mapTokens(s: string, fn: (token: string) => string): string {
     i = j + 1;
   }
   return last === 0 ? s : out + s.slice(last);
-}
-
-/** Apply the token rule (see the module comment) to every whitespace-separated token. */
-export function maskNumbers(s: string): string {
-  if (!hasDigit(s)) return s;
-  let out = '';
-  let i = 0;
-  const n = s.length;
-  while (i < n) {
-    const c = s.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 10 || c === 13) {
-      out += s[i];
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < n) {
-      const d = s.charCodeAt(j);
-      if (d === 32 || d === 9 || d === 10 || d === 13) break;
-      j++;
-    }
-    out += maskToken(s.slice(i, j));
-    i = j;
-  }
-  return out;
-}
-
-const isWordChar = (c: number): boolean =>
-  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
-
-/** Separators across which adjacent variable runs join into one value. */
-const JOINERS = new Set(['.', ':', '-', '_', '/', '@']);
-
-/**
- * Is a run of `[A-Za-z0-9_]` a variable? Numbers (`42`, `007`), numbers with a short unit
- * (`65020ms`, `5s`, `100k`), identifiers with an all-digit `_` segment (`rdd_2_1`,
- * `job_1445144423722_0020Job`) and hex-looking strings (or `_` parts) of six or more with a digit
- * and a letter (`8a2a501`, `req_5f3a9b1c`).
- * Words with an embedded digit (`log4j`, `ssh2`, `jk2_init`, `SOCKS5`) stay constant.
- */
-export function isVariableRun(run: string): boolean {
-  if (run === '<*>') return true;
-  let digits = 0;
-  for (let k = 0; k < run.length; k++) if (isDigitCode(run.charCodeAt(k))) digits++;
-  if (digits === 0) return false;
-  if (digits === run.length) return true;
-  if (/^\d+[a-zA-Z]{1,3}$/.test(run)) return true;
-  if (run.includes('_')) {
-    for (const part of run.split('_')) {
-      if (part.length > 0 && /^\d+[a-zA-Z]{0,3}$/.test(part)) return true;
-      if (part.length >= 6 && /^[0-9a-fA-F]+$/.test(part) && /\d/.test(part) && /[a-fA-F]/.test(part)) return true;
-    }
-  }
-  if (run.length >= 6 && /^[0-9a-fA-F]+$/.test(run) && /[a-fA-F]/.test(run)) return true;
-  return false;
-}
-
-/** Mask the numeric runs of one token (no whitespace inside). */
-export function maskToken(token: string): string {
-  let digit = false;
-  for (let k = 0; k < token.length; k++) {
-    if (isDigitCode(token.charCodeAt(k))) {
-      digit = true;
-      break;
-    }
-  }
-  if (!digit) return token;
-  // Split into alternating pieces: word runs ([A-Za-z0-9_]) and the rest; `<*>` counts as a word.
-  const pieces: { text: string; word: boolean; variable: boolean }[] = [];
-  let i = 0;
-  while (i < token.length) {
-    if (token.startsWith(WILDCARD, i)) {
-      pieces.push({ text: WILDCARD, word: true, variable: true });
-      i += WILDCARD.length;
-      continue;
-    }
-    const c = token.charCodeAt(i);
-    let j = i + 1;
-    if (isWordChar(c)) {
-      while (j < token.length && isWordChar(token.charCodeAt(j))) j++;
-      const text = token.slice(i, j);
-      pieces.push({ text, word: true, variable: isVariableRun(text) });
-    } else {
-      while (j < token.length && !isWordChar(token.charCodeAt(j)) && !token.startsWith(WILDCARD, j)) j++;
-      pieces.push({ text: token.slice(i, j), word: false, variable: false });
-    }
-    i = j;
-  }
-  // A sign directly before a number belongs to it (`-1`, `(-5`, `=+3`, `blk_-42`), unless it is
-  // a hyphen between two words (`msra-sa-41`).
-  for (let k = 1; k < pieces.length; k++) {
-    const prev = pieces[k - 1] as (typeof pieces)[number];
-    const cur = pieces[k] as (typeof pieces)[number];
-    if (!cur.variable || prev.word) continue;
-    const sign = prev.text.at(-1);
-    if (sign !== '-' && sign !== '+') continue;
-    const before = pieces[k - 2];
-    if (prev.text.length > 1 || !before || before.text.endsWith('_')) {
-      prev.text = prev.text.slice(0, -1);
-      cur.text = `${sign}${cur.text}`;
-    }
-  }
-  // An identifier prefix ending in `_` directly before a signed number (`blk_-42`) is one value.
-  for (let k = 0; k + 1 < pieces.length; k++) {
-    const cur = pieces[k];
-    const next = pieces[k + 1];
-    const after = next && !next.word && next.text === '' ? pieces[k + 2] : next;
-    if (cur?.word && !cur.variable && cur.text.endsWith('_') && after?.variable) cur.variable = true;
-  }
-  let out = '';
-  let k = 0;
-  while (k < pieces.length) {
-    const p = pieces[k] as (typeof pieces)[number];
-    if (!p.variable) {
-      out += p.text;
-      k++;
-      continue;
-    }
-    // Extend the variable over joiners followed by more variables.
-    let end = k;
-    let m = k + 1;
-    while (m < pieces.length) {
-      const sep = pieces[m] as (typeof pieces)[number];
-      if (sep.variable) {
-        end = m;
-        m++;
-        continue;
-      }
-      if (!sep.word && isJoiner(sep.text) && pieces[m + 1]?.variable) {
-        end = m + 1;
-        m += 2;
-        continue;
-      }
-      break;
-    }
-    out += WILDCARD;
-    k = end + 1;
-  }
-  return out;
-}
-
-function isJoiner(text: string): boolean {
-  for (const ch of text) if (!JOINERS.has(ch)) return false;
-  return true;
 }

@@ -11,115 +11,26 @@
  * that change the token count). Ids are stable: a template keeps its id as it generalises; when it
  * comes to cover another template, the other one is merged into it and records `mergedInto`.
  */
-import {
-  constantWord,
-  DEFAULT_EVIDENCE,
-  differInWord,
-  type EvidenceRule,
-  isKeyword,
-  isVariablePosition,
-} from './evidence.js';
+import { DEFAULT_EVIDENCE, type EvidenceRule } from './evidence.js';
 import { fingerprintFrames } from './fingerprint.js';
-import { createMasker, type MaskConfig, type Masker, WILDCARD } from './masks.js';
+import { createMasker, type Masker, WILDCARD } from './masks.js';
 import {
-  allWild,
-  anchorsOf,
-  covers,
-  coversTemplate,
-  flexCovers,
-  generalize,
-  templateRegex,
-  tokenCovers,
-} from './template-match.js';
-import { joinTokens, tokenize } from './tokenize.js';
-
-/** Options of a {@link TemplateMiner}; the `patterns.miner` section of `dancer.yaml`. */
-export interface MinerOptions {
-  /** Share of a template's constant tokens a message must match to join it. Default 0.7. */
-  similarityThreshold?: number;
-  /** Leading tokens used as index keys. Default 2. */
-  depth?: number;
-  /** Distinct values per index position before new ones go under `*`. Default 1,000,000 (no limit in practice: a leaf costs one map entry). */
-  maxChildren?: number;
-  /** Which masks run (see masks.ts). */
-  masks?: MaskConfig;
-  /** In-application stack frames that make up the fingerprint. Default 3. */
-  maxFrames?: number;
-  /**
-   * Entries in each of the two answer caches (raw and masked message → template); 0 turns them
-   * off. Answers only, never state: a cache is cleared whenever a template changes. Default 100000.
-   */
-  cacheSize?: number;
-  /** When a word position becomes a variable (evidence.ts). Not a config key: fixed for every system. */
-  evidence?: Partial<EvidenceRule>;
-}
+  type AddOptions,
+  type AddResult,
+  type Cluster,
+  DEFAULT_MINER_OPTIONS,
+  type MatchResult,
+  type MinerOptions,
+  type TemplateInfo,
+} from './miner-types.js';
+import { TemplateIndex } from './template-index.js';
+import { covers, coversTemplate, generalize, templateRegex, tokenCovers } from './template-match.js';
+import { joinTokens } from './tokenize.js';
 
 export { isKeyword } from './evidence.js';
+export type { AddOptions, AddResult, MatchResult, MinerOptions, TemplateInfo } from './miner-types.js';
+export { DEFAULT_MINER_OPTIONS } from './miner-types.js';
 export { covers, flexCovers, generalize, templateRegex } from './template-match.js';
-
-/** Per-record options of {@link TemplateMiner.add}. */
-export interface AddOptions {
-  /** Stack frame lines (`at fn (file:1:2)`), top first; one string may hold several lines. */
-  frames?: readonly string[];
-  /** Time of the record (ms since epoch), for first/last seen. */
-  ts?: number;
-}
-
-/** What {@link TemplateMiner.add} returns. */
-export interface AddResult {
-  /** The template the message now belongs to (never a merged one). */
-  templateId: number;
-  /** Its text, `<*>` for variable parts, tokens joined by single spaces. */
-  template: string;
-  /** The message's values for the template's `<*>` (computed on first read). */
-  readonly parameters: string[];
-  /** A new template was made for this message. */
-  created: boolean;
-  /** An existing template gained a `<*>` (its text changed) or absorbed another one. */
-  changed: boolean;
-}
-
-/** What {@link TemplateMiner.match} returns. */
-export interface MatchResult {
-  templateId: number;
-  template: string;
-  readonly parameters: string[];
-}
-
-/** A template as the miner knows it (a snapshot; plain data). */
-export interface TemplateInfo {
-  id: number;
-  /** Template text. */
-  template: string;
-  tokens: string[];
-  /** Token count of the messages that created it. */
-  tokenCount: number;
-  /** Stack fingerprint ('' for messages without an in-application stack). */
-  fingerprint: string;
-  /** Messages assigned (including those of templates merged into this one). */
-  count: number;
-  firstSeen?: number;
-  lastSeen?: number;
-  /** Set when this template was merged into another one; look that one up instead. */
-  mergedInto?: number;
-}
-
-interface Cluster {
-  id: number;
-  tokens: string[];
-  tokenCount: number;
-  fingerprint: string;
-  count: number;
-  firstSeen?: number;
-  lastSeen?: number;
-  mergedInto?: number;
-  leaf?: string;
-  anchors?: string[];
-  siblingKeys?: string[];
-  text?: string;
-  paramRe?: RegExp;
-  paramReText?: string;
-}
 
 /** An {@link AddResult} whose parameters are computed on first read. */
 class Assignment implements AddResult {
@@ -149,68 +60,18 @@ class Assignment implements AddResult {
   }
 }
 
-const STAR = '*';
-/** Leaves with more templates than this are searched through a probe index first. */
-const PROBE_MIN = 16;
-
-interface Best {
-  c: Cluster | undefined;
-  sim: number;
-  eq: number;
-}
-
-interface Probe {
-  /** position → token → templates whose first constant token outside the keys is there. */
-  byPosition: Map<number, Map<string, Cluster[]>>;
-  rest: Cluster[];
-}
 const SEP = '\u0001';
-
-/** A leaf of the lookup tree: its key in `leaves` and its templates (the same array). */
-interface LeafEntry {
-  key: string;
-  list: Cluster[];
-}
-/** One level of the lookup tree: index key (a token or `*`) → next level, or the leaf at the last. */
-type TreeNode = Map<string, TreeNode | LeafEntry>;
-
-/** The defaults of {@link MinerOptions}. */
-export const DEFAULT_MINER_OPTIONS = Object.freeze({
-  similarityThreshold: 0.7,
-  depth: 2,
-  maxChildren: 1_000_000,
-  maxFrames: 3,
-  cacheSize: 100_000,
-});
 
 /** The online template miner. See the module comment. */
 export class TemplateMiner {
   private readonly masker: Masker;
   private readonly st: number;
-  private readonly depth: number;
-  private readonly maxChildren: number;
   private readonly maxFrames: number;
   private readonly cacheSize: number;
   private readonly evidence: EvidenceRule;
   private readonly clusters = new Map<number, Cluster>();
-  /** leaf key → clusters (live ones only). */
-  private readonly leaves = new Map<string, Cluster[]>();
-  /**
-   * The same leaves as a tree: group + offset → first key → second key ... → leaf. search() walks
-   * it with the message's own token strings (their hashes are computed once), instead of building
-   * and hashing a long key string per candidate leaf; a missing branch prunes its whole subtree.
-   */
-  private readonly tree = new Map<string, TreeNode>();
-  /** leaf key → probe index of a crowded leaf (see probeOf). */
-  private readonly probes = new Map<string, Probe>();
-  /** group key (fingerprint + length) → leaf keys in it. */
-  private readonly groups = new Map<string, Set<string>>();
-  /** group key + position → distinct keys seen there (for maxChildren). */
-  private readonly children = new Map<string, Set<string>>();
-  /** group + leading keys with one position left out → live clusters (variable leading words). */
-  private readonly siblings = new Map<string, Set<Cluster>>();
-  /** fingerprint + anchor token → live clusters, for matching across token counts. */
-  private readonly anchors = new Map<string, Set<Cluster>>();
+  /** Where templates are found (updated in place as templates change). */
+  private readonly idx: TemplateIndex;
   private nextId = 1;
   private readonly dirty = new Set<number>();
   private readonly rawCache = new Map<string, Cluster>();
@@ -219,8 +80,10 @@ export class TemplateMiner {
   constructor(options: MinerOptions = {}) {
     this.masker = createMasker(options.masks);
     this.st = options.similarityThreshold ?? DEFAULT_MINER_OPTIONS.similarityThreshold;
-    this.depth = options.depth ?? DEFAULT_MINER_OPTIONS.depth;
-    this.maxChildren = options.maxChildren ?? DEFAULT_MINER_OPTIONS.maxChildren;
+    this.idx = new TemplateIndex(
+      options.depth ?? DEFAULT_MINER_OPTIONS.depth,
+      options.maxChildren ?? DEFAULT_MINER_OPTIONS.maxChildren,
+    );
     this.maxFrames = options.maxFrames ?? DEFAULT_MINER_OPTIONS.maxFrames;
     this.cacheSize = options.cacheSize ?? DEFAULT_MINER_OPTIONS.cacheSize;
     this.evidence = { ...DEFAULT_EVIDENCE, ...options.evidence };
@@ -228,7 +91,7 @@ export class TemplateMiner {
 
   /** Mask and tokenise a message as the miner sees it. */
   tokens(message: string): string[] {
-    return tokenize(this.masker.mask(message));
+    return this.masker.tokens(message);
   }
 
   /** The stack fingerprint for `frames` under this miner's options. */
@@ -255,17 +118,20 @@ export class TemplateMiner {
 
   private assign(message: string, opts: AddOptions | undefined): Cluster {
     const fp = opts?.frames ? this.fingerprint(opts?.frames) : '';
-    const rawKey = fp === '' ? message : `${fp}${SEP}${message}`;
-    let cluster = this.rawCache.get(rawKey);
+    const caching = this.cacheSize > 0;
+    const rawKey = !caching ? '' : fp === '' ? message : `${fp}${SEP}${message}`;
+    let cluster = caching ? this.rawCache.get(rawKey) : undefined;
     if (cluster) {
       this.seen(cluster, opts?.ts);
       this.lastCreated = false;
       this.lastChanged = false;
       return cluster;
     }
-    const masked = this.masker.mask(message);
-    const maskedKey = fp === '' ? masked : `${fp}${SEP}${masked}`;
-    cluster = this.maskedCache.get(maskedKey);
+    const tokens = this.masker.tokens(message);
+    // The search sees the tokens only, so they are the key: messages that differ in whitespace
+    // alone share an answer.
+    const maskedKey = !caching ? '' : fp === '' ? tokens.join(' ') : `${fp}${SEP}${tokens.join(' ')}`;
+    cluster = caching ? this.maskedCache.get(maskedKey) : undefined;
     if (cluster) {
       this.remember(rawKey, maskedKey, cluster);
       this.seen(cluster, opts?.ts);
@@ -273,18 +139,17 @@ export class TemplateMiner {
       this.lastChanged = false;
       return cluster;
     }
-    const tokens = tokenize(masked);
-    cluster = this.search(tokens, fp);
+    cluster = this.idx.search(tokens, fp, this.st);
     let siblings: Cluster[] | undefined;
     if (!cluster) {
-      siblings = this.searchSiblings(tokens, fp);
+      siblings = this.idx.searchSiblings(tokens, fp, this.evidence);
       cluster = siblings?.[0];
     }
     let created = false;
     let changed = false;
     if (cluster && !covers(cluster.tokens, tokens)) {
       // A template of another length that covers the message beats generalising this one.
-      cluster = this.findAcrossLengths(tokens, fp) ?? cluster;
+      cluster = this.idx.findAcrossLengths(tokens, fp) ?? cluster;
     }
     if (cluster) {
       changed = this.absorb(cluster, tokens);
@@ -297,15 +162,15 @@ export class TemplateMiner {
           if (k !== keep) {
             k.tokens = [...keep.tokens];
             k.text = undefined;
-            this.unindex(k);
-            this.index(k);
+            this.idx.unindex(k);
+            this.idx.index(k);
           }
           this.mergeInto(gone, k);
         }
         changed = true;
       }
     } else {
-      cluster = this.findAcrossLengths(tokens, fp);
+      cluster = this.idx.findAcrossLengths(tokens, fp);
       if (!cluster) {
         cluster = this.create(tokens, fp, opts?.ts);
         created = true;
@@ -358,12 +223,12 @@ export class TemplateMiner {
     const tokens = this.tokens(message);
     const fp = opts.frames ? this.fingerprint(opts.frames) : '';
     let best: Cluster | undefined;
-    for (const leaf of this.leafKeysFor(tokens, fp)) {
-      for (const c of this.leaves.get(leaf) ?? []) {
+    for (const leaf of this.idx.leafKeysFor(tokens, fp)) {
+      for (const c of this.idx.leaf(leaf) ?? []) {
         if (covers(c.tokens, tokens) && (!best || c.id < best.id)) best = c;
       }
     }
-    best ??= this.findAcrossLengths(tokens, fp, false);
+    best ??= this.idx.findAcrossLengths(tokens, fp);
     if (!best) return undefined;
     const found = best;
     const miner = this;
@@ -445,7 +310,7 @@ export class TemplateMiner {
       mergedInto: t.mergedInto,
     };
     this.clusters.set(c.id, c);
-    if (c.mergedInto === undefined) this.index(c);
+    if (c.mergedInto === undefined) this.idx.index(c);
     if (c.id >= this.nextId) this.nextId = c.id + 1;
     this.rawCache.clear();
     this.maskedCache.clear();
@@ -480,340 +345,6 @@ export class TemplateMiner {
     return c.text;
   }
 
-  private key(token: string | undefined): string {
-    if (token === undefined) return '';
-    return token.includes(WILDCARD) ? STAR : token;
-  }
-
-  private groupKey(fp: string, len: number): string {
-    return `${fp}${SEP}${len}`;
-  }
-
-  /**
-   * Leaf keys a message may be found under. A template whose first token is a wildcard is keyed
-   * by the tokens after it (offset 1), so values in the first position (an address, a time) do
-   * not crowd every such template into one leaf. Each key position is exact or `*`.
-   */
-  private leafKeysFor(tokens: readonly string[], fp: string): string[] {
-    const group = this.groupKey(fp, tokens.length);
-    const out: string[] = [];
-    const first = tokens[0];
-    if (first !== undefined && (!first.includes(WILDCARD) || tokens.length === 1))
-      this.expandKeys(`${group}${SEP}0`, tokens, 0, out);
-    if (tokens.length > 1) this.expandKeys(`${group}${SEP}1`, tokens, 1, out);
-    else if (tokens.length === 0) out.push(`${group}${SEP}0`);
-    return out;
-  }
-
-  private expandKeys(prefix: string, tokens: readonly string[], offset: number, out: string[]): void {
-    let keys = [prefix];
-    for (let i = offset; i < offset + this.depth; i++) {
-      const k = this.key(tokens[i]);
-      const next: string[] = [];
-      for (const p of keys) {
-        next.push(`${p}${SEP}${k}`);
-        if (k !== STAR && k !== '') next.push(`${p}${SEP}${STAR}`);
-      }
-      keys = next;
-    }
-    for (const k of keys) out.push(k);
-  }
-
-  /** Offset of a template's index key: 1 when its first token is a wildcard. */
-  private offsetOf(tokens: readonly string[]): number {
-    return tokens.length > 1 && (tokens[0] as string).includes(WILDCARD) ? 1 : 0;
-  }
-
-  /** The leaf a template lives in: its leading tokens, `*` for wildcards or crowded positions. */
-  private leafKeyOf(c: Cluster, path?: string[]): string {
-    const group = this.groupKey(c.fingerprint, c.tokens.length);
-    const offset = this.offsetOf(c.tokens);
-    let key = `${group}${SEP}${offset}`;
-    path?.push(key);
-    for (let i = offset; i < offset + this.depth; i++) {
-      let k = this.key(c.tokens[i]);
-      if (k !== STAR && k !== '') {
-        const slot = `${key}${SEP}#${i}`;
-        let seen = this.children.get(slot);
-        if (!seen) {
-          seen = new Set();
-          this.children.set(slot, seen);
-        }
-        if (!seen.has(k)) {
-          if (seen.size >= this.maxChildren) k = STAR;
-          else seen.add(k);
-        }
-      }
-      path?.push(k);
-      key = `${key}${SEP}${k}`;
-    }
-    return key;
-  }
-
-  /** Add a new leaf to the lookup tree under `path` (root key, then one key per depth level). */
-  private plant(path: readonly string[], entry: LeafEntry): void {
-    if (path.length < 2) return; // depth 0: search looks leaves up by key
-    const root = path[0] as string;
-    let node = this.tree.get(root);
-    if (!node) {
-      node = new Map();
-      this.tree.set(root, node);
-    }
-    for (let i = 1; i < path.length - 1; i++) {
-      const k = path[i] as string;
-      let next = node.get(k) as TreeNode | undefined;
-      if (!next) {
-        next = new Map();
-        node.set(k, next);
-      }
-      node = next;
-    }
-    node.set(path[path.length - 1] as string, entry);
-  }
-
-  /**
-   * The leaves `tokens` may be found under: the same set as {@link leafKeysFor}, found by walking
-   * the lookup tree (each key position exact or `*`).
-   */
-  private leavesFor(tokens: readonly string[], fp: string, out: LeafEntry[]): void {
-    if (this.depth <= 0) {
-      for (const key of this.leafKeysFor(tokens, fp)) {
-        const list = this.leaves.get(key);
-        if (list) out.push({ key, list });
-      }
-      return;
-    }
-    if (tokens.length === 0) return; // leafKeysFor gives a key no template is stored under
-    const group = this.groupKey(fp, tokens.length);
-    const first = tokens[0] as string;
-    // A one-token template is keyed at offset 0 even when that token is variable.
-    if (!first.includes(WILDCARD) || tokens.length === 1) {
-      const root = this.tree.get(`${group}${SEP}0`);
-      if (root) this.walk(root, tokens, 0, 0, out);
-    }
-    if (tokens.length > 1) {
-      const root = this.tree.get(`${group}${SEP}1`);
-      if (root) this.walk(root, tokens, 1, 1, out);
-    }
-  }
-
-  private walk(node: TreeNode, tokens: readonly string[], offset: number, i: number, out: LeafEntry[]): void {
-    const k = this.key(tokens[i]);
-    const last = i === offset + this.depth - 1;
-    const exact = node.get(k);
-    if (exact) {
-      if (last) out.push(exact as LeafEntry);
-      else this.walk(exact as TreeNode, tokens, offset, i + 1, out);
-    }
-    if (k !== STAR && k !== '') {
-      const star = node.get(STAR);
-      if (star) {
-        if (last) out.push(star as LeafEntry);
-        else this.walk(star as TreeNode, tokens, offset, i + 1, out);
-      }
-    }
-  }
-
-  private index(c: Cluster): void {
-    const path: string[] = [];
-    const leaf = this.leafKeyOf(c, path);
-    c.leaf = leaf;
-    let list = this.leaves.get(leaf);
-    if (!list) {
-      list = [];
-      this.leaves.set(leaf, list);
-      this.plant(path, { key: leaf, list });
-      const group = this.groupKey(c.fingerprint, c.tokens.length);
-      let set = this.groups.get(group);
-      if (!set) {
-        set = new Set();
-        this.groups.set(group, set);
-      }
-      set.add(leaf);
-    }
-    list.push(c);
-    this.probes.delete(leaf);
-    c.siblingKeys = this.siblingKeysOf(c.tokens, c.fingerprint);
-    for (const k of c.siblingKeys) {
-      let set = this.siblings.get(k);
-      if (!set) {
-        set = new Set();
-        this.siblings.set(k, set);
-      }
-      set.add(c);
-    }
-    c.anchors = anchorsOf(c.tokens);
-    for (const a of c.anchors) {
-      const k = `${c.fingerprint}${SEP}${a}`;
-      let set = this.anchors.get(k);
-      if (!set) {
-        set = new Set();
-        this.anchors.set(k, set);
-      }
-      set.add(c);
-    }
-  }
-
-  private unindex(c: Cluster): void {
-    if (c.leaf !== undefined) {
-      const list = this.leaves.get(c.leaf);
-      if (list) {
-        const i = list.indexOf(c);
-        if (i >= 0) list.splice(i, 1);
-      }
-      this.probes.delete(c.leaf);
-      c.leaf = undefined;
-    }
-    for (const k of c.siblingKeys ?? []) this.siblings.get(k)?.delete(c);
-    c.siblingKeys = undefined;
-    for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
-    c.anchors = undefined;
-  }
-
-  /**
-   * For each word position i (see evidence.ts), the key of the siblings with position i left out:
-   * templates that differ from each other in that word only share it.
-   */
-  private siblingKeysOf(tokens: readonly string[], fp: string): string[] {
-    const out: string[] = [];
-    if (tokens.length < 2) return out;
-    let constants = 0;
-    for (const t of tokens) if (!t.includes(WILDCARD)) constants++;
-    // The word and at least one other constant token.
-    if (constants < 2) return out;
-    const group = this.groupKey(fp, tokens.length);
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i] as string;
-      if (t.includes(WILDCARD)) continue;
-      const w = constantWord(t);
-      // Keywords (upper-case identifiers) are constants whatever the evidence.
-      if (w !== undefined && isKeyword(w)) continue;
-      // A word leaves its `key=` in the key; any other token (`shard3x`) is left out whole.
-      out.push(siblingKey(group, tokens, i, w === undefined ? t.length : w.length));
-    }
-    return out;
-  }
-
-  /**
-   * Siblings of a message that no template takes: templates that differ from it in one word
-   * only. When the words seen in that position (the siblings' and the message's) are evidence of
-   * a variable (evidence.ts: enough distinct words, spread thin), returns the siblings, oldest
-   * first: the message joins the oldest, whose word becomes `<*>`, and the others merge into it.
-   */
-  private searchSiblings(tokens: readonly string[], fp: string): Cluster[] | undefined {
-    const keys = this.siblingKeysOf(tokens, fp);
-    for (const key of keys) {
-      const set = this.siblings.get(key);
-      if (!set) continue;
-      const at = siblingPosition(key);
-      const word = constantWord(tokens[at] as string) !== undefined;
-      const counts: number[] = [1];
-      const list: Cluster[] = [];
-      for (const c of set) {
-        if (c.mergedInto !== undefined) continue;
-        // A token that is not a word (`shard3x`) is a value by its shape: one sibling of the same
-        // kind is evidence enough. Words need the evidence rule.
-        if ((constantWord(c.tokens[at] as string) !== undefined) !== word) continue;
-        counts.push(c.count);
-        list.push(c);
-      }
-      if (list.length === 0) continue;
-      if (word && !isVariablePosition(counts, this.evidence)) continue;
-      return list.sort((a, b) => a.id - b.id);
-    }
-    return undefined;
-  }
-
-  /**
-   * The most similar template at or above the threshold (ties: more equal tokens, then the lower
-   * id). A crowded leaf is first searched through its probe index, which finds every template
-   * that covers the message exactly; only when none does is the whole leaf scanned, so the
-   * answer is always the one a full scan would give.
-   */
-  private search(tokens: readonly string[], fp: string): Cluster | undefined {
-    const best: Best = { c: undefined, sim: -1, eq: -1 };
-    const crowded: Cluster[][] = [];
-    const found: LeafEntry[] = [];
-    this.leavesFor(tokens, fp, found);
-    for (const { key: leaf, list } of found) {
-      if (list.length <= PROBE_MIN) {
-        for (const c of list) this.consider(c, tokens, best);
-        continue;
-      }
-      crowded.push(list);
-      const probe = this.probeOf(leaf, list);
-      for (const [j, byToken] of probe.byPosition) {
-        const hits = byToken.get(tokens[j] as string);
-        if (hits) for (const c of hits) this.consider(c, tokens, best);
-      }
-      for (const c of probe.rest) this.consider(c, tokens, best);
-    }
-    if (best.sim < 1) for (const list of crowded) for (const c of list) this.consider(c, tokens, best);
-    return best.c;
-  }
-
-  private consider(c: Cluster, tokens: readonly string[], best: Best): void {
-    const t = c.tokens;
-    let lit = 0;
-    let eq = 0;
-    for (let i = 0; i < t.length; i++) {
-      const tt = t[i] as string;
-      if (tt === WILDCARD) continue;
-      lit++;
-      const mt = tokens[i] as string;
-      if (tt === mt || tokenCovers(tt, mt)) eq++;
-      // Two different words: a constant each, until the evidence says otherwise (evidence.ts).
-      else if (differInWord(tt, mt)) return;
-    }
-    const sim = lit === 0 ? (allWild(tokens) ? 1 : 0) : eq / lit;
-    if (sim < this.st) return;
-    if (
-      sim > best.sim ||
-      (sim === best.sim && (eq > best.eq || (eq === best.eq && best.c !== undefined && c.id < best.c.id)))
-    ) {
-      best.c = c;
-      best.sim = sim;
-      best.eq = eq;
-    }
-  }
-
-  /**
-   * The probe index of a crowded leaf: each template under its first constant token outside the
-   * key positions (`position + token`); templates with none are in `rest`. Built on demand and
-   * dropped whenever the leaf or one of its templates changes.
-   */
-  private probeOf(leaf: string, list: readonly Cluster[]): Probe {
-    let probe = this.probes.get(leaf);
-    if (probe) return probe;
-    probe = { byPosition: new Map(), rest: [] };
-    for (const c of list) {
-      const offset = this.offsetOf(c.tokens);
-      let at = -1;
-      for (let j = 0; j < c.tokens.length; j++) {
-        if (j >= offset && j < offset + this.depth) continue;
-        if (!(c.tokens[j] as string).includes(WILDCARD)) {
-          at = j;
-          break;
-        }
-      }
-      if (at < 0) {
-        probe.rest.push(c);
-        continue;
-      }
-      let byToken = probe.byPosition.get(at);
-      if (!byToken) {
-        byToken = new Map();
-        probe.byPosition.set(at, byToken);
-      }
-      const token = c.tokens[at] as string;
-      const hits = byToken.get(token);
-      if (hits) hits.push(c);
-      else byToken.set(token, [c]);
-    }
-    this.probes.set(leaf, probe);
-    return probe;
-  }
-
   /** Merge a message into a template of the same length; true when the template text changed. */
   private absorb(c: Cluster, tokens: readonly string[]): boolean {
     let changed = false;
@@ -825,43 +356,13 @@ export class TemplateMiner {
       if (tt === mt || tt === WILDCARD || tokenCovers(tt, mt)) continue;
       t[i] = generalize(tt, mt);
       changed = true;
-      if (i <= this.depth) lead = true;
+      if (i <= this.idx.depth) lead = true;
     }
     if (!changed) return false;
     c.text = undefined;
-    if (c.leaf !== undefined) this.probes.delete(c.leaf);
-    this.reindex(c, lead);
+    this.idx.update(c, lead);
     this.mergeCovered(c);
     return true;
-  }
-
-  private reindex(c: Cluster, lead: boolean): void {
-    if (lead) {
-      this.unindex(c);
-      this.index(c);
-      return;
-    }
-    for (const k of c.siblingKeys ?? []) this.siblings.get(k)?.delete(c);
-    c.siblingKeys = this.siblingKeysOf(c.tokens, c.fingerprint);
-    for (const k of c.siblingKeys) {
-      let set = this.siblings.get(k);
-      if (!set) {
-        set = new Set();
-        this.siblings.set(k, set);
-      }
-      set.add(c);
-    }
-    for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
-    c.anchors = anchorsOf(c.tokens);
-    for (const a of c.anchors) {
-      const k = `${c.fingerprint}${SEP}${a}`;
-      let set = this.anchors.get(k);
-      if (!set) {
-        set = new Set();
-        this.anchors.set(k, set);
-      }
-      set.add(c);
-    }
   }
 
   private create(tokens: readonly string[], fp: string, ts: number | undefined): Cluster {
@@ -871,7 +372,7 @@ export class TemplateMiner {
       c.lastSeen = ts;
     }
     this.clusters.set(c.id, c);
-    this.index(c);
+    this.idx.index(c);
     return c;
   }
 
@@ -881,7 +382,7 @@ export class TemplateMiner {
    */
   private mergeCovered(c: Cluster): boolean {
     let merged = false;
-    for (const other of this.candidatesSharingAnchors(c)) {
+    for (const other of this.idx.candidatesSharingAnchors(c)) {
       if (other === c || other.mergedInto !== undefined) continue;
       // Two templates that each have `<*>` where the other has a constant (`user carol from <*>`,
       // `user <*> from laptop`): the evidence made both positions variable, so they are one.
@@ -896,25 +397,25 @@ export class TemplateMiner {
       if (keep !== c) {
         keep.tokens = [...c.tokens];
         keep.text = undefined;
-        this.unindex(keep);
-        this.index(keep);
+        this.idx.unindex(keep);
+        this.idx.index(keep);
       }
       this.mergeInto(gone, keep);
       merged = true;
       if (keep !== c) return this.mergeCovered(keep) || merged;
     }
     // Same-length templates that c covers but that share no anchor (all-wildcard leading part).
-    const group = this.groups.get(this.groupKey(c.fingerprint, c.tokens.length));
-    if (group && this.key(c.tokens[0]) === STAR && group.size <= 64) {
+    const group = this.idx.groupOf(c);
+    if (group && this.idx.key(c.tokens[0]) === '*' && group.size <= 64) {
       for (const leaf of group) {
-        for (const other of [...(this.leaves.get(leaf) ?? [])]) {
+        for (const other of [...(this.idx.leaf(leaf) ?? [])]) {
           if (other === c || !covers(c.tokens, other.tokens)) continue;
           const [keep, gone] = other.id < c.id ? [other, c] : [c, other];
           if (keep !== c) {
             keep.tokens = [...c.tokens];
             keep.text = undefined;
-            this.unindex(keep);
-            this.index(keep);
+            this.idx.unindex(keep);
+            this.idx.index(keep);
           }
           this.mergeInto(gone, keep);
           if (keep !== c) return this.mergeCovered(keep) || true;
@@ -926,7 +427,7 @@ export class TemplateMiner {
   }
 
   private mergeInto(gone: Cluster, keep: Cluster): void {
-    this.unindex(gone);
+    this.idx.unindex(gone);
     gone.mergedInto = keep.id;
     keep.count += gone.count;
     if (gone.firstSeen !== undefined && (keep.firstSeen === undefined || gone.firstSeen < keep.firstSeen)) {
@@ -938,60 +439,6 @@ export class TemplateMiner {
     this.dirty.add(gone.id);
     this.dirty.add(keep.id);
   }
-
-  private candidatesSharingAnchors(c: Cluster): Cluster[] {
-    const out = new Set<Cluster>();
-    for (const a of c.anchors ?? []) {
-      const set = this.anchors.get(`${c.fingerprint}${SEP}${a}`);
-      if (!set) continue;
-      let n = 0;
-      for (const other of set) {
-        if (n++ > 256) break;
-        out.add(other);
-      }
-    }
-    return [...out];
-  }
-
-  /**
-   * A template of another token count whose wildcards absorb the message's extra tokens (or whose
-   * extra tokens the message's wildcards cover), with every constant token equal.
-   */
-  private findAcrossLengths(tokens: readonly string[], fp: string, _learn = true): Cluster | undefined {
-    const seen = new Set<Cluster>();
-    let best: Cluster | undefined;
-    for (const a of anchorsOf(tokens)) {
-      const set = this.anchors.get(`${fp}${SEP}${a}`);
-      if (!set) continue;
-      let n = 0;
-      for (const c of set) {
-        if (n++ > 256) break;
-        if (seen.has(c)) continue;
-        seen.add(c);
-        if (c.tokens.length >= tokens.length) continue;
-        if (!flexCovers(c.tokens, tokens)) continue;
-        if (!best || c.id < best.id) best = c;
-      }
-    }
-    return best;
-  }
-}
-
-/** The position a sibling key leaves out. */
-function siblingPosition(key: string): number {
-  const at = key.indexOf(`${SEP}@`);
-  return Number.parseInt(key.slice(at + 2), 10);
-}
-
-/** Sibling key: the group, the position left out, and every other token. */
-function siblingKey(group: string, tokens: readonly string[], at: number, wordLength: number): string {
-  let key = `${group}${SEP}@${at}`;
-  for (let j = 0; j < tokens.length; j++) {
-    const t = tokens[j] as string;
-    // The word left out; a `key=` before it stays.
-    key += j === at ? `${SEP}${t.slice(0, t.length - wordLength)}${SEP}` : `${SEP}${t}`;
-  }
-  return key;
 }
 
 /**

@@ -42,7 +42,7 @@ export interface RunProcessOptions {
   tailBytes?: number | undefined;
   /** Most bytes kept of stdout and of stderr each. Default 256 MiB. */
   maxBuffer?: number | undefined;
-  /** Every chunk of stdout and stderr as it arrives (a release build's output teed to the terminal). */
+  /** Every chunk of stdout and stderr as it arrives (progress of a long build). */
   onOutput?: ((chunk: Buffer) => void) | undefined;
 }
 

@@ -1,9 +1,11 @@
 /**
- * The redaction engine (pure): rules applied in order, with a prefilter that lets a clean text
- * through after one or two scans. `redactDeep` also blanks whole values under secret-named keys.
+ * The redaction engine (pure): rules applied in order, with a prefilter that finds, in one scan,
+ * which rules' trigger literals a text holds, so a record runs only those rules (most run none).
+ * `redactDeep` also blanks whole values under secret-named keys.
  */
 import { isSecretKey } from './keys.js';
-import { builtinRules, placeholder, type RedactOptions, triggerTest } from './rules.js';
+import { literalScanner, type TriggerLiteral, type TriggerRun } from './literal-scan.js';
+import { builtinRules, placeholder, type RedactOptions, type RedactRule } from './rules.js';
 
 /** A configured redaction pass. */
 export interface Redactor {
@@ -50,14 +52,28 @@ function replaceMatches(
 /** Build a redactor from options (compile once, use for many texts). */
 export function createRedactor(options: RedactOptions = {}): Redactor {
   const rules = builtinRules(options);
-  const gate = triggerTest(rules);
+  const runRule = rules.findIndex((r) => r.runTrigger);
+  const run = runRule >= 0 ? { ...(rules[runRule]?.runTrigger as TriggerRun), rule: runRule } : undefined;
+  const scanner = literalScanner(triggerLiterals(rules), run);
+  const hits = new Uint8Array(rules.length);
+  // Rules none of whose literals can occur inside a placeholder: a change made by an earlier rule
+  // (which only inserts placeholders) cannot create their literals, so their scan result stands.
+  const types = ['secret', ...rules.map((r) => r.name)];
+  const proof = rules.map((r) => {
+    const ignoreCase = r.triggers?.ignoreCase === true;
+    return r.triggers?.literals.every((l) => !inPlaceholder(l, ignoreCase, types)) === true;
+  });
   const redact = (text: string): string => {
     let out = text;
-    // Until a rule changes the text, rules with triggers are skipped when the gate finds none.
-    const triggered = gate === undefined || gate(text);
-    for (const rule of rules) {
-      if (!triggered && rule.triggers && out === text) continue;
-      if (rule.quick && !rule.quick(out)) continue;
+    hits.fill(0);
+    scanner.scan(text, hits);
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i] as RedactRule;
+      // Until a rule changes the text, a rule whose trigger literals are absent cannot match; after
+      // a change (placeholders hold letters and `:`), each rule's own quick test decides.
+      if ((out === text && (rule.triggers || rule.runTrigger)) || proof[i]) {
+        if (hits[i] === 0) continue;
+      } else if (rule.quick && !rule.quick(out)) continue;
       if (rule.apply) {
         out = rule.apply(out);
         continue;
@@ -95,6 +111,28 @@ function deep(
       out[k] = deep(v, redact, secretValue, depth + 1);
     }
   }
+  return out;
+}
+
+/**
+ * Could `literal` occur inside a placeholder, `[REDACTED:<type> <n> chars]`? Conservative: true
+ * when every character could be a placeholder's, or a type holds it.
+ */
+function inPlaceholder(literal: string, ignoreCase: boolean, types: readonly string[]): boolean {
+  const chars = ignoreCase ? /^[A-Za-z0-9_ :[\]]+$/ : /^[a-z0-9_ :[\]REDACT]+$/;
+  const fold = (s: string) => (ignoreCase ? s.toLowerCase() : s);
+  // Types of user patterns (`consult.redact.patterns`) can hold any character.
+  return chars.test(literal) || types.some((t) => fold(t).includes(fold(literal)));
+}
+
+/** Every rule's trigger literals, tagged with the rule's index. */
+function triggerLiterals(rules: readonly RedactRule[]): TriggerLiteral[] {
+  const out: TriggerLiteral[] = [];
+  rules.forEach((rule, i) => {
+    for (const literal of rule.triggers?.literals ?? []) {
+      out.push({ literal, ignoreCase: rule.triggers?.ignoreCase === true, rule: i });
+    }
+  });
   return out;
 }
 

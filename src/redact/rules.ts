@@ -28,6 +28,11 @@ export interface RedactRule {
    * text that holds none of them skips every such rule after a single scan.
    */
   triggers?: { literals: readonly string[]; ignoreCase?: boolean };
+  /**
+   * The rule cannot match unless the text holds a maximal run of exactly `length` characters from
+   * `chars` (built-in rules only; checked in the same prefilter pass as the trigger literals).
+   */
+  runTrigger?: { chars: string; length: number };
 }
 
 /** Options for {@link createRedactor}. */
@@ -78,6 +83,9 @@ const hasAny = (...needles: string[]) => {
   const re = new RegExp(needles.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
   return (text: string) => re.test(text);
 };
+
+/** The characters of a bare AWS secret access key (base64 without padding). */
+const AWS_SECRET_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+';
 
 /** The four-letter prefixes of AWS access key ids. */
 const AWS_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'AGPA', 'AIDA', 'AROA', 'AIPA', 'ANPA', 'ANVA', 'APKA'];
@@ -229,6 +237,7 @@ export function builtinRules(options: RedactOptions = {}): RedactRule[] {
       name: 'aws_secret_key',
       regex: /[A-Za-z0-9/+]{40}/g,
       quick: (t) => t.length >= 40,
+      runTrigger: { chars: AWS_SECRET_CHARS, length: 40 },
       apply: (text) => redactAwsSecrets(text, ph),
     },
   );

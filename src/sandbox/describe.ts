@@ -32,9 +32,12 @@ export function describeContainment(config: SandboxConfig, host?: SandboxHost): 
     if (!isDancerError(error, 'DANCER_SANDBOX_UNAVAILABLE')) throw error;
     sandboxed = `REFUSED: ${error.message}`;
   }
+  const network = sandboxed.startsWith('bubblewrap')
+    ? 'its own network namespace reaching only the model endpoint'
+    : "Dancer's network";
   return {
     service: `${who(uid)}, as Dancer itself (no sandbox)`,
-    agent: `${who(uid)}, as Dancer, with its own HOME and TMPDIR and an environment of only PATH, locale, proxy and the API key; file tools fenced by the path guard`,
+    agent: `${who(uid)}, as Dancer, in ${network}, with its own HOME and TMPDIR and an environment of only PATH, locale and the API key; file tools fenced by the path guard`,
     bash: sandboxed,
     gate: sandboxed,
   };

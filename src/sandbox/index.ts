@@ -5,8 +5,18 @@
  * resource limits. See docs/security.md.
  */
 
+export { type AgentJail, type AgentProcess, agentBwrapArgv, jailAgent } from './agent.js';
 export { bwrapArgv, type MountPlan, type SandboxLimits, type SandboxUser } from './bwrap.js';
 export { type Containment, containmentLine, describeContainment } from './describe.js';
+export {
+  EGRESS_PORT,
+  type Egress,
+  type EgressPlan,
+  egressPlan,
+  parseConnect,
+  startEgress,
+  upstreamProxy,
+} from './egress.js';
 export { killTagged, RUN_TAG_ENV, taggedSandboxes } from './reap.js';
 export {
   type ResolveSandboxInput,

@@ -39,6 +39,8 @@ export interface WrappedCommand {
 /** A resolved sandbox. */
 export interface Sandbox {
   readonly kind: 'bwrap' | 'none';
+  /** The bubblewrap executable (null without a sandbox); Claude Code's network namespace uses it too. */
+  readonly bwrap: string | null;
   /** The account sandboxed code runs as (null: Dancer's own uid). */
   readonly user: SandboxUser | null;
   readonly limits: SandboxLimits | null;
@@ -143,6 +145,7 @@ export function resolveSandbox(input: ResolveSandboxInput): Sandbox {
   if (config === 'none') {
     return {
       kind: 'none',
+      bwrap: null,
       user: null,
       limits: null,
       installNetwork: true,
@@ -175,6 +178,7 @@ export function resolveSandbox(input: ResolveSandboxInput): Sandbox {
   const baseHide = [...input.hide, ...(home && home !== '/' ? [home] : [])];
   return {
     kind: 'bwrap',
+    bwrap,
     user,
     limits,
     installNetwork: config.installNetwork,

@@ -55,6 +55,8 @@ export interface DeployHost {
   releaseCwd(release: string): string;
   /** The NOTIFY_SOCKET receiver, when readiness.notify is on. */
   readonly notifyReceiver: NotifyReceiver | undefined;
+  /** Variables of Dancer's environment that builds and workers do not inherit (its secrets). */
+  readonly withholdEnv: readonly string[];
 }
 
 interface Observer {
@@ -155,6 +157,7 @@ export class Deployer {
           build: svc.build,
           store: h.store,
           env: svc.env,
+          withholdEnv: h.withholdEnv,
           onOutput: (chunk) => h.hooks.onLog?.(chunk.toString('utf8').trimEnd()),
         });
       } catch (error) {
@@ -170,6 +173,7 @@ export class Deployer {
             release: tree,
             cwd: h.releaseCwd(tree),
             env: { ...svc.env, DANCER_SERVICE: h.name },
+            withholdEnv: h.withholdEnv,
             notify: h.notifyReceiver,
             log: (m) => h.log(m),
             onWorker: (pid, at) => h.quality.recordWorker(pid, tree, at, true),

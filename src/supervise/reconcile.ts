@@ -108,6 +108,8 @@ export interface StartReleaseHost {
   readonly store: SuperviseStore;
   readonly quality: ReleaseQuality;
   readonly hooks: SupervisorHooks;
+  /** Variables of Dancer's environment the build does not inherit. */
+  readonly withholdEnv: readonly string[];
   log(message: string): void;
 }
 
@@ -145,6 +147,7 @@ export async function startRelease(host: StartReleaseHost, o: { cleanStop: boole
     build: host.service.build,
     store,
     env: host.service.env,
+    withholdEnv: host.withholdEnv,
     onOutput: (chunk) => host.hooks.onLog?.(chunk.toString('utf8').trimEnd()),
   });
   if (host.quality.isBad(tree)) host.log(`warning: HEAD's tree ${shortRelease(tree)} was rolled back before`);

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, w
 import path from 'node:path';
 import { DancerError } from '../errors.js';
 import { gitSync, runProcess } from '../process/index.js';
+import { inheritedEnv } from './child-env.js';
 import type { ReleaseRow, SuperviseStore } from './state-store.js';
 import { startScript } from './worker.js';
 
@@ -67,6 +68,8 @@ export interface BuildReleaseOptions {
   build?: string | undefined;
   store: SuperviseStore;
   env?: Record<string, string>;
+  /** Variables the build does not inherit (Dancer's secrets): it runs code the model may have written. */
+  withholdEnv?: readonly string[] | undefined;
   /** Build output goes here (the supervisor tees it to stderr). */
   onOutput?: (chunk: Buffer) => void;
 }
@@ -100,20 +103,16 @@ export async function buildRelease(options: BuildReleaseOptions): Promise<Releas
   try {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    await run(
-      '/bin/sh',
-      ['-c', `git -C "$DANCER_REPO" archive --format=tar "$DANCER_COMMIT" | tar -x -C "$DANCER_DEST"`],
-      {
-        cwd: tmp,
-        env: { ...process.env, DANCER_REPO: options.repo, DANCER_COMMIT: commit, DANCER_DEST: tmp },
-        what: 'git archive',
-      },
-    );
+    await run('git -C "$DANCER_REPO" archive --format=tar "$DANCER_COMMIT" | tar -x -C "$DANCER_DEST"', {
+      cwd: tmp,
+      env: { ...process.env, DANCER_REPO: options.repo, DANCER_COMMIT: commit, DANCER_DEST: tmp },
+      what: 'git archive',
+    });
     reuseDependencies(options.repo, tmp);
     if (options.build) {
-      await run('/bin/sh', ['-c', startScript(options.build, false)], {
+      await run(startScript(options.build, false), {
         cwd: tmp,
-        env: { ...process.env, ...options.env, DANCER_RELEASE: id },
+        env: { ...inheritedEnv(options.withholdEnv), ...options.env, DANCER_RELEASE: id },
         what: `build "${options.build}"`,
         onOutput: options.onOutput,
       });
@@ -174,28 +173,35 @@ export function reuseDependencies(repo: string, release: string): boolean {
   return true;
 }
 
-/** Run one step of a release build through the process runner (own process group, killed whole). */
+/**
+ * The shell that runs a release step in the runner's process group: the step runs in the
+ * background so the trap fires at once, and a TERM (the runner's timeout or abort, or the
+ * parent-death signal of a supervisor killed with -9) kills the whole group, a multi-statement
+ * build's children among them.
+ */
+const GROUP_GUARD = `trap 'kill -s KILL 0' TERM; /bin/sh -c "$DANCER_STEP" & wait $!`;
+
 async function run(
-  cmd: string,
-  args: string[],
+  script: string,
   opts: { cwd: string; env: NodeJS.ProcessEnv; what: string; onOutput?: ((chunk: Buffer) => void) | undefined },
 ): Promise<void> {
-  // A build must not outlive a supervisor killed with -9: parent-death signal when possible.
-  const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args];
-  const r = await runProcess(argv[0] as string, argv.slice(1), {
+  const argv = SETPRIV
+    ? [SETPRIV, '--pdeathsig', 'TERM', '--', '/bin/sh', '-c', GROUP_GUARD]
+    : ['/bin/sh', '-c', GROUP_GUARD];
+  const result = await runProcess(argv[0] as string, argv.slice(1), {
     cwd: opts.cwd,
-    env: opts.env,
+    env: { ...opts.env, DANCER_STEP: script },
     onOutput: opts.onOutput,
     tailBytes: 4000,
-    maxBuffer: 64 * 1024,
+    maxBuffer: 0,
   });
-  if (r.spawnError) throw new DancerError('DANCER_DEPLOY_FAILED', `${opts.what}: ${r.spawnError}`);
-  if (!r.ok) {
-    const output = r.outputTail;
-    throw new DancerError(
-      'DANCER_DEPLOY_FAILED',
-      `${opts.what} failed (${r.signal ?? `exit ${r.exitCode}`}): ${output.trim().slice(-1000)}`,
-      { details: { code: r.exitCode, signal: r.signal, output } },
-    );
-  }
+  if (result.ok) return;
+  const why = result.spawnError ?? result.signal ?? `exit ${result.exitCode}`;
+  throw new DancerError(
+    'DANCER_DEPLOY_FAILED',
+    `${opts.what} failed (${why}): ${result.outputTail.trim().slice(-1000)}`,
+    {
+      details: { code: result.exitCode, signal: result.signal, output: result.outputTail },
+    },
+  );
 }

@@ -21,6 +21,8 @@ export interface StageOptions {
   release: string;
   cwd: string;
   env: Record<string, string>;
+  /** Variables the staged worker does not inherit (Dancer's secrets). */
+  withholdEnv?: readonly string[] | undefined;
   notify?: NotifyReceiver | undefined;
   log: (message: string) => void;
   /** Called with the staged worker's pid once it runs (the release map records it). */
@@ -63,6 +65,7 @@ export async function stageRelease(o: StageOptions): Promise<{ ms: number }> {
     command: svc.start,
     cwd: o.cwd,
     env: { ...o.env, DANCER_STAGED: '1' },
+    withholdEnv: o.withholdEnv,
     sockets,
     port: svc.mode === 'port' ? port : undefined,
     notifySocket: o.notify?.path,

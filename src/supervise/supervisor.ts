@@ -143,6 +143,11 @@ export class Supervisor implements DeployHost {
     this.sampler.sampleOnce(now);
   }
 
+  /** Variables of Dancer's environment that builds and workers do not inherit. */
+  get withholdEnv(): readonly string[] {
+    return this.options.withholdEnv ?? [];
+  }
+
   /** The NOTIFY_SOCKET receiver, when readiness.notify is on. */
   get notifyReceiver(): NotifyReceiver | undefined {
     return this.notify;
@@ -295,6 +300,7 @@ export class Supervisor implements DeployHost {
       command: svc.start,
       cwd: this.releaseCwd(release),
       env: { ...svc.env, ...this.options.workerEnv, DANCER_SERVICE: this.name },
+      withholdEnv: this.withholdEnv,
       sockets: this.sockets,
       port: svc.mode === 'port' ? svc.listen[0]?.port : undefined,
       notifySocket: this.notify?.path,

@@ -48,6 +48,8 @@ export interface SupervisorOptions {
   control?: boolean;
   /** Environment added to every worker (e.g. DANCER_CAPTURE_SOCKET). */
   workerEnv?: Record<string, string>;
+  /** Variables of the supervisor's environment workers and builds do not inherit (Dancer's secrets). */
+  withholdEnv?: readonly string[];
   /** The clock (default `Date.now`). */
   clock?: Clock;
   /** Timers (default Node's). */

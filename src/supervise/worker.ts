@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { DancerError } from '../errors.js';
+import { inheritedEnv } from './child-env.js';
 import type { HeldSocket } from './sockets.js';
 
 /** How a worker ended. One shape, whatever happened. */
@@ -29,6 +30,8 @@ export interface WorkerSpec {
   port?: number | undefined;
   /** Path of a NOTIFY_SOCKET for this worker, when readiness.notify is on. */
   notifySocket?: string | undefined;
+  /** Variables of the supervisor's environment the worker does not inherit (Dancer's secrets). */
+  withholdEnv?: readonly string[] | undefined;
 }
 
 /** A running worker process (the leader of its own process group). */
@@ -70,7 +73,7 @@ export function startScript(command: string, withListenPid: boolean): string {
  * @throws {DancerError} `DANCER_SPAWN_FAILED` when the process cannot be created.
  */
 export function startWorker(spec: WorkerSpec): Worker {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env };
+  const env: NodeJS.ProcessEnv = { ...inheritedEnv(spec.withholdEnv), ...spec.env };
   for (const key of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) {
     delete env[key];
   }

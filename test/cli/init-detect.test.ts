@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { detectProject, nodeEntryOf, serviceName } from '../../src/cli/init-detect.js';
 import { renderDancerYaml } from '../../src/cli/init-yaml.js';
+import { gateDefinitionFiles } from '../../src/fixes/gate-definition.js';
+import { gateCommands } from '../../src/fixes/gate-sandbox.js';
 import { loadConfigText } from './init-helpers.js';
 
 const facts = (texts: Record<string, string>, extra: string[] = [], dirName = 'proj') => ({
@@ -127,6 +129,11 @@ describe('detectProject', () => {
     expect(config.service?.listen).toEqual([]);
     expect(config.service?.env).toEqual({ PYTHONUNBUFFERED: '1' });
     expect(config.fixes.gate.regression.command).toBe('python3 -m unittest {file}');
+    // The gate it writes names no source file: a named file becomes part of the gate definition
+    // (protected, read from the base), and a fix to worker.py would be refused.
+    const files = ['worker.py', 'helpers.py', 'test_worker.py'];
+    expect(gateDefinitionFiles(files, gateCommands(config.fixes), {})).toEqual([]);
+    expect(config.service?.build).toBe('python3 -m compileall -q .');
   });
 
   it('a Python HTTP service reading PORT with a default gets port mode on that port; pytest is preferred when used', () => {

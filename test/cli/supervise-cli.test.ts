@@ -246,11 +246,9 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
     expect(await second.exit).toBe(0);
   });
 
-  // SKIPPED (h/failpath, reported to the lead): with immutable releases the first start builds
-  // HEAD too, so the build must be slow only for the deployed commit; a conditional build
-  // (build.sh) leaves its `sleep` orphaned on kill -9 (pdeathsig reaches only the build's first
-  // process; issue 14's one process runner with process-group kill is the fix).
-  it.skip('kill -9 of the supervisor mid-build: the build dies too; a restart marks the deploy failed and keeps serving', async () => {
+  // With immutable releases the first start builds HEAD too, so only the deployed commit builds
+  // slowly: a conditional, multi-statement build whose `sleep` is a grandchild of the build shell.
+  it('kill -9 of the supervisor mid-build: the build dies too; a restart marks the deploy failed and keeps serving', async () => {
     // only the deployed commit (it holds SLOW) builds for long: the release from HEAD builds at once
     const dir = makeServiceDir({
       start: `node ${path.join(FIXTURES, 'http.mjs')}`,

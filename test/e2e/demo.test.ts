@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo/run-demo.js';
+import { openStore } from '../../src/store/open.js';
 import { killAll, strayProcesses } from './helpers.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'dancer-e2e-demo-'));
@@ -56,6 +57,33 @@ describe('the self-healing demo, both acts', () => {
     const pricing = readFileSync(path.join(repo, 'src', 'pricing.ts'), 'utf8');
     expect(pricing).toContain('code.trim().toUpperCase()');
     expect(pricing).not.toContain('export function convert');
+
+    // Act two, by the pid that logged each answer (workers map to releases): the bad release
+    // answered before the rollback decision and never later than 2 s after it; the release rolled
+    // back to answered after.
+    const db = openStore(path.join(repo, '.dancer', 'dancer.db'), { readonly: true });
+    try {
+      const rb = db
+        .prepare(
+          "SELECT from_release AS bad, to_release AS good, started_at AS decidedAt FROM deploys WHERE kind = 'rollback' AND fix_id IS NOT NULL",
+        )
+        .all() as Array<{ bad: string; good: string; decidedAt: number }>;
+      expect(rb).toHaveLength(1);
+      const { bad, good, decidedAt } = rb[0]!;
+      const answeredBy = (release: string, op: '<=' | '>', at: number) =>
+        (
+          db
+            .prepare(
+              `SELECT COUNT(*) AS n FROM logs WHERE pid IN (SELECT pid FROM worker_releases WHERE release = ? AND staged = 0) AND ts ${op} ?`,
+            )
+            .get(release, at) as { n: number }
+        ).n;
+      expect(answeredBy(bad, '<=', decidedAt)).toBeGreaterThan(0);
+      expect(answeredBy(bad, '>', decidedAt + 2000)).toBe(0);
+      expect(answeredBy(good, '>', decidedAt + 2000)).toBeGreaterThan(0);
+    } finally {
+      db.close();
+    }
 
     expect(summary.changelog).toBeTruthy();
     expect(existsSync(summary.changelog as string)).toBe(true);

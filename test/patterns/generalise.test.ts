@@ -119,3 +119,71 @@ describe('the failure class: distinct constant words must not become one wildcar
     expect(m.templates().find((t) => t.mergedInto === undefined)?.template).toBe('user <*> logged in from <*> today');
   });
 });
+
+describe('upper-case values: codes become variables by evidence, keywords never do', () => {
+  const live = (m: TemplateMiner) =>
+    m
+      .templates()
+      .filter((t) => t.mergedInto === undefined)
+      .map((t) => t.template)
+      .sort();
+
+  it('currency codes: EUR most of all, then a tail of others, are one template with `<*>`', () => {
+    const rand = rng(11);
+    const tail = ['GBP', 'JPY', 'CHF', 'SEK', 'NOK', 'DKK', 'PLN', 'CZK', 'HUF', 'AUD', 'CAD', 'NZD'];
+    const lines: Labelled[] = [];
+    for (let i = 0; i < 600; i++) {
+      const r = rand();
+      const cur = r < 0.6 ? 'EUR' : r < 0.85 ? 'USD' : (tail[Math.floor(rand() * tail.length)] as string);
+      lines.push({
+        line: `charge ch_${Math.floor(rand() * 1e6)} captured: ${(rand() * 500).toFixed(2)} ${cur}`,
+        group: 'charge',
+      });
+      if (i % 3 === 0) lines.push({ line: `refund issued for order ${i} in cur=${cur}`, group: 'refund' });
+    }
+    const { ga, templates } = mine(lines);
+    expect(ga).toBe(1);
+    expect(templates).toEqual(['charge <*> captured: <*> <*>', 'refund issued for order <*> in cur=<*>']);
+  });
+
+  it('country codes (two letters) become a variable once enough distinct ones are seen', () => {
+    const m = new TemplateMiner();
+    for (const cc of ['DE', 'DE', 'FR', 'DE', 'NL', 'IT', 'ES', 'DE']) m.add(`geo lookup resolved to ${cc}`);
+    expect(live(m)).toEqual(['geo lookup resolved to <*>']);
+  });
+
+  it('three codes are not yet evidence: each keeps its template', () => {
+    const m = new TemplateMiner();
+    for (const cur of ['EUR', 'USD', 'GBP']) m.add(`settlement batch closed in ${cur}`);
+    expect(live(m)).toHaveLength(3);
+  });
+
+  it('enum states of mixed lengths stay apart even when each is seen once', () => {
+    const m = new TemplateMiner();
+    const states = ['NEW', 'NEW_SAVING', 'SUBMITTED', 'ACCEPTED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED'];
+    for (const s of states) m.add(`application app_17 moved to state ${s}`);
+    for (const verb of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD']) m.add(`proxy forwarded ${verb} upstream`);
+    for (const level of ['INFO', 'WARN', 'ERROR', 'DEBUG', 'TRACE']) m.add(`sink dropped a ${level} line`);
+    expect(live(m)).toHaveLength(states.length + 6 + 5);
+  });
+
+  it('a few same-length keywords, each seen again and again, stay apart (the spread test)', () => {
+    const m = new TemplateMiner();
+    for (let i = 0; i < 150; i++) m.add(`tcp segment flagged ${['SYN', 'ACK', 'FIN'][i % 3]}`);
+    // A fourth flag, then all four many times over: the first three are not rare, so no variable.
+    for (let i = 0; i < 200; i++) m.add(`tcp segment flagged ${['RST', 'SYN', 'ACK', 'FIN'][i % 4]}`);
+    expect(live(m)).toEqual([
+      'tcp segment flagged ACK',
+      'tcp segment flagged FIN',
+      'tcp segment flagged RST',
+      'tcp segment flagged SYN',
+    ]);
+  });
+
+  it('codes and lower-case words are not counted together as evidence', () => {
+    const m = new TemplateMiner();
+    // Three codes and three words, each seen once: six distinct values, but three of each kind.
+    for (const w of ['EUR', 'euros', 'USD', 'dollars', 'GBP', 'pounds']) m.add(`amount shown in ${w}`);
+    expect(live(m)).toHaveLength(6);
+  });
+});

@@ -12,8 +12,8 @@ export interface AttackResult {
   id: string;
   /** The attack class of issue 17's measurement. */
   class: string;
-  /** Where the model's code ran: gate step, Bash command, manual bundle, control. */
-  where: 'gate' | 'bash' | 'bundle' | 'control';
+  /** Where the model's code ran: gate step, Bash command, manual bundle, control, Claude Code itself. */
+  where: 'gate' | 'bash' | 'bundle' | 'control' | 'agent';
   attack: string;
   blocked: boolean;
   evidence: string;

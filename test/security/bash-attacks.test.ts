@@ -137,7 +137,7 @@ describe("the agent's Bash runs allowed commands contained (real Claude Code, sc
       env: { ANTHROPIC_API_KEY: API_KEY },
       extraEnv: { CLAUDE_CODE_MAX_RETRIES: '0' },
       sandboxConfig: fixesSchema.parse({
-        sandbox: { limits: { cpuSeconds: 8, memoryMb: 2048, processes: 64, fileSizeMb: 16 } },
+        sandbox: { limits: { cpuSeconds: 8, memoryMb: 768, processes: 64, fileSizeMb: 16 } },
       }).sandbox,
       hide: [path.join(ws.root, 'state')],
     });

@@ -74,7 +74,7 @@ describe('the manual bundle meets the same guard and sandbox (real Claude Code, 
       env: {},
       dbPath: ws.dbPath,
       sandboxConfig: fixesSchema.parse({
-        sandbox: { limits: { cpuSeconds: 8, memoryMb: 2048, processes: 64, fileSizeMb: 16 } },
+        sandbox: { limits: { cpuSeconds: 8, memoryMb: 768, processes: 64, fileSizeMb: 16 } },
       }).sandbox,
     });
     expect(result.status).toBe('manual');

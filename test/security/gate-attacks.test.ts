@@ -154,7 +154,7 @@ const config = () =>
       stepTimeoutSeconds: 120,
       outputTailBytes: 1_000_000,
     },
-    sandbox: { limits: { cpuSeconds: 8, memoryMb: 2048, processes: 64, fileSizeMb: 16 } },
+    sandbox: { limits: { cpuSeconds: 8, memoryMb: 768, processes: 64, fileSizeMb: 16 } },
   });
 
 describe('the gate runs hostile model code contained (real gate, real bubblewrap)', () => {
@@ -306,7 +306,7 @@ describe('the gate runs hostile model code contained (real gate, real bubblewrap
       id: 'gate-limit-memory',
       class: 'resource limits',
       where: 'gate',
-      attack: 'allocate 6 GB (limit 2048 MiB)',
+      attack: 'allocate 6 GB (limit 768 MiB)',
       blocked: !p('memory').ok,
       evidence: ev('memory'),
     });

@@ -60,7 +60,9 @@ export const consultSchema = z
       .string()
       .url()
       .optional()
-      .describe('Messages API base URL (ANTHROPIC_BASE_URL), e.g. the scripted model server of the offline demo.'),
+      .describe(
+        'Messages API base URL, e.g. the scripted model server of `dancer model-server`. Default: $ANTHROPIC_BASE_URL when set, else Anthropic.',
+      ),
     claudePath: z.string().optional().describe('Claude Code executable. Default: the one shipped with the Agent SDK.'),
     allowedCommands: z
       .array(z.string().min(1))

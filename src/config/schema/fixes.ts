@@ -117,7 +117,9 @@ const sandboxSchema = z.union([
       installNetwork: z
         .boolean()
         .default(false)
-        .describe('Let the install step reach the network (other gate steps and Bash never do).'),
+        .describe(
+          "Let the install step reach the host's network (other gate steps and Bash never do). Off: an install that fails offline (e.g. a lockfile change) fails the gate with DANCER_INSTALL_NETWORK_OFF.",
+        ),
     })
     .strict(),
 ]);

@@ -3,6 +3,7 @@ import { captureSchema } from './capture.js';
 import { consultSchema } from './consult.js';
 import { dashboardSchema } from './dashboard.js';
 import { fixesSchema, policySchema } from './fixes.js';
+import { fleetSchema } from './fleet.js';
 import { notifySchema } from './notify.js';
 import { patternsSchema } from './patterns.js';
 import { serviceSchema } from './service.js';
@@ -23,6 +24,7 @@ export const configSchema = z
     policy: policySchema.prefault({}),
     notify: notifySchema.prefault({}),
     dashboard: dashboardSchema.prefault({}),
+    fleet: fleetSchema.optional(),
   })
   .strict();
 
@@ -36,6 +38,7 @@ export {
   consultSchema,
   dashboardSchema,
   fixesSchema,
+  fleetSchema,
   notifySchema,
   patternsSchema,
   policySchema,

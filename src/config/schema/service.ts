@@ -106,6 +106,12 @@ export const serviceSchema = z
     start: z.string().min(1).describe('Command that starts the service, run through /bin/sh in cwd.'),
     cwd: z.string().default('.').describe('Working directory, relative to the config file.'),
     env: z.record(z.string(), z.string()).default({}),
+    passSecrets: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "Dancer's own secret variables (the model's API key, the Zulip bot key, webhook and dashboard secrets, the fleet URL) the service may still inherit. Default none: a deployed fix never holds Dancer's credentials.",
+      ),
     listen: z.array(listenSchema).default([]),
     mode: z
       .enum(['socket', 'port'])

@@ -10,12 +10,13 @@ import { migration040Supervise } from './040-supervise.js';
 import { migration041ReleaseQuality } from './041-release-quality.js';
 import { migration050Notify } from './050-notify.js';
 import { migration051Webhooks } from './051-webhooks.js';
+import { migration070Fleet } from './070-fleet.js';
 import type { Migration } from './types.js';
 
 /**
  * Every migration, in order. Version numbers are assigned per stage so that stages can add
  * tables independently: 1-9 logs/capture, 10-19 patterns, 20-29 consult, 30-39 fixes,
- * 40-49 supervise, 50-59 notify/audit, 60-69 dashboard. Never change a migration that shipped:
+ * 40-49 supervise, 50-59 notify/audit, 60-69 dashboard, 70-79 fleet. Never change a migration that shipped:
  * add a new one.
  */
 export const MIGRATIONS: readonly Migration[] = [
@@ -31,6 +32,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration041ReleaseQuality,
   migration050Notify,
   migration051Webhooks,
+  migration070Fleet,
 ];
 
 export type { Migration } from './types.js';

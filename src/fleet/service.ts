@@ -1,0 +1,150 @@
+/**
+ * What `dancer run` adds on a host when dancer.yaml has a `fleet:` section: the schema migrated,
+ * the heartbeat agent (counts, outbox, partition detection), the LISTEN/NOTIFY listener (stop,
+ * resume, rollback mirrored here), the leader election, the rollout worker, and the gate the
+ * healing loop asks before it consults. Nothing here is on the service's path: when PostgreSQL
+ * is down the host serves and captures as before, and the fleet parts retry in the background.
+ */
+import type { FleetSettings } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import type { Db } from '../store/index.js';
+import type { Supervisor } from '../supervise/index.js';
+import { type FleetAgent, startFleetAgent } from './agent.js';
+import { type FleetPool, fleetHostName, fleetUrl, migrateFleet, openFleetPool } from './connect.js';
+import { createFleetGate, type FleetGateDecision, type FleetTriggerInput } from './gate.js';
+import { type LeaderElection, startLeaderElection } from './leader.js';
+import { type RolloutWorker, startRolloutWorker, supervisorDeployer } from './rollout-worker.js';
+import { type FleetListener, listenFleet } from './signals.js';
+import { mirrorStop, syncStop } from './stop.js';
+
+/** Options of {@link startFleetService}. */
+export interface FleetServiceOptions {
+  settings: FleetSettings;
+  db: Db;
+  supervisor: Supervisor;
+  /** The service's git checkout, and the shared remote every host fetches fixes from. */
+  repo: string;
+  remote: string;
+  cooldownMinutes: number;
+  env?: NodeJS.ProcessEnv;
+  log?: (message: string) => void;
+}
+
+/** The fleet side of a running host. */
+export interface FleetService {
+  host: string;
+  pool: FleetPool;
+  /** The gate the healing loop asks before consulting (a skip while the fleet is not ready). */
+  gate(input: FleetTriggerInput): Promise<FleetGateDecision>;
+  isLeader(): boolean;
+  /** Resolves once the schema is migrated and every part runs. */
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Start the fleet side of this host. Returns at once; the parts start once PostgreSQL answers. */
+export function startFleetService(o: FleetServiceOptions): FleetService {
+  const log = o.log ?? ((m: string) => process.stderr.write(`dancer: fleet: ${m}\n`));
+  const host = fleetHostName(o.settings);
+  const url = fleetUrl(o.settings, o.env);
+  const pool = openFleetPool(url, {}, (e) => log(`idle connection lost: ${errorMessage(e)}`));
+  let agent: FleetAgent | undefined;
+  let listener: FleetListener | undefined;
+  let leader: LeaderElection | undefined;
+  let worker: RolloutWorker | undefined;
+  let gate: ((i: FleetTriggerInput) => Promise<FleetGateDecision>) | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  let markReady: () => void = () => undefined;
+  const readyPromise = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
+
+  const startParts = () => {
+    agent = startFleetAgent({
+      pool,
+      db: o.db,
+      host,
+      leaseSeconds: o.settings.leaseSeconds,
+      release: () => o.supervisor.currentRelease(),
+      log,
+    });
+    const a = agent;
+    worker = startRolloutWorker({
+      pool,
+      host,
+      deployer: supervisorDeployer({ supervisor: o.supervisor, repo: o.repo, remote: o.remote }),
+      canAct: () => a.canAct(),
+      log,
+    });
+    const w = worker;
+    listener = listenFleet({
+      url,
+      log,
+      onSignal: (s) => {
+        if (s.kind === 'stop' || s.kind === 'resume') {
+          if (mirrorStop(o.db, { engaged: s.kind === 'stop', actor: s.actor, reason: s.reason })) {
+            log(
+              `${s.kind === 'stop' ? 'emergency stop engaged' : 'emergency stop lifted'} fleet-wide by ${s.actor} (from ${s.from})`,
+            );
+          }
+        } else if (s.kind === 'command') {
+          log(`command from ${s.actor} via ${s.from}: ${s.text}`);
+        } else {
+          w.onSignal(s);
+        }
+      },
+      onReconnect: () => {
+        syncStop(pool, o.db).catch((e) => log(`stop sync failed: ${errorMessage(e)}`));
+        void w.poke();
+      },
+    });
+    leader = startLeaderElection({ url, host, leaseSeconds: o.settings.leaseSeconds, log, onChange: () => undefined });
+    gate = createFleetGate({
+      pool,
+      db: o.db,
+      agent: a,
+      host,
+      leaseSeconds: o.settings.leaseSeconds,
+      cooldownMinutes: o.cooldownMinutes,
+      log,
+    });
+    markReady();
+  };
+
+  const boot = async () => {
+    try {
+      const applied = await migrateFleet(pool);
+      if (applied.length > 0) log(`fleet schema migrated (${applied.join(', ')})`);
+      if (stopped) return;
+      log(`host ${host} joined the fleet`);
+      startParts();
+    } catch (error) {
+      log(`control plane not ready (${errorMessage(error)}); serving locally, retrying`);
+      if (!stopped) {
+        retry = setTimeout(() => void boot(), 5000);
+        retry.unref();
+      }
+    }
+  };
+  void boot();
+
+  return {
+    host,
+    pool,
+    gate: (input) =>
+      gate ? gate(input) : Promise.resolve({ kind: 'skip', reason: 'fleet: not connected to the control plane yet' }),
+    isLeader: () => leader?.isLeader() ?? false,
+    ready: () => readyPromise,
+    async stop() {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      await worker?.stop();
+      await listener?.stop();
+      await leader?.stop();
+      await agent?.stop();
+      await pool.query(`UPDATE fleet_hosts SET state = 'stopped' WHERE name = $1`, [host]).catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}

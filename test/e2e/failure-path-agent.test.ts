@@ -1,0 +1,397 @@
+/**
+ * The whole loop on a service shaped unlike the demo (files at the repository root, no build
+ * step, tests with `node --test`, pino on stdout, socket mode), driven end to end: `dancer run`
+ * as a child process, its detector's trigger, the real Claude Code binary against the scripted
+ * model server, the real gate in its sandbox, real releases and git. Two runs: a good fix (healed)
+ * and a plausible wrong fix that passes the gate (rolled back). Every answer names the pid and
+ * release that served it, so the test says which code answered each request. The service logs
+ * each answer (info) and each failure (error) with pino, as such services do.
+ * Needs `npm run build` first.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { freePort, isListening } from '../../src/demo/traffic.js';
+import { StoreWatcher } from '../../src/demo/watch.js';
+import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
+import type { ScenarioInput } from '../../src/testing/scenario.js';
+import { killAll, strayProcesses, waitFor } from './helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin', 'dancer.js');
+const LISTEN = path.join(ROOT, 'dist/supervise/listen.js');
+const PINO = path.join(ROOT, 'node_modules/pino/pino.js');
+
+const SERVER = `import http from 'node:http';
+import pino from ${JSON.stringify(PINO)};
+import { listen } from ${JSON.stringify(LISTEN)};
+import { price } from './pricing.mjs';
+const log = pino();
+const release = process.env.DANCER_RELEASE ?? '';
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/healthz') return void res.writeHead(200).end();
+  try {
+    const p = price(url.searchParams.get('sku'));
+    res.end(process.pid + ' ' + release + ' ' + p + '\\n');
+    log.info({ path: url.pathname, status: 200 }, 'priced');
+  } catch (err) {
+    log.error({ err }, 'price failed');
+    res.writeHead(500).end(process.pid + ' ' + release + ' error\\n');
+  }
+});
+await listen(server);
+`;
+const PRICING = `const TABLE = { a1: 10, b2: 20 };
+export function price(sku) {
+  return TABLE[sku.toLowerCase()] * 1;
+}
+`;
+const PRICING_TEST = `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { price } from '../pricing.mjs';
+test('b2 costs 20', () => assert.equal(price('b2'), 20));
+`;
+const GOOD_PRICING = `const TABLE = { a1: 10, b2: 20 };
+export function price(sku) {
+  if (!sku) return 0;
+  return TABLE[sku.toLowerCase()] * 1;
+}
+`;
+/** Plausible and wrong: a missing sku costs 0, but every sku other than b2 now throws. */
+const WRONG_PRICING = `const TABLE = { a1: 10, b2: 20 };
+export function price(sku) {
+  if (!sku) return 0;
+  if (sku !== 'b2') throw new RangeError('no price table for ' + sku);
+  return TABLE[sku];
+}
+`;
+const REGRESSION_TEST = `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { price } from '../pricing.mjs';
+test('a missing sku costs 0', () => assert.equal(price(null), 0));
+test('b2 still costs 20', () => assert.equal(price('b2'), 20));
+`;
+
+const CWD = ['$', '{cwd}'].join('');
+
+/** What the scripted model makes the real Claude Code binary do: read, write the fix and its test, submit. */
+function scenario(pricing: string, summary: string): ScenarioInput {
+  return {
+    turns: [
+      {
+        text: 'A missing sku makes price() throw. Reading the code.',
+        tools: [
+          { name: 'Read', input: { file_path: `${CWD}/pricing.mjs` } },
+          { name: 'Read', input: { file_path: `${CWD}/server.mjs` } },
+        ],
+      },
+      {
+        text: 'Fixing price() and adding a regression test.',
+        tools: [
+          { name: 'Write', input: { file_path: `${CWD}/pricing.mjs`, content: pricing } },
+          { name: 'Write', input: { file_path: `${CWD}/test/missing-sku.test.mjs`, content: REGRESSION_TEST } },
+        ],
+      },
+      {
+        text: 'Submitting.',
+        tools: [
+          {
+            name: 'mcp__dancer__submit_outcome',
+            input: {
+              kind: 'fix',
+              summary,
+              analysis: 'price(null) calls toLowerCase on null: a TypeError answered 500.',
+              rootCause: 'The handler passes a missing sku as null.',
+              filesChanged: ['pricing.mjs', 'test/missing-sku.test.mjs'],
+              regressionTest: 'test/missing-sku.test.mjs',
+              risk: 'low',
+              confidence: 0.7,
+            },
+          },
+        ],
+      },
+      { text: 'Done.' },
+    ],
+  };
+}
+
+interface Answer {
+  at: number;
+  pid: number;
+  release: string;
+  status: number;
+  missingSku: boolean;
+}
+
+interface Run {
+  root: string;
+  repo: string;
+  model: ModelServer;
+  supervisor: ChildProcess;
+  watcher: StoreWatcher;
+  answers: Answer[];
+  git(...args: string[]): string;
+  query<T>(sql: string, ...params: unknown[]): T[];
+  log(): string;
+  stopTraffic(): Promise<void>;
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function start(script: ScenarioInput): Promise<Run> {
+  const root = mkdtempSync(path.join(tmpdir(), 'dancer-failpath-agent-'));
+  const repo = path.join(root, 'shop');
+  mkdirSync(path.join(repo, 'test'), { recursive: true });
+  const model = await startModelServer({ scenario: script, recordFile: path.join(root, 'model-requests.jsonl') });
+  const port = await freePort();
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
+  git('init', '-q', '-b', 'main');
+  git('config', 'user.name', 'T');
+  git('config', 'user.email', 't@e');
+  writeFileSync(path.join(repo, '.gitignore'), '.dancer/\n');
+  writeFileSync(path.join(repo, 'server.mjs'), SERVER);
+  writeFileSync(path.join(repo, 'pricing.mjs'), PRICING);
+  writeFileSync(path.join(repo, 'test/pricing.test.mjs'), PRICING_TEST);
+  writeFileSync(
+    path.join(repo, 'dancer.yaml'),
+    stringify({
+      service: {
+        name: 'shop',
+        start: 'node server.mjs',
+        releasesDir: '.dancer/releases',
+        listen: [{ name: 'http', port, host: '127.0.0.1' }],
+        readiness: { http: { path: '/healthz', port }, timeoutSeconds: 20 },
+        drainSeconds: 1,
+        observe: {
+          windowSeconds: 6,
+          baselineSeconds: 60,
+          checkEverySeconds: 0.5,
+          minRecords: 10,
+          minErrors: 5,
+          newPatternMin: 3,
+          maxExtensions: 1,
+        },
+      },
+      store: { path: '.dancer/dancer.db', batch: { maxDelayMs: 100 } },
+      capture: { tee: 'none' },
+      patterns: {
+        triggers: {
+          newPattern: { minCount: 10, windowMinutes: 5 },
+          review: { enabled: false },
+          spike: { enabled: false },
+        },
+      },
+      consult: {
+        model: 'claude-sonnet-4-5',
+        baseUrl: model.url,
+        routine: { maxTurns: 20, timeoutSeconds: 300 },
+        urgent: { maxTurns: 20, timeoutSeconds: 300 },
+      },
+      fixes: {
+        worktreeBase: '.dancer/worktrees',
+        gate: {
+          steps: [{ name: 'test', run: 'node --test test/' }],
+          stepTimeoutSeconds: 120,
+          regression: { command: 'node --test {file}', timeoutSeconds: 120 },
+        },
+      },
+      policy: { autoApprove: 'low', maxFiles: 5, maxLines: 120 },
+    }),
+  );
+  git('add', '-A');
+  git('commit', '-q', '-m', 'shop');
+  const logFile = path.join(root, 'supervisor.log');
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const supervisor = spawn(process.execPath, [BIN, 'run', '--config', path.join(repo, 'dancer.yaml')], {
+    cwd: repo,
+    env: { ...process.env, NO_COLOR: '1', ANTHROPIC_API_KEY: 'sk-scripted-e2e-key', ANTHROPIC_BASE_URL: model.url },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  supervisor.stdout?.pipe(out);
+  supervisor.stderr?.pipe(out);
+  const log = () => {
+    try {
+      return readFileSync(logFile, 'utf8').slice(-6000);
+    } catch {
+      return '';
+    }
+  };
+  const deadline = Date.now() + 90_000;
+  while (!(await isListening(port))) {
+    if (supervisor.exitCode !== null) throw new Error(`dancer run exited:\n${log()}`);
+    if (Date.now() > deadline) throw new Error(`the service did not listen:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const watcher = new StoreWatcher(path.join(repo, '.dancer', 'dancer.db'));
+  const answers: Answer[] = [];
+  let stop = false;
+  const loop = (async () => {
+    for (let i = 0; !stop; i++) {
+      const missingSku = i % 3 === 0;
+      const r = await get(port, missingSku ? '/price' : '/price?sku=a1').catch(() => undefined);
+      if (r) {
+        const [pid, release] = r.body.trim().split(' ');
+        answers.push({ at: Date.now(), pid: Number(pid), release: release ?? '', status: r.status, missingSku });
+      }
+      await new Promise((res) => setTimeout(res, 15));
+    }
+  })();
+  const stopTraffic = async () => {
+    stop = true;
+    await loop;
+  };
+  const run: Run = {
+    root,
+    repo,
+    model,
+    supervisor,
+    watcher,
+    answers,
+    git,
+    query<T>(sql: string, ...params: unknown[]) {
+      try {
+        return watcher.query<T>(sql, ...params);
+      } catch {
+        return [];
+      }
+    },
+    log,
+    stopTraffic,
+  };
+  cleanups.push(async () => {
+    await stopTraffic();
+    if (supervisor.exitCode === null && supervisor.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => supervisor.kill('SIGKILL'), 20_000);
+        supervisor.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
+        supervisor.kill('SIGTERM');
+      });
+    }
+    watcher.close();
+    await model.close();
+    const stray = await strayProcesses(root);
+    killAll(stray);
+    rmSync(root, { recursive: true, force: true });
+    expect(stray, 'processes left under the test dir').toEqual([]);
+  });
+  return run;
+}
+
+function get(port: number, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+interface FixRow {
+  id: number;
+  state: string;
+  pattern_id: string;
+  merge_commit: string | null;
+}
+
+async function fixEnded(run: Run, ms: number): Promise<FixRow> {
+  return waitFor('a fix to end', ms, () => {
+    if (run.supervisor.exitCode !== null) throw new Error(`dancer run exited:\n${run.log()}`);
+    return run
+      .query<FixRow>('SELECT id, state, pattern_id, merge_commit FROM fixes ORDER BY id')
+      .find((f) => ['deployed', 'rolled_back', 'failed', 'rejected'].includes(f.state));
+  });
+}
+
+/** The TypeError of a missing sku has one template id across every release. */
+function bugTemplates(run: Run): Array<number | null> {
+  return run
+    .query<{ t: number | null }>("SELECT DISTINCT template_id AS t FROM logs WHERE err_type = 'TypeError'")
+    .map((r) => r.t);
+}
+
+describe('the loop on a root-files, no-build, node --test, pino, socket-mode service (real Claude Code binary)', () => {
+  it('a good fix heals: after its handoff every missing-sku request is answered 200 by the fix release', {
+    timeout: 420_000,
+  }, async () => {
+    const run = await start(scenario(GOOD_PRICING, 'A missing sku costs 0'));
+    const fix = await fixEnded(run, 300_000);
+    expect(fix.state, run.log()).toBe('deployed');
+    const fixTree = run.git('rev-parse', `${fix.merge_commit}^{tree}`);
+    const deploy = run.query<{ ready_at: number; status: string }>(
+      "SELECT ready_at, status FROM deploys WHERE kind = 'deploy' AND to_release = ?",
+      fixTree,
+    );
+    expect(deploy).toHaveLength(1);
+    expect(deploy[0]!.status).toBe('succeeded');
+    const live = deploy[0]!.ready_at;
+    const after = run.answers.length;
+    await waitFor('answers after the fix', 30_000, () => (run.answers.length > after + 30 ? true : undefined));
+    await run.stopTraffic();
+    // before: the missing sku failed on the HEAD release; after the handoff (+2 s): only the fix answers, all 200
+    const headTree = run.git('rev-parse', `${fix.merge_commit}^1^{tree}`);
+    expect(run.answers.some((a) => a.missingSku && a.status === 500 && a.release === headTree)).toBe(true);
+    const late = run.answers.filter((a) => a.at > live + 2000);
+    expect(late.length).toBeGreaterThan(30);
+    expect(late.filter((a) => a.release !== fixTree)).toEqual([]);
+    expect(late.filter((a) => a.status !== 200)).toEqual([]);
+    expect(run.git('rev-parse', 'HEAD^{tree}')).toBe(fixTree);
+    expect(bugTemplates(run)).toEqual([Number(fix.pattern_id)]);
+    expect(run.query('SELECT id FROM fixes')).toHaveLength(1);
+  });
+
+  it('a wrong fix that passes the gate is deployed once and rolled back: no bad answer 2 s after the decision, no loop', {
+    timeout: 420_000,
+  }, async () => {
+    const run = await start(scenario(WRONG_PRICING, 'A missing sku costs 0'));
+    const fix = await fixEnded(run, 300_000);
+    expect(fix.state, run.log()).toBe('rolled_back');
+    const badTree = run.git('rev-parse', `${fix.merge_commit}^{tree}`);
+    const [rb] = run.query<{ started_at: number; ready_at: number; to_release: string }>(
+      "SELECT started_at, ready_at, to_release FROM deploys WHERE kind = 'rollback' AND fix_id = ?",
+      fix.id,
+    );
+    expect(rb, run.log()).toBeDefined();
+    expect(rb!.ready_at - rb!.started_at).toBeLessThanOrEqual(2000);
+    // keep serving past the decision, and past the time a second fix could have started
+    await new Promise((r) => setTimeout(r, 8000));
+    await run.stopTraffic();
+    expect(run.answers.some((a) => a.release === badTree)).toBe(true);
+    expect(run.answers.filter((a) => a.release === badTree && a.at > rb!.started_at + 2000)).toEqual([]);
+    expect(
+      run.answers.filter((a) => a.at > rb!.started_at + 2000 && a.release === rb!.to_release).length,
+    ).toBeGreaterThan(0);
+    // exactly one deploy of the bad diff; at most maxAttemptsPerPattern (2) consultations for the pattern
+    expect(run.query("SELECT id FROM deploys WHERE kind = 'deploy' AND to_release = ?", badTree)).toHaveLength(1);
+    const consultations = run.query<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM fixes WHERE pattern_id = ?',
+      fix.pattern_id,
+    )[0]!.n;
+    expect(consultations).toBeLessThanOrEqual(2);
+    expect(consultations).toBe(1); // the retry cooldown (30 min) holds a second attempt back
+    expect(bugTemplates(run)).toEqual([Number(fix.pattern_id)]);
+    // main records the revert: HEAD's tree is the serving release's tree
+    await waitFor('the revert on main', 30_000, () =>
+      run.git('rev-parse', 'HEAD^{tree}') === rb!.to_release ? true : undefined,
+    );
+    expect(run.git('log', '-1', '--first-parent', '--format=%s')).toMatch(
+      new RegExp(`^Roll back dancer fix ${fix.id}`),
+    );
+  });
+});

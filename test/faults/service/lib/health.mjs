@@ -1,0 +1,4 @@
+/** Readiness: true when the service can answer. */
+export function healthy() {
+  return true;
+}
