@@ -13,7 +13,7 @@ import type { ConsultTrigger } from '../consult/index.js';
 import { AGENT_TOOLS, getConsultation, STORE_TOOLS, submitOutcomeShape } from '../consult/index.js';
 import { DancerError } from '../errors.js';
 import { consultPolicy } from '../fixes/index.js';
-import { type Db, openStore } from '../store/index.js';
+import { type Db, openStore, tableExists } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { makeColors, printJson, progress } from './output.js';
 
@@ -34,8 +34,7 @@ function positiveInt(value: string, flag: string): number {
 }
 
 function patternExists(db: Db, id: number): boolean {
-  const hasTemplates = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='templates'").get();
-  if (hasTemplates && db.prepare('SELECT 1 FROM templates WHERE id = ?').get(id)) return true;
+  if (tableExists(db, 'templates') && db.prepare('SELECT 1 FROM templates WHERE id = ?').get(id)) return true;
   return Boolean(db.prepare('SELECT 1 FROM logs WHERE template_id = ? LIMIT 1').get(id));
 }
 

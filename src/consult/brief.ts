@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { patternText } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
-import { LOG_SELECT, levelName, listLogs, rowToStoredLog, type StoredLog } from '../store/index.js';
+import { LOG_SELECT, levelName, listLogs, rowToStoredLog, type StoredLog, tableExists } from '../store/index.js';
 import { type AssembledBrief, assembleBrief, type BriefSection } from './brief-assemble.js';
 import { fenceLines, quoteUntrusted, type Redactor, redactedParams, templateParams } from './redact.js';
 import { excerpt, isLibraryFrame, parseStack, resolveFrames } from './stack.js';
@@ -45,10 +45,6 @@ export interface Brief extends AssembledBrief {
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
-
-function tableExists(db: Db, name: string): boolean {
-  return Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?").get(name));
-}
 
 function columns(db: Db, table: string): Set<string> {
   return new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));

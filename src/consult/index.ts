@@ -39,6 +39,7 @@ export { SUBMIT_OUTCOME_TOOL, systemPrompt } from './prompts.js';
 export { createRedactor, placeholder, quoteUntrusted, type RedactOptions, type Redactor, redact } from './redact.js';
 export {
   type ConsultationRow,
+  consultationCount,
   finishConsultation,
   getConsultation,
   getLedger,

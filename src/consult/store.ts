@@ -2,6 +2,7 @@
  * Consultations, transcripts and the ledger in SQLite (tables from migration 020).
  */
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 import type { Outcome, OutcomeKind } from './outcome.js';
 
 /** Status of a consultation. */
@@ -68,7 +69,7 @@ export interface NewConsultation {
 
 /** True when the consult tables exist (migration 020 applied). */
 export function hasConsultTables(db: Db): boolean {
-  return Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='consultations'").get());
+  return tableExists(db, 'consultations');
 }
 
 /** Insert a consultation; returns its id. */
@@ -287,4 +288,10 @@ export function spendSince(db: Db, since: number, sinceCount: number = since): S
     .prepare("SELECT COUNT(*) AS n FROM consultations WHERE mode = 'auto' AND created_at >= ?")
     .get(sinceCount) as { n: number };
   return { costUsd: cost.c, consultations: count.n };
+}
+
+/** How many consultations are recorded (0 without the table). */
+export function consultationCount(db: Db): number {
+  if (!tableExists(db, 'consultations')) return 0;
+  return (db.prepare('SELECT COUNT(*) AS n FROM consultations').get() as { n: number }).n;
 }

@@ -9,15 +9,3 @@
 export function estimateTokens(text: string): number {
   return Math.ceil(Buffer.byteLength(text, 'utf8') / 4);
 }
-
-/** Cut a text to at most `maxTokens` (estimated), on a line boundary when possible, with a marker. */
-export function truncateToTokens(text: string, maxTokens: number, marker = '… (truncated)'): string {
-  if (estimateTokens(text) <= maxTokens) return text;
-  const budgetBytes = Math.max(0, maxTokens * 4 - Buffer.byteLength(marker) - 1);
-  let cut = Buffer.from(text, 'utf8').subarray(0, budgetBytes).toString('utf8');
-  // Drop a trailing partial character and prefer the last full line.
-  cut = cut.replace(/\uFFFD$/, '');
-  const nl = cut.lastIndexOf('\n');
-  if (nl > cut.length / 2) cut = cut.slice(0, nl);
-  return `${cut}\n${marker}`;
-}

@@ -10,6 +10,7 @@ import type { MetricsSnapshot } from '../notify/index.js';
 import { beforeAfterOf } from '../notify/index.js';
 import { templateById } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 
 /** A deploy of the fix's release (or of its rollback), with the verdict's figures. */
 export interface ProvenanceDeploy {
@@ -66,12 +67,9 @@ export interface Provenance {
   deploys: ProvenanceDeploy[];
 }
 
-const hasTable = (db: Db, name: string) =>
-  Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
-
 /** Deploys that belong to a fix: by fix id, or of its merge or rollback commit. Oldest first. */
 export function deploysOfFix(db: Db, fix: FixRecord): ProvenanceDeploy[] {
-  if (!hasTable(db, 'deploys')) return [];
+  if (!tableExists(db, 'deploys')) return [];
   const releases = [fix.mergeCommit, fix.rollbackCommit].filter((r): r is string => Boolean(r));
   const rows = db
     .prepare(
@@ -170,7 +168,7 @@ export function fixOfRelease(db: Db, release: string): FixRecord | undefined {
     .prepare('SELECT id FROM fixes WHERE merge_commit LIKE ? OR rollback_commit LIKE ? ORDER BY id DESC LIMIT 1')
     .get(prefix, prefix) as { id: number } | undefined;
   if (row) return getFix(db, row.id);
-  if (!hasTable(db, 'deploys')) return undefined;
+  if (!tableExists(db, 'deploys')) return undefined;
   const d = db
     .prepare('SELECT fix_id FROM deploys WHERE to_release LIKE ? AND fix_id IS NOT NULL ORDER BY id DESC LIMIT 1')
     .get(prefix) as { fix_id: number } | undefined;

@@ -25,7 +25,7 @@ import {
   withMergedIds,
 } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
-import { searchLogs } from '../store/index.js';
+import { searchLogs, tableExists } from '../store/index.js';
 import { type StatusReport, SuperviseStore, statusFromStore } from '../supervise/index.js';
 import { deploysOfFix, fixesOfConsultation, fixOfRelease, provenanceOf } from './provenance.js';
 
@@ -34,8 +34,6 @@ const redactor = createRedactor();
 export const clean = (text: string | null | undefined): string => (text ? redactor.redact(text) : '');
 
 const MINUTE = 60_000;
-const hasTable = (db: Db, name: string) =>
-  Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
 
 function notFound(what: string, id: unknown): never {
   throw new DancerError('DANCER_NOT_FOUND', `No ${what} ${String(id)}.`, { details: { id } });
@@ -53,7 +51,7 @@ export function traffic(
   const errors = new Array<number>(minutes).fill(0);
   const durN = new Array<number>(minutes).fill(0);
   const durSum = new Array<number>(minutes).fill(0);
-  if (hasTable(db, 'template_buckets')) {
+  if (tableExists(db, 'template_buckets')) {
     for (const row of bucketRows(db, from, to)) {
       const i = row.minute - from;
       records[i] = (records[i] ?? 0) + row.counts.count;
@@ -79,7 +77,7 @@ export function workerMetrics(
   now: number,
   minutes = 60,
 ): Array<{ ts: number; name: string; value: number; pid: number | null }> {
-  if (!hasTable(db, 'metrics')) return [];
+  if (!tableExists(db, 'metrics')) return [];
   return db
     .prepare(
       "SELECT ts, name, value, pid FROM metrics WHERE service = ? AND scope = 'worker' AND name IN ('rss_bytes', 'cpu_percent') AND ts >= ? ORDER BY ts",
@@ -88,7 +86,7 @@ export function workerMetrics(
 }
 
 function recentDeploys(db: Db, service: string, limit = 10) {
-  if (!hasTable(db, 'deploys')) return [];
+  if (!tableExists(db, 'deploys')) return [];
   const rows = db
     .prepare('SELECT * FROM deploys WHERE service = ? ORDER BY id DESC LIMIT ?')
     .all(service, limit) as Array<Record<string, unknown>>;
@@ -117,7 +115,7 @@ function recentDeploys(db: Db, service: string, limit = 10) {
 
 /** The service name stored in the database (the first one that ever ran), for a bare `--db`. */
 export function storedServiceName(db: Db): string | undefined {
-  if (!hasTable(db, 'supervisor_state')) return undefined;
+  if (!tableExists(db, 'supervisor_state')) return undefined;
   const row = db.prepare('SELECT service FROM supervisor_state ORDER BY updated_at DESC LIMIT 1').get() as
     | { service: string }
     | undefined;
@@ -140,7 +138,7 @@ const alive = (pid: number | null | undefined): boolean => {
  */
 export function storeStatus(db: Db, service: string): StatusReport {
   const report = statusFromStore(db, service);
-  const row = hasTable(db, 'supervisor_state') ? new SuperviseStore(db).getState(service) : undefined;
+  const row = tableExists(db, 'supervisor_state') ? new SuperviseStore(db).getState(service) : undefined;
   if (!row || row.state === 'stopped' || !alive(row.supervisorPid)) return report;
   return {
     ...report,
@@ -158,7 +156,7 @@ export function status(db: Db, service: string, now: number, live?: StatusReport
   const report = live ?? storeStatus(db, service);
   const deploys = recentDeploys(db, service);
   const observing = deploys.find((d) => d.status === 'observing' || d.status === 'inconclusive') ?? null;
-  const releases = hasTable(db, 'releases')
+  const releases = tableExists(db, 'releases')
     ? (db
         .prepare(
           'SELECT id, commit_sha AS commitSha, status, created_at AS createdAt, built_at AS builtAt FROM releases WHERE service = ? ORDER BY created_at DESC LIMIT 10',
@@ -194,7 +192,7 @@ export function status(db: Db, service: string, now: number, live?: StatusReport
       summary: f.summary,
       patternId: f.patternId,
     })),
-    decisions: hasTable(db, 'decisions')
+    decisions: tableExists(db, 'decisions')
       ? listDecisions(db, { since: now - 24 * 60 * MINUTE })
           .slice(-10)
           .reverse()
@@ -207,11 +205,11 @@ export function status(db: Db, service: string, now: number, live?: StatusReport
 
 /** `GET /api/patterns`: templates with their last hour per minute and their last decision. */
 export function patterns(db: Db, now: number, options: { minLevel?: number; limit?: number } = {}) {
-  if (!hasTable(db, 'templates')) return [];
+  if (!tableExists(db, 'templates')) return [];
   const to = Math.floor(now / MINUTE);
   const from = to - 59;
   return listTemplates(db, { minLevel: options.minLevel ?? 40, limit: options.limit ?? 100 }).map((t) => {
-    const last = hasTable(db, 'decisions') ? decisionsForTemplate(db, t.id, 1)[0] : undefined;
+    const last = tableExists(db, 'decisions') ? decisionsForTemplate(db, t.id, 1)[0] : undefined;
     return {
       ...t,
       text: clean(t.text),
@@ -224,7 +222,7 @@ export function patterns(db: Db, now: number, options: { minLevel?: number; limi
 
 /** `GET /api/patterns/:id`: one pattern with examples, trend, decisions, consultations and fixes. */
 export function pattern(db: Db, id: number, now: number) {
-  const t = hasTable(db, 'templates') ? templateById(db, id) : undefined;
+  const t = tableExists(db, 'templates') ? templateById(db, id) : undefined;
   if (!t) notFound('pattern', id);
   const to = Math.floor(now / MINUTE);
   const from = to - 24 * 60 + 1;
@@ -239,7 +237,7 @@ export function pattern(db: Db, id: number, now: number) {
     text: clean(t.text),
     trend: { from: from * MINUTE, stepMs: MINUTE, counts: trend },
     examples: templateExamples(db, t, 5).map((e) => ({ ...e, message: clean(e.message), parameters: undefined })),
-    decisions: hasTable(db, 'decisions') ? decisionsForTemplate(db, id, 20) : [],
+    decisions: tableExists(db, 'decisions') ? decisionsForTemplate(db, id, 20) : [],
     consultations: hasConsultTables(db)
       ? listConsultations(db, { templateId: id, limit: 20 }).map((c) => ({
           id: c.id,
@@ -404,7 +402,7 @@ export interface AuditQuery {
 
 /** `GET /api/audit`: the audit log, newest first, filtered (actor is a substring match). */
 export function audit(db: Db, q: AuditQuery = {}) {
-  if (!hasTable(db, 'audit')) return [];
+  if (!tableExists(db, 'audit')) return [];
   const where: string[] = [];
   const args: unknown[] = [];
   const eq = (col: string, v: string | undefined) => {

@@ -4,6 +4,7 @@
  * written by another process.
  */
 import Database from 'better-sqlite3';
+import { tableExists } from '../store/index.js';
 
 /** Something that happened, read from the store. */
 export type StoryEvent =
@@ -46,16 +47,12 @@ export class StoreWatcher {
     }
   }
 
-  #has(db: Database.Database, table: string): boolean {
-    return db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?").get(table) !== undefined;
-  }
-
   /** New events since the last poll, oldest first. */
   poll(): StoryEvent[] {
     const db = this.#open();
     if (!db) return [];
     const events: StoryEvent[] = [];
-    if (this.#has(db, 'decisions')) {
+    if (tableExists(db, 'decisions')) {
       const rows = db
         .prepare(
           "SELECT id, at, rule, template_id, reason FROM decisions WHERE id > ? AND outcome = 'fire' ORDER BY id",
@@ -72,7 +69,7 @@ export class StoreWatcher {
         events.push({ type: 'decision', at: r.at, rule: r.rule, templateId: r.template_id, reason: r.reason });
       }
     }
-    if (this.#has(db, 'consultations')) {
+    if (tableExists(db, 'consultations')) {
       const rows = db
         .prepare('SELECT id, created_at, finished_at, status, outcome_kind, error FROM consultations ORDER BY id')
         .all() as Array<{
@@ -96,7 +93,7 @@ export class StoreWatcher {
         });
       }
     }
-    if (this.#has(db, 'gate_steps')) {
+    if (tableExists(db, 'gate_steps')) {
       const rows = db
         .prepare('SELECT id, fix_id, name, ok, duration_ms, note, started_at FROM gate_steps WHERE id > ? ORDER BY id')
         .all(this.#lastGate) as Array<{
@@ -121,7 +118,7 @@ export class StoreWatcher {
         });
       }
     }
-    if (this.#has(db, 'fix_events')) {
+    if (tableExists(db, 'fix_events')) {
       const rows = db
         .prepare('SELECT id, fix_id, ts, from_state, to_state, actor, reason FROM fix_events WHERE id > ? ORDER BY id')
         .all(this.#lastFixEvent) as Array<{
@@ -146,7 +143,7 @@ export class StoreWatcher {
         });
       }
     }
-    if (this.#has(db, 'deploys')) {
+    if (tableExists(db, 'deploys')) {
       const rows = db
         .prepare('SELECT id, kind, status, reason, fix_id, started_at, ready_at, finished_at FROM deploys ORDER BY id')
         .all() as Array<{

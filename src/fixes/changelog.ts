@@ -5,6 +5,7 @@
  * {@link renderChangelog}).
  */
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 import { git } from './git.js';
 import { fixTrailersFrom, parseTrailerLines } from './message.js';
 import { FIX_BRANCH_PREFIX, ROLLBACK_BRANCH_PREFIX } from './names.js';
@@ -275,10 +276,6 @@ export async function gitFixCommits(repo: string, mainRef = 'HEAD'): Promise<Git
   return out;
 }
 
-function hasTable(db: Db, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?").get(name) !== undefined;
-}
-
 /**
  * The pattern's mean count per minute over `windowMinutes` before the merge and after it (up to
  * the rollback, or now), from `template_buckets`. Undefined when there is no such table or data.
@@ -291,7 +288,7 @@ export function patternRates(
   windowMinutes = 60,
 ): { before: number; after: number; windowMinutes: number } | undefined {
   const templateId = Number(fix.patternId);
-  if (!Number.isInteger(templateId) || !hasTable(db, 'template_buckets')) return undefined;
+  if (!Number.isInteger(templateId) || !tableExists(db, 'template_buckets')) return undefined;
   const merged = events.find((e) => e.event === 'deploy');
   if (!merged) return undefined;
   const rolled = events.find((e) => e.event === 'rollback');
@@ -322,7 +319,7 @@ export function deployEfficacy(
   db: Db,
   fixId: number,
 ): { before: number; after: number; windowMinutes: number } | undefined {
-  if (!hasTable(db, 'deploys')) return undefined;
+  if (!tableExists(db, 'deploys')) return undefined;
   const rows = db
     .prepare("SELECT verdict FROM deploys WHERE fix_id = ? AND kind = 'deploy' AND verdict IS NOT NULL ORDER BY id")
     .all(fixId) as Array<{ verdict: string }>;
@@ -351,7 +348,7 @@ export async function collectChangelog(
   nowMs: number,
   mainRef = 'HEAD',
 ): Promise<ChangelogSources> {
-  const fixes = db && hasTable(db, 'fixes') ? listFixes(db, { ascending: true }) : [];
+  const fixes = db && tableExists(db, 'fixes') ? listFixes(db, { ascending: true }) : [];
   const events = new Map<number, FixEventRecord[]>();
   const failedSteps = new Map<number, { name: string; lastLine: string }>();
   const rates = new Map<number, { before: number; after: number; windowMinutes: number }>();

@@ -6,8 +6,9 @@
 import { DancerError } from '../errors.js';
 import { redactForSinks, redactTemplateForSinks } from '../redact/index.js';
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 import type { Risk } from './policy.js';
-import { type Actor, type FixEvent, type FixState, transition } from './state.js';
+import { type Actor, type FixEvent, type FixState, IN_FLIGHT_STATES, transition } from './state.js';
 
 /** A fix as stored. */
 export interface FixRecord {
@@ -376,4 +377,22 @@ export function pendingRetries(db: Db): RetryRequest[] {
 /** Mark a retry request taken (and, once known, the fix it started). */
 export function markRetryTaken(db: Db, id: number, now: number, newFixId: number | null): void {
   db.prepare('UPDATE fix_retry_requests SET taken_at = ?, new_fix_id = ? WHERE id = ?').run(now, newFixId, id);
+}
+
+/** The stored rows of the fixes in flight ({@link IN_FLIGHT_STATES}), newest first; null without a fixes table. */
+export function inFlightFixRows(db: Db, limit = 50): Array<Record<string, unknown>> | null {
+  if (!tableExists(db, 'fixes')) return null;
+  const marks = IN_FLIGHT_STATES.map(() => '?').join(',');
+  return db
+    .prepare(`SELECT * FROM fixes WHERE state IN (${marks}) ORDER BY rowid DESC LIMIT ?`)
+    .all(...IN_FLIGHT_STATES, limit) as Array<Record<string, unknown>>;
+}
+
+/** How many fixes are in each state (states without fixes left out); empty without a fixes table. */
+export function fixCountsByState(db: Db): Array<{ state: string; count: number }> {
+  if (!tableExists(db, 'fixes')) return [];
+  return db.prepare('SELECT state, COUNT(*) AS count FROM fixes GROUP BY state ORDER BY state').all() as Array<{
+    state: string;
+    count: number;
+  }>;
 }

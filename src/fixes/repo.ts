@@ -21,18 +21,6 @@ import { git, gitOut } from './git.js';
 /** Paths never committed from a worktree (the reused dependencies link, Dancer's own state). */
 export const NEVER_COMMIT = ['node_modules', '.dancer'] as const;
 
-/** The top folder of the repository that holds `dir`. */
-export async function repoRoot(dir: string): Promise<string> {
-  if (!existsSync(dir)) {
-    throw new DancerError('DANCER_GIT_STATE', `Repository folder ${dir} does not exist`, { details: { dir } });
-  }
-  const r = await git(dir, ['rev-parse', '--show-toplevel'], { allowFail: true });
-  if (r.exitCode !== 0) {
-    throw new DancerError('DANCER_GIT_STATE', `${dir} is not inside a git repository`, { details: { dir } });
-  }
-  return r.stdout.trim();
-}
-
 /**
  * The branch checked out in `repo`.
  *
@@ -318,12 +306,6 @@ export async function revertMerge(
   return gitOut(dir, ['rev-parse', 'HEAD']);
 }
 
-/** The trailers of commit `rev`, parsed by `git interpret-trailers --parse`. */
-export async function trailersOf(repo: string, rev: string): Promise<string> {
-  const message = (await git(repo, ['log', '-1', '--format=%B', rev])).stdout;
-  return (await git(repo, ['interpret-trailers', '--parse'], { input: message })).stdout;
-}
-
 /** The first merge commit on `branch`'s first-parent history whose second parent is `commit`'s branch tip. */
 export async function findMergeOf(repo: string, into: string, tip: string): Promise<string | undefined> {
   const out = await gitOut(repo, ['log', '--merges', '--first-parent', '--format=%H %P', into]);
@@ -332,13 +314,4 @@ export async function findMergeOf(repo: string, into: string, tip: string): Prom
     if (merge && second === tip) return merge;
   }
   return undefined;
-}
-
-/** The worktrees git knows about for `repo` (absolute paths). */
-export async function listWorktrees(repo: string): Promise<string[]> {
-  const out = await gitOut(repo, ['worktree', 'list', '--porcelain']);
-  return out
-    .split('\n')
-    .filter((l) => l.startsWith('worktree '))
-    .map((l) => l.slice('worktree '.length));
 }

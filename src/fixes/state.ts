@@ -77,6 +77,11 @@ export const TRANSITIONS: Readonly<Record<FixState, Partial<Record<FixEvent, Fix
 /** States a fix never leaves. */
 export const TERMINAL_STATES: readonly FixState[] = FIX_STATES.filter((s) => Object.keys(TRANSITIONS[s]).length === 0);
 
+/** States of a fix still on its way: neither terminal nor deployed (what `dancer status` lists). */
+export const IN_FLIGHT_STATES: readonly FixState[] = FIX_STATES.filter(
+  (s) => !TERMINAL_STATES.includes(s) && s !== 'deployed',
+);
+
 /** States in which a fix is still open (not terminal, not yet deployed). */
 export const OPEN_STATES: readonly FixState[] = ['proposed', 'testing', 'awaiting_approval', 'approved'];
 

@@ -7,6 +7,7 @@
 import { type FixRecord, gateSteps, gitOut, parseDiff, type Transition } from '../fixes/index.js';
 import { templateById } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 import type { Alert } from '../supervise/index.js';
 import { beforeAfterOf } from './before-after.js';
 import type { FixInfo, GateResult, MetricsSnapshot, NotifyEvent, NotifyHub, PatternInfo } from './events.js';
@@ -206,8 +207,7 @@ export function fixTransitionToEvents(fix: FixRecord, t: Transition, ctx: Transi
  * observation window that just passed or failed), or undefined.
  */
 export function deployFigures(db: Db, fixId: number): { before: MetricsSnapshot; after: MetricsSnapshot } | undefined {
-  const hasDeploys = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deploys'").get();
-  if (!hasDeploys) return undefined;
+  if (!tableExists(db, 'deploys')) return undefined;
   const rows = db
     .prepare(
       "SELECT verdict FROM deploys WHERE fix_id = ? AND verdict IS NOT NULL AND kind = 'deploy' ORDER BY id DESC LIMIT 3",

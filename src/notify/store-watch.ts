@@ -8,6 +8,7 @@
  * one flag row), so a change made by another process is seen within one interval.
  */
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 
 /** One thing that changed in the store. `at` is ms since epoch (the row's own time). */
 export type StoreChange =
@@ -71,9 +72,6 @@ export interface WatchCursor {
   /** `set_at` of the emergency stop seen last, or null when it was off. */
   stopSetAt: number | null;
 }
-
-const tableExists = (db: Db, name: string): boolean =>
-  Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
 
 const maxId = (db: Db, table: string): number =>
   tableExists(db, table) ? (db.prepare(`SELECT COALESCE(MAX(id), 0) AS m FROM ${table}`).get() as { m: number }).m : 0;

@@ -51,6 +51,7 @@ export {
   setTemplateStatus,
   type TemplateRow,
   templateById,
+  templateCountsByStatus,
   templateExamples,
   templatesById,
   withMergedIds,

@@ -3,6 +3,7 @@
  * `dancer patterns` CLI need, plus status changes made by the detector and the CLI.
  */
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 import { decisionById, type StoredDecision } from './decisions-store.js';
 import type { TemplateStatus } from './triggers.js';
 
@@ -85,7 +86,7 @@ export function promoteKnown(db: Db, cutoff: number): number {
 
 /** Whether the `templates` table exists (the miner's migration has run). */
 export function hasTemplatesTable(db: Db): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'templates'").get() !== undefined;
+  return tableExists(db, 'templates');
 }
 
 /**
@@ -152,4 +153,13 @@ export function decisionsForKey(db: Db, key: string, limit = 10): StoredDecision
     .prepare('SELECT id FROM decisions WHERE key = ? OR key LIKE ? ORDER BY at DESC, id DESC LIMIT ?')
     .all(key, `${key}:%`, limit) as Array<{ id: number }>;
   return ids.map((r) => decisionById(db, r.id)).filter((d): d is StoredDecision => d !== undefined);
+}
+
+/** How many mined patterns have each status (empty without the templates table). */
+export function templateCountsByStatus(db: Db): Array<{ status: string; count: number }> {
+  if (!hasTemplatesTable(db)) return [];
+  return db.prepare('SELECT status, COUNT(*) AS count FROM templates GROUP BY status ORDER BY status').all() as Array<{
+    status: string;
+    count: number;
+  }>;
 }

@@ -278,7 +278,10 @@ export class TemplateIndex {
    */
   siblingKeysOf(tokens: readonly string[], fp: string): string[] {
     const out: string[] = [];
-    if (tokens.length < 2) return out;
+    // Each key holds every other token, so a message of n tokens costs n keys of n tokens: past
+    // MAX_SIBLING_TOKENS (log lines are untrusted; one of 70,000 words stalled the miner) a message
+    // takes no part in one-word sibling merging.
+    if (tokens.length < 2 || tokens.length > MAX_SIBLING_TOKENS) return out;
     let constants = 0;
     for (const t of tokens) if (!t.includes(WILDCARD)) constants++;
     // The word and at least one other constant token.
@@ -491,6 +494,9 @@ function codeOf(token: string): number {
   const w = constantWord(token);
   return w !== undefined && isKeyword(w) ? codeLength(w) : 0;
 }
+
+/** Messages longer than this (in tokens) have no sibling keys: see `siblingKeysOf`. */
+export const MAX_SIBLING_TOKENS = 256;
 
 /** The position a sibling key leaves out. */
 function siblingPosition(key: string): number {

@@ -143,6 +143,9 @@ export function runProcess(file: string, args: readonly string[], options: RunPr
     child.on('error', (error) => {
       spawnError = error.message;
     });
+    // The command itself ended: what it left running in its group (holding our pipes open, so
+    // 'close' would wait for it) goes now.
+    child.on('exit', () => killGroup(child.pid, 'SIGKILL'));
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);

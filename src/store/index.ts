@@ -66,4 +66,5 @@ export {
   type ScheduleRetentionOptions,
   scheduleRetention,
 } from './retention.js';
+export { tableExists } from './tables.js';
 export { parseDuration, parseTimeArg } from './time.js';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { DancerError } from '../errors.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
+import { tableExists } from './tables.js';
 
 /** An open Dancer database (a better-sqlite3 handle with Dancer's pragmas and schema). */
 export type Db = Database.Database;
@@ -72,8 +73,7 @@ const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`;
 
 function appliedVersions(db: Db): Set<number> {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'").get();
-  if (!exists) return new Set();
+  if (!tableExists(db, 'schema_migrations')) return new Set();
   const rows = db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>;
   return new Set(rows.map((r) => r.version));
 }

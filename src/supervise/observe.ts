@@ -1,4 +1,5 @@
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 import { type NewPattern, type PeriodStats, p95 } from './verdict.js';
 
 /** What to measure for one period. */
@@ -13,10 +14,6 @@ export interface PeriodQuery {
 
 const ERROR_LEVEL = 50;
 
-function hasTable(db: Db, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?").get(name) !== undefined;
-}
-
 /**
  * Measure one period from the store: records and errors from `logs`, the target pattern's
  * count, p95 of logged durations, worker RSS and CPU from `metrics`.
@@ -27,7 +24,7 @@ export function periodStats(db: Db, q: PeriodQuery): PeriodStats {
   let errors = 0;
   let targetCount: number | undefined;
   let latency: number | undefined;
-  if (hasTable(db, 'logs')) {
+  if (tableExists(db, 'logs')) {
     // A row may stand for a run of identical records spread over [ts, last_ts] (the writer
     // collapses them): count the share of each run that falls inside the period.
     const share = `count * (CASE WHEN last_ts > ts
@@ -61,7 +58,7 @@ export function periodStats(db: Db, q: PeriodQuery): PeriodStats {
   let maxRssBytes: number | undefined;
   let meanRssBytes: number | undefined;
   let meanCpuPercent: number | undefined;
-  if (hasTable(db, 'metrics')) {
+  if (tableExists(db, 'metrics')) {
     const rss = db
       .prepare(
         `SELECT MAX(value) AS max, AVG(value) AS mean FROM metrics
@@ -97,7 +94,7 @@ export function periodStats(db: Db, q: PeriodQuery): PeriodStats {
  * when the miner set one, else by error hash, else by message.
  */
 export function newErrorPatterns(db: Db, from: number, to: number, before = from): NewPattern[] {
-  if (!hasTable(db, 'logs')) return [];
+  if (!tableExists(db, 'logs')) return [];
   const rows = db
     .prepare(
       `SELECT template_id AS t, err_hash AS h, message AS m, SUM(count) AS n FROM logs
@@ -135,7 +132,7 @@ export function servedSince(db: Db, service: string, before: number, lookbackMs:
       .get(service, before) as { t: number | null }
   ).t;
   let first: number | null = null;
-  if (hasTable(db, 'logs')) {
+  if (tableExists(db, 'logs')) {
     first = (
       db.prepare('SELECT MIN(ts) AS t FROM logs WHERE ts >= ? AND ts < ?').get(before - lookbackMs, before) as {
         t: number | null;
@@ -148,7 +145,7 @@ export function servedSince(db: Db, service: string, before: number, lookbackMs:
 
 /** When template `templateId` was first seen (the bug's own onset), if known. */
 export function templateOnset(db: Db, templateId: number): number | undefined {
-  if (!hasTable(db, 'templates')) return undefined;
+  if (!tableExists(db, 'templates')) return undefined;
   const row = db.prepare('SELECT first_seen AS t FROM templates WHERE id = ?').get(templateId) as
     | { t: number | null }
     | undefined;

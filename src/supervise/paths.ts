@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { z } from 'zod';
 import type { LoadedConfig, serviceSchema } from '../config/index.js';
 import { DancerError } from '../errors.js';
+import { gitSync } from '../process/index.js';
 
 /** The `service:` section, validated. */
 export type ServiceConfig = z.infer<typeof serviceSchema>;
@@ -64,7 +64,11 @@ export function supervisorPaths(loaded: LoadedConfig, isRoot = process.getuid?.(
 }
 
 function gitTopLevel(dir: string): string | undefined {
-  const result = spawnSync('git', ['rev-parse', '--show-toplevel'], { cwd: dir, encoding: 'utf8' });
-  if (result.status !== 0) return undefined;
-  return result.stdout.trim() || undefined;
+  try {
+    const result = gitSync(dir, ['rev-parse', '--show-toplevel'], { allowFail: true });
+    if (result.exitCode !== 0) return undefined;
+    return result.stdout.trim() || undefined;
+  } catch {
+    return undefined; // git could not run here
+  }
 }

@@ -1,6 +1,10 @@
 import http from 'node:http';
 import { Gauge, Registry } from 'prom-client';
+import { consultationCount } from '../consult/index.js';
+import { fixCountsByState } from '../fixes/index.js';
+import { templateCountsByStatus } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 
 /** Figures the supervisor knows in memory, read at scrape time. */
 export interface LiveFigures {
@@ -17,10 +21,6 @@ export interface LiveFigures {
 export interface MetricsServer {
   port: number;
   close(): Promise<void>;
-}
-
-function hasTable(db: Db, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?").get(name) !== undefined;
 }
 
 /** Build the registry: service figures from memory, pattern/consultation/fix/deploy figures from the store. */
@@ -71,54 +71,26 @@ export function buildRegistry(db: Db, live: () => LiveFigures): Registry {
   });
   g('dancer_deploys', 'Deploys by kind and status.', ['service', 'kind', 'status'], (gauge) => {
     const f = live();
-    if (!hasTable(db, 'deploys')) return;
+    if (!tableExists(db, 'deploys')) return;
     const rows = db
       .prepare('SELECT kind, status, COUNT(*) AS n FROM deploys WHERE service = ? GROUP BY kind, status')
       .all(f.service) as Array<{ kind: string; status: string; n: number }>;
     for (const r of rows) gauge.set({ service: f.service, kind: r.kind, status: r.status }, r.n);
   });
   g('dancer_log_records', 'Log rows in the store.', [], (gauge) => {
-    if (!hasTable(db, 'logs')) return;
+    if (!tableExists(db, 'logs')) return;
     gauge.set((db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM logs').get() as { n: number }).n);
   });
   g('dancer_patterns', 'Mined patterns by status.', ['status'], (gauge) => {
-    if (!hasTable(db, 'templates')) return;
-    try {
-      const rows = db.prepare('SELECT status, COUNT(*) AS n FROM templates GROUP BY status').all() as Array<{
-        status: string;
-        n: number;
-      }>;
-      for (const r of rows) gauge.set({ status: String(r.status) }, r.n);
-    } catch {
-      gauge.set({ status: 'all' }, (db.prepare('SELECT COUNT(*) AS n FROM templates').get() as { n: number }).n);
-    }
+    for (const r of templateCountsByStatus(db)) gauge.set({ status: r.status }, r.count);
   });
   g('dancer_consultations', 'Consultations recorded.', [], (gauge) => {
-    if (!hasTable(db, 'consultations')) return;
-    gauge.set((db.prepare('SELECT COUNT(*) AS n FROM consultations').get() as { n: number }).n);
+    if (tableExists(db, 'consultations')) gauge.set(consultationCount(db));
   });
   g('dancer_fixes', 'Fixes by state.', ['state'], (gauge) => {
-    if (!hasTable(db, 'fixes')) return;
-    const col = stateColumn(db);
-    if (!col) {
-      gauge.set({ state: 'all' }, (db.prepare('SELECT COUNT(*) AS n FROM fixes').get() as { n: number }).n);
-      return;
-    }
-    const rows = db.prepare(`SELECT ${col} AS s, COUNT(*) AS n FROM fixes GROUP BY ${col}`).all() as Array<{
-      s: string;
-      n: number;
-    }>;
-    for (const r of rows) gauge.set({ state: String(r.s) }, r.n);
+    for (const r of fixCountsByState(db)) gauge.set({ state: r.state }, r.count);
   });
   return registry;
-}
-
-/** The column holding a fix's state (`state` or `status`), when the fixes table has one. */
-export function stateColumn(db: Db): string | undefined {
-  const cols = (db.prepare("SELECT name FROM pragma_table_info('fixes')").all() as Array<{ name: string }>).map(
-    (c) => c.name,
-  );
-  return cols.includes('state') ? 'state' : cols.includes('status') ? 'status' : undefined;
 }
 
 /** Serve the registry as Prometheus text at `/metrics` on a loopback address. */

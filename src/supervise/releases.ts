@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DancerError } from '../errors.js';
-import { runProcess } from '../process/index.js';
+import { gitSync, runProcess } from '../process/index.js';
 import { inheritedEnv } from './child-env.js';
 import type { ReleaseRow, SuperviseStore } from './state-store.js';
 import { startScript } from './worker.js';
@@ -13,6 +12,14 @@ export const WORKTREE_RELEASE = 'worktree';
 const MARKER = '.dancer-release';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
+function revParse(repo: string, rev: string): { stdout: string; exitCode: number } {
+  try {
+    return gitSync(repo, ['rev-parse', '--verify', '--quiet', rev], { allowFail: true });
+  } catch {
+    return { stdout: '', exitCode: -1 }; // git could not run (no such folder): an unknown ref
+  }
+}
+
 /**
  * Resolve a git ref to a full commit sha.
  *
@@ -20,12 +27,9 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
  */
 export function resolveCommit(repo: string | undefined, ref: string): string {
   if (!repo) throw new DancerError('DANCER_DEPLOY_FAILED', 'Deploys need the service to live in a git repository.');
-  const result = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
-    cwd: repo,
-    encoding: 'utf8',
-  });
+  const result = revParse(repo, `${ref}^{commit}`);
   const sha = result.stdout.trim();
-  if (result.status !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) {
+  if (result.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) {
     throw new DancerError('DANCER_DEPLOY_FAILED', `Unknown git ref "${ref}" in ${repo}.`, { details: { ref, repo } });
   }
   return sha;
@@ -44,12 +48,9 @@ export interface ReleaseRef {
  */
 export function resolveRelease(repo: string | undefined, ref: string): ReleaseRef {
   const commit = resolveCommit(repo, ref);
-  const result = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${commit}^{tree}`], {
-    cwd: repo,
-    encoding: 'utf8',
-  });
+  const result = revParse(repo as string, `${commit}^{tree}`);
   const tree = result.stdout.trim();
-  if (result.status !== 0 || !/^[0-9a-f]{40,64}$/.test(tree)) {
+  if (result.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(tree)) {
     throw new DancerError('DANCER_DEPLOY_FAILED', `No tree for commit ${commit} in ${repo}.`, { details: { commit } });
   }
   return { commit, tree };

@@ -1,4 +1,5 @@
 import type { Db } from '../store/index.js';
+import { tableExists } from '../store/index.js';
 
 /** The persisted supervisor state of one service (table `supervisor_state`). */
 export interface SupervisorStateRow {
@@ -284,8 +285,7 @@ export class SuperviseStore {
 
 /** The emergency stop flag, when engaged. Works on any open db (read-only too). */
 export function emergencyStop(db: Db): FlagRow | undefined {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='flags'").get();
-  if (!exists) return undefined;
+  if (!tableExists(db, 'flags')) return undefined;
   return new SuperviseStore(db).getFlag(EMERGENCY_STOP_FLAG);
 }
 

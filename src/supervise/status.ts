@@ -1,8 +1,8 @@
 /** `dancer status`: the report, from the store alone or with a running supervisor's live figures. */
+import { inFlightFixRows } from '../fixes/index.js';
 import type { Db } from '../store/index.js';
 import { isAlive } from './proc.js';
 import type { TreeSample } from './proc-metrics.js';
-import { stateColumn } from './prometheus.js';
 import { EMERGENCY_STOP_FLAG, type PersistedWorker, SuperviseStore } from './state-store.js';
 
 /** `dancer status --json`. */
@@ -40,8 +40,6 @@ export interface LiveStatus {
   /** The clock's now (default Date.now). */
   now?: number;
 }
-
-const TERMINAL_FIX_STATES = ['deployed', 'rejected', 'failed', 'rolled_back', 'superseded', 'ignored'];
 
 /** Build a status report from the store alone (when no supervisor runs) or with live data. */
 export function statusFromStore(db: Db, service: string, live?: LiveStatus): StatusReport {
@@ -84,7 +82,7 @@ export function statusFromStore(db: Db, service: string, live?: LiveStatus): Sta
       reason: stop?.reason ?? null,
       setAt: stop?.setAt ?? null,
     },
-    openFixes: openFixes(db),
+    openFixes: inFlightFixRows(db),
     metrics: live?.sample
       ? {
           rssBytes: live.sample.rssBytes,
@@ -94,16 +92,4 @@ export function statusFromStore(db: Db, service: string, live?: LiveStatus): Sta
         }
       : null,
   };
-}
-
-function openFixes(db: Db): Array<Record<string, unknown>> | null {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='fixes'").get();
-  if (!exists) return null;
-  const col = stateColumn(db);
-  if (!col)
-    return db.prepare('SELECT * FROM fixes ORDER BY rowid DESC LIMIT 50').all() as Array<Record<string, unknown>>;
-  const marks = TERMINAL_FIX_STATES.map(() => '?').join(',');
-  return db
-    .prepare(`SELECT * FROM fixes WHERE ${col} NOT IN (${marks}) ORDER BY rowid DESC LIMIT 50`)
-    .all(...TERMINAL_FIX_STATES) as Array<Record<string, unknown>>;
 }

@@ -205,16 +205,6 @@ export function actualGraph(imports: readonly CrossImport[]): Record<string, str
   return graph;
 }
 
-/** The markdown table docs/architecture.md shows between its `arrows` markers. */
-export function arrowsTable(arch: Architecture): string {
-  const code = (name: string) => `\`${name}\``;
-  const rows = Object.entries(arch.folders).map(
-    ([name, d]) =>
-      `| ${code(name.endsWith('.ts') ? `src/${name}` : `src/${name}/`)} | ${d.owns} | ${d.tables.map(code).join(', ') || '—'} | ${d.imports.map(code).join(', ') || '—'} |`,
-  );
-  return ['| Folder | Owns | Tables | May import (faces only) |', '| --- | --- | --- | --- |', ...rows].join('\n');
-}
-
 /** Tables created anywhere in src/ (the migrations, and the store's own bookkeeping). */
 export function createdTables(root: string): string[] {
   const names = new Set<string>();

@@ -19,6 +19,7 @@ import {
   SEARCH_HINT,
   type StoredLog,
   searchLogs,
+  tableExists,
 } from '../../store/index.js';
 import { diverseSample, recordLine, redactedRecord } from '../brief.js';
 import { type Redactor, redactedParams, redactTemplate } from '../redact.js';
@@ -52,10 +53,6 @@ export const MAX_TOOL_CHARS = 8000;
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
-
-function tableExists(db: Db, name: string): boolean {
-  return Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
-}
 
 function missingTable(name: string, what: string): ToolData {
   return { items: [], note: `No ${what} recorded yet (the ${name} table does not exist in this database).` };

@@ -34,16 +34,6 @@ export const COMMAND_NAMES = [
   'budget',
 ] as const;
 
-/** Commands that change something (the rest only read). */
-export const MUTATING_COMMANDS: ReadonlySet<string> = new Set([
-  'approve',
-  'reject',
-  'rollback',
-  'retry',
-  'stop',
-  'resume',
-]);
-
 /** Usage line per command, for `help` and for errors. */
 export const COMMAND_USAGE: Readonly<Record<BotCommand['name'], string>> = {
   help: 'help: this list',

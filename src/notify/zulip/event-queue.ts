@@ -3,7 +3,6 @@
  * re-register on `BAD_EVENT_QUEUE_ID` (the server garbage-collected the queue or restarted),
  * wait out 429s as told, back off on network errors and 5xx.
  */
-import { errorMessage } from '../../errors.js';
 import {
   type BackoffPolicy,
   classifyZulipError,
@@ -216,10 +215,4 @@ export class EventQueuePoller {
       }
     }
   }
-}
-
-/** A one-line description of a poller failure, for logs. */
-export function describeQueueError(error: unknown, info: { kind: string; retryInMs?: number }): string {
-  const retry = info.retryInMs === undefined ? '' : `; retrying in ${info.retryInMs} ms`;
-  return `zulip event queue: ${info.kind}: ${errorMessage(error)}${retry}`;
 }
