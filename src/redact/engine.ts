@@ -63,7 +63,9 @@ export function createRedactor(options: RedactOptions = {}): Redactor {
     const ignoreCase = r.triggers?.ignoreCase === true;
     return r.triggers?.literals.every((l) => !inPlaceholder(l, ignoreCase, types)) === true;
   });
-  const redact = (text: string): string => {
+  const redact = (input: string): string => {
+    // Records come from untrusted JSON: a field typed string at compile time may hold a number.
+    const text = typeof input === 'string' ? input : String(input ?? '');
     let out = text;
     hits.fill(0);
     scanner.scan(text, hits);
