@@ -9,7 +9,16 @@
  * Needs `npm run build` first.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -133,6 +142,8 @@ interface Run {
   repo: string;
   model: ModelServer;
   supervisor: ChildProcess;
+  /** Start another `dancer run` on the same repository (after a kill); cleaned up like the first. */
+  restart(): ChildProcess;
   watcher: StoreWatcher;
   answers: Answer[];
   git(...args: string[]): string;
@@ -209,14 +220,18 @@ async function start(script: ScenarioInput): Promise<Run> {
   git('add', '-A');
   git('commit', '-q', '-m', 'shop');
   const logFile = path.join(root, 'supervisor.log');
-  const out = createWriteStream(logFile, { flags: 'a' });
-  const supervisor = spawn(process.execPath, [BIN, 'run', '--config', path.join(repo, 'dancer.yaml')], {
-    cwd: repo,
-    env: { ...process.env, NO_COLOR: '1', ANTHROPIC_API_KEY: 'sk-scripted-e2e-key', ANTHROPIC_BASE_URL: model.url },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  supervisor.stdout?.pipe(out);
-  supervisor.stderr?.pipe(out);
+  const spawnSupervisor = () => {
+    const out = createWriteStream(logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [BIN, 'run', '--config', path.join(repo, 'dancer.yaml')], {
+      cwd: repo,
+      env: { ...process.env, NO_COLOR: '1', ANTHROPIC_API_KEY: 'sk-scripted-e2e-key', ANTHROPIC_BASE_URL: model.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    return child;
+  };
+  const supervisor = spawnSupervisor();
   const log = () => {
     try {
       return readFileSync(logFile, 'utf8').slice(-6000);
@@ -248,11 +263,17 @@ async function start(script: ScenarioInput): Promise<Run> {
     stop = true;
     await loop;
   };
+  const restarted: ChildProcess[] = [];
   const run: Run = {
     root,
     repo,
     model,
     supervisor,
+    restart() {
+      const child = spawnSupervisor();
+      restarted.push(child);
+      return child;
+    },
     watcher,
     answers,
     git,
@@ -268,14 +289,15 @@ async function start(script: ScenarioInput): Promise<Run> {
   };
   cleanups.push(async () => {
     await stopTraffic();
-    if (supervisor.exitCode === null && supervisor.signalCode === null) {
+    for (const child of [supervisor, ...restarted]) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
       await new Promise<void>((resolve) => {
-        const force = setTimeout(() => supervisor.kill('SIGKILL'), 20_000);
-        supervisor.once('exit', () => {
+        const force = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        child.once('exit', () => {
           clearTimeout(force);
           resolve();
         });
-        supervisor.kill('SIGTERM');
+        child.kill('SIGTERM');
       });
     }
     watcher.close();
@@ -393,5 +415,79 @@ describe('the loop on a root-files, no-build, node --test, pino, socket-mode ser
     expect(run.git('log', '-1', '--first-parent', '--format=%s')).toMatch(
       new RegExp(`^Roll back dancer fix ${fix.id}`),
     );
+  });
+
+  it('a kill -9 of the supervisor between the rollback decision and the revert commit resumes to the same end state', {
+    timeout: 420_000,
+  }, async () => {
+    const run = await start(scenario(WRONG_PRICING, 'A missing sku costs 0'));
+    // git runs prepare-commit-msg even with --no-verify: it holds the revert commit until the kill
+    const reached = path.join(run.root, 'hook-reached');
+    const release = path.join(run.root, 'hook-release');
+    const hook = path.join(run.repo, '.git', 'hooks', 'prepare-commit-msg');
+    writeFileSync(
+      hook,
+      `#!/bin/sh\ngrep -q '^Roll back dancer fix' "$1" || exit 0\ntouch '${reached}'\nwhile [ ! -f '${release}' ]; do sleep 0.1; done\nexit 1\n`,
+    );
+    chmodSync(hook, 0o755);
+    await waitFor('the revert commit of the rollback to start', 300_000, () => {
+      if (run.supervisor.exitCode !== null) throw new Error(`dancer run exited:\n${run.log()}`);
+      return existsSync(reached) ? true : undefined;
+    });
+    const [rb] = run.query<{ fix_id: number; from_release: string; to_release: string; started_at: number }>(
+      "SELECT fix_id, from_release, to_release, started_at FROM deploys WHERE kind = 'rollback' ORDER BY id",
+    );
+    expect(rb, run.log()).toBeDefined();
+    const fixId = rb!.fix_id;
+    const before = run.query<{ rollback_commit: string | null }>(
+      'SELECT rollback_commit FROM fixes WHERE id = ?',
+      fixId,
+    );
+    expect(before[0]?.rollback_commit ?? null).toBeNull();
+
+    const exited = new Promise((r) => run.supervisor.once('exit', r));
+    run.supervisor.kill('SIGKILL');
+    await exited;
+    rmSync(hook);
+    writeFileSync(release, ''); // the dead supervisor's held `git commit` now fails, as a kill mid-commit leaves it
+    await new Promise((r) => setTimeout(r, 1000));
+    const second = run.restart();
+    await waitFor('the fix to be recorded rolled_back with its revert', 120_000, () => {
+      if (second.exitCode !== null) throw new Error(`dancer run exited:\n${run.log()}`);
+      return (
+        run.query<{ c: string | null }>(
+          "SELECT rollback_commit AS c FROM fixes WHERE id = ? AND state = 'rolled_back'",
+          fixId,
+        )[0]?.c ?? undefined
+      );
+    });
+    await waitFor('the revert on main', 30_000, () =>
+      run.git('rev-parse', 'HEAD^{tree}') === rb!.to_release ? true : undefined,
+    );
+    const resumedAt = Date.now();
+    await waitFor('answers after the restart', 60_000, () =>
+      run.answers.filter((a) => a.at > resumedAt).length > 20 ? true : undefined,
+    );
+    await run.stopTraffic();
+    // the same end state as an uninterrupted rollback
+    expect(run.answers.filter((a) => a.at > resumedAt).every((a) => a.release === rb!.to_release)).toBe(true);
+    expect(run.answers.filter((a) => a.release === rb!.from_release && a.at > rb!.started_at + 2000)).toEqual([]);
+    expect(
+      run
+        .git('log', '--first-parent', '--format=%s', 'main')
+        .split('\n')
+        .filter((l) => l.startsWith(`Roll back dancer fix ${fixId}`)),
+    ).toHaveLength(1);
+    expect(run.git('status', '--porcelain', '--untracked-files=no')).toBe('');
+    expect(
+      run.query<{ actor: string }>("SELECT actor FROM fix_events WHERE fix_id = ? AND to_state = 'rolled_back'", fixId),
+    ).toEqual([{ actor: 'supervisor' }]);
+    expect(run.query("SELECT id FROM audit WHERE action = 'rollback'")).toHaveLength(1);
+    expect(run.query("SELECT id FROM deploys WHERE kind = 'deploy' AND to_release = ?", rb!.from_release)).toHaveLength(
+      1,
+    );
+    expect(bugTemplates(run)).toEqual([
+      Number(run.query<{ p: string }>('SELECT pattern_id AS p FROM fixes WHERE id = ?', fixId)[0]!.p),
+    ]);
   });
 });
