@@ -13,6 +13,6 @@ export { type FixesConfig, fixesSchema, type PolicyConfig, type SandboxConfig } 
 export type { FleetSettings } from './schema/fleet.js';
 export { configSchema, type DancerConfig, type DancerConfigInput } from './schema/index.js';
 export type { WebhookSettings, ZulipSettings } from './schema/notify.js';
-export { patternsSchema, type TriggersConfig } from './schema/patterns.js';
+export { BUILTIN_MASK_NAMES, MINER_DEFAULTS, patternsSchema, type TriggersConfig } from './schema/patterns.js';
 export { serviceSchema } from './schema/service.js';
 export { secretEnvNames, withheldFromService } from './secret-env.js';

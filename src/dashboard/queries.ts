@@ -12,7 +12,16 @@ import {
   readTranscript,
 } from '../consult/index.js';
 import { DancerError } from '../errors.js';
-import { type FixRecord, type FixState, fixEvents, gateSteps, getFix, isFixState, listFixes } from '../fixes/index.js';
+import {
+  type FixRecord,
+  type FixState,
+  fixEvents,
+  gateSteps,
+  getFix,
+  IN_FLIGHT_STATES,
+  isFixState,
+  listFixes,
+} from '../fixes/index.js';
 import { beforeAfterOf } from '../notify/index.js';
 import {
   bucketRows,
@@ -149,8 +158,6 @@ export function storeStatus(db: Db, service: string): StatusReport {
   };
 }
 
-const OPEN: FixState[] = ['proposed', 'testing', 'awaiting_approval', 'approved', 'deploying', 'observing'];
-
 /** `GET /api/status`: the service, workers, releases, the deploy under observation, traffic. */
 export function status(db: Db, service: string, now: number, live?: StatusReport) {
   const report = live ?? storeStatus(db, service);
@@ -186,7 +193,7 @@ export function status(db: Db, service: string, now: number, live?: StatusReport
     releases: releases.map((r) => ({ ...r, fixId: fixOfRelease(db, r.id)?.id ?? null })),
     deploys,
     observing,
-    openFixes: listFixes(db, { states: OPEN }).map((f) => ({
+    openFixes: listFixes(db, { states: IN_FLIGHT_STATES }).map((f) => ({
       id: f.id,
       state: f.state,
       summary: f.summary,

@@ -87,6 +87,8 @@ export {
   isFixState,
   isTerminal,
   nextState,
+  ROLLBACK_STATES,
+  TERMINAL_STATES,
   TRANSITIONS,
   transition,
 } from './state.js';

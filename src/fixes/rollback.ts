@@ -22,7 +22,7 @@ import {
   revertMerge,
   revParse,
 } from './repo.js';
-import type { Actor } from './state.js';
+import { type Actor, ROLLBACK_STATES } from './state.js';
 
 /** Options for {@link rollbackFix}. */
 export interface RollbackOptions {
@@ -63,7 +63,7 @@ const rollbackLocks = new Map<string, Promise<FixRecord>>();
 
 async function rollbackOnce(deps: PipelineDeps, id: number, options: RollbackOptions): Promise<FixRecord> {
   let fix = getFix(deps.db, id);
-  if (!['deploying', 'observing', 'deployed'].includes(fix.state) || !fix.mergeCommit) {
+  if (!ROLLBACK_STATES.includes(fix.state) || !fix.mergeCommit) {
     throw new DancerError(
       'DANCER_ILLEGAL_TRANSITION',
       `Fix ${id} is ${fix.state}; only a merged fix can be rolled back`,

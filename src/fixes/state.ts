@@ -82,6 +82,9 @@ export const IN_FLIGHT_STATES: readonly FixState[] = FIX_STATES.filter(
   (s) => !TERMINAL_STATES.includes(s) && s !== 'deployed',
 );
 
+/** States in which a fix may be rolled back: its change is merged and deploying, observed or live. */
+export const ROLLBACK_STATES: readonly FixState[] = FIX_STATES.filter((s) => TRANSITIONS[s].rollback !== undefined);
+
 /** States in which a fix is still open (not terminal, not yet deployed). */
 export const OPEN_STATES: readonly FixState[] = ['proposed', 'testing', 'awaiting_approval', 'approved'];
 

@@ -11,14 +11,15 @@
 import type { ConsultConfig } from '../config/index.js';
 import { hasConsultTables, spendSince } from '../consult/index.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
-import type { FixState } from '../fixes/index.js';
 import {
   advanceFix,
   approveFix,
   type FixRecord,
   getFix,
+  IN_FLIGHT_STATES,
   listFixes,
   type PipelineDeps,
+  ROLLBACK_STATES,
   rejectFix,
   reopenPattern,
   rollbackFix,
@@ -99,7 +100,6 @@ export interface LiveActions extends BotActions {
   settled(): Promise<void>;
 }
 
-const OPEN: FixState[] = ['proposed', 'testing', 'awaiting_approval', 'approved', 'deploying', 'observing'];
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** `human:alice@example.com` -> `alice@example.com` (the pipeline adds the prefix itself). */
@@ -213,7 +213,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
         info.consultation = { id: row.id, pattern, startedAt: row.createdAt };
       }
     }
-    const open = listFixes(db, { states: OPEN });
+    const open = listFixes(db, { states: IN_FLIGHT_STATES });
     info.openFixes = open.length;
     info.awaitingApproval = open.filter((f) => f.state === 'awaiting_approval').map((f) => f.id);
     if (notes.length > 0) info.notes = notes;
@@ -221,7 +221,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
   };
 
   const patterns = (): PatternInfo[] => {
-    const fixing = new Set(listFixes(db, { states: OPEN }).map((f) => f.patternId));
+    const fixing = new Set(listFixes(db, { states: IN_FLIGHT_STATES }).map((f) => f.patternId));
     return listTemplates(db, { minLevel: 50, limit: 10 }).map((t) => {
       const info = patternInfoFor(db, String(t.id));
       if (fixing.has(String(t.id))) info.status = 'fixing';
@@ -230,7 +230,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
   };
 
   const fixes = (): FixInfo[] => {
-    const open = listFixes(db, { states: OPEN });
+    const open = listFixes(db, { states: IN_FLIGHT_STATES });
     const recent = listFixes(db, { limit: 20 });
     const seen = new Set<number>();
     const out: FixInfo[] = [];
@@ -317,7 +317,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
       return { message: `Rolled back: ${await rollbackServing(by, reason)}.` };
     }
     const fix = getFix(db, id);
-    const serving = ['deploying', 'observing', 'deployed'].includes(fix.state) && servingFix(id);
+    const serving = ROLLBACK_STATES.includes(fix.state) && servingFix(id);
     if (!serving) assertNotStopped(`roll back fix ${id} (it merges a revert and deploys it)`);
     if (options.rollbackFix) {
       const after = await options.rollbackFix(id, { actor: humanName(by), reason });
@@ -445,7 +445,7 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
         rolledBack: count('rolled_back'),
         rejected: count('rejected'),
         failed: count('failed'),
-        open: listFixes(db, { states: OPEN }).length,
+        open: listFixes(db, { states: IN_FLIGHT_STATES }).length,
       },
       costUsd: 0,
       topPatterns: listTemplates(db, { minLevel: 50, since: from, limit: 5 }).map((t) =>

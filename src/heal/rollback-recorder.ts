@@ -8,7 +8,15 @@
  * and a supervisor restarted after a kill -9 all end here.
  */
 import { DancerError, errorMessage } from '../errors.js';
-import { type Actor, type FixRecord, getFix, type PipelineDeps, revertDeploy, rollbackFix } from '../fixes/index.js';
+import {
+  type Actor,
+  type FixRecord,
+  getFix,
+  type PipelineDeps,
+  ROLLBACK_STATES,
+  revertDeploy,
+  rollbackFix,
+} from '../fixes/index.js';
 import { recordAudit } from '../notify/index.js';
 import type { RollbackOutcome, Supervisor } from '../supervise/index.js';
 
@@ -34,7 +42,7 @@ export interface RollbackRecorder {
   stop(): Promise<void>;
 }
 
-const ROLLBACKABLE = new Set(['deploying', 'observing', 'deployed']);
+const ROLLBACKABLE: ReadonlySet<string> = new Set(ROLLBACK_STATES);
 
 /** The fix actor for a supervisor actor string (`observer`, `cli`, `alice`, `human:bob@x`). */
 export function fixActorOf(actor: string): Actor {

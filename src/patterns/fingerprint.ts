@@ -6,6 +6,7 @@
  * numbers) or a different checkout, release folder or fix worktree does not split a pattern.
  * Pure functions, but for the process-wide list of code roots ({@link addCodeRoots}).
  */
+import { MINER_DEFAULTS } from '../config/index.js';
 
 /** One parsed stack frame. */
 export interface StackFrame {
@@ -19,7 +20,7 @@ export interface StackFrame {
 
 /** Options for {@link fingerprintFrames}. */
 export interface FingerprintOptions {
-  /** How many in-application frames to use. Default 3. */
+  /** How many in-application frames to use. Default `patterns.miner.maxFrames`'s default. */
   maxFrames?: number;
 }
 
@@ -163,7 +164,7 @@ export function normalizeFunction(fn: string): string {
  * two anonymous callbacks in one file apart.
  */
 export function siteFrames(frames: readonly string[], options: FingerprintOptions = {}): string[] {
-  const max = options.maxFrames ?? 3;
+  const max = options.maxFrames ?? MINER_DEFAULTS.maxFrames;
   const out: string[] = [];
   if (max <= 0) return out;
   for (const raw of frames) {

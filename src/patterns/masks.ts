@@ -15,6 +15,7 @@
  *    separate values.
  */
 
+import { BUILTIN_MASK_NAMES } from '../config/index.js';
 import { isWordChar, maskToken } from './token-rule.js';
 
 export { isVariableRun, maskNumbers, maskToken } from './token-rule.js';
@@ -22,23 +23,11 @@ export { isVariableRun, maskNumbers, maskToken } from './token-rule.js';
 /** The wildcard that marks a variable part in a masked message and in a template. */
 export const WILDCARD = '<*>';
 
-/** The names of the built-in masks, in the order they run. */
-export const BUILTIN_MASK_NAMES = [
-  'url',
-  'email',
-  'uuid',
-  'timestamp',
-  'ipv6',
-  'hostport',
-  'ipv4',
-  'path',
-  'size',
-  'quoted',
-  'keyvalue',
-  'hex',
-  'bool',
-  'numbers',
-] as const;
+/**
+ * The names of the built-in masks, in the order they run: defined once, with the `patterns.masks`
+ * schema in src/config, and exported from this stage's face.
+ */
+export { BUILTIN_MASK_NAMES };
 
 /** One of {@link BUILTIN_MASK_NAMES}. */
 export type BuiltinMaskName = (typeof BUILTIN_MASK_NAMES)[number];

@@ -2,19 +2,20 @@
  * The miner's types: its options and answers (public), and a template's internal record
  * (`Cluster`, shared by the miner and its index). No logic.
  */
+import { MINER_DEFAULTS } from '../config/index.js';
 import type { EvidenceRule } from './evidence.js';
 import type { MaskConfig } from './masks.js';
 
 export interface MinerOptions {
-  /** Share of a template's constant tokens a message must match to join it. Default 0.7. */
+  /** Share of a template's constant tokens a message must match to join it. Default in {@link DEFAULT_MINER_OPTIONS}. */
   similarityThreshold?: number;
-  /** Leading tokens used as index keys. Default 2. */
+  /** Leading tokens used as index keys. Default in {@link DEFAULT_MINER_OPTIONS}. */
   depth?: number;
-  /** Distinct values per index position before new ones go under `*`. Default 1,000,000 (no limit in practice: a leaf costs one map entry). */
+  /** Distinct values per index position before new ones go under `*`. Default in {@link DEFAULT_MINER_OPTIONS} (no limit in practice: a leaf costs one map entry). */
   maxChildren?: number;
   /** Which masks run (see masks.ts). */
   masks?: MaskConfig;
-  /** In-application stack frames that make up the fingerprint. Default 3. */
+  /** In-application stack frames that make up the fingerprint. Default in {@link DEFAULT_MINER_OPTIONS}. */
   maxFrames?: number;
   /**
    * Entries in each of the two answer caches (raw and masked message → template); 0 turns them
@@ -95,9 +96,7 @@ export interface Cluster {
 
 /** The defaults of {@link MinerOptions}. */
 export const DEFAULT_MINER_OPTIONS = Object.freeze({
-  similarityThreshold: 0.7,
-  depth: 2,
-  maxChildren: 1_000_000,
-  maxFrames: 3,
+  // The settings dancer.yaml may change take their defaults from the one source, the config schema.
+  ...MINER_DEFAULTS,
   cacheSize: 100_000,
 });

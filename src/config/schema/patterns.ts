@@ -107,22 +107,39 @@ export const triggersSchema = z
 /** Validated `patterns.triggers` settings. */
 export type TriggersConfig = z.infer<typeof triggersSchema>;
 
-const builtinMaskName = z.enum([
+/**
+ * The names of the built-in masks, in the order they run (src/patterns/masks.ts implements one
+ * mask per name). The one list: the schema's enum, the masker and docs/patterns-miner.md use it.
+ */
+export const BUILTIN_MASK_NAMES = [
+  'quoted',
+  'size',
+  'timestamp',
   'url',
   'email',
   'uuid',
   'ipv6',
   'hostport',
   'ipv4',
-  'timestamp',
   'path',
-  'size',
-  'quoted',
   'keyvalue',
   'hex',
   'bool',
   'numbers',
-]);
+] as const;
+
+/**
+ * The defaults of `patterns.miner` (the miner's settings that `dancer.yaml` may change): the one
+ * source for the schema's defaults and the miner's own (`DEFAULT_MINER_OPTIONS` in src/patterns).
+ */
+export const MINER_DEFAULTS = Object.freeze({
+  similarityThreshold: 0.7,
+  depth: 2,
+  maxChildren: 1_000_000,
+  maxFrames: 3,
+});
+
+const builtinMaskName = z.enum(BUILTIN_MASK_NAMES);
 
 /** `patterns.masks:` which variable parts are replaced by `<*>` before mining. See docs/patterns-miner.md. */
 export const masksSchema = z
@@ -164,14 +181,14 @@ export const minerSchema = z
       .number()
       .min(0)
       .max(1)
-      .default(0.7)
+      .default(MINER_DEFAULTS.similarityThreshold)
       .describe("Share of a template's constant tokens a message must match to join it."),
-    depth: z.number().int().min(1).max(8).default(2).describe('Leading tokens used as index keys.'),
+    depth: z.number().int().min(1).max(8).default(MINER_DEFAULTS.depth).describe('Leading tokens used as index keys.'),
     maxChildren: z
       .number()
       .int()
       .positive()
-      .default(1_000_000)
+      .default(MINER_DEFAULTS.maxChildren)
       .describe(
         'Distinct values per index position before new ones share the wildcard branch (a leaf costs one map entry, so the default is no limit in practice).',
       ),
@@ -179,7 +196,7 @@ export const minerSchema = z
       .number()
       .int()
       .min(0)
-      .default(3)
+      .default(MINER_DEFAULTS.maxFrames)
       .describe('In-application stack frames in an error pattern fingerprint (0: ignore stacks).'),
   })
   .strict();
