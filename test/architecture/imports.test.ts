@@ -18,6 +18,8 @@ import {
   importViolations,
   readArchitecture,
   selfFaceImports,
+  staleTableReads,
+  tableViolations,
 } from './scan.js';
 import { arrowsTable, BLOCK } from './table.mjs';
 
@@ -54,6 +56,11 @@ describe('import scan of src/', () => {
     const owned = Object.values(arch.folders).flatMap((f) => f.tables);
     expect([...owned].sort()).toEqual([...new Set(owned)].sort());
     expect([...owned].sort()).toEqual(createdTables(root));
+  });
+
+  it("names another folder's table in SQL only where docs/architecture.json tableReads allows it", () => {
+    expect(tableViolations(root, arch)).toEqual([]);
+    expect(staleTableReads(root, arch)).toEqual([]);
   });
 
   it('docs/architecture.md shows the declared folders, tables and arrows', () => {
@@ -114,6 +121,28 @@ describe('the scan itself, on a small tree it did not come from', () => {
     const arch = { folders: { 'errors.ts': decl([]), low: decl(['errors.ts']), high: decl(['low']) } };
     expect(importViolations(dir, arch)).toEqual([]);
     expect(findCycles(actualGraph(crossImports(dir)))).toEqual([]);
+  });
+
+  it("flags SQL naming another folder's table, unless allow-listed, and stale allow-list entries", () => {
+    const dir = tree({
+      'src/low/index.ts': "export const q = 'SELECT * FROM things';\n",
+      'src/high/index.ts':
+        "const a = 'SELECT id FROM things JOIN other ON 1';\nconst b = `UPDATE things SET x = 1`;\nconst c = 'INSERT INTO mine VALUES (1)';\n",
+      'src/high/ok.ts': "const d = 'SELECT * FROM things';\n",
+    });
+    const arch = {
+      folders: {
+        low: { owns: '', tables: ['things', 'other'], imports: [] },
+        high: { owns: '', tables: ['mine'], imports: ['low'] },
+      },
+      tableReads: { 'src/high/ok.ts': ['things'], 'src/low/index.ts': ['mine'] },
+    };
+    expect(tableViolations(dir, arch)).toEqual([
+      "src/high/index.ts:1 names things, owned by low: use low's exported queries",
+      "src/high/index.ts:1 names other, owned by low: use low's exported queries",
+      "src/high/index.ts:2 names things, owned by low: use low's exported queries",
+    ]);
+    expect(staleTableReads(dir, arch)).toEqual(['src/low/index.ts mine']);
   });
 
   it('finds a cycle and only real ones', () => {

@@ -17,6 +17,11 @@ export interface FolderDecl {
 /** docs/architecture.json. */
 export interface Architecture {
   folders: Record<string, FolderDecl>;
+  /**
+   * The allow-list of cross-stage table reads that remain: file (relative to the repository
+   * root) → the tables of other folders its SQL may still name. It may only shrink.
+   */
+  tableReads?: Record<string, string[]>;
 }
 
 /** One reference from a module to a module of another folder. */
@@ -215,4 +220,45 @@ export function createdTables(root: string): string[] {
     }
   }
   return [...names].sort();
+}
+
+/** SQL that names a table: `FROM`, `JOIN`, `INTO` or `UPDATE` followed by the table's name. */
+const SQL_TABLE = /\b(?:FROM|JOIN|INTO|UPDATE)\s+["`]?(\w+)/g;
+
+/**
+ * SQL text in a folder that names a table another folder owns (docs/architecture.json `tables`),
+ * as `file table` pairs, less those listed in `arch.tableReads` (file → tables it may still
+ * name). Each problem names the file, the line, the table and its owner.
+ */
+export function tableViolations(root: string, arch: Architecture): string[] {
+  const srcDir = path.join(root, 'src');
+  const owner = new Map<string, string>();
+  for (const [folder, decl] of Object.entries(arch.folders)) for (const t of decl.tables) owner.set(t, folder);
+  const problems: string[] = [];
+  for (const file of sourceFiles(srcDir)) {
+    const folder = folderOf(srcDir, file);
+    const rel = path.relative(root, file);
+    const allowed = new Set(arch.tableReads?.[rel] ?? []);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(SQL_TABLE)) {
+      const table = m[1] as string;
+      const own = owner.get(table);
+      if (own === undefined || own === folder || allowed.has(table)) continue;
+      const line = text.slice(0, m.index).split('\n').length;
+      problems.push(`${rel}:${line} names ${table}, owned by ${own}: use ${own}'s exported queries`);
+    }
+  }
+  return problems;
+}
+
+/** Entries of `arch.tableReads` that no longer match any SQL (so the allow-list only shrinks). */
+export function staleTableReads(root: string, arch: Architecture): string[] {
+  const stale: string[] = [];
+  for (const [file, tables] of Object.entries(arch.tableReads ?? {})) {
+    const full = path.join(root, file);
+    const text = existsSync(full) ? readFileSync(full, 'utf8') : '';
+    const named = new Set([...text.matchAll(SQL_TABLE)].map((m) => m[1]));
+    for (const t of tables) if (!named.has(t)) stale.push(`${file} ${t}`);
+  }
+  return stale;
 }
