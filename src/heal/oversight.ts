@@ -11,7 +11,7 @@ import { type Dashboard, startDashboard } from '../dashboard/index.js';
 import { errorMessage } from '../errors.js';
 import { startPushRemote } from '../fixes/index.js';
 import type { BotActions, NotifyHub } from '../notify/index.js';
-import { type StoreChange, startWebhooks, watchStore } from '../notify/index.js';
+import { latestAuditActor, type StoreChange, startWebhooks, watchStore } from '../notify/index.js';
 import type { Db } from '../store/index.js';
 import { createLiveActions } from './live-actions.js';
 import type { RunningService } from './run-service.js';
@@ -36,10 +36,7 @@ export interface Oversight {
 
 /** Who lifted the emergency stop: the newest `resume` in the audit log (CLI, dashboard, Zulip). */
 export function resumedBy(db: Db, since: number): string {
-  const row = db
-    .prepare("SELECT actor FROM audit WHERE action = 'resume' AND outcome = 'ok' AND ts >= ? ORDER BY id DESC LIMIT 1")
-    .get(since - 5_000) as { actor: string } | undefined;
-  return row?.actor ?? 'someone';
+  return latestAuditActor(db, 'resume', since - 5_000) ?? 'someone';
 }
 
 /** The hub event for a stop or a resume seen in the store, or undefined for other changes. */

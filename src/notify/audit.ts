@@ -54,6 +54,14 @@ export function recordAudit(db: Db, entry: AuditEntry): number {
   return Number(info.lastInsertRowid);
 }
 
+/** The actor of the newest `action` that succeeded at or after `sinceTs`, or undefined. */
+export function latestAuditActor(db: Db, action: string, sinceTs: number): string | undefined {
+  const row = db
+    .prepare("SELECT actor FROM audit WHERE action = ? AND outcome = 'ok' AND ts >= ? ORDER BY id DESC LIMIT 1")
+    .get(action, sinceTs) as { actor: string } | undefined;
+  return row?.actor;
+}
+
 /** Entries, oldest first (optionally since `sinceTs`). */
 export function listAudit(db: Db, options: { sinceTs?: number; limit?: number } = {}): AuditRow[] {
   const rows = db

@@ -19,6 +19,7 @@ export {
   type AuditOutcome,
   type AuditRow,
   type AuditSource,
+  latestAuditActor,
   listAudit,
   recordAudit,
 } from './audit.js';

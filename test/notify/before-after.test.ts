@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyEvent, type FixRecord } from '../../src/fixes/records.js';
 import { resumedBy, stopResumeEvent } from '../../src/heal/oversight.js';
-import { recordAudit } from '../../src/notify/audit.js';
+import { latestAuditActor, recordAudit } from '../../src/notify/audit.js';
 import { beforeAfterOf, beforeAfterRows } from '../../src/notify/before-after.js';
 import { deployFigures, fixInfoFromRecord, fixTransitionToEvents } from '../../src/notify/feed.js';
 import { changesSince, cursorNow } from '../../src/notify/store-watch.js';
@@ -132,5 +132,25 @@ describe('stop and resume from any source become hub events', () => {
     expect(resumedBy(db, 0)).toBe('dashboard:carol');
     // Audit rows and fix transitions are no stop/resume.
     expect(changesSince(db, cursorNow(db))).toEqual([]);
+  });
+});
+
+describe('latestAuditActor (the audit read other stages use instead of their own SQL)', () => {
+  it('names the newest successful entry of the action since the given time, and nothing else', () => {
+    const s = seededStore('dancer-audit-latest-');
+    cleanups.push(() => s.cleanup());
+    const { db } = s;
+    const add = (ts: number, actor: string, action: string, outcome: 'ok' | 'refused') =>
+      recordAudit(db, { ts, actor, source: 'cli', action, outcome });
+    expect(latestAuditActor(db, 'resume', 0)).toBeUndefined();
+    add(1_000, 'cli:old', 'resume', 'ok');
+    add(2_000, 'cli:ann', 'resume', 'ok');
+    add(3_000, 'zulip:eve', 'resume', 'refused');
+    add(4_000, 'cli:bob', 'stop', 'ok');
+    expect(latestAuditActor(db, 'resume', 0)).toBe('cli:ann');
+    expect(latestAuditActor(db, 'resume', 2_500)).toBeUndefined();
+    expect(latestAuditActor(db, 'stop', 0)).toBe('cli:bob');
+    expect(resumedBy(db, 7_000)).toBe('cli:ann');
+    expect(resumedBy(db, 8_000)).toBe('someone');
   });
 });
