@@ -117,8 +117,7 @@ function retryCommand(ids: string[], options: GlobalOptions): void {
     throw new DancerError('DANCER_USAGE', 'IDs are outbox row ids.');
   const db = openDb(options, false);
   try {
-    const stmt = db.prepare("UPDATE outbox SET state = 'pending', last_error = NULL WHERE id = ? AND state = 'failed'");
-    const changed = parsed.filter((id) => stmt.run(id).changes > 0);
+    const changed = new OutboxStore(db).requeueFailed(parsed);
     if (options.json) {
       printJson({ requeued: changed });
       return;

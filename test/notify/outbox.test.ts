@@ -55,6 +55,22 @@ function item(partial: Partial<OutboxItem> & { id: number }): OutboxItem {
   };
 }
 
+describe('OutboxStore.requeueFailed', () => {
+  it('puts failed rows back to pending, clears their error, and leaves other rows alone', () => {
+    const store = new OutboxStore(tempDb());
+    const a = store.enqueue({ dest: 'stream', stream: 's', topic: 't', content: 'a' });
+    const b = store.enqueue({ dest: 'stream', stream: 's', topic: 't', content: 'b' });
+    const c = store.enqueue({ dest: 'stream', stream: 's', topic: 't', content: 'c' });
+    store.markFailed([a, b], 'HTTP 400');
+    store.markSent([c], 99);
+    expect(store.requeueFailed([a, c, 12345])).toEqual([a]);
+    expect(store.get(a)).toMatchObject({ state: 'pending' });
+    expect(store.get(a)?.lastError ?? null).toBeNull();
+    expect(store.get(b)).toMatchObject({ state: 'failed', lastError: 'HTTP 400' });
+    expect(store.get(c)).toMatchObject({ state: 'sent' });
+  });
+});
+
 describe('planDelivery', () => {
   const opts = { now: T0, collapseAfterMs: 60_000, maxLength: 10_000 };
 

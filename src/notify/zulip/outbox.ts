@@ -245,6 +245,12 @@ export class OutboxStore {
     })();
   }
 
+  /** Put failed rows back to pending (`dancer zulip retry`); returns the ids that were failed. */
+  requeueFailed(ids: readonly number[]): number[] {
+    const stmt = this.sql("UPDATE outbox SET state = 'pending', last_error = NULL WHERE id = ? AND state = 'failed'");
+    return ids.filter((id) => stmt.run(id).changes > 0);
+  }
+
   /** Replace the content a pending post will be sent with (an edit folded into it). */
   setPendingContent(id: number, content: string): void {
     this.sql("UPDATE outbox SET content = ? WHERE id = ? AND state = 'pending'").run(content, id);
