@@ -43,4 +43,4 @@ export {
   type ZulipTestServerOptions,
   type ZulipTestUser,
   type ZulipTestUserInput,
-} from './zulip-server.js';
+} from './zulip/server.js';

@@ -19,7 +19,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ZULIP_TEST_EMOJI } from './zulip-server-emoji.js';
+import { ZULIP_TEST_EMOJI } from './emoji.js';
 
 /** A user (human or bot) of the test realm. Field names follow Zulip's `User` object. */
 export interface ZulipTestUser {
