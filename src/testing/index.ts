@@ -33,14 +33,14 @@ export {
 } from './scenario.js';
 export { scenarioJsonSchema } from './scenario-schema.js';
 export { encodeSse, jsonMessage, type ReplySpec, sseEvents } from './sse.js';
-export {
-  createZulipTestServer,
-  type ZulipTestMessage,
-  type ZulipTestQueue,
-  type ZulipTestReaction,
-  type ZulipTestRequest,
-  type ZulipTestServer,
-  type ZulipTestServerOptions,
-  type ZulipTestUser,
-  type ZulipTestUserInput,
-} from './zulip-server.js';
+export { createZulipTestServer } from './zulip/server.js';
+export type {
+  ZulipTestMessage,
+  ZulipTestQueue,
+  ZulipTestReaction,
+  ZulipTestRequest,
+  ZulipTestServer,
+  ZulipTestServerOptions,
+  ZulipTestUser,
+  ZulipTestUserInput,
+} from './zulip/types.js';
