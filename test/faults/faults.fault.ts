@@ -17,9 +17,10 @@ let stack: ShopStack | undefined;
 const cleanups: Array<() => void> = [];
 
 afterEach(async () => {
+  // Mounts first (a lazy unmount), so removing the scenario folder never meets a busy mount point.
+  while (cleanups.length) cleanups.pop()!();
   const stray = await stack?.stop();
   stack = undefined;
-  while (cleanups.length) cleanups.pop()!();
   expect(stray ?? [], 'processes left under the scenario folder').toEqual([]);
 }, 60_000);
 
@@ -118,11 +119,12 @@ export function healthy() {
 
   it('error-rate', async () => {
     const t0 = Date.now();
-    // Production looks lower-case skus up in a catalogue that lacks them: the same TypeError as
-    // the bug, for half the traffic instead of a quarter.
+    // Production looks skus up in a catalogue that lacks them: the same TypeError as the bug, for
+    // three quarters of the traffic instead of a quarter. (A doubling sits too close to the +50 %
+    // threshold for the rate test when the bug's baseline is only seconds long: no evidence either way.)
     const worse = GOOD_PRICING.replace(
       'return TABLE[sku.toLowerCase()];',
-      "const key = process.env.NODE_ENV === 'production' && sku !== sku.toUpperCase() ? null : sku;\n  return TABLE[key.toLowerCase()];",
+      "const key = process.env.NODE_ENV === 'production' ? null : sku;\n  return TABLE[key.toLowerCase()];",
     );
     // A window long enough for a doubling to be significantly above the +50 % threshold.
     const { stack: s, fix } = await runToEnd(goodFixWith({ 'lib/pricing.mjs': worse }, 'Price without a sku: 0'), {

@@ -26,7 +26,10 @@ export const SCENARIOS: ReadonlyArray<{ id: string; fault: string }> = [
   { id: 'regression-passes-on-base', fault: "the fix's regression test passes on the base" },
   { id: 'crash-loop', fault: 'the new worker crash-loops (throws at start in production)' },
   { id: 'readiness-fails', fault: 'the new worker never gets ready (/healthz 503 in production)' },
-  { id: 'error-rate', fault: 'error rate x2 after the deploy, over the +50 % threshold (same pattern, more requests)' },
+  {
+    id: 'error-rate',
+    fault: 'error rate x3 after the deploy, over the +50 % threshold (same pattern, every priced request fails)',
+  },
   { id: 'memory-spike', fault: 'memory spike after the deploy (256 MiB ballast)' },
   { id: 'new-error-pattern', fault: 'a new error pattern after the deploy' },
   { id: 'zulip-down', fault: 'Zulip down for an hour (fake clock)' },
