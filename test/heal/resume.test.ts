@@ -53,7 +53,7 @@ async function rig(before?: (running: RunningService) => void): Promise<Rig> {
     { start: 'node app.mjs' },
     {
       consult: { baseUrl: server.url, model: 'claude-opus-5-5', budget: { perHour: 100 } },
-      fixes: { gate: { steps: [] } },
+      fixes: { worktreeBase: '.dancer/worktrees', gate: { steps: [] } },
     },
   );
   const git = (...args: string[]) => {
