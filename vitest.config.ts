@@ -9,8 +9,10 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     // In CI, a JSON report too: .ci/run prints the plain "N passed, N failed" line from it.
-    // One report per run (unit, then the end-to-end tests, which run one file at a time so that
-    // their `dancer run` children do not compete with the rest of the suite).
+    // One report per run (unit; the attack suite, one file at a time because its sandboxes share
+    // the sandbox user's process limit (RLIMIT_NPROC is per uid, machine-wide) and one file's fork
+    // bomb would starve another's; then the end-to-end tests, one file at a time so that their
+    // `dancer run` children do not compete with the rest of the suite).
     reporters: process.env.CI
       ? ['default', ['json', { outputFile: `test-results/${process.env.npm_lifecycle_event ?? 'vitest'}.json` }]]
       : ['default'],
