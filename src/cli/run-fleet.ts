@@ -48,6 +48,9 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
   let speaking = false;
   const relayHub = createNotifyHub((e) => log(`fleet voice: ${errorMessage(e)}`));
   const relayWatcher = relayedWatcher();
+  // A fleet-wide stop is engaged (and lifted) on every host: announce it once, not once per host.
+  const zulipStops = stopAnnouncements();
+  const hookStops = stopAnnouncements();
 
   const applyVoice = () => {
     if (!healing || !oversight || leading === speaking) return;
@@ -79,8 +82,15 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
         await oversight?.stopWebhooks();
       },
       deliver(e: VoiceEvent) {
-        if (e.channel === 'zulip') relayHub.publish(e.payload as NotifyEvent);
-        else relayWatcher.emit({ ...(e.payload as StoreChange), host: e.host } as unknown as StoreChange);
+        if (e.channel === 'zulip') {
+          const event = e.payload as NotifyEvent;
+          if (zulipStops.repeats(event.type === 'stopped', event.type === 'resumed')) return;
+          relayHub.publish(event);
+        } else {
+          const change = e.payload as StoreChange;
+          if (hookStops.repeats(change.type === 'stop', change.type === 'resume')) return;
+          relayWatcher.emit({ ...change, host: e.host } as unknown as StoreChange);
+        }
       },
     },
     onFixCommand: async (c) => {
@@ -110,6 +120,22 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
       applyVoice();
     },
     view: () => readFleetStatus(service.pool, { leaseSeconds: fleetSettings.leaseSeconds }),
+  };
+}
+
+/**
+ * Whether a stop or resume repeats the one last announced (every host of the fleet reports the
+ * same fleet-wide stop; the first report is announced, the others are dropped until the state flips).
+ */
+export function stopAnnouncements(): { repeats(stop: boolean, resume: boolean): boolean } {
+  let stopped: boolean | undefined;
+  return {
+    repeats(stop, resume) {
+      if (!stop && !resume) return false;
+      if (stopped === stop) return true;
+      stopped = stop;
+      return false;
+    },
   };
 }
 
@@ -185,7 +211,8 @@ export function fleetBotActions(actions: BotActions, fleet: FleetService, log: L
       return { message: `${local.message}${note}` };
     },
     async stop(by, reason) {
-      const local = await actions.stop(by, reason);
+      // The fleet's stop (fleet:<actor>): a fleet resume from any host lifts it here too.
+      const local = await actions.stop(`fleet:${by}`, reason);
       const note = await fleetWide('stop', () => humanFleetStop(pool, host, { engaged: true, actor: by, reason }));
       return { ...local, message: `${local.message}${note}` };
     },

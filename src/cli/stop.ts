@@ -25,7 +25,8 @@ export function register(program: Command): void {
       const db = openStore(paths.db);
       try {
         const user = defaultActorName();
-        const flag = setEmergencyStop(db, user, opts.reason ?? null);
+        // In a fleet the stop is the fleet's (fleet:<actor>): a fleet resume from any host lifts it.
+        const flag = setEmergencyStop(db, loaded.config.fleet ? `fleet:cli:${user}` : user, opts.reason ?? null);
         recordAudit(db, {
           ts: flag.setAt,
           actor: `cli:${user}`,

@@ -53,7 +53,8 @@ function host(name: string) {
       ts: Date.now(),
       level: 50,
       message,
-      stack: 'Error: bad gateway\n    at charge (/srv/app/src/pay.ts:12:9)\n    at checkout (/srv/app/src/orders.ts:88:5)',
+      stack:
+        'Error: bad gateway\n    at charge (/srv/app/src/pay.ts:12:9)\n    at checkout (/srv/app/src/orders.ts:88:5)',
       pid,
     });
     writer.flush();
