@@ -32,6 +32,8 @@ export interface RunFleet {
   attach(parts: { healing: Healing; oversight: Oversight }): void;
   /** The dashboard's fleet view. */
   view(): Promise<unknown>;
+  /** `actions` with their fleet-wide effects (see {@link fleetBotActions}). */
+  humanActions(actions: BotActions): BotActions;
 }
 
 type Log = (message: string) => void;
@@ -120,6 +122,7 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
       applyVoice();
     },
     view: () => readFleetStatus(service.pool, { leaseSeconds: fleetSettings.leaseSeconds }),
+    humanActions: (actions) => fleetBotActions(actions, service, log),
   };
 }
 

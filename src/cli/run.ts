@@ -57,7 +57,8 @@ export function register(program: Command): void {
       oversight = await startOversight({
         running,
         loaded,
-        actions: healing.loop?.actions,
+        // In a fleet the dashboard's stop, resume and rollback also reach every host.
+        actions: fleet && healing.loop ? fleet.humanActions(healing.loop.actions) : healing.loop?.actions,
         hub: healing.hub,
         webhooks: fleet ? 'deferred' : 'local',
         fleetView: fleet?.view,
