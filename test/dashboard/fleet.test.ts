@@ -76,20 +76,20 @@ describe('the dashboard fleet page', () => {
     await page.goto(`${fleetDash.url}/`);
     await page.locator('#nav-fleet').click();
     await page.locator('#fleet-hosts tr[data-host="web-3"]').waitFor();
-    const hosts = await page.locator('#fleet-hosts').innerText();
+    const hosts = await page.locator('#fleet-hosts').textContent();
     expect(hosts).toContain('web-1');
     expect(hosts).toContain('unreachable'); // web-3's heartbeat is 5 minutes old
     expect(hosts).toContain('a'.repeat(12));
     const cells = async (row: string, host: string) =>
-      page.locator(`${row} td[data-host="${host}"]`).first().innerText();
+      page.locator(`${row} td[data-host="${host}"]`).first().textContent();
     expect(await cells('#fleet-patterns tr[data-pattern]', 'web-1')).toBe('4');
     expect(await cells('#fleet-patterns tr[data-pattern]', 'web-2')).toBe('9');
     expect(await cells('#fleet-patterns tr[data-pattern]', 'web-3')).toBe('0');
-    expect(await page.locator('#fleet-patterns').innerText()).toContain('13');
+    expect(await page.locator('#fleet-patterns').textContent()).toContain('13');
     expect(await cells('#fleet-fixes tr[data-fix]', 'web-2')).toContain('observing');
     expect(await cells('#fleet-fixes tr[data-fix]', 'web-2')).toContain('(canary)');
     expect(await cells('#fleet-fixes tr[data-fix]', 'web-1')).toContain('pending');
-    expect(await page.locator('#fleet-stop').innerText()).toContain('look at the canary first');
+    expect(await page.locator('#fleet-stop').textContent()).toContain('look at the canary first');
 
     // The page follows the control plane without a reload (it polls every 2 s).
     await setFleetStop(pool, 'web-1', { engaged: false, actor: 'cli:erin', reason: 'ok' });
