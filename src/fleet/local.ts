@@ -8,7 +8,7 @@ import type { Db } from '../store/index.js';
 export interface OutboxEvent {
   id: number;
   createdAt: number;
-  kind: 'decision' | 'audit' | 'fix_event';
+  kind: 'decision' | 'audit' | 'fix_event' | 'voice';
   payload: Record<string, unknown>;
 }
 
@@ -71,4 +71,11 @@ export function localCountsSince(db: Db, sinceMinute: number, limit = 5000): Loc
        WHERE b.template_id > 0 AND b.minute >= ? ORDER BY b.minute, b.template_id LIMIT ?`,
     )
     .all(sinceMinute, limit) as LocalCount[];
+}
+
+/** A local template's text and stack fingerprint (its fleet-wide name), or undefined. */
+export function localTemplateKey(db: Db, templateId: number): { text: string; fingerprint: string } | undefined {
+  return db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(templateId) as
+    | { text: string; fingerprint: string }
+    | undefined;
 }

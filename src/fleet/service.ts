@@ -11,11 +11,13 @@ import type { Db } from '../store/index.js';
 import type { Supervisor } from '../supervise/index.js';
 import { type FleetAgent, startFleetAgent } from './agent.js';
 import { type FleetPool, fleetHostName, fleetUrl, migrateFleet, openFleetPool } from './connect.js';
+import { createRemoteCounts } from './counts.js';
 import { createFleetGate, type FleetGateDecision, type FleetTriggerInput } from './gate.js';
 import { type LeaderElection, startLeaderElection } from './leader.js';
 import { type RolloutWorker, startRolloutWorker, supervisorDeployer } from './rollout-worker.js';
 import { type FleetListener, listenFleet } from './signals.js';
 import { mirrorStop, syncStop } from './stop.js';
+import { publishVoice, startVoiceRelay, type VoiceChannel, type VoiceEvent, type VoiceRelay } from './voice.js';
 
 /** Options of {@link startFleetService}. */
 export interface FleetServiceOptions {
@@ -26,6 +28,17 @@ export interface FleetServiceOptions {
   repo: string;
   remote: string;
   cooldownMinutes: number;
+  /** The longest trigger window (minutes) the fleet-wide counts must cover. Default 10. */
+  countsWindowMinutes?: number;
+  /**
+   * The fleet's one voice on this host: started when this host becomes the leader, stopped when
+   * it stops being; `deliver` takes each event of the fleet (every host's) while it leads.
+   */
+  voice?: { start(): void; stop(): Promise<void>; deliver(event: VoiceEvent): void } | undefined;
+  /** An approval or rejection a human gave on another host for a fix of this host. */
+  onFixCommand?:
+    | ((c: { name: 'approve' | 'reject' | 'rollback'; fixId: number; actor: string; reason?: string }) => Promise<void>)
+    | undefined;
   env?: NodeJS.ProcessEnv;
   log?: (message: string) => void;
 }
@@ -37,6 +50,10 @@ export interface FleetService {
   /** The gate the healing loop asks before consulting (a skip while the fleet is not ready). */
   gate(input: FleetTriggerInput): Promise<FleetGateDecision>;
   isLeader(): boolean;
+  /** Other hosts' counts of a local template (the detector's fleet-wide counts). */
+  remoteCounts(templateId: number, fromMinute: number, toMinute: number): { count: number; errors: number } | undefined;
+  /** Queue something for the fleet's one voice (shipped at once when PostgreSQL answers). */
+  publish(channel: VoiceChannel, payload: unknown): void;
   /** Resolves once the schema is migrated and every part runs. */
   ready(): Promise<void>;
   stop(): Promise<void>;
@@ -53,6 +70,8 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
   let leader: LeaderElection | undefined;
   let worker: RolloutWorker | undefined;
   let gate: ((i: FleetTriggerInput) => Promise<FleetGateDecision>) | undefined;
+  let relay: VoiceRelay | undefined;
+  const counts = createRemoteCounts({ db: o.db, host, windowMinutes: o.countsWindowMinutes ?? 10 });
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   let markReady: () => void = () => undefined;
@@ -68,6 +87,7 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
       leaseSeconds: o.settings.leaseSeconds,
       release: () => o.supervisor.currentRelease(),
       log,
+      onBeat: () => counts.refresh(pool),
     });
     const a = agent;
     worker = startRolloutWorker({
@@ -89,7 +109,13 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
             );
           }
         } else if (s.kind === 'command') {
-          log(`command from ${s.actor} via ${s.from}: ${s.text}`);
+          if (s.name && s.fixId !== undefined && s.host === host && o.onFixCommand) {
+            log(`${s.name} of fix ${s.fixId} from ${s.actor} via ${s.from}`);
+            const c = { name: s.name, fixId: s.fixId, actor: s.actor, ...(s.reason ? { reason: s.reason } : {}) };
+            o.onFixCommand(c).catch((e) => log(`${s.name} of fix ${s.fixId} failed: ${errorMessage(e)}`));
+          }
+        } else if (s.kind === 'voice') {
+          void relay?.poke();
         } else {
           w.onSignal(s);
         }
@@ -99,7 +125,31 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
         void w.poke();
       },
     });
-    leader = startLeaderElection({ url, host, leaseSeconds: o.settings.leaseSeconds, log, onChange: () => undefined });
+    const voice = o.voice;
+    if (voice) {
+      relay = startVoiceRelay({
+        pool,
+        host,
+        isLeader: () => leader?.isLeader() ?? false,
+        deliver: (e) => voice.deliver(e),
+        log,
+      });
+    }
+    leader = startLeaderElection({
+      url,
+      host,
+      leaseSeconds: o.settings.leaseSeconds,
+      log,
+      onChange: (isLeader) => {
+        if (!voice) return;
+        if (isLeader) {
+          voice.start();
+          void relay?.poke();
+        } else {
+          voice.stop().catch((e) => log(`voice stop: ${errorMessage(e)}`));
+        }
+      },
+    });
     gate = createFleetGate({
       pool,
       db: o.db,
@@ -135,10 +185,16 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
     gate: (input) =>
       gate ? gate(input) : Promise.resolve({ kind: 'skip', reason: 'fleet: not connected to the control plane yet' }),
     isLeader: () => leader?.isLeader() ?? false,
+    remoteCounts: (id, from, to) => counts.counts(id, from, to),
+    publish(channel, payload) {
+      publishVoice(o.db, channel, payload);
+      void agent?.tick();
+    },
     ready: () => readyPromise,
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
+      await relay?.stop();
       await worker?.stop();
       await listener?.stop();
       await leader?.stop();

@@ -101,5 +101,5 @@ export function createZulipBot(options: CreateZulipBotOptions): ZulipBot {
 export { beforeAfterOf, beforeAfterRows } from './before-after.js';
 export { createFixFeed, fixDiff, fixInfoFromRecord, patternInfoFor } from './feed.js';
 export { type StoreChange, type StoreWatcher, watchStore } from './store-watch.js';
-export { startWebhooks } from './webhooks/index.js';
+export { startWebhooks, webhookEventOf } from './webhooks/index.js';
 export type { ZulipSuccess } from './zulip/client.js';

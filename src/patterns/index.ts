@@ -22,7 +22,13 @@ export {
   recordIgnore,
   type StoredDecision,
 } from './decisions-store.js';
-export { Detector, type DetectorEvents, type DetectorOptions, type TriggerEvent } from './detector.js';
+export {
+  Detector,
+  type DetectorEvents,
+  type DetectorOptions,
+  type RemoteCounts,
+  type TriggerEvent,
+} from './detector.js';
 export { createPatternsPipeline, ingestPatternsStages, type PatternsPipeline } from './detector-pipeline.js';
 export { loadBaselines } from './detector-store.js';
 export {
