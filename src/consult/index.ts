@@ -38,15 +38,19 @@ export {
 export { SUBMIT_OUTCOME_TOOL, systemPrompt } from './prompts.js';
 export { createRedactor, placeholder, quoteUntrusted, type RedactOptions, type Redactor, redact } from './redact.js';
 export {
+  allConsultations,
   type ConsultationRow,
   consultationCount,
+  consultationsCreatedBetween,
   finishConsultation,
   getConsultation,
   getLedger,
   hasConsultTables,
   type LedgerEntry,
+  ledgerCostBetween,
   listConsultations,
   readTranscript,
+  runningConsultation,
   spendSince,
 } from './store.js';
 export { estimateTokens } from './tokens.js';

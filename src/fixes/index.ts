@@ -56,6 +56,17 @@ export {
 } from './policy.js';
 export { startPushRemote } from './push-remote.js';
 export {
+  type FixSearch,
+  fixEventsAfter,
+  fixesCreatedBetween,
+  fixesEnteringState,
+  fixOfCommitPrefix,
+  gateStepsAfter,
+  lastFixEvent,
+  lastFixEventId,
+  searchFixes,
+} from './reads.js';
+export {
   type FixEventRecord,
   type FixRecord,
   fixCountsByState,
