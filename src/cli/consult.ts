@@ -88,7 +88,9 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
         throw new DancerError('DANCER_NOT_FOUND', `No pattern ${templateId} in ${dbPath}.`);
       const worktree = options.worktree ? path.resolve(options.worktree) : loaded.resolve(config.fixes.repo);
       const setup = consultSetup(config.consult, policy, trigger.urgent);
-      const brief = await briefFor({ db, trigger, worktree, policy, config: config.consult }, setup);
+      const { consultReads } = await import('../heal/index.js');
+      const reads = consultReads();
+      const brief = await briefFor({ db, trigger, worktree, policy, config: config.consult, reads }, setup);
       const tools = toolList(config.consult.allowedCommands);
       if (options.json) {
         printJson({
@@ -126,8 +128,10 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
     const stop = () => controller.abort();
     process.once('SIGINT', stop);
     progress(`consulting on pattern ${templateId} in ${options.worktree} ...`);
+    const { consultReads } = await import('../heal/index.js');
     const result = await runConsultation({
       db,
+      reads: consultReads(),
       trigger,
       worktree: path.resolve(options.worktree),
       policy,

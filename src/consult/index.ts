@@ -64,4 +64,4 @@ export {
   type ToolResult,
 } from './tools/definitions.js';
 export { STORE_TOOL_NAMES, sdkStoreTools } from './tools/sdk.js';
-export type { ConsultPolicy, ConsultTrigger } from './types.js';
+export type { ConsultPolicy, ConsultReads, ConsultTrigger } from './types.js';

@@ -56,15 +56,20 @@ export {
 } from './policy.js';
 export { startPushRemote } from './push-remote.js';
 export {
+  type FixEventRow,
   type FixSearch,
   fixEventsAfter,
   fixesCreatedBetween,
   fixesEnteringState,
+  fixHistoryRows,
   fixOfCommitPrefix,
+  type GateStepRow,
   gateStepsAfter,
   lastFixEvent,
   lastFixEventId,
-  searchFixes,
+  type StoredFixRow,
+  storedFixRow,
+  storedFixRows,
 } from './reads.js';
 export {
   type FixEventRecord,

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../store/index.js';
 import { tableExists } from '../store/index.js';
-import { type FixEventRecord, type FixRecord, type GateStepRecord, toFix, toFixEvent, toGateStep } from './records.js';
+import { type FixEventRecord, type GateStepRecord, toFixEvent, toGateStep } from './records.js';
 import type { FixState } from './state.js';
 
 /** Transitions recorded after event `afterId`, oldest first (at most `limit`). */
@@ -66,7 +66,10 @@ export function fixOfCommitPrefix(db: Db, prefix: string): number | undefined {
   return row?.id;
 }
 
-/** What {@link searchFixes} filters on. */
+/** A row of `fixes` as stored (column names as keys): what the store tools show the agent. */
+export type StoredFixRow = Record<string, unknown>;
+
+/** What {@link storedFixRows} filters on. */
 export interface FixSearch {
   /** Only fixes of this pattern id. */
   patternId?: string | undefined;
@@ -75,14 +78,65 @@ export interface FixSearch {
   limit: number;
 }
 
-/** Fixes matching `search`, newest first (by creation, then id). */
-export function searchFixes(db: Db, search: FixSearch): FixRecord[] {
+/** Fixes matching `search` as stored, newest first (by creation, then id). */
+export function storedFixRows(db: Db, search: FixSearch): StoredFixRow[] {
   if (!tableExists(db, 'fixes')) return [];
-  const rows = db
+  return db
     .prepare(
       `SELECT * FROM fixes WHERE (? IS NULL OR pattern_id = ?) AND (? IS NULL OR state = ?)
        ORDER BY created_at DESC, id DESC LIMIT ?`,
     )
-    .all(search.patternId ?? null, search.patternId ?? null, search.state ?? null, search.state ?? null, search.limit);
-  return (rows as Array<Record<string, unknown>>).map(toFix);
+    .all(
+      search.patternId ?? null,
+      search.patternId ?? null,
+      search.state ?? null,
+      search.state ?? null,
+      search.limit,
+    ) as StoredFixRow[];
+}
+
+/** Fix `id` as stored, or undefined. */
+export function storedFixRow(db: Db, id: number): StoredFixRow | undefined {
+  if (!tableExists(db, 'fixes')) return undefined;
+  return db.prepare('SELECT * FROM fixes WHERE id = ?').get(id) as StoredFixRow | undefined;
+}
+
+/** A transition as the store tools show it. */
+export type FixEventRow = {
+  ts: number;
+  from_state: string | null;
+  to_state: string;
+  event: string;
+  actor: string;
+  reason: string;
+};
+
+/** A gate step as the store tools show it. */
+export type GateStepRow = {
+  round: number;
+  seq: number;
+  name: string;
+  command: string;
+  ok: number;
+  exit_code: number | null;
+  timed_out: number;
+  duration_ms: number;
+  output_tail: string | null;
+};
+
+/** Fix `id`'s transitions (oldest first) and gate steps (in the order they ran), as stored. */
+export function fixHistoryRows(db: Db, id: number): { events: FixEventRow[]; gate: GateStepRow[] } {
+  const events = tableExists(db, 'fix_events')
+    ? (db
+        .prepare('SELECT ts, from_state, to_state, event, actor, reason FROM fix_events WHERE fix_id = ? ORDER BY id')
+        .all(id) as FixEventRow[])
+    : [];
+  const gate = tableExists(db, 'gate_steps')
+    ? (db
+        .prepare(
+          'SELECT round, seq, name, command, ok, exit_code, timed_out, duration_ms, output_tail FROM gate_steps WHERE fix_id = ? ORDER BY round, seq',
+        )
+        .all(id) as GateStepRow[])
+    : [];
+  return { events, gate };
 }

@@ -124,8 +124,7 @@ const COLUMNS: Record<string, keyof FixRecord> = {
 };
 const FIELD_TO_COLUMN = new Map(Object.entries(COLUMNS).map(([c, f]) => [f, c]));
 
-/** A `fixes` row as the store returns it, typed. */
-export function toFix(row: Record<string, unknown>): FixRecord {
+function toFix(row: Record<string, unknown>): FixRecord {
   const out: Record<string, unknown> = {};
   for (const [column, field] of Object.entries(COLUMNS)) out[field] = row[column] ?? null;
   return out as unknown as FixRecord;

@@ -32,6 +32,7 @@ import type { TriggerEvent } from '../patterns/index.js';
 import { addCodeRoots, setTemplateStatus, templateIdentity } from '../patterns/index.js';
 import { latestErrorOfTemplate } from '../store/index.js';
 import { emergencyStop, fixDeployFunctions, supervisorPaths } from '../supervise/index.js';
+import { consultReads } from './consult-reads.js';
 import { type TemplateLike, templateStatusAfter, triggerToFixTrigger } from './decide.js';
 import { createLiveActions, type LiveActions, watchEmergencyStop } from './live-actions.js';
 import { startRollbackRecorder } from './rollback-recorder.js';
@@ -140,6 +141,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       onResult: options.onConsultation,
       sandboxConfig: config.fixes.sandbox,
       hide: [stateDir, resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)],
+      reads: consultReads(),
     });
     return {
       db,
