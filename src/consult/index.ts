@@ -29,7 +29,6 @@ export { commandAllowed, decideToolUse, type GuardDecision, type GuardPolicy, ma
 export { answerFromFile, type HookInput, readGuardFile } from './guard-hook.js';
 export {
   checkOutcome,
-  OUTCOME_KINDS,
   type Outcome,
   type OutcomeKind,
   outcomeSchema,

@@ -33,7 +33,6 @@ export {
   type GateResult,
   type MetricsSnapshot,
   type NotifyEvent,
-  type NotifyEventType,
   type NotifyFeed,
   type NotifyHub,
   type PatternInfo,

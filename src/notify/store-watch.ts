@@ -62,9 +62,6 @@ export type StoreChange =
       detail: string | null;
     };
 
-/** The `type` of a {@link StoreChange}. */
-export type StoreChangeType = StoreChange['type'];
-
 /** Where the watcher stands: the last row seen of each table. */
 export interface WatchCursor {
   fixEvents: number;
