@@ -10,13 +10,15 @@ import { type ConsultationResult, runConsultation } from './consultation.js';
 import { newBoundary, quoteUntrusted } from './redact.js';
 import type { ConsultPolicy, ConsultReads, ConsultTrigger } from './types.js';
 
-/** What the pipeline tells the agent about the fix (a subset of fixes' `FixBrief`). */
+/** What the pipeline tells the agent about the fix (fixes' `FixBrief` extends it: one definition). */
 export interface FixBriefLike {
   fixId: number;
   patternId: string;
   patternText?: string | undefined;
   consultationId?: string | undefined;
+  /** The policy in force, in words, so the agent does not waste a round on it. */
   policySummary: string;
+  /** Set on a retry: what happened to the previous attempt. */
   previousAttempt?:
     | {
         fixId: number;
@@ -36,11 +38,13 @@ export interface FixBriefLike {
         why?: string | undefined;
       }>
     | undefined;
+  /** Set when a run was interrupted (a restart) and this is a second try in the same worktree. */
   resumed?: boolean | undefined;
 }
 
-/** Why the gate sent the fix back (fixes' `RepairContext`). */
+/** Why the gate sent the fix back (fixes' `RepairContext` is this type). */
 export interface RepairLike {
+  /** 1 for the first repair round. */
   round: number;
   failedStep: string;
   reason: string;

@@ -2,6 +2,7 @@
  * The contracts between the fix pipeline and the stages plugged into it: the agent (consult),
  * the deploy and the observation window (supervise). Plain data, no behaviour.
  */
+import type { FixBriefLike, RepairLike } from '../consult/index.js';
 import type { Risk } from './policy.js';
 
 /** How a consultation ended, as the pipeline needs it (a superset of consult's outcome). */
@@ -26,47 +27,16 @@ export interface AgentOutcome {
   missing?: string | undefined;
 }
 
-/** What the agent is told about the fix it works on. */
-export interface FixBrief {
-  fixId: number;
-  patternId: string;
+/**
+ * What the agent is told about the fix it works on: consult's {@link FixBriefLike} (the one
+ * definition; consult lies below fixes, so the shape is declared there) and the pattern's hash.
+ */
+export interface FixBrief extends FixBriefLike {
   patternHash: string;
-  patternText?: string | undefined;
-  consultationId?: string | undefined;
-  /** The policy in force, in words, so the agent does not waste a round on it. */
-  policySummary: string;
-  /** Set on a retry: what happened to the previous attempt. */
-  previousAttempt?:
-    | {
-        fixId: number;
-        state: string;
-        failedStep?: string | undefined;
-        reason: string;
-        retryReason?: string | undefined;
-      }
-    | undefined;
-  /** Every earlier attempt at the pattern: its change (diff summary) and why it ended (rolled back because...). */
-  earlierAttempts?:
-    | Array<{
-        fixId: number;
-        state: string;
-        summary?: string | undefined;
-        diffSummary?: string | undefined;
-        why?: string | undefined;
-      }>
-    | undefined;
-  /** Set when a run was interrupted (a restart) and this is a second try in the same worktree. */
-  resumed?: boolean | undefined;
 }
 
-/** Why the gate sent the fix back, for a repair round. */
-export interface RepairContext {
-  /** 1 for the first repair round. */
-  round: number;
-  failedStep: string;
-  reason: string;
-  outputTail: string;
-}
+/** Why the gate sent the fix back, for a repair round (consult's {@link RepairLike}). */
+export type RepairContext = RepairLike;
 
 /**
  * Run the agent in `worktreePath` (the fix worktree, on the fix branch) and return its outcome.
