@@ -2,41 +2,18 @@
  * The contracts between the fix pipeline and the stages plugged into it: the agent (consult),
  * the deploy and the observation window (supervise). Plain data, no behaviour.
  */
-import type { FixBriefLike, RepairLike } from '../consult/index.js';
-import type { Risk } from './policy.js';
+import type { AgentBrief, AgentRepair, FixAgentOutcome } from '../consult/index.js';
 
-/** How a consultation ended, as the pipeline needs it (a superset of consult's outcome). */
-export interface AgentOutcome {
-  kind: 'fix' | 'ignore' | 'escalate' | 'improve_logging';
-  summary?: string | undefined;
-  analysis?: string | undefined;
-  rootCause?: string | undefined;
-  filesChanged?: string[] | undefined;
-  /** Repository-relative path of the test that fails before the fix and passes after it. */
-  regressionTest?: string | undefined;
-  risk?: Risk | undefined;
-  confidence?: number | undefined;
-  /** What this agent run cost. */
-  costUsd?: number | undefined;
-  consultationId?: string | undefined;
-  /** ignore / escalate: why. */
-  why?: string | undefined;
-  /** escalate: where a human should look. */
-  where?: string | undefined;
-  /** improve_logging: what was missing. */
-  missing?: string | undefined;
-}
+/** How a consultation ended, as the pipeline records it (the agent's contract, declared in consult). */
+export type AgentOutcome = FixAgentOutcome;
 
-/**
- * What the agent is told about the fix it works on: consult's {@link FixBriefLike} (the one
- * definition; consult lies below fixes, so the shape is declared there) and the pattern's hash.
- */
-export interface FixBrief extends FixBriefLike {
+/** What the agent is told about the fix it works on: the agent's brief and the pattern's hash. */
+export interface FixBrief extends AgentBrief {
   patternHash: string;
 }
 
-/** Why the gate sent the fix back, for a repair round (consult's {@link RepairLike}). */
-export type RepairContext = RepairLike;
+/** Why the gate sent the fix back, for a repair round. */
+export type RepairContext = AgentRepair;
 
 /**
  * Run the agent in `worktreePath` (the fix worktree, on the fix branch) and return its outcome.
