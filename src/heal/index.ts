@@ -11,6 +11,7 @@ import type { Alert } from '../supervise/index.js';
 import { createLiveActions } from './live-actions.js';
 import { type HealingLoop, type HealingLoopOptions, startHealingLoop } from './loop.js';
 
+export { consultReads } from './consult-reads.js';
 export { templateStatusAfter, triggerToFixTrigger } from './decide.js';
 export {
   createLiveActions,

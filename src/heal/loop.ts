@@ -29,8 +29,10 @@ import {
 import type { NotifyHub } from '../notify/index.js';
 import { createFixFeed, patternInfoFor } from '../notify/index.js';
 import type { TriggerEvent } from '../patterns/index.js';
-import { addCodeRoots, setTemplateStatus } from '../patterns/index.js';
+import { addCodeRoots, setTemplateStatus, templateIdentity } from '../patterns/index.js';
+import { latestErrorOfTemplate } from '../store/index.js';
 import { emergencyStop, fixDeployFunctions, supervisorPaths } from '../supervise/index.js';
+import { consultReads } from './consult-reads.js';
 import { type TemplateLike, templateStatusAfter, triggerToFixTrigger } from './decide.js';
 import { createLiveActions, type LiveActions, watchEmergencyStop } from './live-actions.js';
 import { startRollbackRecorder } from './rollback-recorder.js';
@@ -139,6 +141,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       onResult: options.onConsultation,
       sandboxConfig: config.fixes.sandbox,
       hide: [stateDir, resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)],
+      reads: consultReads(),
     });
     return {
       db,
@@ -261,9 +264,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
     const template =
       trigger.templateId === undefined
         ? undefined
-        : (db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(trigger.templateId) as
-            | TemplateLike
-            | undefined);
+        : (templateIdentity(db, trigger.templateId) as TemplateLike | undefined);
     const fixTrigger = triggerToFixTrigger(
       trigger,
       template && { ...template, text: describePattern(db, trigger.templateId as number, template.text) },
@@ -393,13 +394,9 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
  * error's type and message too (a generic "request failed" says little; the error says what).
  */
 function describePattern(db: RunningService['db'], templateId: number, text: string): string {
-  const row = db
-    .prepare(
-      'SELECT err_type, err_message FROM logs WHERE template_id = ? AND err_message IS NOT NULL ORDER BY id DESC LIMIT 1',
-    )
-    .get(templateId) as { err_type: string | null; err_message: string } | undefined;
-  if (!row || text.includes(row.err_message)) return text;
-  return `${text}: ${row.err_type ? `${row.err_type}: ` : ''}${row.err_message}`;
+  const row = latestErrorOfTemplate(db, templateId, 'message');
+  if (!row?.message || text.includes(row.message)) return text;
+  return `${text}: ${row.type ? `${row.type}: ` : ''}${row.message}`;
 }
 
 function hashText(text: string): string {

@@ -63,6 +63,19 @@ export {
   withMergedIds,
 } from './pattern-queries.js';
 export { type PatternTextInput, patternText } from './pattern-text.js';
+export {
+  type DecisionHead,
+  decisionsAfter,
+  lastDecisionId,
+  type TemplateMinute,
+  type TemplatesSeenFilter,
+  templateCountBetween,
+  templateExists,
+  templateIdentity,
+  templateMinuteCounts,
+  templateMinutesSince,
+  templatesSeenSince,
+} from './reads.js';
 export { minerPlugin, recordFrames, TemplateStore, type TemplateTouch } from './template-store.js';
 export { tokenize } from './tokenize.js';
 export {
