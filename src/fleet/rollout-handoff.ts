@@ -301,6 +301,7 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
     if (fleetFixId === undefined) {
       return { verdict: 'rollback' as const, reason: `fleet: no fleet rollout of ${request.commit.slice(0, 12)}` };
     }
+    fleetFixOf.set(request.fixId, fleetFixId);
     const row = await waitForRow(fleetFixId, (s) => FINAL_ROW.includes(s), request.signal);
     if (!row) return { verdict: 'healthy' as const, reason: 'aborted' }; // the pipeline ignores an aborted verdict
     if (row.state === 'deployed') {
