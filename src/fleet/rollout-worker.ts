@@ -34,8 +34,14 @@ export interface HostDeployer {
   find?(commit: string): Promise<number | undefined>;
 }
 
-/** Fast-forward the checkout's main branch to `commit` when main is an ancestor of it. */
-async function fastForwardMain(o: SupervisorDeployerOptions, commit: string): Promise<void> {
+/**
+ * Fast-forward the checkout's main branch (`o.mainBranch`, default the checked-out branch) to
+ * `commit` when main is an ancestor of it; otherwise leave it (it moved on here).
+ */
+export async function fastForwardMain(
+  o: { repo: string; mainBranch?: string | undefined; log?: ((message: string) => void) | undefined },
+  commit: string,
+): Promise<void> {
   const head = (await git(o.repo, ['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFail: true })).stdout.trim();
   const main = o.mainBranch ?? head;
   if (!main) return;

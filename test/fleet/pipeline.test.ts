@@ -499,6 +499,11 @@ describe('a fleet fix driven by the healing loop', () => {
       expect(h.running.supervisor.status().currentRelease).toBe(releasesBefore.get(h.name));
       if (h.name !== canary) expect(localDeploys(h)).toEqual([]);
     }
+    // The revert reached the shared remote: its main serves the tree from before the fix.
+    expect(sh(f.root, '--git-dir', f.bare, 'rev-parse', 'refs/heads/main^{tree}')).toBe(
+      sh(f.root, '--git-dir', f.bare, 'rev-parse', `${f.base}^{tree}`),
+    );
+    expect(sh(f.root, '--git-dir', f.bare, 'merge-base', '--is-ancestor', fix.commit_sha, 'refs/heads/main')).toBe('');
     // The lease ended failed; the pattern cools down fleet-wide.
     const lease = await f.pool.query('SELECT stage FROM fleet_leases');
     expect(lease.rows).toEqual([{ stage: 'failed' }]);
