@@ -70,6 +70,7 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
     repo: loaded.resolve(config.fixes.repo),
     remote: config.fixes.pushRemote ?? 'origin',
     cooldownMinutes: config.fixes.retryCooldownMinutes,
+    mainBranch: config.fixes.mainBranch,
     countsWindowMinutes: Math.max(triggers.newPattern.windowMinutes, triggers.spike.windowMinutes),
     voice: {
       start() {

@@ -51,6 +51,7 @@ export function register(program: Command): void {
         running,
         loaded,
         fleetGate: fleet?.service.gate,
+        fleetPipeline: fleet?.service.pipeline,
         voice: fleet ? 'deferred' : 'local',
       });
       // The dashboard, webhooks, remote backup and stop/resume announcements (src/heal/oversight.ts).

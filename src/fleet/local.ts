@@ -2,7 +2,7 @@
  * The fleet's local side in the host's SQLite: the outbox of events waiting for PostgreSQL, the
  * cursor of counts shipped, and the per-minute counts read from the store's template buckets.
  */
-import { type TemplateMinute, templateMinutesSince } from '../patterns/index.js';
+import { type TemplateMinute, templateIdentity, templateMinutesSince } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
 
 /** An event waiting to reach the control plane. */
@@ -60,9 +60,7 @@ export function localCountsSince(db: Db, sinceMinute: number, limit = 5000): Loc
   return templateMinutesSince(db, sinceMinute, limit);
 }
 
-/** A local template's text and stack fingerprint (its fleet-wide name), or undefined. */
+/** A local template's text and stack fingerprint (the key of its fleet-wide id), if it exists. */
 export function localTemplateKey(db: Db, templateId: number): { text: string; fingerprint: string } | undefined {
-  return db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(templateId) as
-    | { text: string; fingerprint: string }
-    | undefined;
+  return templateIdentity(db, templateId);
 }

@@ -18,9 +18,10 @@ export function templateExists(db: Db, id: number): boolean {
 /** A template's text and stack fingerprint (`''` without a stack), or undefined. */
 export function templateIdentity(db: Db, id: number): { text: string; fingerprint: string } | undefined {
   if (!tableExists(db, 'templates')) return undefined;
-  return db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(id) as
-    | { text: string; fingerprint: string }
+  const row = db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(id) as
+    | { text: string; fingerprint: string | null }
     | undefined;
+  return row && { text: row.text, fingerprint: row.fingerprint ?? '' };
 }
 
 /** What {@link templatesSeenSince} filters on. */
