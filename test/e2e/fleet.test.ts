@@ -1,0 +1,191 @@
+/**
+ * The fleet end to end (issue 19): three real `dancer run` supervisors on loopback, each its own
+ * clone of the shop with one shared bare remote, one real PostgreSQL 15 as the control plane
+ * (each host through its own cuttable TCP proxy), one scripted model server for every host's real
+ * Claude Code, and traffic to each host counting failed requests (test/fleet/cluster.ts).
+ * Needs `npm run build` and Debian's `postgresql` package.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TrafficRequest } from '../../src/demo/traffic.js';
+import type { ScenarioInput } from '../../src/testing/scenario.js';
+import { goodFix } from '../faults/agent.js';
+import { shopTraffic } from '../faults/fixture.js';
+import { Cluster } from '../fleet/cluster.js';
+
+let cluster: Cluster | undefined;
+
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+}, 120_000);
+
+/** Only requests the shop answers well (no sku-less request: the latent bug never shows). */
+const healthyTraffic = (i: number): TrafficRequest =>
+  i % 25 === 0
+    ? { method: 'GET', path: '/healthz', kind: 'health' }
+    : { method: 'GET', path: `/price?sku=${['a1', 'B2', 'c3'][i % 3]}`, kind: 'plain' };
+
+/** The shop's error template on a host ("price failed", the sku-less TypeError), once captured. */
+function bugTemplate(c: Cluster, host: string): { id: number; text: string } | undefined {
+  return c
+    .host(host)
+    .stack.query<{ id: number; text: string }>(
+      "SELECT id, text FROM templates WHERE text LIKE '%price failed%' ORDER BY id",
+    )[0];
+}
+
+/** A scenario whose every turn streams slowly: a consultation that stays in flight a long while. */
+function slow(scenario: ScenarioInput, delayMs: number): ScenarioInput {
+  return {
+    ...scenario,
+    turns: scenario.turns.map((t) => ('oneOf' in t ? t : { ...t, delayMs })),
+  };
+}
+
+describe('fleet: a host cut off from PostgreSQL', () => {
+  it('keeps serving with 0 failed requests, captures locally, and catches up', { timeout: 300_000 }, async () => {
+    cluster = await Cluster.start({ scenario: goodFix(), leaseSeconds: 6 });
+    const c = cluster;
+    await c.startAll();
+    await c.joined();
+    c.startTraffic(healthyTraffic);
+    const cutHost = c.host('web-3');
+    const cutStack = cutHost.stack;
+
+    await c.cut('web-3');
+    await c.wait('web-3 to see the control plane gone', 30_000, () =>
+      /control plane unreachable/.test(cutStack.log()) ? true : undefined,
+    );
+    const cutAt = Date.now();
+    const servedBefore = cutStack.traffic?.stats().ok ?? 0;
+    // The bug appears on the cut-off host only: it captures it and triggers locally, and the fleet
+    // gate skips (no fleet action while cut off), queued in its outbox.
+    cutStack.traffic?.setNext(shopTraffic);
+    const queued = await c.wait('a fleet decision queued in web-3 outbox', 60_000, () => {
+      const rows = cutStack.query<{ kind: string; payload: string; created_at: number }>(
+        "SELECT kind, payload, created_at FROM fleet_outbox WHERE kind = 'decision'",
+      );
+      return rows.find((r) => /cut off from the control plane/.test(r.payload));
+    });
+    const template = bugTemplate(c, 'web-3');
+    expect(template, cutStack.log()).toBeDefined();
+    // Nothing of it reached PostgreSQL meanwhile (no other host has the bug).
+    expect(await c.pg("SELECT id FROM fleet_templates WHERE text LIKE '%price failed%'")).toEqual([]);
+    expect(await c.pg("SELECT id FROM fleet_decisions WHERE host = 'web-3'")).toEqual([]);
+    // Back to healthy requests, then the captured count is final before the cut is restored.
+    cutStack.traffic?.setNext(healthyTraffic);
+    await new Promise((r) => setTimeout(r, 1500));
+    const local = cutStack.query<{ n: number; e: number }>(
+      'SELECT sum(count) AS n, sum(n_error) AS e FROM template_buckets WHERE template_id = ?',
+      template!.id,
+    )[0];
+    expect(local?.n ?? 0).toBeGreaterThanOrEqual(10);
+    expect(cutStack.traffic?.stats().ok ?? 0, 'web-3 kept answering while cut off').toBeGreaterThan(servedBefore + 20);
+
+    await c.restore('web-3');
+    const restoredAt = Date.now();
+    // Its counts arrive (an exact catch-up: nothing lost, nothing doubled) ...
+    await c.waitPg('web-3 counts of the bug in PostgreSQL', 60_000, async () => {
+      const r = await c.pg<{ n: string | null }>(
+        `SELECT sum(k.count) AS n FROM fleet_template_counts k JOIN fleet_templates t ON t.id = k.template_id
+         WHERE k.host = 'web-3' AND t.text = $1`,
+        [template!.text],
+      );
+      return Number(r[0]?.n ?? 0) === local!.n ? true : undefined;
+    });
+    // ... and its queued decisions, with the time they were taken (during the cut).
+    const decisions = await c.waitPg('web-3 queued decisions in PostgreSQL', 30_000, async () => {
+      const r = await c.pg<{ reason: string; at: Date }>(
+        "SELECT reason, at FROM fleet_decisions WHERE host = 'web-3' AND reason LIKE '%cut off%' ORDER BY id",
+      );
+      return r.length > 0 ? r : undefined;
+    });
+    expect(decisions[0]!.at.getTime()).toBeGreaterThanOrEqual(queued.created_at - 1000);
+    expect(decisions[0]!.at.getTime()).toBeLessThan(restoredAt);
+    expect(decisions[0]!.at.getTime()).toBeGreaterThanOrEqual(cutAt - 1000);
+    await c.wait('web-3 outbox to drain', 30_000, () =>
+      cutStack.query('SELECT id FROM fleet_outbox').length === 0 ? true : undefined,
+    );
+    const [hb] = await c.pg<{ age: number }>(
+      "SELECT EXTRACT(EPOCH FROM now() - heartbeat_at)::float8 AS age FROM fleet_hosts WHERE name = 'web-3'",
+    );
+    expect(hb!.age).toBeLessThan(10);
+    // No host consulted: the cut-off host took no fleet action, the others never saw the bug.
+    expect(c.consultationsSeen()).toEqual([]);
+    expect(await c.pg('SELECT id FROM fleet_consultations')).toEqual([]);
+    const stats = c.trafficStats();
+    for (const h of c.hosts) expect(stats[h.name]?.failed, `${h.name} failed requests`).toBe(0);
+    expect(stats['web-3']?.serverErrors ?? 0).toBeGreaterThan(0); // the bug did answer 500s there
+    const stray = await c.stop();
+    cluster = undefined;
+    expect(stray, 'processes left').toEqual([]);
+  });
+});
+
+describe('fleet: the lease holder killed mid-consultation', () => {
+  it('another host takes the lease after leaseSeconds and finishes the fix', { timeout: 360_000 }, async () => {
+    const leaseSeconds = 6;
+    // Every host re-triggers on the bug every few seconds, so a survivor asks again once the
+    // dead holder's lease has expired.
+    cluster = await Cluster.start({
+      scenario: slow(goodFix(), 3000),
+      leaseSeconds,
+      overrides: { patterns: { triggers: { cooldownMinutes: 0.05 } } },
+    });
+    const c = cluster;
+    await c.startAll();
+    await c.joined();
+    c.startTraffic(shopTraffic);
+
+    // The first consultation is in flight at the model server: the holder is the host whose
+    // worktree it runs in, and it holds the pattern's lease at stage `consulting`.
+    const first = await c.wait('a consultation in flight', 120_000, () => c.consultationsSeen()[0]);
+    const [lease] = await c.waitPg('the lease at stage consulting', 30_000, async () => {
+      const r = await c.pg<{ pattern_key: string; holder: string; stage: string }>(
+        "SELECT pattern_key, holder, stage FROM fleet_leases WHERE stage = 'consulting'",
+      );
+      return r.length > 0 ? r : undefined;
+    });
+    expect(lease!.holder).toBe(first.host);
+    const dead = first.host;
+    await c.host(dead).stack.traffic?.stop();
+    await c.kill9(dead);
+    const killedAt = Date.now();
+    c.model.setScenario(goodFix()); // the successor's consultation at full speed
+
+    // A survivor takes the lease over (only after it expired) and finishes the fix.
+    const done = await c.waitPg('the fix finished by another host', 300_000, async () => {
+      const r = await c.pg<{ holder: string; stage: string; takeovers: number; taken_at: Date }>(
+        'SELECT holder, stage, takeovers, taken_at FROM fleet_leases WHERE pattern_key = $1',
+        [lease!.pattern_key],
+      );
+      return r[0] && r[0].stage === 'done' ? r[0] : undefined;
+    });
+    expect(done.holder).not.toBe(dead);
+    expect(done.takeovers).toBe(1);
+    expect(done.taken_at.getTime()).toBeGreaterThanOrEqual(killedAt + (leaseSeconds - 2) * 1000);
+    const consultations = await c.pg<{
+      host: string;
+      outcome: string | null;
+      details: { tookOverFrom: string | null };
+    }>('SELECT host, outcome, details FROM fleet_consultations WHERE pattern_key = $1 ORDER BY id', [
+      lease!.pattern_key,
+    ]);
+    expect(consultations.map((r) => [r.host, r.outcome, r.details.tookOverFrom])).toEqual([
+      [dead, null, null],
+      [done.holder, 'done', dead],
+    ]);
+    // The successor's own fix went through its gate and deployed; the third host never consulted.
+    const successor = c.host(done.holder).stack;
+    const fix = await successor.fixIn(['deployed'], 60_000);
+    expect(fix.state).toBe('deployed');
+    const seen = c.consultationsSeen().map((s) => s.host);
+    expect(seen).toEqual([dead, done.holder]);
+    const third = c.hosts.find((h) => h.name !== dead && h.name !== done.holder)!;
+    expect(third.stack.fixes()).toEqual([]);
+    const stats = c.trafficStats();
+    for (const h of c.hosts.filter((x) => x.name !== dead)) {
+      expect(stats[h.name]?.failed, `${h.name} failed requests`).toBe(0);
+    }
+  });
+});
