@@ -44,7 +44,7 @@ function slow(scenario: ScenarioInput, delayMs: number): ScenarioInput {
 
 describe('fleet: a host cut off from PostgreSQL', () => {
   it('keeps serving with 0 failed requests, captures locally, and catches up', { timeout: 300_000 }, async () => {
-    cluster = await Cluster.start({ scenario: goodFix(), leaseSeconds: 6 });
+    cluster = await Cluster.start({ scenario: goodFix() });
     const c = cluster;
     await c.startAll();
     await c.joined();
@@ -124,7 +124,7 @@ describe('fleet: a host cut off from PostgreSQL', () => {
 
 describe('fleet: the lease holder killed mid-consultation', () => {
   it('another host takes the lease after leaseSeconds and finishes the fix', { timeout: 360_000 }, async () => {
-    const leaseSeconds = 6;
+    const leaseSeconds = 15;
     // Every host re-triggers on the bug every few seconds, so a survivor asks again once the
     // dead holder's lease has expired.
     cluster = await Cluster.start({
@@ -146,7 +146,7 @@ describe('fleet: the lease holder killed mid-consultation', () => {
       );
       return r.length > 0 ? r : undefined;
     });
-    expect(lease!.holder).toBe(first.host);
+    expect(lease!.holder, `${JSON.stringify(c.consultationsSeen())}\n${c.logs()}`).toBe(first.host);
     const dead = first.host;
     await c.host(dead).stack.traffic?.stop();
     await c.kill9(dead);
@@ -161,7 +161,6 @@ describe('fleet: the lease holder killed mid-consultation', () => {
       );
       return r[0] && r[0].stage === 'done' ? r[0] : undefined;
     });
-    expect(done.holder).not.toBe(dead);
     expect(done.takeovers).toBe(1);
     expect(done.taken_at.getTime()).toBeGreaterThanOrEqual(killedAt + (leaseSeconds - 2) * 1000);
     const consultations = await c.pg<{
@@ -171,17 +170,19 @@ describe('fleet: the lease holder killed mid-consultation', () => {
     }>('SELECT host, outcome, details FROM fleet_consultations WHERE pattern_key = $1 ORDER BY id', [
       lease!.pattern_key,
     ]);
+    const successorName = consultations[1]?.host ?? '';
+    expect(successorName).not.toBe(dead);
     expect(consultations.map((r) => [r.host, r.outcome, r.details.tookOverFrom])).toEqual([
       [dead, null, null],
-      [done.holder, 'done', dead],
+      [successorName, 'done', dead],
     ]);
     // The successor's own fix went through its gate and deployed; the third host never consulted.
-    const successor = c.host(done.holder).stack;
+    const successor = c.host(successorName).stack;
     const fix = await successor.fixIn(['deployed'], 60_000);
     expect(fix.state).toBe('deployed');
     const seen = c.consultationsSeen().map((s) => s.host);
-    expect(seen).toEqual([dead, done.holder]);
-    const third = c.hosts.find((h) => h.name !== dead && h.name !== done.holder)!;
+    expect(seen).toEqual([dead, successorName]);
+    const third = c.hosts.find((h) => h.name !== dead && h.name !== successorName)!;
     expect(third.stack.fixes()).toEqual([]);
     const stats = c.trafficStats();
     for (const h of c.hosts.filter((x) => x.name !== dead)) {

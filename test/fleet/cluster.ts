@@ -28,7 +28,11 @@ export interface ClusterOptions {
   /** What the shared scripted model says (every host's Claude Code talks to the same server). */
   scenario: ScenarioInput;
   hosts?: readonly string[];
-  /** `fleet.leaseSeconds` (short in tests, so a dead holder's lease passes on quickly). Default 6. */
+  /**
+   * `fleet.leaseSeconds` (short in tests, so a dead holder's lease passes on quickly). Default 15:
+   * on a loaded 2-core machine a live holder's heartbeat was measured stalling up to ~7 s while its
+   * consultation starts, and a shorter lease then passes to another host under a live holder.
+   */
   leaseSeconds?: number;
   /** dancer.yaml overrides for every host (merged over the fault suite's shop config). */
   overrides?: Record<string, unknown>;
@@ -77,6 +81,7 @@ export class Cluster {
       cleanup.push(() => postgres.stop());
       const url = await postgres.createDatabase('fleet_e2e');
       const pool = new pg.Pool({ connectionString: url, max: 3 });
+      pool.on('error', () => undefined); // an idle client losing the server at the end
       cleanup.push(() => pool.end());
       const model = await startModelServer({
         scenario: o.scenario,
@@ -91,7 +96,7 @@ export class Cluster {
         cleanup.push(() => proxy.close());
         const fleet = o.noFleet
           ? {}
-          : { fleet: { host: name, leaseSeconds: o.leaseSeconds ?? 6, canary: 1, waveSize: 1 } };
+          : { fleet: { host: name, leaseSeconds: o.leaseSeconds ?? 15, canary: 1, waveSize: 1 } };
         const stack = await ShopStack.create(
           o.scenario,
           { ...fleet, ...(o.overrides ?? {}) },
