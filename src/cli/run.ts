@@ -53,7 +53,7 @@ export function register(program: Command): void {
       });
       // fleet: only with a `fleet:` section (src/fleet); nothing changes without one.
       fleet = loaded.config.fleet ? await startFleetFor(running, loaded) : undefined;
-      healing = startHealing({ running, loaded, fleetGate: fleet?.gate });
+      healing = startHealing({ running, loaded, fleetGate: fleet?.gate, fleetPipeline: fleet?.pipeline });
       // The dashboard, webhooks, remote backup and stop/resume announcements (src/heal/oversight.ts).
       oversight = await startOversight({ running, loaded, actions: healing.loop?.actions, hub: healing.hub });
       process.exitCode = await running.done;
@@ -109,5 +109,6 @@ async function startFleetFor(running: RunningService, loaded: LoadedConfig): Pro
     repo: loaded.resolve(config.fixes.repo),
     remote: config.fixes.pushRemote ?? 'origin',
     cooldownMinutes: config.fixes.retryCooldownMinutes,
+    mainBranch: config.fixes.mainBranch,
   });
 }

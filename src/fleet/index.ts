@@ -59,9 +59,19 @@ export {
   rollbackFleetFix,
 } from './rollout.js';
 export {
+  type ClaimedPattern,
+  createFleetPipeline,
+  type FleetPipeline,
+  type FleetPipelineOptions,
+  type PipelineDeployFunctions,
+  type PipelineDeployRequest,
+  type PipelineFix,
+} from './rollout-handoff.js';
+export {
   type HostDeployer,
   type RolloutWorker,
   type RolloutWorkerOptions,
+  type SupervisorDeployerOptions,
   startRolloutWorker,
   supervisorDeployer,
 } from './rollout-worker.js';

@@ -72,3 +72,19 @@ export function localCountsSince(db: Db, sinceMinute: number, limit = 5000): Loc
     )
     .all(sinceMinute, limit) as LocalCount[];
 }
+
+/** A local template's text and stack fingerprint (the key of its fleet-wide id), if it exists. */
+export function localTemplateKey(db: Db, templateId: number): { text: string; fingerprint: string } | undefined {
+  const row = db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(templateId) as
+    | { text: string; fingerprint: string | null }
+    | undefined;
+  return row && { text: row.text, fingerprint: row.fingerprint ?? '' };
+}
+
+/** The local template with this text and fingerprint (a fleet pattern as this host knows it). */
+export function localTemplateId(db: Db, key: { text: string; fingerprint: string }): number | undefined {
+  const row = db
+    .prepare("SELECT id FROM templates WHERE text = ? AND COALESCE(fingerprint, '') = ? ORDER BY id LIMIT 1")
+    .get(key.text, key.fingerprint) as { id: number } | undefined;
+  return row?.id;
+}

@@ -25,10 +25,50 @@ export interface HostDeployer {
   observe(deployId: number): Promise<{ healthy: boolean; rolledBack: boolean; reason: string }>;
   /** Roll back to the previous release. */
   rollback(reason: string): Promise<void>;
+  /** After the observation window passed (optional): e.g. bring the checkout's main up to the fix. */
+  deployed?(commit: string): Promise<void>;
 }
 
-/** A {@link HostDeployer} backed by this host's running supervisor and its git checkout. */
-export function supervisorDeployer(o: { supervisor: Supervisor; repo: string; remote: string }): HostDeployer {
+/** Fast-forward the checkout's main branch to `commit` when main is an ancestor of it. */
+async function fastForwardMain(o: SupervisorDeployerOptions, commit: string): Promise<void> {
+  const head = (await git(o.repo, ['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFail: true })).stdout.trim();
+  const main = o.mainBranch ?? head;
+  if (!main) return;
+  const ancestor = await git(o.repo, ['merge-base', '--is-ancestor', `refs/heads/${main}`, commit], {
+    allowFail: true,
+  });
+  if (ancestor.exitCode !== 0) return; // main moved on here (or is the fix already): leave it
+  if (head === main) {
+    const r = await git(o.repo, ['merge', '--ff-only', '--quiet', commit], { allowFail: true });
+    if (r.exitCode !== 0)
+      o.log?.(`main not fast-forwarded to ${commit.slice(0, 12)}: ${r.stderr.trim().split('\n')[0]}`);
+  } else {
+    await git(o.repo, ['update-ref', `refs/heads/${main}`, commit]);
+  }
+}
+
+/** Options of {@link supervisorDeployer}. */
+export interface SupervisorDeployerOptions {
+  supervisor: Supervisor;
+  /** The service's git checkout, and the shared remote fixes are fetched from. */
+  repo: string;
+  remote: string;
+  /** The branch fixes merge into (`fixes.mainBranch`); default: the checkout's current branch. */
+  mainBranch?: string | undefined;
+  /**
+   * The local fix a commit belongs to, on the host that made it (the supervisor's deploy row
+   * then names the fix, so the fix's rollback path and efficacy work as on a single host).
+   */
+  localFix?: ((commit: string) => { fixId: number; targetTemplateId?: number | undefined } | undefined) | undefined;
+  log?: ((message: string) => void) | undefined;
+}
+
+/**
+ * A {@link HostDeployer} backed by this host's running supervisor and its git checkout. Once a
+ * fix is deployed here, the checkout's main branch is fast-forwarded to it (when it can be), so
+ * a later fix made on this host starts from the code that serves.
+ */
+export function supervisorDeployer(o: SupervisorDeployerOptions): HostDeployer {
   return {
     async fetch(commit) {
       await git(o.repo, ['fetch', '--quiet', o.remote, '+refs/heads/*:refs/remotes/fleet/*']);
@@ -36,13 +76,24 @@ export function supervisorDeployer(o: { supervisor: Supervisor; repo: string; re
     },
     async deploy(commit, fixId) {
       try {
-        const out = await o.supervisor.deploy(commit, { actor: 'fleet', reason: `fleet fix ${fixId}`, noWait: true });
+        const local = o.localFix?.(commit);
+        const out = await o.supervisor.deploy(commit, {
+          actor: 'fleet',
+          reason: `fleet fix ${fixId}`,
+          noWait: true,
+          ...(local ? { fixId: local.fixId, targetTemplateId: local.targetTemplateId } : {}),
+        });
         return { ok: true, deployId: out.deployId, release: out.release };
       } catch (error) {
         return { ok: false, reason: errorMessage(error) };
       }
     },
+    async deployed(commit) {
+      await fastForwardMain(o, commit);
+    },
     async observe(deployId) {
+      // deployId 0: the tree already served here (nothing was deployed, nothing to observe)
+      if (deployId === 0) return { healthy: true, rolledBack: false, reason: 'this tree already serves here' };
       const out = await o.supervisor.observation(deployId);
       const healthy = out.status === 'succeeded' || out.status === 'accepted';
       return {
@@ -112,6 +163,9 @@ export function startRolloutWorker(o: RolloutWorkerOptions): RolloutWorker {
       state: v.healthy ? 'deployed' : 'rolled_back',
       reason: v.reason,
     });
+    if (v.healthy) {
+      await o.deployer.deployed?.(commit).catch((error) => log(`fix ${fixId}: after deploy: ${errorMessage(error)}`));
+    }
     log(`fix ${fixId}: ${v.healthy ? 'deployed' : 'rolled back'} here (${v.reason}); rollout: ${step.kind}`);
   };
 

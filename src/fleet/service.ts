@@ -13,6 +13,7 @@ import { type FleetAgent, startFleetAgent } from './agent.js';
 import { type FleetPool, fleetHostName, fleetUrl, migrateFleet, openFleetPool } from './connect.js';
 import { createFleetGate, type FleetGateDecision, type FleetTriggerInput } from './gate.js';
 import { type LeaderElection, startLeaderElection } from './leader.js';
+import { createFleetPipeline, type FleetPipeline } from './rollout-handoff.js';
 import { type RolloutWorker, startRolloutWorker, supervisorDeployer } from './rollout-worker.js';
 import { type FleetListener, listenFleet } from './signals.js';
 import { mirrorStop, syncStop } from './stop.js';
@@ -26,6 +27,8 @@ export interface FleetServiceOptions {
   repo: string;
   remote: string;
   cooldownMinutes: number;
+  /** The branch fixes merge into (`fixes.mainBranch`); default: the checkout's current branch. */
+  mainBranch?: string | undefined;
   env?: NodeJS.ProcessEnv;
   log?: (message: string) => void;
 }
@@ -36,6 +39,12 @@ export interface FleetService {
   pool: FleetPool;
   /** The gate the healing loop asks before consulting (a skip while the fleet is not ready). */
   gate(input: FleetTriggerInput): Promise<FleetGateDecision>;
+  /**
+   * The lease holder's hand-off to the rollout, for the healing loop: its deploy and observe go
+   * through the fleet (push, `createRollout`, this host the canary) and each fix transition
+   * persists the lease's stage. See src/fleet/rollout-handoff.ts.
+   */
+  pipeline: FleetPipeline;
   isLeader(): boolean;
   /** Resolves once the schema is migrated and every part runs. */
   ready(): Promise<void>;
@@ -55,7 +64,23 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
   let gate: ((i: FleetTriggerInput) => Promise<FleetGateDecision>) | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
+  let sweep: NodeJS.Timeout | undefined;
   let markReady: () => void = () => undefined;
+  const pipeline = createFleetPipeline({
+    pool,
+    db: o.db,
+    host,
+    leaseSeconds: o.settings.leaseSeconds,
+    canary: o.settings.canary,
+    waveSize: o.settings.waveSize,
+    cooldownMinutes: o.cooldownMinutes,
+    repo: o.repo,
+    remote: o.remote,
+    mainBranch: o.mainBranch,
+    canAct: () => agent?.canAct() ?? false,
+    onRollout: () => void worker?.poke(),
+    log,
+  });
   const readyPromise = new Promise<void>((resolve) => {
     markReady = resolve;
   });
@@ -73,7 +98,14 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
     worker = startRolloutWorker({
       pool,
       host,
-      deployer: supervisorDeployer({ supervisor: o.supervisor, repo: o.repo, remote: o.remote }),
+      deployer: supervisorDeployer({
+        supervisor: o.supervisor,
+        repo: o.repo,
+        remote: o.remote,
+        mainBranch: o.mainBranch,
+        localFix: (commit) => pipeline.localFixFor(commit),
+        log,
+      }),
       canAct: () => a.canAct(),
       log,
     });
@@ -108,7 +140,14 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
       leaseSeconds: o.settings.leaseSeconds,
       cooldownMinutes: o.cooldownMinutes,
       log,
+      pipeline,
     });
+    // A dead lease holder's merged fix is rolled out by a live host even without a new trigger.
+    sweep = setInterval(
+      () => void pipeline.resumeOrphans().catch((e) => log(`resuming orphaned work: ${errorMessage(e)}`)),
+      Math.min(5000, (o.settings.leaseSeconds * 1000) / 2),
+    );
+    sweep.unref();
     markReady();
   };
 
@@ -134,11 +173,13 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
     pool,
     gate: (input) =>
       gate ? gate(input) : Promise.resolve({ kind: 'skip', reason: 'fleet: not connected to the control plane yet' }),
+    pipeline,
     isLeader: () => leader?.isLeader() ?? false,
     ready: () => readyPromise,
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
+      if (sweep) clearInterval(sweep);
       await worker?.stop();
       await listener?.stop();
       await leader?.stop();

@@ -19,7 +19,13 @@ export {
   utcDayStart,
   watchEmergencyStop,
 } from './live-actions.js';
-export { type HealingLoop, type HealingLoopOptions, startHealingLoop } from './loop.js';
+export {
+  type FleetGateHook,
+  type FleetPipelineHook,
+  type HealingLoop,
+  type HealingLoopOptions,
+  startHealingLoop,
+} from './loop.js';
 export { type Oversight, type OversightOptions, resumedBy, startOversight, stopResumeEvent } from './oversight.js';
 export { type CrashReport, type RunningService, type RunServiceOptions, runService } from './run-service.js';
 
