@@ -221,6 +221,39 @@ export class Cluster {
     return this.pg<FleetDeployRow>('SELECT * FROM fleet_deploys ORDER BY fix_id, updated_at, host');
   }
 
+  /** The `dancer/fix-*` branches on the shared remote. */
+  remoteFixBranches(): string[] {
+    const out = execFileSync('git', ['for-each-ref', '--format=%(refname:short)', 'refs/heads/dancer/fix-*'], {
+      cwd: this.remote,
+      encoding: 'utf8',
+    });
+    return out.split('\n').filter(Boolean);
+  }
+
+  /**
+   * The hosts whose service answers a sku-less price request with 200 now (the shop's bug fixed:
+   * the fix's release serves there). `hosts` defaults to every host.
+   */
+  async servingFix(hosts: readonly ClusterHost[] = this.hosts): Promise<string[]> {
+    const ok = await Promise.all(
+      hosts.map(async (h) => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${h.stack.port}/price`, { signal: AbortSignal.timeout(2000) });
+          await res.arrayBuffer();
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    return hosts.filter((_, i) => ok[i]).map((h) => h.name);
+  }
+
+  /** The fleet's fix events, in order. */
+  fixEvents(): Promise<Array<{ id: number; fix_id: number; host: string; actor: string; event: string; at: Date }>> {
+    return this.pg('SELECT id, fix_id, host, actor, event, at FROM fleet_fix_events ORDER BY id');
+  }
+
   /** Every host's log tail, for failure messages. */
   logs(): string {
     return this.hosts.map((h) => `--- ${h.name}\n${h.stack.log().slice(-2500)}`).join('\n');
