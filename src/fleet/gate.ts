@@ -141,7 +141,7 @@ export function createFleetGate(o: FleetGateOptions): (input: FleetTriggerInput)
           });
         },
       };
-      o.pipeline?.claimed(input.patternId, decision);
+      await o.pipeline?.claimed(input.patternId, decision);
       return decision;
     } catch (error) {
       return skip(`fleet: no fleet action, the control plane failed: ${errorMessage(error)}`);

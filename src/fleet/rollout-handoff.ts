@@ -22,6 +22,7 @@ import { acquireLease, type Lease, orphanedLeases, releaseLease, saveLease } fro
 import { localTemplateKey } from './local.js';
 import { fleetTemplateIds, liveHosts, recordAudit } from './queries.js';
 import { createRollout, getFleetFix, recordFixEvent, reportDeploy } from './rollout.js';
+import { fastForwardMain } from './rollout-worker.js';
 import type { HostDeployState } from './waves.js';
 
 /** A deploy the fix pipeline asks for (the shape of the pipeline's `DeployRequest`). */
@@ -97,8 +98,12 @@ export interface FleetPipeline {
    * line on what became of its rollout, for the host's own audit log. Never throws.
    */
   onTransition(fix: PipelineFix): Promise<string | undefined>;
-  /** The fleet gate granted this host the lease of `localPatternId`'s pattern. */
-  claimed(localPatternId: string, claim: ClaimedPattern): void;
+  /**
+   * The fleet gate granted this host the lease of `localPatternId`'s pattern: remember it, and
+   * bring the checkout's main up to the shared remote's (a fix starts from the fleet's main, so
+   * its merge pushes cleanly). Never throws.
+   */
+  claimed(localPatternId: string, claim: ClaimedPattern): Promise<void>;
   /** The local fix a commit this host deploys belongs to (the supervisor records it on the deploy). */
   localFixFor(commit: string): { fixId: number; targetTemplateId?: number | undefined } | undefined;
   /**
@@ -301,6 +306,7 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
     if (fleetFixId === undefined) {
       return { verdict: 'rollback' as const, reason: `fleet: no fleet rollout of ${request.commit.slice(0, 12)}` };
     }
+    fleetFixOf.set(request.fixId, fleetFixId);
     const row = await waitForRow(fleetFixId, (s) => FINAL_ROW.includes(s), request.signal);
     if (!row) return { verdict: 'healthy' as const, reason: 'aborted' }; // the pipeline ignores an aborted verdict
     if (row.state === 'deployed') {
@@ -352,6 +358,12 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
     try {
       if (ENDED_FIX.has(fix.state)) {
         await finishLease(fix);
+        if (fix.state === 'rolled_back' && fleetFixOf.has(fix.id)) {
+          // The revert on main reaches the shared remote, so the next fix (any host) pushes cleanly.
+          await push(undefined).catch((error) =>
+            log(`the revert of fix ${fix.id} was not pushed to ${o.remote}: ${errorMessage(error)}`),
+          );
+        }
         return await rolloutNote(fix);
       }
       const stage =
@@ -478,8 +490,15 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
       };
     },
     onTransition,
-    claimed(localPatternId, claim) {
+    async claimed(localPatternId, claim) {
       claims.set(localPatternId, claim);
+      try {
+        const main = await mainBranch();
+        await git(o.repo, ['fetch', '--quiet', o.remote, `+refs/heads/${main}:refs/remotes/fleet/${main}`]);
+        await fastForwardMain({ repo: o.repo, mainBranch: main, log }, `refs/remotes/fleet/${main}`);
+      } catch (error) {
+        log(`main not brought up to ${o.remote}'s: ${errorMessage(error)}`);
+      }
     },
     localFixFor: (commit) => localFixes.get(commit),
     async resumeOrphans() {

@@ -185,7 +185,7 @@ afterEach(async () => {
 });
 
 /** A fleet of three hosts: one bare remote, one clone and one `dancer run` composition each. */
-async function startFleet(): Promise<Fleet> {
+async function startFleet(autoApprove: 'none' | 'low' = 'low'): Promise<Fleet> {
   const url = await pg.createDatabase(`pipeline_${++dbCount}`);
   const root = mkdtempSync(path.join(tmpdir(), 'dancer-fleet-pipeline-'));
   const bare = path.join(root, 'remote.git');
@@ -264,7 +264,7 @@ async function startFleet(): Promise<Fleet> {
             regression: { command: 'node --test {file}', timeoutSeconds: 120 },
           },
         },
-        policy: { autoApprove: 'low', maxFiles: 5, maxLines: 120 },
+        policy: { autoApprove, maxFiles: 5, maxLines: 120 },
         fleet: { postgres: { urlEnv: 'DANCER_FLEET_URL' }, host: name, canary: 1, waveSize: 1, leaseSeconds: 20 },
       }),
     );
@@ -395,14 +395,32 @@ function remoteBranches(f: Fleet): string[] {
 }
 
 describe('a fleet fix driven by the healing loop', () => {
-  it('consults once, pushes one fix branch, deploys on the canary first, then wave by wave', async () => {
+  it('consults once, waits for the approval, pushes one fix branch, deploys on the canary first, then wave by wave', async () => {
     model.setScenario(scenario(GOOD_PRICING, 'An item without a sku costs 0'));
-    const f = await startFleet();
+    const f = await startFleet('none');
     await triggerEverywhere(f);
+    // The policy wants a human: the lease holder's fix waits, holding the lease at `gating`.
+    let holder: Host | undefined;
+    await waitFor(
+      () => {
+        holder = f.hosts.find((h) => localFixes(h)[0]?.state === 'awaiting_approval');
+        return holder !== undefined;
+      },
+      180_000,
+      'a fix awaiting approval',
+    );
+    const waiting = holder as Host;
+    const lease = async () => (await f.pool.query('SELECT stage, holder FROM fleet_leases')).rows;
+    await waitFor(async () => (await lease())[0]?.stage === 'gating', 10_000, 'the lease at gating');
+    expect(await lease()).toEqual([{ stage: 'gating', holder: waiting.name }]);
+    expect((await f.pool.query('SELECT id FROM fleet_fixes')).rows).toEqual([]);
+    expect(remoteBranches(f)).toEqual([]);
+    await waiting.loop.actions.approve(localFixes(waiting)[0]?.id as number, 'human:alice@dancer.test');
     const fix = await fleetFix(f, ['deployed', 'stopped', 'rolled_back']);
     const dump = () => f.hosts.map((h) => `--- ${h.name}\n${h.logs.slice(-40).join('\n')}`).join('\n');
     expect(fix.state, dump()).toBe('deployed');
     const canary = fix.created_by;
+    expect(canary).toBe(waiting.name);
 
     // One consultation fleet-wide: one lease holder, one local fix, one fix branch on the remote.
     const consultations = await f.pool.query('SELECT host FROM fleet_consultations');
@@ -448,8 +466,10 @@ describe('a fleet fix driven by the healing loop', () => {
     }
     // On the canary the supervisor's deploy names the local fix.
     expect(localDeploys(withFixes[0] as Host)[0]?.fixId).toBe(local?.id);
-    const lease = await f.pool.query('SELECT stage, holder FROM fleet_leases');
-    expect(lease.rows).toEqual([{ stage: 'done', holder: null }]);
+    expect(await lease()).toEqual([{ stage: 'done', holder: null }]);
+    expect(fleetAudit(waiting).map((a) => a.detail)).toEqual([
+      expect.stringMatching(new RegExp(`^fleet fix ${fix.id} rolling out \\(${canary} deployed, `)),
+    ]);
   }, 300_000);
 
   it('stops a wrong fix at the canary: rolled back there only, the other hosts never deploy it', async () => {
@@ -499,6 +519,11 @@ describe('a fleet fix driven by the healing loop', () => {
       expect(h.running.supervisor.status().currentRelease).toBe(releasesBefore.get(h.name));
       if (h.name !== canary) expect(localDeploys(h)).toEqual([]);
     }
+    // The revert reached the shared remote: its main serves the tree from before the fix.
+    expect(sh(f.root, '--git-dir', f.bare, 'rev-parse', 'refs/heads/main^{tree}')).toBe(
+      sh(f.root, '--git-dir', f.bare, 'rev-parse', `${f.base}^{tree}`),
+    );
+    expect(sh(f.root, '--git-dir', f.bare, 'merge-base', '--is-ancestor', fix.commit_sha, 'refs/heads/main')).toBe('');
     // The lease ended failed; the pattern cools down fleet-wide.
     const lease = await f.pool.query('SELECT stage FROM fleet_leases');
     expect(lease.rows).toEqual([{ stage: 'failed' }]);
