@@ -5,10 +5,11 @@
  * Claude Code, and traffic to each host counting failed requests (test/fleet/cluster.ts).
  * Needs `npm run build` and Debian's `postgresql` package.
  */
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TrafficRequest } from '../../src/demo/traffic.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
-import { goodFix } from '../faults/agent.js';
+import { GOOD_PRICING, goodFix, goodFixWith } from '../faults/agent.js';
 import { shopTraffic } from '../faults/fixture.js';
 import { Cluster } from '../fleet/cluster.js';
 
@@ -32,6 +33,15 @@ function bugTemplate(c: Cluster, host: string): { id: number; text: string } | u
     .stack.query<{ id: number; text: string }>(
       "SELECT id, text FROM templates WHERE text LIKE '%price failed%' ORDER BY id",
     )[0];
+}
+
+/** A failure message naming each failed request of `host` (when it was sent, why it failed). */
+function failedWhy(stats: ReturnType<Cluster['trafficStats']>, host: string): string {
+  const s = stats[host];
+  const at = (s?.failedAt ?? []).map(
+    (f) => `${new Date(f.sentAt).toISOString()} ${f.reason} after ${f.at - f.sentAt} ms`,
+  );
+  return `${host} failed requests: ${at.join('; ')}`;
 }
 
 /** A scenario whose every turn streams slowly: a consultation that stays in flight a long while. */
@@ -75,9 +85,10 @@ describe('fleet: a host cut off from PostgreSQL', () => {
     // Back to healthy requests, then the captured count is final before the cut is restored.
     cutStack.traffic?.setNext(healthyTraffic);
     await new Promise((r) => setTimeout(r, 1500));
-    const local = cutStack.query<{ n: number; e: number }>(
-      'SELECT sum(count) AS n, sum(n_error) AS e FROM template_buckets WHERE template_id = ?',
-      template!.id,
+    // Every local template of the bug (the miner may split or widen one as lines arrive).
+    const local = cutStack.query<{ n: number }>(
+      `SELECT sum(b.count) AS n FROM template_buckets b JOIN templates t ON t.id = b.template_id
+       WHERE t.text LIKE '%price failed%'`,
     )[0];
     expect(local?.n ?? 0).toBeGreaterThanOrEqual(10);
     expect(cutStack.traffic?.stats().ok ?? 0, 'web-3 kept answering while cut off').toBeGreaterThan(servedBefore + 20);
@@ -88,8 +99,7 @@ describe('fleet: a host cut off from PostgreSQL', () => {
     await c.waitPg('web-3 counts of the bug in PostgreSQL', 60_000, async () => {
       const r = await c.pg<{ n: string | null }>(
         `SELECT sum(k.count) AS n FROM fleet_template_counts k JOIN fleet_templates t ON t.id = k.template_id
-         WHERE k.host = 'web-3' AND t.text = $1`,
-        [template!.text],
+         WHERE k.host = 'web-3' AND t.text LIKE '%price failed%'`,
       );
       return Number(r[0]?.n ?? 0) === local!.n ? true : undefined;
     });
@@ -114,7 +124,7 @@ describe('fleet: a host cut off from PostgreSQL', () => {
     expect(c.consultationsSeen()).toEqual([]);
     expect(await c.pg('SELECT id FROM fleet_consultations')).toEqual([]);
     const stats = c.trafficStats();
-    for (const h of c.hosts) expect(stats[h.name]?.failed, `${h.name} failed requests`).toBe(0);
+    for (const h of c.hosts) expect(stats[h.name]?.failed, failedWhy(stats, h.name)).toBe(0);
     expect(stats['web-3']?.serverErrors ?? 0).toBeGreaterThan(0); // the bug did answer 500s there
     const stray = await c.stop();
     cluster = undefined;
@@ -184,9 +194,108 @@ describe('fleet: the lease holder killed mid-consultation', () => {
     expect(seen).toEqual([dead, successorName]);
     const third = c.hosts.find((h) => h.name !== dead && h.name !== successorName)!;
     expect(third.stack.fixes()).toEqual([]);
+  });
+});
+
+/** The fleet fix once its rollout ended (`deployed`, `stopped` or `rolled_back`). */
+async function rolloutEnded(c: Cluster, timeoutMs: number) {
+  return c.waitPg(
+    'the fleet rollout to end',
+    timeoutMs,
+    async () => {
+      const r = await c.pg<{ id: number; state: string; branch: string; commit_sha: string; created_by: string }>(
+        'SELECT id, state, branch, commit_sha, created_by FROM fleet_fixes ORDER BY id',
+      );
+      return r.find((f) => f.state !== 'rolling_out');
+    },
+    500,
+  );
+}
+
+describe('fleet: the same bug on all three hosts', () => {
+  it('one consultation, one fix branch, the canary first, then every host serves the fix with 0 failed requests', {
+    timeout: 420_000,
+  }, async () => {
+    cluster = await Cluster.start({ scenario: goodFix() });
+    const c = cluster;
+    await c.startAll();
+    await c.joined();
+    c.startTraffic(shopTraffic);
+    const fix = await rolloutEnded(c, 360_000);
+    expect(fix.state, c.logs()).toBe('deployed');
+    const firstError = Math.min(...c.hosts.map((h) => h.stack.traffic?.stats().firstServerErrorAt ?? Infinity));
+    console.log(
+      `fleet e2e: first error on any host -> rollout deployed on all 3: ${(Date.now() - firstError) / 1000} s`,
+    );
+    // One consultation (at the model server and in the fleet's ledger), one fix, one branch.
+    const seen = c.consultationsSeen();
+    expect(seen.map((s) => s.host)).toEqual([fix.created_by]);
+    const consultations = await c.pg<{ host: string; outcome: string }>(
+      'SELECT host, outcome FROM fleet_consultations',
+    );
+    expect(consultations).toEqual([{ host: fix.created_by, outcome: 'done' }]);
+    expect(await c.pg('SELECT id FROM fleet_fixes')).toHaveLength(1);
+    // One fix branch on the shared remote, and the fix's merge commit there (every host fetched it).
+    expect(c.remoteFixBranches()).toHaveLength(1);
+    expect(() =>
+      execFileSync('git', ['cat-file', '-e', `${fix.commit_sha}^{commit}`], { cwd: c.remote }),
+    ).not.toThrow();
+    // The canary is the host that made the fix; it deployed before any other host started.
+    const deploys = await c.deploys();
+    expect(deploys.map((d) => [d.host, d.state]).sort()).toEqual(c.hosts.map((h) => [h.name, 'deployed']));
+    const canary = deploys.filter((d) => d.wave === 0).map((d) => d.host);
+    expect(canary).toEqual([fix.created_by]);
+    const events = await c.fixEvents();
+    const canaryDeployed = events.find((e) => e.host === fix.created_by && e.event === 'deployed');
+    expect(canaryDeployed, JSON.stringify(events)).toBeDefined();
+    for (const h of c.hosts.filter((x) => x.name !== fix.created_by)) {
+      const started = events.find((e) => e.host === h.name && e.event === 'deploying');
+      expect(started, `${h.name} deploying`).toBeDefined();
+      expect(started!.id).toBeGreaterThan(canaryDeployed!.id);
+    }
+    // Every host serves the fix (the bug's request answers 200), from the same commit.
+    expect(await c.servingFix()).toEqual(c.hosts.map((h) => h.name));
+    const tree = c.host(fix.created_by).stack.git(['rev-parse', `${fix.commit_sha}^{tree}`]);
+    for (const h of c.hosts) {
+      expect(h.stack.currentRelease() ?? '', h.name).toBe(tree.slice(0, (h.stack.currentRelease() ?? '').length || 12));
+    }
     const stats = c.trafficStats();
-    for (const h of c.hosts.filter((x) => x.name !== dead)) {
-      expect(stats[h.name]?.failed, `${h.name} failed requests`).toBe(0);
+    for (const h of c.hosts) expect(stats[h.name]?.failed, failedWhy(stats, h.name)).toBe(0);
+  });
+});
+
+describe('fleet: a wrong fix', () => {
+  it('stops at the canary and is rolled back there only', { timeout: 420_000 }, async () => {
+    // Passes the gate, but in production a c3 price throws a new error: the canary's window fails.
+    const range = GOOD_PRICING.replace(
+      'return TABLE[sku.toLowerCase()];',
+      "if (process.env.NODE_ENV === 'production' && sku === 'c3') throw new RangeError('no price table for ' + sku);\n  return TABLE[sku.toLowerCase()];",
+    );
+    cluster = await Cluster.start({ scenario: goodFixWith({ 'lib/pricing.mjs': range }, 'Price without a sku: 0') });
+    const c = cluster;
+    await c.startAll();
+    await c.joined();
+    c.startTraffic(shopTraffic);
+    const fix = await rolloutEnded(c, 360_000);
+    expect(fix.state, c.logs()).toMatch(/stopped|rolled_back/);
+    const deploys = await c.deploys();
+    const canary = fix.created_by;
+    expect(deploys.find((d) => d.host === canary)?.state).toBe('rolled_back');
+    for (const d of deploys.filter((x) => x.host !== canary)) expect(d.state, d.host).toBe('skipped');
+    // The canary rolled back (its local fix too); the others never deployed anything.
+    const holder = c.host(canary).stack;
+    await holder.fixIn(['rolled_back'], 120_000);
+    expect(holder.deploys().map((d) => d.kind)).toContain('rollback');
+    for (const h of c.hosts.filter((x) => x.name !== canary)) {
+      expect(h.stack.deploys(), `${h.name} deploys`).toEqual([]);
+      expect(h.stack.fixes(), `${h.name} fixes`).toEqual([]);
+    }
+    expect(c.consultationsSeen().map((s) => s.host)).toEqual([canary]);
+    // The hosts that never deployed it lost no request. (The canary's own deploy and rollback
+    // handoffs are the supervisor's, covered by the fault suite.)
+    const stats = c.trafficStats();
+    for (const h of c.hosts.filter((x) => x.name !== canary)) {
+      expect(stats[h.name]?.failed, failedWhy(stats, h.name)).toBe(0);
     }
   });
 });

@@ -251,7 +251,9 @@ export class Cluster {
 
   /** The fleet's fix events, in order. */
   fixEvents(): Promise<Array<{ id: number; fix_id: number; host: string; actor: string; event: string; at: Date }>> {
-    return this.pg('SELECT id, fix_id, host, actor, event, at FROM fleet_fix_events ORDER BY id');
+    return this.pg(
+      'SELECT id::int AS id, fix_id::int AS fix_id, host, actor, event, at FROM fleet_fix_events ORDER BY id',
+    );
   }
 
   /** Every host's log tail, for failure messages. */
