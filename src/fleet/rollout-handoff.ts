@@ -239,13 +239,29 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
   const deployFix = async (request: PipelineDeployRequest): Promise<{ ok: true } | { ok: false; reason: string }> => {
     await untilConnected(request.signal);
     if (request.signal?.aborted) return { ok: true }; // resumed at the next start, from the lease
-    const patternKey = await patternKeyOf(request.patternId);
-    const got = await acquireLease(o.pool, {
-      patternKey,
-      host: o.host,
-      leaseSeconds: o.leaseSeconds,
-      reopenAfterSeconds,
+    // Known before the rollout exists: this host's worker may claim the canary deploy at once.
+    localFixes.set(request.commit, {
+      fixId: request.fixId,
+      targetTemplateId: /^\d+$/.test(request.patternId) ? Number(request.patternId) : undefined,
     });
+    let patternKey = '';
+    let got: Awaited<ReturnType<typeof acquireLease>> | undefined;
+    while (!got) {
+      try {
+        patternKey = await patternKeyOf(request.patternId);
+        got = await acquireLease(o.pool, {
+          patternKey,
+          host: o.host,
+          leaseSeconds: o.leaseSeconds,
+          reopenAfterSeconds,
+        });
+      } catch (error) {
+        log(`fix ${request.fixId}: the control plane failed (${errorMessage(error)}); retrying`);
+        await sleep(1000, request.signal);
+        await untilConnected(request.signal);
+        if (request.signal?.aborted) return { ok: true };
+      }
+    }
     if (got.kind !== 'acquired') {
       const why =
         got.kind === 'held'
@@ -288,10 +304,6 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
       return { ok: false, reason: `fleet: ${errorMessage(error)}` };
     }
     fleetFixOf.set(request.fixId, fleetFixId);
-    localFixes.set(request.commit, {
-      fixId: request.fixId,
-      targetTemplateId: /^\d+$/.test(request.patternId) ? Number(request.patternId) : undefined,
-    });
     o.onRollout?.();
     const row = await waitForRow(fleetFixId, (s) => s !== 'pending' && s !== 'deploying', request.signal);
     if (!row) return { ok: true }; // aborted: resumed later from the lease
