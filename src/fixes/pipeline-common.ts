@@ -81,5 +81,5 @@ export function request(
   commit: string,
   signal?: AbortSignal,
 ): DeployRequest {
-  return { kind, fixId: fix.id, commit, patternId: fix.patternId, signal };
+  return { kind, fixId: fix.id, commit, patternId: fix.patternId, branch: fix.branch ?? undefined, signal };
 }

@@ -28,6 +28,8 @@ export interface DeployRequest {
   /** The commit on the main branch to deploy (a merge commit). */
   commit: string;
   patternId: string;
+  /** The fix branch the commit merged (a fleet pushes it with the merge). */
+  branch?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 

@@ -31,6 +31,8 @@ export interface PipelineDeployRequest {
   fixId: number;
   commit: string;
   patternId: string;
+  /** The fix branch (set by the pipeline; the lease's copy is only as fresh as its last save). */
+  branch?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -271,7 +273,7 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
     }
     const lease = got.lease;
     const state = lease.state;
-    const branch = typeof state.branch === 'string' ? state.branch : '';
+    const branch = request.branch || (typeof state.branch === 'string' ? state.branch : '');
     let fleetFixId =
       lease.stage === 'rolling_out' && state.commit === request.commit && typeof state.fleetFixId === 'number'
         ? state.fleetFixId
