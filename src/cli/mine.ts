@@ -149,19 +149,65 @@ export async function mineStream(input: Readable, miner: TemplateMiner): Promise
 }
 
 function writeAssignments(result: MineResult, json: boolean): void {
+  if (!json) {
+    writeAssignmentBytes(result);
+    return;
+  }
   const text = new Map<number, string>();
   for (const t of result.templates) text.set(t.id, t.template);
   let chunk = '';
   for (let i = 0; i < result.lines; i++) {
     const id = result.assignments[i] as number;
     const template = text.get(id) ?? '';
-    chunk += json ? `${JSON.stringify({ line: i + 1, templateId: id, template })}\n` : `${i + 1}\t${id}\t${template}\n`;
+    chunk += `${JSON.stringify({ line: i + 1, templateId: id, template })}\n`;
     if (chunk.length > 1 << 16) {
       process.stdout.write(chunk);
       chunk = '';
     }
   }
   if (chunk) process.stdout.write(chunk);
+}
+
+/**
+ * `<line>\t<template id>\t<template>` for every line, written as bytes: each template's
+ * `\t<id>\t<template>\n` is encoded once, and a line costs its number's digits and one copy
+ * (no string is built per line).
+ */
+function writeAssignmentBytes(result: MineResult): void {
+  const tails: Buffer[] = [];
+  for (const t of result.templates) tails[t.id] = Buffer.from(`\t${t.id}\t${t.template}\n`);
+  const size = 1 << 20;
+  let buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < result.lines; i++) {
+    const id = result.assignments[i] as number;
+    let tail = tails[id];
+    if (tail === undefined) {
+      tail = Buffer.from(`\t${id}\t\n`);
+      tails[id] = tail;
+    }
+    if (at + 16 + tail.length > buf.length) {
+      process.stdout.write(buf.subarray(0, at));
+      buf = Buffer.allocUnsafe(Math.max(size, 16 + tail.length));
+      at = 0;
+    }
+    at = writeDecimal(buf, at, i + 1);
+    buf.set(tail, at);
+    at += tail.length;
+  }
+  if (at > 0) process.stdout.write(buf.subarray(0, at));
+}
+
+/** Write the decimal digits of a positive integer at `at`; returns the offset after them. */
+function writeDecimal(buf: Buffer, at: number, n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  let x = n;
+  for (let k = at + digits - 1; k >= at; k--) {
+    buf[k] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return at + digits;
 }
 
 function writeTemplates(result: MineResult, top: number | undefined): void {

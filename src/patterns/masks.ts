@@ -17,6 +17,7 @@
 
 import { BUILTIN_MASK_NAMES } from '../config/index.js';
 import { isWordChar, maskToken } from './token-rule.js';
+import { F_AT, F_COLON, F_DASH, F_DIGIT, F_DOT, F_EQ, F_SLASH, TokenScanner, tokenFlags } from './token-scan.js';
 
 export { isVariableRun, maskNumbers, maskToken } from './token-rule.js';
 
@@ -158,6 +159,11 @@ export interface Masker {
    * scan of the message with no masked string built in between.
    */
   tokens(message: string): string[];
+  /**
+   * {@link tokens} into `out` (emptied first), which is returned: for a caller that reuses one
+   * array for every message.
+   */
+  tokensInto(message: string, out: string[]): string[];
   /** The names of the masks that run, in order. */
   readonly names: readonly string[];
 }
@@ -166,13 +172,6 @@ export interface Masker {
 const SPANNING: ReadonlySet<string> = new Set(['quoted', 'size', 'timestamp']);
 
 /** Gates of the per-token masks, on a token's character flags (see {@link tokenFlags}). */
-const F_DIGIT = 1;
-const F_COLON = 2;
-const F_SLASH = 4;
-const F_AT = 8;
-const F_EQ = 16;
-const F_DOT = 32;
-const F_DASH = 64;
 const all = (bits: number) => (f: number) => (f & bits) === bits;
 const TOKEN_GATES: Record<string, (flags: number, token: string) => boolean> = {
   url: (_f, t) => t.includes('://'),
@@ -187,49 +186,10 @@ const TOKEN_GATES: Record<string, (flags: number, token: string) => boolean> = {
   hex: (f, t) => (f & F_DIGIT) !== 0 && (t.includes('0x') || t.includes('0X')),
 };
 
-/** A character that ends a token for the masks: space, tab, LF, CR. */
-const C_SPACE = 255;
-/** A vertical tab or form feed: tokenize.ts splits there, the masks do not. */
-const C_SPLIT = 254;
-/** A size unit's first letter: a digit right before one may start a size (`12KB`). */
-const C_UNIT = 128;
-/** ASCII character → its token flag (F_*), C_SPACE, C_SPLIT, C_UNIT, or 0 for any other. */
-const CHAR_CLASS = (() => {
-  const t = new Uint8Array(128);
-  for (let c = 48; c <= 57; c++) t[c] = F_DIGIT;
-  t[58] = F_COLON;
-  t[47] = F_SLASH;
-  t[92] = F_SLASH;
-  t[64] = F_AT;
-  t[61] = F_EQ;
-  t[46] = F_DOT;
-  t[45] = F_DASH;
-  for (const ch of 'KMGTPEkmgtbB') t[ch.charCodeAt(0)] = C_UNIT;
-  for (const c of [32, 9, 10, 13]) t[c] = C_SPACE;
-  t[11] = C_SPLIT;
-  t[12] = C_SPLIT;
-  return t;
-})();
-
 function countChar(s: string, code: number): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === code) n++;
   return n;
-}
-
-function tokenFlags(token: string): number {
-  let f = 0;
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i);
-    if (c >= 48 && c <= 57) f |= F_DIGIT;
-    else if (c === 58) f |= F_COLON;
-    else if (c === 47 || c === 92) f |= F_SLASH;
-    else if (c === 64) f |= F_AT;
-    else if (c === 61) f |= F_EQ;
-    else if (c === 46) f |= F_DOT;
-    else if (c === 45) f |= F_DASH;
-  }
-  return f;
 }
 
 const BOOL_WORDS = new Set(['true', 'false', 'null', 'True', 'False', 'TRUE', 'FALSE', 'NULL']);
@@ -270,19 +230,7 @@ export function createMasker(config: MaskConfig = {}): Masker {
     ...(bool ? ['bool'] : []),
     ...(numbers ? ['numbers'] : []),
   ];
-  const maskOne = (token: string): string => {
-    const flags = tokenFlags(token);
-    let t = token;
-    if ((flags & (F_DIGIT | F_SLASH | F_AT)) !== 0) {
-      for (const { mask, gate } of perToken) {
-        if (!gate(flags, t)) continue;
-        mask.re.lastIndex = 0;
-        t = typeof mask.replace === 'string' ? t.replace(mask.re, mask.replace) : t.replace(mask.re, mask.replace);
-      }
-    }
-    if ((flags & F_DIGIT) === 0) return bool ? maskBool(t) : t;
-    return numbers ? maskToken(t) : t;
-  };
+  const maskOne = (token: string): string => maskFlagged(token, tokenFlags(token));
   const maskWhole = (message: string): string => {
     let s = message;
     for (const m of whole) {
@@ -295,56 +243,15 @@ export function createMasker(config: MaskConfig = {}): Masker {
   const custom = (config.custom?.length ?? 0) > 0;
   const sizeOn = !disabled.has('size');
   const timeOn = !disabled.has('timestamp');
-  /**
-   * One scan: cut the tokens, note each token's characters, and watch for text a spanning mask
-   * could match (a digit before a size unit, a `d:dd` time, a `dddd-` date). Only then do the
-   * spanning regexes run over the whole message (and the scan starts again on their result);
-   * otherwise they could not have matched, and each token is masked on its own.
-   */
-  const scan = (message: string, out: string[], spanChecked: boolean): boolean => {
-    const n = message.length;
-    let i = 0;
-    while (i < n) {
-      let c = message.charCodeAt(i);
-      if (c < 128 && CHAR_CLASS[c] === C_SPACE) {
-        i++;
-        continue;
-      }
-      const start = i;
-      let flags = 0;
-      let run = 0; // length of the current digit run
-      let split = false; // a vertical tab or form feed inside (tokenize splits there, masks do not)
-      while (i < n) {
-        c = message.charCodeAt(i);
-        const k = c < 128 ? (CHAR_CLASS[c] as number) : 0;
-        if (k === 0) {
-          run = 0;
-          i++;
-          continue;
-        }
-        if (k === C_SPACE) break;
-        if (k === F_DIGIT) {
-          flags |= F_DIGIT;
-          run++;
-          i++;
-          continue;
-        }
-        if (run > 0 && !spanChecked && spanAfterDigits(run, c, sizeOn, timeOn)) return false;
-        run = 0;
-        if (k === C_SPLIT) split = true;
-        else flags |= k & ~C_UNIT;
-        i++;
-      }
-      // `12 KB`: a digit run, one space, a unit.
-      if (run > 0 && !spanChecked && sizeOn && message.charCodeAt(i) === 32 && isUnitStart(message.charCodeAt(i + 1))) {
-        return false;
-      }
-      const token = message.slice(start, i);
-      const masked = flags === 0 ? (bool ? maskBool(token) : token) : maskFlagged(token, flags);
-      if (split) splitTokens(masked, out);
-      else out.push(masked);
+  /** Mask one token cut by the scan (`flags`: its characters; `spanIn`: see scan). */
+  const maskCut = (token: string, flags: number, spanIn: boolean): string => {
+    let t = token;
+    let f = flags;
+    if (spanIn) {
+      t = maskWhole(token);
+      if (t !== token) f = tokenFlags(t);
     }
-    return true;
+    return f === 0 ? (bool ? maskBool(t) : t) : maskFlagged(t, f);
   };
   const maskFlagged = (token: string, flags: number): string => {
     let t = token;
@@ -358,47 +265,28 @@ export function createMasker(config: MaskConfig = {}): Masker {
     if ((flags & F_DIGIT) === 0) return bool ? maskBool(t) : t;
     return numbers ? maskToken(t) : t;
   };
+  const scanner = new TokenScanner(maskCut, sizeOn, timeOn);
+  /**
+   * One scan of the message (token-scan.ts); only when a value could cross a space (`12 KB`), or
+   * custom masks are set, do the whole-message masks run first and the scan read their result.
+   */
+  const tokensInto = (message: string, out: string[]): string[] => {
+    out.length = 0;
+    if (!custom && scanner.scan(message, out, false)) return out;
+    out.length = 0;
+    scanner.scan(maskWhole(message), out, true);
+    return out;
+  };
   return {
     names,
     mask(message: string): string {
       return mapTokens(maskWhole(message), maskOne);
     },
     tokens(message: string): string[] {
-      const out: string[] = [];
-      if (!custom && scan(message, out, false)) return out;
-      out.length = 0;
-      scan(maskWhole(message), out, true);
-      return out;
+      return tokensInto(message, []);
     },
+    tokensInto,
   };
-}
-
-/** Push the parts of `token` between vertical tabs and form feeds (tokenize.ts splits there too). */
-function splitTokens(token: string, out: string[]): void {
-  let from = 0;
-  for (let i = 0; i <= token.length; i++) {
-    const c = i < token.length ? token.charCodeAt(i) : 11;
-    if (c !== 11 && c !== 12) continue;
-    if (i > from) out.push(token.slice(from, i));
-    from = i + 1;
-  }
-}
-
-/** A size unit's first letter (`KB`, `kb`, `bytes`, `B`). */
-function isUnitStart(c: number): boolean {
-  return c < 128 && CHAR_CLASS[c] === C_UNIT;
-}
-
-/**
- * At character `c`, right after a run of `run` digits: could a spanning mask match here?
- * A size unit right after the digits; a time (`\b\d{1,2}:\d{2}\b`); a date (`\b\d{4}-`). A
- * necessary condition only: when it holds, the regexes decide.
- */
-function spanAfterDigits(run: number, c: number, size: boolean, time: boolean): boolean {
-  if (size && isUnitStart(c)) return true;
-  if (!time) return false;
-  if (c === 58 && run <= 2) return true;
-  return c === 45 && run === 4;
 }
 
 /** `true`, `(false)`, `null,`: a boolean or null token, outer punctuation kept. */

@@ -76,6 +76,7 @@ export class TemplateMiner {
   private readonly dirty = new Set<number>();
   private readonly rawCache = new Map<string, Cluster>();
   private readonly maskedCache = new Map<string, Cluster>();
+  private readonly scratch: string[] = [];
 
   constructor(options: MinerOptions = {}) {
     this.masker = createMasker(options.masks);
@@ -127,7 +128,8 @@ export class TemplateMiner {
       this.lastChanged = false;
       return cluster;
     }
-    const tokens = this.masker.tokens(message);
+    // One array for every message: the index and the answer caches read it, a new template copies it.
+    const tokens = this.masker.tokensInto(message, this.scratch);
     // The search sees the tokens only, so they are the key: messages that differ in whitespace
     // alone share an answer.
     const maskedKey = !caching ? '' : fp === '' ? tokens.join(' ') : `${fp}${SEP}${tokens.join(' ')}`;

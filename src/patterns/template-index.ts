@@ -54,6 +54,15 @@ export class TemplateIndex {
    * and hashing a long key string per candidate leaf; a missing branch prunes its whole subtree.
    */
   private readonly tree = new Map<string, TreeNode>();
+  /**
+   * The roots of `tree` by fingerprint, then `token count * 2 + offset`: search() finds its roots
+   * without building a key string per message.
+   */
+  private readonly roots = new Map<string, Map<number, TreeNode>>();
+  /** Scratch of search() (one search at a time): the leaves found, the crowded ones, the best. */
+  private readonly found: LeafEntry[] = [];
+  private readonly crowded: Cluster[][] = [];
+  private readonly best: Best = { c: undefined, sim: -1, eq: -1, st: 0 };
   /** leaf key → probe index of a crowded leaf (see probeOf). */
   private readonly probes = new Map<string, Probe>();
   /** group key (fingerprint + length) → leaf keys in it. */
@@ -145,13 +154,19 @@ export class TemplateIndex {
   }
 
   /** Add a new leaf to the lookup tree under `path` (root key, then one key per depth level). */
-  private plant(path: readonly string[], entry: LeafEntry): void {
+  private plant(path: readonly string[], entry: LeafEntry, c: Cluster): void {
     if (path.length < 2) return; // depth 0: search looks leaves up by key
     const root = path[0] as string;
     let node = this.tree.get(root);
     if (!node) {
       node = new Map();
       this.tree.set(root, node);
+      let byLength = this.roots.get(c.fingerprint);
+      if (!byLength) {
+        byLength = new Map();
+        this.roots.set(c.fingerprint, byLength);
+      }
+      byLength.set(c.tokens.length * 2 + this.offsetOf(c.tokens), node);
     }
     for (let i = 1; i < path.length - 1; i++) {
       const k = path[i] as string;
@@ -178,15 +193,16 @@ export class TemplateIndex {
       return;
     }
     if (tokens.length === 0) return; // leafKeysFor gives a key no template is stored under
-    const group = this.groupKey(fp, tokens.length);
+    const byLength = this.roots.get(fp);
+    if (!byLength) return;
     const first = tokens[0] as string;
     // A one-token template is keyed at offset 0 even when that token is variable.
     if (!first.includes(WILDCARD) || tokens.length === 1) {
-      const root = this.tree.get(`${group}${SEP}0`);
+      const root = byLength.get(tokens.length * 2);
       if (root) this.walk(root, tokens, 0, 0, out);
     }
     if (tokens.length > 1) {
-      const root = this.tree.get(`${group}${SEP}1`);
+      const root = byLength.get(tokens.length * 2 + 1);
       if (root) this.walk(root, tokens, 1, 1, out);
     }
   }
@@ -216,7 +232,7 @@ export class TemplateIndex {
     if (!list) {
       list = [];
       this.leaves.set(leaf, list);
-      this.plant(path, { key: leaf, list });
+      this.plant(path, { key: leaf, list }, c);
       const group = this.groupKey(c.fingerprint, c.tokens.length);
       let set = this.groups.get(group);
       if (!set) {
@@ -341,9 +357,15 @@ export class TemplateIndex {
    * answer is always the one a full scan would give.
    */
   search(tokens: readonly string[], fp: string, threshold: number): Cluster | undefined {
-    const best: Best = { c: undefined, sim: -1, eq: -1, st: threshold };
-    const crowded: Cluster[][] = [];
-    const found: LeafEntry[] = [];
+    const best = this.best;
+    best.c = undefined;
+    best.sim = -1;
+    best.eq = -1;
+    best.st = threshold;
+    const crowded = this.crowded;
+    crowded.length = 0;
+    const found = this.found;
+    found.length = 0;
     this.leavesFor(tokens, fp, found);
     for (const { key: leaf, list } of found) {
       if (list.length <= PROBE_MIN) {
@@ -359,7 +381,11 @@ export class TemplateIndex {
       for (const c of probe.rest) this.consider(c, tokens, best);
     }
     if (best.sim < 1) for (const list of crowded) for (const c of list) this.consider(c, tokens, best);
-    return best.c;
+    const answer = best.c;
+    best.c = undefined;
+    found.length = 0;
+    crowded.length = 0;
+    return answer;
   }
 
   private consider(c: Cluster, tokens: readonly string[], best: Best): void {
