@@ -36,6 +36,11 @@ export async function takeOver(
   if (inherited) {
     const orphans = new Orphans(planAdoption(previous, readStat, process.pid), opts);
     orphans.settleNow();
+    for (const [i, s] of inherited.entries()) {
+      const want = specs[i]?.port;
+      if (want && want !== s.port)
+        opts.log(`warning: listen ${s.name} says port ${want}; the inherited socket is on ${s.port}`);
+    }
     const where = inherited.map((s) => `${s.name} ${s.host}:${s.port}`).join(', ');
     opts.log(
       `serving on inherited sockets (${where}); ${orphans.serving} worker(s) of the previous supervisor serve meanwhile`,
