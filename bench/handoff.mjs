@@ -13,6 +13,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { controlRequest } from '../dist/supervise/control.js';
+import { rssOf, waitRunning } from './supervisor-probe.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
@@ -72,8 +73,14 @@ writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
 git('init', '-q', '-b', 'main');
 git('add', '-A');
 git('commit', '-q', '-m', 'v1');
-git('commit', '-q', '--allow-empty', '-m', 'v2');
+// v2 is new code on a branch (dancer run starts on HEAD, v1); its tree must differ, since a
+// deploy of the tree already serving is a no-op (`unchanged`)
+git('checkout', '-q', '-b', 'v2');
+writeFileSync(path.join(dir, 'VERSION'), '2\n');
+git('add', '-A');
+git('commit', '-q', '-m', 'v2');
 const v2 = git('rev-parse', 'HEAD');
+git('checkout', '-q', 'main');
 
 const supervisor = spawn(
   process.execPath,
@@ -97,12 +104,7 @@ async function cleanup() {
   rmSync(dir, { recursive: true, force: true });
 }
 
-let status;
-for (const deadline = Date.now() + 20_000; Date.now() < deadline; await delay(100)) {
-  status = await ask('status').catch(() => undefined);
-  if (status?.state === 'running') break;
-  if (supervisor.exitCode !== null) break;
-}
+const status = await waitRunning(ask, supervisor, 20_000, 100);
 if (status?.state !== 'running') {
   process.stderr.write(`supervisor did not start:\n${supervisorErr}\n`);
   await cleanup();
@@ -113,10 +115,6 @@ const port = status.sockets[0].port;
 const deployed = await ask('deploy', { ref: v2 });
 if (deployed.status !== 'succeeded') throw new Error(`deploy of v2: ${JSON.stringify(deployed)}`);
 
-const rssOf = (pid) => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-};
 let maxSupervisorRss = 0;
 const rssTimer = setInterval(() => {
   maxSupervisorRss = Math.max(maxSupervisorRss, rssOf(supervisor.pid));

@@ -11,7 +11,7 @@
 // --max-db-mb sets store.retention.maxBytes (retention every 30 s), so a long run also exercises
 // retention: the db should grow to that bound and stay there.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { controlRequest } from '../dist/supervise/control.js';
+import { cpuOf, rssOf, sizeOf, waitRunning } from './supervisor-probe.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -127,12 +128,7 @@ async function cleanup() {
   if (!args.keep) rmSync(dir, { recursive: true, force: true });
 }
 
-let status;
-for (const deadline = Date.now() + 30_000; Date.now() < deadline; await delay(200)) {
-  status = await ask('status').catch(() => undefined);
-  if (status?.state === 'running') break;
-  if (supervisor.exitCode !== null) break;
-}
+const status = await waitRunning(ask, supervisor, 30_000, 200);
 if (status?.state !== 'running') {
   process.stderr.write(`supervisor did not start:\n${supervisorErr}\n`);
   await cleanup();
@@ -142,29 +138,6 @@ const port = status.sockets[0].port;
 
 // --- samplers ----------------------------------------------------------------------------------
 const dbFile = path.join(dir, '.dancer/dancer.db');
-const sizeOf = (f) => {
-  try {
-    return statSync(f).size;
-  } catch {
-    return 0;
-  }
-};
-const rssOf = (pid) => {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-};
-const cpuOf = (pid) => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks (100/s)
-  } catch {
-    return 0;
-  }
-};
 const t0 = Date.now();
 const samples = []; // { t (s), rss (bytes), db (bytes), cpu (s) }
 const sample = () =>

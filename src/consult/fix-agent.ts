@@ -1,7 +1,8 @@
 /**
  * The consultation as the fix pipeline's `RunAgent` (src/fixes/types.ts): run in the fix
- * worktree, return the outcome, throw a DancerError with the reason when there is none. The shapes
- * are declared here structurally, so consult does not import the later stage.
+ * worktree, return the outcome, throw a DancerError with the reason when there is none. The agent's
+ * contract (brief, repair context, outcome) is declared here, the stage that speaks to the agent;
+ * the fix pipeline imports it.
  */
 import type { ConsultConfig, SandboxConfig } from '../config/index.js';
 import { DancerError } from '../errors.js';
@@ -10,13 +11,37 @@ import { type ConsultationResult, runConsultation } from './consultation.js';
 import { newBoundary, quoteUntrusted } from './redact.js';
 import type { ConsultPolicy, ConsultTrigger } from './types.js';
 
-/** What the pipeline tells the agent about the fix (a subset of fixes' `FixBrief`). */
-export interface FixBriefLike {
+/** How a consultation ended, as the fix pipeline records it (fixes re-exports it as `AgentOutcome`). */
+export interface FixAgentOutcome {
+  kind: 'fix' | 'ignore' | 'escalate' | 'improve_logging';
+  summary?: string | undefined;
+  analysis?: string | undefined;
+  rootCause?: string | undefined;
+  filesChanged?: string[] | undefined;
+  /** Repository-relative path of the test that fails before the fix and passes after it. */
+  regressionTest?: string | undefined;
+  risk?: 'low' | 'medium' | 'high' | undefined;
+  confidence?: number | undefined;
+  /** What this agent run cost. */
+  costUsd?: number | undefined;
+  consultationId?: string | undefined;
+  /** ignore / escalate: why. */
+  why?: string | undefined;
+  /** escalate: where a human should look. */
+  where?: string | undefined;
+  /** improve_logging: what was missing. */
+  missing?: string | undefined;
+}
+
+/** What the agent is told about the fix it works on (fixes' `FixBrief` extends it). */
+export interface AgentBrief {
   fixId: number;
   patternId: string;
   patternText?: string | undefined;
   consultationId?: string | undefined;
+  /** The policy in force, in words, so the agent does not waste a round on it. */
   policySummary: string;
+  /** Set on a retry: what happened to the previous attempt. */
   previousAttempt?:
     | {
         fixId: number;
@@ -36,32 +61,17 @@ export interface FixBriefLike {
         why?: string | undefined;
       }>
     | undefined;
+  /** Set when a run was interrupted (a restart) and this is a second try in the same worktree. */
   resumed?: boolean | undefined;
 }
 
-/** Why the gate sent the fix back (fixes' `RepairContext`). */
-export interface RepairLike {
+/** Why the gate sent the fix back, for a repair round (fixes re-exports it as `RepairContext`). */
+export interface AgentRepair {
+  /** 1 for the first repair round. */
   round: number;
   failedStep: string;
   reason: string;
   outputTail: string;
-}
-
-/** The outcome the pipeline records (fixes' `AgentOutcome`). */
-export interface FixAgentOutcome {
-  kind: 'fix' | 'ignore' | 'escalate' | 'improve_logging';
-  summary?: string | undefined;
-  analysis?: string | undefined;
-  rootCause?: string | undefined;
-  filesChanged?: string[] | undefined;
-  regressionTest?: string | undefined;
-  risk?: 'low' | 'medium' | 'high' | undefined;
-  confidence?: number | undefined;
-  costUsd?: number | undefined;
-  consultationId?: string | undefined;
-  why?: string | undefined;
-  where?: string | undefined;
-  missing?: string | undefined;
 }
 
 /** Options of {@link createFixAgent}. */
@@ -77,7 +87,7 @@ export interface FixAgentOptions {
   env?: NodeJS.ProcessEnv | undefined;
   now?: (() => number) | undefined;
   /** The trigger behind a fix (default: a routine `new_pattern` trigger for the brief's pattern). */
-  triggerFor?: ((brief: FixBriefLike) => ConsultTrigger) | undefined;
+  triggerFor?: ((brief: AgentBrief) => ConsultTrigger) | undefined;
   /** Called with every consultation result (ledger views, notifications). */
   onResult?: ((result: ConsultationResult) => void) | undefined;
   /** `fixes.sandbox`: where the agent's Bash commands run. */
@@ -91,7 +101,7 @@ export interface FixAgentOptions {
  * gate output and a human's retry note may echo logs or model-written code, so they are fenced
  * with the consultation's boundary, every time they appear.
  */
-export function fixContext(brief: FixBriefLike, repair: RepairLike | undefined, boundary: string): string {
+export function fixContext(brief: AgentBrief, repair: AgentRepair | undefined, boundary: string): string {
   const lines = [`You work on Dancer fix #${brief.fixId}. Policy: ${brief.policySummary}`];
   if (brief.previousAttempt) {
     const p = brief.previousAttempt;
@@ -132,7 +142,7 @@ export function fixContext(brief: FixBriefLike, repair: RepairLike | undefined, 
 /** A `RunAgent` for the fix pipeline, backed by {@link runConsultation}. */
 export function createFixAgent(
   options: FixAgentOptions,
-): (worktreePath: string, brief: FixBriefLike, repair?: RepairLike) => Promise<FixAgentOutcome> {
+): (worktreePath: string, brief: AgentBrief, repair?: AgentRepair) => Promise<FixAgentOutcome> {
   return async (worktreePath, brief, repair) => {
     const now = options.now ?? Date.now;
     const templateId = /^\d+$/.test(brief.patternId) ? Number(brief.patternId) : undefined;

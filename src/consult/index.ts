@@ -17,12 +17,12 @@ export {
 } from './consultation.js';
 export { agentEnv } from './env.js';
 export {
+  type AgentBrief,
+  type AgentRepair,
   createFixAgent,
   type FixAgentOptions,
   type FixAgentOutcome,
-  type FixBriefLike,
   fixContext,
-  type RepairLike,
 } from './fix-agent.js';
 export { firstMatch, matchesGlob } from './glob.js';
 export { commandAllowed, decideToolUse, type GuardDecision, type GuardPolicy, matchesAny } from './guard.js';

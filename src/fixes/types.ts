@@ -2,71 +2,18 @@
  * The contracts between the fix pipeline and the stages plugged into it: the agent (consult),
  * the deploy and the observation window (supervise). Plain data, no behaviour.
  */
-import type { Risk } from './policy.js';
+import type { AgentBrief, AgentRepair, FixAgentOutcome } from '../consult/index.js';
 
-/** How a consultation ended, as the pipeline needs it (a superset of consult's outcome). */
-export interface AgentOutcome {
-  kind: 'fix' | 'ignore' | 'escalate' | 'improve_logging';
-  summary?: string | undefined;
-  analysis?: string | undefined;
-  rootCause?: string | undefined;
-  filesChanged?: string[] | undefined;
-  /** Repository-relative path of the test that fails before the fix and passes after it. */
-  regressionTest?: string | undefined;
-  risk?: Risk | undefined;
-  confidence?: number | undefined;
-  /** What this agent run cost. */
-  costUsd?: number | undefined;
-  consultationId?: string | undefined;
-  /** ignore / escalate: why. */
-  why?: string | undefined;
-  /** escalate: where a human should look. */
-  where?: string | undefined;
-  /** improve_logging: what was missing. */
-  missing?: string | undefined;
-}
+/** How a consultation ended, as the pipeline records it (the agent's contract, declared in consult). */
+export type AgentOutcome = FixAgentOutcome;
 
-/** What the agent is told about the fix it works on. */
-export interface FixBrief {
-  fixId: number;
-  patternId: string;
+/** What the agent is told about the fix it works on: the agent's brief and the pattern's hash. */
+export interface FixBrief extends AgentBrief {
   patternHash: string;
-  patternText?: string | undefined;
-  consultationId?: string | undefined;
-  /** The policy in force, in words, so the agent does not waste a round on it. */
-  policySummary: string;
-  /** Set on a retry: what happened to the previous attempt. */
-  previousAttempt?:
-    | {
-        fixId: number;
-        state: string;
-        failedStep?: string | undefined;
-        reason: string;
-        retryReason?: string | undefined;
-      }
-    | undefined;
-  /** Every earlier attempt at the pattern: its change (diff summary) and why it ended (rolled back because...). */
-  earlierAttempts?:
-    | Array<{
-        fixId: number;
-        state: string;
-        summary?: string | undefined;
-        diffSummary?: string | undefined;
-        why?: string | undefined;
-      }>
-    | undefined;
-  /** Set when a run was interrupted (a restart) and this is a second try in the same worktree. */
-  resumed?: boolean | undefined;
 }
 
 /** Why the gate sent the fix back, for a repair round. */
-export interface RepairContext {
-  /** 1 for the first repair round. */
-  round: number;
-  failedStep: string;
-  reason: string;
-  outputTail: string;
-}
+export type RepairContext = AgentRepair;
 
 /**
  * Run the agent in `worktreePath` (the fix worktree, on the fix branch) and return its outcome.

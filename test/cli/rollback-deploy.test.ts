@@ -5,51 +5,20 @@
  * deploys table and in the audit table; a restart does not record it twice. Real `dancer run`,
  * real git, real HTTP; every answer names the pid and release that served it.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import type { StatusReport } from '../../src/supervise/supervisor.js';
 import { expectGone, get, makeServiceDir, waitFor } from '../supervise/helpers.js';
+import { dancer, gitIn, type Running, startRun, statusOf } from './dancer-cli.js';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/dancer.js');
 const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
-
-function dancer(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-interface Running {
-  child: ChildProcess;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function startRun(config: string): Running {
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], {
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => err, exit };
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-async function statusOf(config: string): Promise<StatusReport> {
-  const r = dancer(['status', '--config', config, '--json']);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as StatusReport;
-}
 
 async function running(config: string, run: Running): Promise<StatusReport> {
   return waitFor(
@@ -71,15 +40,7 @@ describe('dancer rollback after a plain dancer deploy', { timeout: 240_000 }, ()
       observe: { windowSeconds: 600, checkEverySeconds: 0.5, minRecords: 0 },
     });
     const config = path.join(dir, 'dancer.yaml');
-    const gitEnv = {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'T',
-      GIT_AUTHOR_EMAIL: 't@e',
-      GIT_COMMITTER_NAME: 'T',
-      GIT_COMMITTER_EMAIL: 't@e',
-    };
-    const git = (...args: string[]) =>
-      spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).stdout.trim();
+    const git = gitIn(dir);
     writeFileSync(
       path.join(dir, 'app.mjs'),
       `import http from 'node:http';\nimport { readFileSync } from 'node:fs';\nimport { listen } from ${JSON.stringify(LISTEN)};\nconst v = readFileSync('VERSION', 'utf8').trim();\nawait listen(http.createServer((q, s) => s.end(process.pid + ' ' + process.env.DANCER_RELEASE + ' ' + v + '\\n')));\n`,

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import { SuperviseStore } from '../../src/supervise/state-store.js';
 import { systemdUnit } from '../../src/supervise/systemd.js';
+import { dancer as runDancer } from './dancer-cli.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -24,13 +25,7 @@ function tmp(): string {
 }
 
 function dancer(cwd: string, args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runDancer(args, { cwd, input });
 }
 
 function bash(cwd: string, script: string) {

@@ -1,52 +1,18 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNotifyReceiver, type NotifyMessage } from '../../src/supervise/notify.js';
 import { isAlive } from '../../src/supervise/proc.js';
-import type { StatusReport } from '../../src/supervise/supervisor.js';
 import { expectGone, FIXTURES, get, makeServiceDir, waitFor } from '../supervise/helpers.js';
+import { BIN, dancer, gitIn, type Running, startRun, statusOf } from './dancer-cli.js';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/dancer.js');
 const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
-
-function dancer(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', ...env },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-interface Running {
-  child: ChildProcess;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function startRun(config: string, env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => err, exit };
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-async function statusOf(config: string): Promise<StatusReport> {
-  const r = dancer(['status', '--config', config, '--json']);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as StatusReport;
-}
 
 function track(run: Running, dir: string) {
   const pids = new Set<number>();
@@ -181,15 +147,7 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
       observe: { windowSeconds: 30, checkEverySeconds: 0.2, minRecords: 0 },
     });
     const config = path.join(dir, 'dancer.yaml');
-    const gitEnv = {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'T',
-      GIT_AUTHOR_EMAIL: 't@e',
-      GIT_COMMITTER_NAME: 'T',
-      GIT_COMMITTER_EMAIL: 't@e',
-    };
-    const git = (...args: string[]) =>
-      spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).stdout.trim();
+    const git = gitIn(dir);
     writeFileSync(
       path.join(dir, 'app.mjs'),
       `import http from 'node:http';\nimport { listen } from ${JSON.stringify(LISTEN)};\nawait listen(http.createServer((q, s) => s.end(process.pid + ' ' + process.env.DANCER_RELEASE + '\\n')));\n`,
@@ -271,15 +229,7 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
       build: 'if [ -f SLOW ]; then sleep 300; fi',
     });
     const config = path.join(dir, 'dancer.yaml');
-    const gitEnv = {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'T',
-      GIT_AUTHOR_EMAIL: 't@e',
-      GIT_COMMITTER_NAME: 'T',
-      GIT_COMMITTER_EMAIL: 't@e',
-    };
-    const git = (...args: string[]) =>
-      spawnSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).stdout.trim();
+    const git = gitIn(dir);
     writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
     writeFileSync(path.join(dir, 'build.sh'), '#!/bin/sh\nif [ -f SLOW ]; then exec sleep 300; fi\n', { mode: 0o755 });
     git('init', '-q', '-b', 'main');

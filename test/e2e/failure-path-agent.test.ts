@@ -8,84 +8,28 @@
  * each answer (info) and each failure (error) with pino, as such services do.
  * Needs `npm run build` first.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { freePort, isListening } from '../../src/demo/traffic.js';
 import { StoreWatcher } from '../../src/demo/watch.js';
 import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
 import { killAll, strayProcesses, waitFor } from './helpers.js';
+import { initPricingRepo, REGRESSION_TEST, WRONG_PRICING } from './pricing-service.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin', 'dancer.js');
-const LISTEN = path.join(ROOT, 'dist/supervise/listen.js');
-const PINO = path.join(ROOT, 'node_modules/pino/pino.js');
 
-const SERVER = `import http from 'node:http';
-import pino from ${JSON.stringify(PINO)};
-import { listen } from ${JSON.stringify(LISTEN)};
-import { price } from './pricing.mjs';
-const log = pino();
-const release = process.env.DANCER_RELEASE ?? '';
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
-  if (url.pathname === '/healthz') return void res.writeHead(200).end();
-  try {
-    const p = price(url.searchParams.get('sku'));
-    res.end(process.pid + ' ' + release + ' ' + p + '\\n');
-    log.info({ path: url.pathname, status: 200 }, 'priced');
-  } catch (err) {
-    log.error({ err }, 'price failed');
-    res.writeHead(500).end(process.pid + ' ' + release + ' error\\n');
-  }
-});
-await listen(server);
-`;
-const PRICING = `const TABLE = { a1: 10, b2: 20 };
-export function price(sku) {
-  return TABLE[sku.toLowerCase()] * 1;
-}
-`;
-const PRICING_TEST = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { price } from '../pricing.mjs';
-test('b2 costs 20', () => assert.equal(price('b2'), 20));
-`;
 const GOOD_PRICING = `const TABLE = { a1: 10, b2: 20 };
 export function price(sku) {
   if (!sku) return 0;
   return TABLE[sku.toLowerCase()] * 1;
 }
 `;
-/** Plausible and wrong: a missing sku costs 0, but every sku other than b2 now throws. */
-const WRONG_PRICING = `const TABLE = { a1: 10, b2: 20 };
-export function price(sku) {
-  if (!sku) return 0;
-  if (sku !== 'b2') throw new RangeError('no price table for ' + sku);
-  return TABLE[sku];
-}
-`;
-const REGRESSION_TEST = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { price } from '../pricing.mjs';
-test('a missing sku costs 0', () => assert.equal(price(null), 0));
-test('b2 still costs 20', () => assert.equal(price('b2'), 20));
-`;
-
 const CWD = ['$', '{cwd}'].join('');
 
 /** What the scripted model makes the real Claude Code binary do: read, write the fix and its test, submit. */
@@ -160,20 +104,11 @@ afterEach(async () => {
 async function start(script: ScenarioInput): Promise<Run> {
   const root = mkdtempSync(path.join(tmpdir(), 'dancer-failpath-agent-'));
   const repo = path.join(root, 'shop');
-  mkdirSync(path.join(repo, 'test'), { recursive: true });
   const model = await startModelServer({ scenario: script, recordFile: path.join(root, 'model-requests.jsonl') });
   const port = await freePort();
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
-  git('init', '-q', '-b', 'main');
-  git('config', 'user.name', 'T');
-  git('config', 'user.email', 't@e');
-  writeFileSync(path.join(repo, '.gitignore'), '.dancer/\n');
-  writeFileSync(path.join(repo, 'server.mjs'), SERVER);
-  writeFileSync(path.join(repo, 'pricing.mjs'), PRICING);
-  writeFileSync(path.join(repo, 'test/pricing.test.mjs'), PRICING_TEST);
-  writeFileSync(
-    path.join(repo, 'dancer.yaml'),
-    stringify({
+  const git = initPricingRepo(
+    repo,
+    {
       service: {
         name: 'shop',
         start: 'node server.mjs',
@@ -215,10 +150,9 @@ async function start(script: ScenarioInput): Promise<Run> {
         },
       },
       policy: { autoApprove: 'low', maxFiles: 5, maxLines: 120 },
-    }),
+    },
+    { logAnswers: true },
   );
-  git('add', '-A');
-  git('commit', '-q', '-m', 'shop');
   const logFile = path.join(root, 'supervisor.log');
   const spawnSupervisor = () => {
     const out = createWriteStream(logFile, { flags: 'a' });

@@ -9,13 +9,11 @@
  * fix; the supervisor, releases, git, the gate (`node --test`), the store, the miner and the
  * observer are the real ones.
  */
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/index.js';
 import { fixesSchema, policySchema } from '../../src/config/schema/fixes.js';
 import { getFix, type PipelineDeps, startFix } from '../../src/fixes/index.js';
@@ -23,52 +21,7 @@ import type { AgentOutcome, RunAgent } from '../../src/fixes/types.js';
 import { startRollbackRecorder } from '../../src/heal/rollback-recorder.js';
 import { type RunningService, runService } from '../../src/heal/run-service.js';
 import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
-
-const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
-const PINO = path.resolve(import.meta.dirname, '../../node_modules/pino/pino.js');
-
-const SERVER = `import http from 'node:http';
-import pino from ${JSON.stringify(PINO)};
-import { listen } from ${JSON.stringify(LISTEN)};
-import { price } from './pricing.mjs';
-const log = pino();
-const release = process.env.DANCER_RELEASE ?? '';
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
-  if (url.pathname === '/healthz') return void res.writeHead(200).end();
-  try {
-    const p = price(url.searchParams.get('sku'));
-    res.end(process.pid + ' ' + release + ' ' + p + '\\n');
-  } catch (err) {
-    log.error({ err }, 'price failed');
-    res.writeHead(500).end(process.pid + ' ' + release + ' error\\n');
-  }
-});
-await listen(server);
-`;
-const PRICING = `const TABLE = { a1: 10, b2: 20 };
-export function price(sku) {
-  return TABLE[sku.toLowerCase()] * 1;
-}
-`;
-const PRICING_TEST = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { price } from '../pricing.mjs';
-test('b2 costs 20', () => assert.equal(price('b2'), 20));
-`;
-/** A wrong fix: a missing sku costs 0 now, but the table lookup is broken for every other sku. */
-const WRONG_PRICING = `const TABLE = { a1: 10, b2: 20 };
-export function price(sku) {
-  if (!sku) return 0;
-  if (sku !== 'b2') throw new RangeError('no price table for ' + sku);
-  return TABLE[sku];
-}
-`;
-const REGRESSION_TEST = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { price } from '../pricing.mjs';
-test('a missing sku costs 0', () => assert.equal(price(null), 0));
-`;
+import { initPricingRepo, REGRESSION_TEST, WRONG_PRICING } from './pricing-service.js';
 
 const wrongAgent: RunAgent = async (dir) => {
   writeFileSync(path.join(dir, 'pricing.mjs'), WRONG_PRICING);
@@ -108,18 +61,9 @@ afterEach(async () => {
 
 async function setup(service: Record<string, unknown> = {}): Promise<Env> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dancer-failpath-'));
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8' }).trim();
-  git('init', '-q', '-b', 'main');
-  git('config', 'user.name', 'T');
-  git('config', 'user.email', 't@e');
-  writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
-  writeFileSync(path.join(dir, 'server.mjs'), SERVER);
-  writeFileSync(path.join(dir, 'pricing.mjs'), PRICING);
-  execFileSync('mkdir', ['-p', path.join(dir, 'test')]);
-  writeFileSync(path.join(dir, 'test/pricing.test.mjs'), PRICING_TEST);
-  writeFileSync(
-    path.join(dir, 'dancer.yaml'),
-    stringify({
+  const git = initPricingRepo(
+    dir,
+    {
       service: {
         name: 'shop',
         start: 'node server.mjs',
@@ -133,10 +77,9 @@ async function setup(service: Record<string, unknown> = {}): Promise<Env> {
       },
       store: { path: '.dancer/dancer.db' },
       capture: { tee: 'none' },
-    }),
+    },
+    { logAnswers: false },
   );
-  git('add', '-A');
-  git('commit', '-q', '-m', 'shop');
   const run = await runService({
     loaded: loadConfig({ file: path.join(dir, 'dancer.yaml') }),
     signals: false,

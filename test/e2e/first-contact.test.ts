@@ -21,19 +21,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort } from '../../src/demo/traffic.js';
 import { openStore } from '../../src/store/index.js';
+import { dancer as runDancer } from '../cli/dancer-cli.js';
 import { killAll, strayProcesses } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/dancer.js');
 
 function dancer(cwd: string, args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runDancer(args, { cwd, input });
 }
 
 interface Run {

@@ -4,35 +4,15 @@
  * exists only once the base is built. The base report must count the base's tests (it once counted
  * none, which made "fewer tests than the base" vacuous), and a fix that deletes a test needs a human.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, realpathSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixesSchema } from '../../src/config/schema/fixes.js';
 import { type GateOutcome, runGate } from '../../src/fixes/gate.js';
-import { changedFiles, createWorktree } from '../../src/fixes/repo.js';
+import { commitBase, commitFix, removeFixRepos, tempRoot, write } from './fix-repo.js';
 
 const NODE_MODULES = realpathSync(path.resolve(__dirname, '../../node_modules'));
-const roots: string[] = [];
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
-
-function write(dir: string, files: Record<string, string | null>): void {
-  for (const [file, text] of Object.entries(files)) {
-    const p = path.join(dir, file);
-    if (text === null) rmSync(p, { force: true });
-    else {
-      mkdirSync(path.dirname(p), { recursive: true });
-      writeFileSync(p, text);
-    }
-  }
-}
+afterAll(removeFixRepos);
 
 const PACKAGE = JSON.stringify(
   {
@@ -111,8 +91,7 @@ function config(report?: { command: string }) {
 
 /** A TypeScript repository (dist/ ignored, never committed) and a fix commit applying `files`. */
 async function gateFor(files: Record<string, string | null>, report?: { command: string }): Promise<GateOutcome> {
-  const root = mkdtempSync(path.join(tmpdir(), 'dancer-honesty-ts-'));
-  roots.push(root);
+  const root = tempRoot('dancer-honesty-ts-');
   const repo = path.join(root, 'repo');
   write(repo, {
     '.gitignore': 'node_modules\ndist\n.dancer\n',
@@ -128,24 +107,14 @@ async function gateFor(files: Record<string, string | null>, report?: { command:
     symlinkSync(path.join(NODE_MODULES, dep), path.join(repo, 'node_modules', dep), 'dir');
   for (const bin of ['tsc'])
     symlinkSync(path.join(NODE_MODULES, '.bin', bin), path.join(repo, 'node_modules', '.bin', bin));
-  git(repo, 'init', '-q', '-b', 'main');
-  git(repo, 'config', 'user.name', 'T');
-  git(repo, 'config', 'user.email', 't@example.com');
-  git(repo, 'config', 'commit.gpgsign', 'false');
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', 'base');
-  const base = git(repo, 'rev-parse', 'HEAD');
+  const base = commitBase(repo);
   const dir = path.join(repo, '.dancer', 'worktrees', 'fix');
-  await createWorktree(repo, { branch: 'dancer/fix-1', dir, base });
-  write(dir, files);
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-q', '-m', 'fix');
-  const head = git(dir, 'rev-parse', 'HEAD');
+  const fix = await commitFix(repo, base, dir, files);
   return runGate({
     repo,
     worktree: dir,
     baseCommit: base,
-    changedFiles: await changedFiles(repo, base, head),
+    changedFiles: fix.changedFiles,
     regressionTests: [],
     requireRegression: false,
     dependenciesFrom: repo,

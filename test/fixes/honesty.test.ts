@@ -4,35 +4,15 @@
  * gate (issue 18), and variants of them. Each must now fail the gate or carry a `needs_human`
  * step with the reason; an honest fix stays all green with its changed lines executed.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixesSchema } from '../../src/config/schema/fixes.js';
 import { type GateOutcome, runGate } from '../../src/fixes/gate.js';
-import { changedFiles, createWorktree, diffBetween } from '../../src/fixes/repo.js';
+import { diffBetween } from '../../src/fixes/repo.js';
+import { commitBase, commitFix, removeFixRepos, tempRoot, write } from './fix-repo.js';
 
 const NODE = process.execPath;
-const roots: string[] = [];
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
-
-function write(dir: string, files: Record<string, string | null>): void {
-  for (const [file, text] of Object.entries(files)) {
-    const p = path.join(dir, file);
-    if (text === null) rmSync(p, { force: true });
-    else {
-      mkdirSync(path.dirname(p), { recursive: true });
-      writeFileSync(p, text);
-    }
-  }
-}
+afterAll(removeFixRepos);
 
 const PRICE = `export function price(order) {
   const total = order.items.reduce((sum, item) => sum + item.price, 0);
@@ -91,34 +71,23 @@ async function gateFor(
   files: Record<string, string | null>,
   regressionTests: string[],
 ): Promise<GateOutcome & { repo: string; base: string; head: string }> {
-  const root = mkdtempSync(path.join(tmpdir(), 'dancer-honesty-'));
-  roots.push(root);
+  const root = tempRoot('dancer-honesty-');
   const repo = path.join(root, 'repo');
   write(repo, { 'package.json': PACKAGE, 'src/price.mjs': PRICE, 'test/price.test.mjs': PRICE_TEST });
-  git(repo, 'init', '-q', '-b', 'main');
-  git(repo, 'config', 'user.name', 'T');
-  git(repo, 'config', 'user.email', 't@example.com');
-  git(repo, 'config', 'commit.gpgsign', 'false');
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', 'base');
-  const base = git(repo, 'rev-parse', 'HEAD');
+  const base = commitBase(repo);
   const dir = path.join(root, 'worktrees', 'fix');
-  await createWorktree(repo, { branch: 'dancer/fix-1', dir, base });
-  write(dir, files);
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-q', '-m', 'fix');
-  const head = git(dir, 'rev-parse', 'HEAD');
+  const fix = await commitFix(repo, base, dir, files);
   const outcome = await runGate({
     repo,
     worktree: dir,
     baseCommit: base,
-    changedFiles: await changedFiles(repo, base, head),
+    changedFiles: fix.changedFiles,
     regressionTests,
     requireRegression: true,
     expectedError: EXPECTED,
     config: config(),
   });
-  return { ...outcome, repo, base, head };
+  return { ...outcome, repo, base, head: fix.head };
 }
 
 const step = (o: GateOutcome, name: string) => o.steps.find((s) => s.name === name);
