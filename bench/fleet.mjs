@@ -1,8 +1,12 @@
 // Fleet control plane (issue 19): three hosts on one real PostgreSQL 15.
 // Usage: npm run build && node bench/fleet.mjs [--bugs 30] [--trials 20] [--seconds 30]
+//          [--cluster-seconds 30] [--fix-timeout 300] [--skip-cluster]
 // Measures: consultations per bug (three hosts triggering on the same bug at once), stop/NOTIFY
 // latency to every host, leader failover, and the CPU and request latency the fleet side adds
 // per host (heartbeat + counts + listener + leader), each against a baseline in the same run.
+// Then with three real `dancer run` supervisors (bench/fleet-cluster.mjs), fleet off vs on:
+// each supervisor's CPU and the request latency, consultations per bug, and the time from the
+// first error on any host to the fix serving on all three.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -21,12 +25,16 @@ import {
 import { openStore } from '../dist/store/open.js';
 import { startPostgres } from '../dist/testing/postgres.js';
 import { startTcpProxy } from '../dist/testing/tcp-proxy.js';
+import { clusterBench } from './fleet-cluster.mjs';
 
 const { values } = parseArgs({
   options: {
     bugs: { type: 'string', default: '30' },
     trials: { type: 'string', default: '20' },
     seconds: { type: 'string', default: '30' },
+    'cluster-seconds': { type: 'string', default: '30' },
+    'fix-timeout': { type: 'string', default: '300' },
+    'skip-cluster': { type: 'boolean', default: false },
   },
 });
 const BUGS = Number(values.bugs);
@@ -73,7 +81,7 @@ try {
 
   // 2. Stop latency: NOTIFY to every host's listener.
   const got = HOSTS.map(() => []);
-  const listeners = HOSTS.map((_, i) => listenFleet({ url, log: () => {}, onSignal: (s) => got[i].push(Date.now()) }));
+  const listeners = HOSTS.map((_, i) => listenFleet({ url, log: () => {}, onSignal: () => got[i].push(Date.now()) }));
   while (!listeners.every((l) => l.connected())) await sleep(20);
   const stopLatency = [];
   for (let t = 0; t < TRIALS; t++) {
@@ -114,7 +122,7 @@ try {
   //    with, the fleet side of three hosts running in this process (heartbeat every second, so
   //    4x the default rate for leaseSeconds 60: an upper bound), while each host logs 100
   //    templates per minute into its store's buckets.
-  const server = http.createServer((req, res) => res.end('ok'));
+  const server = http.createServer((_req, res) => res.end('ok'));
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const port = server.address().port;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -216,4 +224,32 @@ try {
 } finally {
   await pg.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+if (!values['skip-cluster']) {
+  const { off, on } = await clusterBench({
+    seconds: Number(values['cluster-seconds']),
+    fixTimeoutSeconds: Number(values['fix-timeout']),
+    log: (m) => process.stderr.write(`bench: ${m}\n`),
+  });
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const cpuOff = mean(off.cpuMsPerMin);
+  const cpuOn = mean(on.cpuMsPerMin);
+  const fixTime = (p) =>
+    p.fixAllSeconds === undefined
+      ? `not reached in ${values['fix-timeout']} s (serving the fix at the end: ${p.servingAtEnd.join(', ') || 'none'})`
+      : `${f(p.fixAllSeconds)} s`;
+  console.log('');
+  console.log(`three \`dancer run\` supervisors, node ${process.version}, load average ${os.loadavg()[0].toFixed(2)}`);
+  console.log('| figure | fleet off (3 independent hosts) | fleet on | ratio on/off |');
+  console.log('|---|---|---|---|');
+  console.log(
+    `| supervisor CPU per host, ms per minute (mean of 3, ${values['cluster-seconds']} s of healthy traffic at 20 req/s each) | ${f(cpuOff)} | ${f(cpuOn)} | ${f(cpuOn / cpuOff)}x (+${f(cpuOn - cpuOff)} ms/min, ${f((cpuOn - cpuOff) / 600)} % of a core) |`,
+  );
+  console.log(
+    `| request latency p50 / p99, ms (sequential probe per host) | ${f(q(off.lat, 0.5))} / ${f(q(off.lat, 0.99))} | ${f(q(on.lat, 0.5))} / ${f(q(on.lat, 0.99))} | ${f(q(on.lat, 0.5) / q(off.lat, 0.5))}x / ${f(q(on.lat, 0.99) / q(off.lat, 0.99))}x |`,
+  );
+  console.log(`| consultations for the one bug on all 3 hosts | ${off.consultations} | ${on.consultations} | |`);
+  console.log(`| first error on any host -> fix serving on all 3 hosts | ${fixTime(off)} | ${fixTime(on)} | |`);
+  console.log(`| failed requests (no HTTP answer), all hosts, whole phase | ${off.failed} | ${on.failed} | |`);
 }

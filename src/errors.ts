@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   DANCER_NOT_FOUND: 'The requested record (pattern, fix, consultation, ...) does not exist.',
   // capture
   DANCER_CAPTURE_INPUT_FAILED: 'A capture input (file, pipe, socket) could not be read.',
+  DANCER_INGEST_WORKER_FAILED:
+    "`dancer ingest`'s worker thread (parse, redact, mine) failed; what was stored before stays, the rest was not stored.",
   DANCER_QUERY_INVALID: 'A search query or filter is malformed.',
   // cli
   DANCER_USAGE: 'A command was called with invalid arguments.',

@@ -13,6 +13,7 @@ const ROUTES = [
   [/^#\/releases\/([0-9a-f]+)$/, views.Release, 'overview'],
   [/^#\/audit$/, views.Audit, 'audit'],
   [/^#\/logs$/, views.Logs, 'logs'],
+  [/^#\/fleet$/, views.Fleet, 'fleet'],
 ];
 
 function route(hash) {
@@ -71,6 +72,7 @@ function App() {
         <a href="#/fixes" class=${tab === 'fixes' ? 'active' : ''}>Fixes</a>
         <a href="#/audit" class=${tab === 'audit' ? 'active' : ''}>Audit</a>
         <a href="#/logs" class=${tab === 'logs' ? 'active' : ''}>Logs</a>
+        ${status?.fleet ? html`<a href="#/fleet" id="nav-fleet" class=${tab === 'fleet' ? 'active' : ''}>Fleet</a>` : ''}
       </nav>
       <span class=${`live ${live ? 'on' : 'off'}`} id="live" title=${last ? `last event: ${last.type}` : ''}>
         ${live ? 'live' : 'reconnecting'}${last ? ` · ${last.type}` : ''}

@@ -449,6 +449,67 @@ export function Logs({ version }) {
     }`;
 }
 
+/** The fleet (only with a `fleet:` section): what `dancer fleet status` shows, refreshed every 2 s. */
+export function Fleet({ version }) {
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setTick((t) => t + 1), 2000);
+    return () => clearInterval(timer);
+  }, []);
+  const { data, error } = useApi('/api/fleet', `${version}:${tick}`);
+  if (!data) return html`<${Err} error=${error} /><${Loading} />`;
+  const names = data.hosts.map((h) => h.name);
+  const alive = data.hosts.filter((h) => h.alive).length;
+  return html`<h1>Fleet</h1><${Err} error=${error} />
+    ${
+      data.stop
+        ? html`<div class="stop-banner" id="fleet-stop">Fleet-wide emergency stop engaged by ${data.stop.actor}: ${data.stop.reason}</div>`
+        : html`<p id="fleet-stop-off">No fleet-wide stop.</p>`
+    }
+    <h2>Hosts (${alive}/${data.hosts.length} alive)</h2>
+    <table id="fleet-hosts"><tr><th>host</th><th>state</th><th>heartbeat</th><th>release</th></tr>
+      ${data.hosts.map(
+        (h) => html`<tr data-host=${h.name}><td>${h.name}</td>
+          <td><${State} s=${h.alive ? h.state : h.state === 'up' ? 'unreachable' : h.state} /></td>
+          <td class="num">${Math.round(h.heartbeatAgeSeconds)}s ago</td><td class="mono">${sha(h.release)}</td></tr>`,
+      )}
+    </table>
+    <h2>Patterns (last ${data.windowMinutes} min, per host)</h2>
+    ${
+      data.patterns.length === 0
+        ? html`<p>(none)</p>`
+        : html`<table id="fleet-patterns"><tr><th>id</th><th>total</th>${names.map((n) => html`<th>${n}</th>`)}<th>status</th><th>pattern</th></tr>
+      ${data.patterns.map(
+        (p) => html`<tr data-pattern=${p.id}><td>${p.id}</td><td class="num">${p.total}</td>
+          ${names.map((n) => html`<td class="num" data-host=${n}>${p.hosts[n] ?? 0}</td>`)}
+          <td><${State} s=${p.status} /></td><td class="mono">${p.text}</td></tr>`,
+      )}</table>`
+    }
+    <h2>Fixes (deploy state per host)</h2>
+    ${
+      data.fixes.length === 0
+        ? html`<p>(none)</p>`
+        : html`<table id="fleet-fixes"><tr><th>fix</th><th>pattern</th><th>state</th>${names.map((n) => html`<th>${n}</th>`)}<th>branch</th></tr>
+      ${data.fixes.map(
+        (f) => html`<tr data-fix=${f.id}><td>${f.id}</td><td>${f.patternKey}</td><td><${State} s=${f.state} /></td>
+          ${names.map((n) => {
+            const d = f.deploys.find((x) => x.host === n);
+            return html`<td data-host=${n}>${d ? html`<${State} s=${d.state} />${d.wave === 0 ? ' (canary)' : ''}` : '-'}</td>`;
+          })}
+          <td class="mono">${f.branch}</td></tr>`,
+      )}</table>`
+    }
+    ${
+      data.leases.length > 0
+        ? html`<h2>Leases</h2><table id="fleet-leases"><tr><th>pattern</th><th>holder</th><th>stage</th><th>expires</th></tr>
+      ${data.leases.map(
+        (l) => html`<tr><td>${l.patternKey}</td><td>${l.holder ?? '-'}</td><td>${l.stage}</td>
+          <td>${l.expiresInSeconds > 0 ? `in ${l.expiresInSeconds}s` : 'expired'}</td></tr>`,
+      )}</table>`
+        : ''
+    }`;
+}
+
 export function NotFound() {
   return html`<h1>Not found</h1><p><a href="#/">Overview</a></p>`;
 }

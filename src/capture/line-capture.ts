@@ -17,6 +17,12 @@ export interface LineCaptureOptions {
   flushTimeoutMs?: number | undefined;
   /** Clock (ms). Default `Date.now`. */
   now?: (() => number) | undefined;
+  /**
+   * Release a pending multi-line record after `flushTimeoutMs` of silence (a live stream).
+   * False for a finite input read at the store's pace (a file): grouping then depends only on the
+   * bytes, not on how long the reader waited. Default true.
+   */
+  timer?: boolean | undefined;
 }
 
 /** Counters of a {@link LineCapture}. */
@@ -77,7 +83,7 @@ export function createLineCapture(options: LineCaptureOptions): LineCapture {
   };
   const arm = () => {
     const due = assembler.dueAt;
-    if (due === undefined || ended) {
+    if (due === undefined || ended || options.timer === false) {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       return;

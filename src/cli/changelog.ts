@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { buildChangelog, collectChangelog, renderChangelog } from '../fixes/index.js';
 import { openStore, parseTimeArg } from '../store/index.js';
+import { fixDeployVerdicts } from '../supervise/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { repoFor } from './fixes.js';
 import { printJson, progress } from './output.js';
@@ -29,7 +30,8 @@ async function changelogCommand(options: ChangelogOptions): Promise<void> {
   try {
     const repo = repoFor(options);
     const mainRef = options.branch ?? loaded.config.fixes.mainBranch ?? 'HEAD';
-    items = buildChangelog(await collectChangelog(db, repo, now, mainRef), since);
+    const verdicts = db && ((fixId: number) => fixDeployVerdicts(db, fixId));
+    items = buildChangelog(await collectChangelog(db, repo, now, mainRef, verdicts), since);
   } finally {
     db?.close();
   }

@@ -13,7 +13,8 @@ import type { ConsultTrigger } from '../consult/index.js';
 import { AGENT_TOOLS, getConsultation, STORE_TOOLS, submitOutcomeShape } from '../consult/index.js';
 import { DancerError } from '../errors.js';
 import { consultPolicy } from '../fixes/index.js';
-import { type Db, openStore, tableExists } from '../store/index.js';
+import { templateExists } from '../patterns/index.js';
+import { type Db, openStore, templateHasLogs } from '../store/index.js';
 import { configFor, dbPathFor, type GlobalOptions, withDbOption } from './common.js';
 import { makeColors, printJson, progress } from './output.js';
 
@@ -34,8 +35,7 @@ function positiveInt(value: string, flag: string): number {
 }
 
 function patternExists(db: Db, id: number): boolean {
-  if (tableExists(db, 'templates') && db.prepare('SELECT 1 FROM templates WHERE id = ?').get(id)) return true;
-  return Boolean(db.prepare('SELECT 1 FROM logs WHERE template_id = ? LIMIT 1').get(id));
+  return templateExists(db, id) || templateHasLogs(db, id);
 }
 
 /** The tools the agent is offered, as the model sees their names. */
@@ -88,7 +88,9 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
         throw new DancerError('DANCER_NOT_FOUND', `No pattern ${templateId} in ${dbPath}.`);
       const worktree = options.worktree ? path.resolve(options.worktree) : loaded.resolve(config.fixes.repo);
       const setup = consultSetup(config.consult, policy, trigger.urgent);
-      const brief = await briefFor({ db, trigger, worktree, policy, config: config.consult }, setup);
+      const { consultReads } = await import('../heal/index.js');
+      const reads = consultReads();
+      const brief = await briefFor({ db, trigger, worktree, policy, config: config.consult, reads }, setup);
       const tools = toolList(config.consult.allowedCommands);
       if (options.json) {
         printJson({
@@ -126,8 +128,10 @@ async function patternCommand(options: ConsultOptions): Promise<void> {
     const stop = () => controller.abort();
     process.once('SIGINT', stop);
     progress(`consulting on pattern ${templateId} in ${options.worktree} ...`);
+    const { consultReads } = await import('../heal/index.js');
     const result = await runConsultation({
       db,
+      reads: consultReads(),
       trigger,
       worktree: path.resolve(options.worktree),
       policy,

@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { DancerError, isDancerError } from '../errors.js';
+import { gitSync } from '../process/index.js';
 import type { DeployOutcome } from '../supervise/index.js';
 import { resolveCommit } from '../supervise/index.js';
 import { withConfigOption } from './common.js';
@@ -58,7 +58,7 @@ function checkRef(repo: string | undefined, ref: string): string {
     return resolveCommit(repo, ref);
   } catch (error) {
     if (!isDancerError(error) || repo === undefined) throw error;
-    const branches = spawnSync('git', ['branch', '--format=%(refname:short)'], { cwd: repo, encoding: 'utf8' })
+    const branches = gitSync(repo, ['branch', '--format=%(refname:short)'], { allowFail: true })
       .stdout.split('\n')
       .filter(Boolean);
     throw new DancerError(

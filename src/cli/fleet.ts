@@ -3,8 +3,17 @@
  * each host's deploy state, read from the PostgreSQL control plane (`fleet:` in dancer.yaml).
  */
 import type { Command } from 'commander';
+import type { LoadedConfig } from '../config/index.js';
 import { DancerError } from '../errors.js';
-import { fleetUrl, openFleetPool, readFleetStatus, renderFleetStatus, toFleetError } from '../fleet/index.js';
+import {
+  type FleetPool,
+  fleetHostName,
+  fleetUrl,
+  openFleetPool,
+  readFleetStatus,
+  renderFleetStatus,
+  toFleetError,
+} from '../fleet/index.js';
 import { configFor, type GlobalOptions, withConfigOption } from './common.js';
 import { makeColors, printJson, renderTable } from './output.js';
 
@@ -38,6 +47,29 @@ async function statusCommand(options: FleetStatusOptions): Promise<void> {
     process.stdout.write(renderFleetStatus(status, (h, r) => renderTable(h, r, colors), colors));
   } finally {
     await pool.end();
+  }
+}
+
+/**
+ * With a `fleet:` section in dancer.yaml: run `f` on a short-lived connection to the control plane,
+ * as this host. Without one: undefined (nothing changes on a single host).
+ *
+ * @throws {DancerError} `DANCER_FLEET_UNAVAILABLE` when PostgreSQL does not answer (`what` says what failed).
+ */
+export async function withFleet<T>(
+  loaded: LoadedConfig,
+  what: string,
+  f: (pool: FleetPool, host: string) => Promise<T>,
+): Promise<T | undefined> {
+  const fleet = loaded.config.fleet;
+  if (!fleet) return undefined;
+  const pool = openFleetPool(fleetUrl(fleet), { max: 2 });
+  try {
+    return await f(pool, fleetHostName(fleet)).catch((error) => {
+      throw toFleetError(error, what);
+    });
+  } finally {
+    await pool.end().catch(() => undefined);
   }
 }
 

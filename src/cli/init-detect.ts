@@ -282,7 +282,7 @@ export function detectProject(facts: ProjectFacts): ProjectPlan {
         findings.push(`Python tests found: ${test}`);
         testFile = test.startsWith('python3 -m pytest') ? 'python3 -m pytest -q {file}' : 'python3 -m unittest {file}';
         report = pythonReportPlan(test);
-        todo.push(report.note);
+        (report.command ? findings : todo).push(report.note);
       }
       // compileall on the folder, not `py_compile ${py}`: a gate step that names a file makes it part of
       // the gate definition (protected, read from the base commit), and fixes must be able to change it.
@@ -294,7 +294,7 @@ export function detectProject(facts: ProjectFacts): ProjectPlan {
       test = 'go test ./...';
       findings.push('go.mod: a Go module (go run .)');
       report = goReportPlan();
-      todo.push(report.note);
+      findings.push(report.note);
     }
   }
   if (!start && procWeb) {

@@ -13,7 +13,7 @@ export interface ReportPlan {
   /** `fixes.gate.report.command`; undefined when the runner has no reporter Dancer reads built in. */
   command?: string;
   /** `fixes.gate.report.format`. */
-  format?: 'node' | 'tap' | 'json';
+  format?: 'node' | 'tap' | 'json' | 'junit' | 'go-json';
   /** One line for the human: what was found, or what to install. */
   note: string;
 }
@@ -85,12 +85,15 @@ export function pythonReportPlan(test: string): ReportPlan {
   if (test.includes('pytest')) {
     return {
       runner: 'pytest',
-      note: 'pytest has no TAP or JSON reporter built in: install pytest-tap and set fixes.gate.report to { command: "python3 -m pytest -q --tap-stream > {output}", format: tap }; until then every fix needs a human',
+      // No cache folder in the fix's worktree or the base's.
+      command: `${test} -p no:cacheprovider --junitxml={output}`,
+      format: 'junit',
+      note: 'pytest: the gate reads its JUnit XML report (counts per file on the base and on the fix)',
     };
   }
   return {
     runner: 'unittest',
-    note: 'unittest has no TAP or JSON reporter: run the tests with pytest and pytest-tap (fixes.gate.report { command: "python3 -m pytest -q --tap-stream > {output}", format: tap }); until then every fix needs a human',
+    note: 'unittest writes no report Dancer reads: pytest runs unittest suites and writes JUnit XML (fixes.gate.report { command: "python3 -m pytest -q -p no:cacheprovider --junitxml={output}", format: junit }); until then every fix needs a human',
   };
 }
 
@@ -98,6 +101,8 @@ export function pythonReportPlan(test: string): ReportPlan {
 export function goReportPlan(): ReportPlan {
   return {
     runner: 'go',
-    note: 'go test has no TAP or Jest-style JSON report: set fixes.gate.report (e.g. via go-junit-report and a TAP converter) or every fix needs a human',
+    command: 'go test -json ./... > {output}',
+    format: 'go-json',
+    note: 'go test: the gate reads its -json events (counts per package on the base and on the fix)',
   };
 }

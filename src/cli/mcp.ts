@@ -39,9 +39,11 @@ export function register(program: Command): void {
     const r = loaded.config.consult.redact;
     // The MCP SDK loads only for this command.
     const { serveStdio } = await import('../mcp/index.js');
+    const { consultReads } = await import('../heal/index.js');
     try {
       await serveStdio({
         db,
+        reads: consultReads(),
         redactor: createRedactor({ ips: r.ips, emails: r.emails, patterns: r.patterns }),
         consultationId,
         version: process.env.npm_package_version,

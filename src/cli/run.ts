@@ -1,19 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { LoadedConfig } from '../config/index.js';
 import { DancerError } from '../errors.js';
-import type { FleetService } from '../fleet/index.js';
-import {
-  type Healing,
-  type Oversight,
-  type RunningService,
-  runService,
-  startHealing,
-  startOversight,
-} from '../heal/index.js';
+import { type Healing, type Oversight, runService, startHealing, startOversight } from '../heal/index.js';
 import { containmentLine, describeContainment } from '../sandbox/index.js';
 import { withConfigOption } from './common.js';
+import { type RunFleet, startRunFleet } from './run-fleet.js';
 import { supervisedService } from './supervise-common.js';
 
 /** `dancer run`: supervise the service in the foreground (or in a tmux session). */
@@ -40,22 +32,39 @@ export function register(program: Command): void {
       // A fleet without its PostgreSQL URL is a configuration error: say so before starting anything.
       if (loaded.config.fleet) (await import('../fleet/index.js')).fleetUrl(loaded.config.fleet);
       let healing: Healing | undefined;
-      let fleet: FleetService | undefined;
+      let fleet: RunFleet | undefined;
       let oversight: Oversight | undefined;
       const running = await runService({
         loaded,
         beforeStop: async () => {
           await oversight?.stop();
           await healing?.stop();
-          await fleet?.stop();
+          await fleet?.service.stop();
         },
         onAlert: (alert) => healing?.onAlert(alert),
       });
       // fleet: only with a `fleet:` section (src/fleet); nothing changes without one.
-      fleet = loaded.config.fleet ? await startFleetFor(running, loaded) : undefined;
-      healing = startHealing({ running, loaded, fleetGate: fleet?.gate });
+      // With a fleet, the Zulip bot and the webhook sender run on the fleet's leader only.
+      const log = (m: string) => process.stderr.write(`dancer: ${m}\n`);
+      fleet = loaded.config.fleet ? await startRunFleet(running, loaded, log) : undefined;
+      healing = startHealing({
+        running,
+        loaded,
+        fleetGate: fleet?.service.gate,
+        fleetPipeline: fleet?.service.pipeline,
+        voice: fleet ? 'deferred' : 'local',
+      });
       // The dashboard, webhooks, remote backup and stop/resume announcements (src/heal/oversight.ts).
-      oversight = await startOversight({ running, loaded, actions: healing.loop?.actions, hub: healing.hub });
+      oversight = await startOversight({
+        running,
+        loaded,
+        // In a fleet the dashboard's stop, resume and rollback also reach every host.
+        actions: fleet && healing.loop ? fleet.humanActions(healing.loop.actions) : healing.loop?.actions,
+        hub: healing.hub,
+        webhooks: fleet ? 'deferred' : 'local',
+        fleetView: fleet?.view,
+      });
+      fleet?.attach({ healing, oversight });
       process.exitCode = await running.done;
       const failure = running.failure();
       if (failure) throw failure;
@@ -96,18 +105,4 @@ function runInTmux(name: string, configFile: string): void {
     throw new DancerError('DANCER_SPAWN_FAILED', `tmux new-session failed: ${result.stderr.trim()}`);
   }
   process.stderr.write(`dancer: supervisor running in tmux session ${session} (tmux attach -t ${session})\n`);
-}
-
-/** Start the fleet side of this host (`fleet:` in dancer.yaml); see docs/fleet.md. */
-async function startFleetFor(running: RunningService, loaded: LoadedConfig): Promise<FleetService> {
-  const { startFleetService } = await import('../fleet/index.js');
-  const config = loaded.config;
-  return startFleetService({
-    settings: config.fleet as NonNullable<typeof config.fleet>,
-    db: running.db,
-    supervisor: running.supervisor,
-    repo: loaded.resolve(config.fixes.repo),
-    remote: config.fixes.pushRemote ?? 'origin',
-    cooldownMinutes: config.fixes.retryCooldownMinutes,
-  });
 }

@@ -8,13 +8,21 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { patternText } from '../patterns/index.js';
+import { patternText, templateById, templateMinuteCounts } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
-import { LOG_SELECT, levelName, listLogs, rowToStoredLog, type StoredLog, tableExists } from '../store/index.js';
+import {
+  levelName,
+  listLogs,
+  logMinuteCounts,
+  oldestLogsOfTemplate,
+  requestRowCount,
+  type StoredLog,
+  tableExists,
+} from '../store/index.js';
 import { type AssembledBrief, assembleBrief, type BriefSection } from './brief-assemble.js';
 import { fenceLines, quoteUntrusted, type Redactor, redactedParams, templateParams } from './redact.js';
 import { excerpt, isLibraryFrame, parseStack, resolveFrames } from './stack.js';
-import type { ConsultPolicy, ConsultTrigger } from './types.js';
+import type { ConsultPolicy, ConsultReads, ConsultTrigger } from './types.js';
 
 /** Inputs of {@link buildBrief}. */
 export interface BriefInput {
@@ -34,6 +42,8 @@ export interface BriefInput {
   allowedCommands?: readonly string[] | undefined;
   /** More context from the caller (e.g. the gate failure of a repair round). Trusted text. */
   extraContext?: string | undefined;
+  /** Earlier fixes and metrics (stages above consult own them); without them those sections are left out. */
+  reads?: ConsultReads | undefined;
 }
 
 /** The brief and how it was put together. */
@@ -45,10 +55,6 @@ export interface Brief extends AssembledBrief {
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
-
-function columns(db: Db, table: string): Set<string> {
-  return new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
-}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -69,21 +75,17 @@ interface TemplateInfo {
 }
 
 function templateInfo(db: Db, id: number, fallback: StoredLog | undefined): TemplateInfo {
-  if (tableExists(db, 'templates')) {
-    const cols = columns(db, 'templates');
-    const row = db.prepare('SELECT * FROM templates WHERE id = ?').get(id) as Record<string, unknown> | undefined;
-    if (row) {
-      const num = (k: string) => (cols.has(k) && typeof row[k] === 'number' ? (row[k] as number) : undefined);
-      return {
-        id,
-        text: String(row.text ?? row.template ?? fallback?.message ?? ''),
-        firstSeen: num('first_seen'),
-        lastSeen: num('last_seen'),
-        count: num('count'),
-        status: typeof row.status === 'string' ? row.status : undefined,
-        maxLevel: num('max_level'),
-      };
-    }
+  const row = tableExists(db, 'templates') ? templateById(db, id) : undefined;
+  if (row) {
+    return {
+      id,
+      text: row.text ?? fallback?.message ?? '',
+      firstSeen: row.firstSeen,
+      lastSeen: row.lastSeen,
+      count: row.count,
+      status: row.status,
+      maxLevel: row.maxLevel,
+    };
   }
   return { id, text: fallback?.message ?? '' };
 }
@@ -219,12 +221,7 @@ export function diverseSample(records: readonly StoredLog[], n: number, template
 function recordsOf(db: Db, templateId: number | null, trigger: ConsultTrigger): StoredLog[] {
   if (templateId !== null) {
     const recent = listLogs(db, { templateId, until: trigger.at + MINUTE, limit: 400 });
-    const oldest = (
-      db.prepare(`SELECT ${LOG_SELECT} FROM logs WHERE template_id = ? ORDER BY id LIMIT 20`).all(templateId) as Record<
-        string,
-        unknown
-      >[]
-    ).map(rowToStoredLog);
+    const oldest = oldestLogsOfTemplate(db, templateId, 20);
     const seen = new Set(recent.map((r) => r.id));
     return [...recent, ...oldest.filter((r) => !seen.has(r.id))];
   }
@@ -245,23 +242,10 @@ function timelineChunks(db: Db, templateId: number | null, at: number): string[]
   if (templateId === null) return [];
   const fromMinute = Math.floor((at - 24 * HOUR) / MINUTE);
   const toMinute = Math.floor(at / MINUTE);
-  let perMinute: Array<{ minute: number; n: number }> = [];
-  if (tableExists(db, 'template_buckets')) {
-    perMinute = db
-      .prepare(
-        'SELECT minute, count AS n FROM template_buckets WHERE template_id = ? AND minute BETWEEN ? AND ? ORDER BY minute',
-      )
-      .all(templateId, fromMinute, toMinute) as Array<{ minute: number; n: number }>;
-  }
+  let perMinute = templateMinuteCounts(db, templateId, fromMinute, toMinute);
   // No buckets (older store, or rows not counted by the detector): count the rows themselves.
-  if (perMinute.length === 0) {
-    perMinute = db
-      .prepare(
-        `SELECT ts / ${MINUTE} AS minute, SUM(count) AS n FROM logs WHERE template_id = ? AND ts BETWEEN ? AND ?
-         GROUP BY minute ORDER BY minute`,
-      )
-      .all(templateId, fromMinute * MINUTE, (toMinute + 1) * MINUTE - 1) as Array<{ minute: number; n: number }>;
-  }
+  if (perMinute.length === 0)
+    perMinute = logMinuteCounts(db, templateId, fromMinute * MINUTE, (toMinute + 1) * MINUTE - 1);
   if (perMinute.length === 0) return ['(no records in the 24 hours before the trigger)'];
   const hours = new Map<number, number>();
   const recent = new Map<number, number>();
@@ -323,16 +307,16 @@ async function frameChunks(
   return { frames, origin: origin.split('\n'), originFile: top.source };
 }
 
-function attemptsChunks(db: Db, templateId: number | null, redactor: Redactor): string[] {
+function attemptsChunks(
+  db: Db,
+  templateId: number | null,
+  redactor: Redactor,
+  reads: ConsultReads | undefined,
+): string[] {
   if (templateId === null) return [];
   const out: string[] = [];
-  if (tableExists(db, 'fixes')) {
-    const fixes = db
-      .prepare(
-        `SELECT id, state, kind, summary, root_cause, failed_step, reason, created_at FROM fixes
-         WHERE pattern_id = ? ORDER BY created_at DESC LIMIT 5`,
-      )
-      .all(String(templateId)) as Array<Record<string, unknown>>;
+  if (reads) {
+    const fixes = reads.fixRows(db, { patternId: String(templateId), limit: 5 });
     const r = (v: unknown, max: number) => clip(redactor.redact(String(v ?? '')), max);
     for (const f of fixes) {
       out.push(
@@ -361,16 +345,11 @@ function attemptsChunks(db: Db, templateId: number | null, redactor: Redactor): 
   return out;
 }
 
-function metricsChunks(db: Db, at: number): string[] {
-  if (!tableExists(db, 'metrics')) return [];
-  const cols = columns(db, 'metrics');
-  if (!cols.has('ts') || !cols.has('name') || !cols.has('value')) return [];
-  const rows = db
-    .prepare(
-      `SELECT name, COUNT(*) AS n, MIN(value) AS lo, AVG(value) AS avg, MAX(value) AS hi FROM metrics
-       WHERE ts BETWEEN ? AND ? GROUP BY name ORDER BY name LIMIT 20`,
-    )
-    .all(at - 30 * MINUTE, at + 5 * MINUTE) as Array<{ name: string; n: number; lo: number; avg: number; hi: number }>;
+function metricsChunks(db: Db, at: number, reads: ConsultReads | undefined): string[] {
+  if (!reads) return [];
+  const rows = reads
+    .metricSummaries(db, at - 30 * MINUTE, at + 5 * MINUTE, 20)
+    .map((m) => ({ name: m.name, n: m.samples, lo: m.min, avg: m.avg, hi: m.max }));
   const fmt = (v: number) =>
     Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : Number.isInteger(v) ? String(v) : v.toFixed(2);
   return rows.map(
@@ -478,9 +457,9 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
 
   // 4. The other records of the same requests.
   // Requests with other records first: a request whose only record is the error adds nothing.
-  const countRequest = db.prepare('SELECT COUNT(*) AS n FROM logs WHERE request_id = ?');
+
   const requestIds = [...new Set(samples.map((r) => r.requestId).filter((x): x is string => Boolean(x)))]
-    .map((id) => ({ id, n: (countRequest.get(id) as { n: number }).n }))
+    .map((id) => ({ id, n: requestRowCount(db, id) }))
     .filter((r) => r.n > 1)
     .sort((a, b) => b.n - a.n)
     .slice(0, 3);
@@ -526,7 +505,7 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   sections.push({
     id: 'attempts',
     title: 'Previous attempts on this pattern',
-    chunks: attemptsChunks(db, templateId, redactor),
+    chunks: attemptsChunks(db, templateId, redactor, input.reads),
     // Summaries and reasons hold model-written text and gate output: data, like the logs.
     fence: fence('attempts'),
     priority: 7,
@@ -537,7 +516,7 @@ export async function buildBrief(input: BriefInput): Promise<Brief> {
   sections.push({
     id: 'metrics',
     title: 'System metrics around the trigger',
-    chunks: metricsChunks(db, trigger.at),
+    chunks: metricsChunks(db, trigger.at, input.reads),
     priority: 8,
     moreHint: 'call get_metrics',
   });

@@ -28,7 +28,7 @@ import {
 } from './store.js';
 import { estimateTokens } from './tokens.js';
 import { STORE_TOOL_NAMES, sdkStoreTools } from './tools/sdk.js';
-import type { ConsultPolicy, ConsultTrigger } from './types.js';
+import type { ConsultPolicy, ConsultReads, ConsultTrigger } from './types.js';
 
 /** Options of {@link runConsultation}. */
 export interface RunConsultationOptions {
@@ -57,6 +57,8 @@ export interface RunConsultationOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** Clock (default `Date.now`). */
   now?: (() => number) | undefined;
+  /** Earlier fixes and metrics for the brief and the tools (heal's `consultReads()`). */
+  reads?: ConsultReads | undefined;
   /** Extra variables for Claude Code (tests: `CLAUDE_CODE_MAX_RETRIES`). */
   extraEnv?: Record<string, string> | undefined;
   /** Force manual mode (e.g. `dancer consult --manual`). */
@@ -243,7 +245,10 @@ export function consultSetup(
 
 /** Build the brief for a consultation (used by runs, dry runs and bundles alike). */
 export async function briefFor(
-  options: Pick<RunConsultationOptions, 'db' | 'trigger' | 'brief' | 'worktree' | 'policy' | 'config' | 'extraContext'>,
+  options: Pick<
+    RunConsultationOptions,
+    'db' | 'trigger' | 'brief' | 'worktree' | 'policy' | 'config' | 'extraContext' | 'reads'
+  >,
   setup: ConsultSetup,
 ): Promise<Brief> {
   if (options.brief !== undefined) {
@@ -271,6 +276,7 @@ export async function briefFor(
     toolNames: setup.toolNames,
     allowedCommands: options.config.allowedCommands,
     extraContext: options.extraContext,
+    reads: options.reads,
   });
 }
 
@@ -365,7 +371,7 @@ export async function runConsultation(options: RunConsultationOptions): Promise<
     signal: options.signal,
     protectedPaths: options.policy.protectedPaths,
     allowedCommands: config.allowedCommands,
-    tools: await sdkStoreTools(db, setup.redactor, now, { templateId: brief.templateId }),
+    tools: await sdkStoreTools(db, setup.redactor, now, { templateId: brief.templateId }, options.reads),
     redactor: setup.redactor,
     apiKey,
     // Like Claude Code itself, Dancer honours ANTHROPIC_BASE_URL (a gateway, the model server).

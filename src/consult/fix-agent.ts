@@ -9,7 +9,7 @@ import { DancerError } from '../errors.js';
 import type { Db } from '../store/index.js';
 import { type ConsultationResult, runConsultation } from './consultation.js';
 import { newBoundary, quoteUntrusted } from './redact.js';
-import type { ConsultPolicy, ConsultTrigger } from './types.js';
+import type { ConsultPolicy, ConsultReads, ConsultTrigger } from './types.js';
 
 /** How a consultation ended, as the fix pipeline records it (fixes re-exports it as `AgentOutcome`). */
 export interface FixAgentOutcome {
@@ -94,6 +94,8 @@ export interface FixAgentOptions {
   sandboxConfig?: SandboxConfig | undefined;
   /** Dancer's own paths hidden from Bash commands (state folder, worktree base). */
   hide?: readonly string[] | undefined;
+  /** Earlier fixes and metrics for the brief and the tools (heal's `consultReads()`). */
+  reads?: ConsultReads | undefined;
 }
 
 /**
@@ -171,6 +173,7 @@ export function createFixAgent(
       now: options.now,
       sandboxConfig: options.sandboxConfig,
       hide: options.hide,
+      reads: options.reads,
     });
     options.onResult?.(result);
     const details = { consultationId: result.consultationId, costUsd: result.usage.costUsd };

@@ -29,7 +29,6 @@ export { commandAllowed, decideToolUse, type GuardDecision, type GuardPolicy, ma
 export { answerFromFile, type HookInput, readGuardFile } from './guard-hook.js';
 export {
   checkOutcome,
-  OUTCOME_KINDS,
   type Outcome,
   type OutcomeKind,
   outcomeSchema,
@@ -38,15 +37,19 @@ export {
 export { SUBMIT_OUTCOME_TOOL, systemPrompt } from './prompts.js';
 export { createRedactor, placeholder, quoteUntrusted, type RedactOptions, type Redactor, redact } from './redact.js';
 export {
+  allConsultations,
   type ConsultationRow,
   consultationCount,
+  consultationsCreatedBetween,
   finishConsultation,
   getConsultation,
   getLedger,
   hasConsultTables,
   type LedgerEntry,
+  ledgerCostBetween,
   listConsultations,
   readTranscript,
+  runningConsultation,
   spendSince,
 } from './store.js';
 export { estimateTokens } from './tokens.js';
@@ -60,4 +63,4 @@ export {
   type ToolResult,
 } from './tools/definitions.js';
 export { STORE_TOOL_NAMES, sdkStoreTools } from './tools/sdk.js';
-export type { ConsultPolicy, ConsultTrigger } from './types.js';
+export type { ConsultPolicy, ConsultReads, ConsultTrigger } from './types.js';

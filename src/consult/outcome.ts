@@ -65,8 +65,6 @@ export const outcomeSchema = z.discriminatedUnion('kind', [
 export type Outcome = z.infer<typeof outcomeSchema>;
 /** The kinds of outcome. */
 export type OutcomeKind = Outcome['kind'];
-/** All outcome kinds, in the order the docs list them. */
-export const OUTCOME_KINDS: readonly OutcomeKind[] = ['fix', 'ignore', 'escalate', 'improve_logging'];
 
 /**
  * The flat input shape the `submit_outcome` tool advertises (MCP tool schemas are one object):

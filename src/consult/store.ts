@@ -295,3 +295,38 @@ export function consultationCount(db: Db): number {
   if (!tableExists(db, 'consultations')) return 0;
   return (db.prepare('SELECT COUNT(*) AS n FROM consultations').get() as { n: number }).n;
 }
+
+/** The newest consultation still running, or undefined (none, or no table). */
+export function runningConsultation(db: Db): ConsultationRow | undefined {
+  if (!hasConsultTables(db)) return undefined;
+  const r = db.prepare("SELECT * FROM consultations WHERE status = 'running' ORDER BY id DESC LIMIT 1").get() as
+    | RawConsultation
+    | undefined;
+  return r ? toRow(r) : undefined;
+}
+
+/** Every consultation, oldest first (by id). */
+export function allConsultations(db: Db): ConsultationRow[] {
+  if (!tableExists(db, 'consultations')) return [];
+  return (db.prepare('SELECT * FROM consultations ORDER BY id').all() as RawConsultation[]).map(toRow);
+}
+
+/** Cost (USD) of the runs recorded in the ledger in [from, to) (the whole ledger by default). */
+export function ledgerCostBetween(db: Db, from = 0, to = Number.MAX_SAFE_INTEGER): number {
+  if (!tableExists(db, 'consult_ledger')) return 0;
+  return (
+    db.prepare('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM consult_ledger WHERE ts >= ? AND ts < ?').get(from, to) as {
+      c: number;
+    }
+  ).c;
+}
+
+/** How many consultations (any mode) were created in [from, to). */
+export function consultationsCreatedBetween(db: Db, from: number, to: number): number {
+  if (!tableExists(db, 'consultations')) return 0;
+  return (
+    db.prepare('SELECT COUNT(*) AS n FROM consultations WHERE created_at >= ? AND created_at < ?').get(from, to) as {
+      n: number;
+    }
+  ).n;
+}

@@ -40,6 +40,8 @@ export interface StartDashboardOptions {
   /** Share a watcher (else the dashboard polls the store itself, every 250 ms). */
   watcher?: StoreWatcher | undefined;
   onError?: (error: unknown) => void;
+  /** The fleet's status (`dancer fleet status --json`), when `fleet:` is configured. */
+  fleetView?: (() => Promise<unknown>) | undefined;
 }
 
 /** A running dashboard. */
@@ -77,6 +79,7 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Da
     diffOf: repo ? async (fix: FixRecord) => (await fixDiff(repo, fix))?.diff : undefined,
     watcher,
     token,
+    fleetView: options.fleetView,
   });
   let listening: ListeningDashboard;
   try {

@@ -5,12 +5,12 @@
  * `dancer fixes show`, the dashboard and `dancer consultations` print the same chain.
  */
 import { getConsultation, getLedger, hasConsultTables } from '../consult/index.js';
-import { type FixRecord, getFix, listFixes } from '../fixes/index.js';
+import { type FixRecord, fixOfCommitPrefix, getFix, listFixes } from '../fixes/index.js';
 import type { MetricsSnapshot } from '../notify/index.js';
 import { beforeAfterOf } from '../notify/index.js';
 import { templateById } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
-import { tableExists } from '../store/index.js';
+import { deploysOfFixOrReleases, fixOfReleasePrefix } from '../supervise/index.js';
 
 /** A deploy of the fix's release (or of its rollback), with the verdict's figures. */
 export interface ProvenanceDeploy {
@@ -69,27 +69,20 @@ export interface Provenance {
 
 /** Deploys that belong to a fix: by fix id, or of its merge or rollback commit. Oldest first. */
 export function deploysOfFix(db: Db, fix: FixRecord): ProvenanceDeploy[] {
-  if (!tableExists(db, 'deploys')) return [];
   const releases = [fix.mergeCommit, fix.rollbackCommit].filter((r): r is string => Boolean(r));
-  const rows = db
-    .prepare(
-      `SELECT * FROM deploys WHERE fix_id = ? ${releases.length ? `OR to_release IN (${releases.map(() => '?').join(', ')})` : ''} ORDER BY id`,
-    )
-    .all(fix.id, ...releases) as Array<Record<string, unknown>>;
-  return rows.map((r) => {
-    const verdict = r.verdict ? (JSON.parse(r.verdict as string) as unknown) : null;
-    const ba = beforeAfterOf(verdict);
+  return deploysOfFixOrReleases(db, fix.id, releases).map((r) => {
+    const ba = beforeAfterOf(r.verdict);
     const d: ProvenanceDeploy = {
-      id: r.id as number,
-      kind: r.kind as string,
-      status: r.status as string,
-      fromRelease: (r.from_release as string | null) ?? null,
-      toRelease: r.to_release as string,
-      startedAt: r.started_at as number,
-      finishedAt: (r.finished_at as number | null) ?? null,
-      windowEndsAt: (r.window_ends_at as number | null) ?? null,
-      reason: (r.reason as string | null) ?? null,
-      actor: (r.actor as string | null) ?? null,
+      id: r.id,
+      kind: r.kind,
+      status: r.status,
+      fromRelease: r.fromRelease ?? null,
+      toRelease: r.toRelease,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt ?? null,
+      windowEndsAt: r.windowEndsAt ?? null,
+      reason: r.reason ?? null,
+      actor: r.actor ?? null,
       verdict: ba?.verdict ?? null,
       reasons: ba?.reasons ?? [],
     };
@@ -163,16 +156,9 @@ export function provenanceOf(db: Db, id: number): Provenance {
  */
 export function fixOfRelease(db: Db, release: string): FixRecord | undefined {
   if (!/^[0-9a-f]{7,64}$/i.test(release)) return undefined;
-  const prefix = `${release.toLowerCase()}%`;
-  const row = db
-    .prepare('SELECT id FROM fixes WHERE merge_commit LIKE ? OR rollback_commit LIKE ? ORDER BY id DESC LIMIT 1')
-    .get(prefix, prefix) as { id: number } | undefined;
-  if (row) return getFix(db, row.id);
-  if (!tableExists(db, 'deploys')) return undefined;
-  const d = db
-    .prepare('SELECT fix_id FROM deploys WHERE to_release LIKE ? AND fix_id IS NOT NULL ORDER BY id DESC LIMIT 1')
-    .get(prefix) as { fix_id: number } | undefined;
-  return d ? getFix(db, d.fix_id) : undefined;
+  const prefix = release.toLowerCase();
+  const fixId = fixOfCommitPrefix(db, prefix) ?? fixOfReleasePrefix(db, prefix);
+  return fixId === undefined ? undefined : getFix(db, fixId);
 }
 
 /** Fixes a consultation produced (newest first). */

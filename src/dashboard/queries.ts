@@ -22,7 +22,7 @@ import {
   isFixState,
   listFixes,
 } from '../fixes/index.js';
-import { beforeAfterOf } from '../notify/index.js';
+import { type AuditFilter, beforeAfterOf, searchAudit } from '../notify/index.js';
 import {
   bucketRows,
   decisionsForTemplate,
@@ -35,7 +35,15 @@ import {
 } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
 import { searchLogs, tableExists } from '../store/index.js';
-import { type StatusReport, SuperviseStore, statusFromStore } from '../supervise/index.js';
+import {
+  latestServiceName,
+  recentDeploys,
+  recentReleases,
+  type StatusReport,
+  SuperviseStore,
+  statusFromStore,
+  workerMetricsSince,
+} from '../supervise/index.js';
 import { deploysOfFix, fixesOfConsultation, fixOfRelease, provenanceOf } from './provenance.js';
 
 const redactor = createRedactor();
@@ -86,34 +94,25 @@ export function workerMetrics(
   now: number,
   minutes = 60,
 ): Array<{ ts: number; name: string; value: number; pid: number | null }> {
-  if (!tableExists(db, 'metrics')) return [];
-  return db
-    .prepare(
-      "SELECT ts, name, value, pid FROM metrics WHERE service = ? AND scope = 'worker' AND name IN ('rss_bytes', 'cpu_percent') AND ts >= ? ORDER BY ts",
-    )
-    .all(service, now - minutes * MINUTE) as Array<{ ts: number; name: string; value: number; pid: number | null }>;
+  return workerMetricsSince(db, service, now - minutes * MINUTE);
 }
 
-function recentDeploys(db: Db, service: string, limit = 10) {
-  if (!tableExists(db, 'deploys')) return [];
-  const rows = db
-    .prepare('SELECT * FROM deploys WHERE service = ? ORDER BY id DESC LIMIT ?')
-    .all(service, limit) as Array<Record<string, unknown>>;
-  return rows.map((r) => {
-    const ba = beforeAfterOf(r.verdict ? (JSON.parse(r.verdict as string) as unknown) : null);
+function deploysOf(db: Db, service: string, limit = 10) {
+  return recentDeploys(db, service, limit).map((r) => {
+    const ba = beforeAfterOf(r.verdict);
     return {
-      id: r.id as number,
+      id: r.id,
       kind: r.kind as string,
       status: r.status as string,
-      fromRelease: r.from_release as string | null,
-      toRelease: r.to_release as string,
-      fixId: r.fix_id as number | null,
-      reason: r.reason as string | null,
-      actor: r.actor as string | null,
-      startedAt: r.started_at as number,
-      readyAt: r.ready_at as number | null,
-      windowEndsAt: r.window_ends_at as number | null,
-      finishedAt: r.finished_at as number | null,
+      fromRelease: r.fromRelease,
+      toRelease: r.toRelease,
+      fixId: r.fixId,
+      reason: r.reason,
+      actor: r.actor,
+      startedAt: r.startedAt,
+      readyAt: r.readyAt,
+      windowEndsAt: r.windowEndsAt,
+      finishedAt: r.finishedAt,
       verdict: ba?.verdict ?? null,
       reasons: ba?.reasons ?? [],
       before: ba?.before ?? null,
@@ -124,11 +123,7 @@ function recentDeploys(db: Db, service: string, limit = 10) {
 
 /** The service name stored in the database (the first one that ever ran), for a bare `--db`. */
 export function storedServiceName(db: Db): string | undefined {
-  if (!tableExists(db, 'supervisor_state')) return undefined;
-  const row = db.prepare('SELECT service FROM supervisor_state ORDER BY updated_at DESC LIMIT 1').get() as
-    | { service: string }
-    | undefined;
-  return row?.service;
+  return latestServiceName(db);
 }
 
 const alive = (pid: number | null | undefined): boolean => {
@@ -161,21 +156,15 @@ export function storeStatus(db: Db, service: string): StatusReport {
 /** `GET /api/status`: the service, workers, releases, the deploy under observation, traffic. */
 export function status(db: Db, service: string, now: number, live?: StatusReport) {
   const report = live ?? storeStatus(db, service);
-  const deploys = recentDeploys(db, service);
+  const deploys = deploysOf(db, service);
   const observing = deploys.find((d) => d.status === 'observing' || d.status === 'inconclusive') ?? null;
-  const releases = tableExists(db, 'releases')
-    ? (db
-        .prepare(
-          'SELECT id, commit_sha AS commitSha, status, created_at AS createdAt, built_at AS builtAt FROM releases WHERE service = ? ORDER BY created_at DESC LIMIT 10',
-        )
-        .all(service) as Array<{
-        id: string;
-        commitSha: string | null;
-        status: string;
-        createdAt: number;
-        builtAt: number | null;
-      }>)
-    : [];
+  const releases = recentReleases(db, service, 10).map((r) => ({
+    id: r.id,
+    commitSha: r.commitSha,
+    status: r.status as string,
+    createdAt: r.createdAt,
+    builtAt: r.builtAt,
+  }));
   return {
     service: report.service,
     state: report.state,
@@ -397,53 +386,21 @@ export function consultations(db: Db, limit = 50) {
 }
 
 /** Filters of `GET /api/audit`. */
-export interface AuditQuery {
-  actor?: string | undefined;
-  action?: string | undefined;
-  source?: string | undefined;
-  outcome?: string | undefined;
-  target?: string | undefined;
-  since?: number | undefined;
-  limit?: number | undefined;
-}
+export type AuditQuery = AuditFilter;
 
 /** `GET /api/audit`: the audit log, newest first, filtered (actor is a substring match). */
 export function audit(db: Db, q: AuditQuery = {}) {
-  if (!tableExists(db, 'audit')) return [];
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const eq = (col: string, v: string | undefined) => {
-    if (v) {
-      where.push(`${col} = ?`);
-      args.push(v);
-    }
-  };
-  if (q.actor) {
-    where.push("actor LIKE ? ESCAPE '\\'");
-    args.push(`%${q.actor.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-  }
-  eq('action', q.action);
-  eq('source', q.source);
-  eq('outcome', q.outcome);
-  eq('target', q.target);
-  if (q.since !== undefined) {
-    where.push('ts >= ?');
-    args.push(q.since);
-  }
-  const rows = db
-    .prepare(`SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
-    .all(...args, Math.min(q.limit ?? 200, 2000)) as Array<Record<string, unknown>>;
-  return rows.map((r) => ({
-    id: r.id as number,
-    ts: r.ts as number,
-    actor: r.actor as string,
-    actorId: r.actor_id as string | null,
+  return searchAudit(db, q).map((r) => ({
+    id: r.id,
+    ts: r.ts,
+    actor: r.actor,
+    actorId: r.actorId ?? null,
     source: r.source as string,
-    action: r.action as string,
-    target: r.target as string | null,
-    args: r.args ? (JSON.parse(r.args as string) as unknown) : null,
+    action: r.action,
+    target: r.target ?? null,
+    args: r.args ?? null,
     outcome: r.outcome as string,
-    detail: clean(r.detail as string | null),
+    detail: clean(r.detail),
   }));
 }
 

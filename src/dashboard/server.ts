@@ -36,6 +36,11 @@ export interface DashboardServerOptions {
   /** The bearer token actions need; undefined: read-only. */
   token?: string | undefined;
   now?: () => number;
+  /**
+   * With a `fleet:` section: the fleet's status as `dancer fleet status --json` prints it (hosts,
+   * patterns with per-host counts, fixes with each host's deploy state, the stop).
+   */
+  fleetView?: (() => Promise<unknown>) | undefined;
 }
 
 const ACTOR_RE = /^[\w.@+-]{1,64}$/;
@@ -79,8 +84,18 @@ export function createDashboardApp(options: DashboardServerOptions): Hono {
   }
 
   app.get('/api/status', (c) =>
-    c.json({ ...q.status(db, serviceName(), now(), options.liveStatus?.()), readOnly: !options.token }),
+    c.json({
+      ...q.status(db, serviceName(), now(), options.liveStatus?.()),
+      readOnly: !options.token,
+      fleet: options.fleetView !== undefined,
+    }),
   );
+  app.get('/api/fleet', async (c) => {
+    if (!options.fleetView) {
+      throw new DancerError('DANCER_NOT_FOUND', 'This service has no fleet: section in dancer.yaml (one host).');
+    }
+    return c.json(await options.fleetView());
+  });
   app.get('/api/patterns', (c) => c.json(q.patterns(db, now(), { minLevel: optionalInt(c.req.query('minLevel')) })));
   app.get('/api/patterns/:id', (c) => c.json(q.pattern(db, intParam(c.req.param('id'), 'pattern'), now())));
   app.get('/api/fixes', (c) =>

@@ -289,7 +289,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         });
       });
     }
-    cost = watcher?.query<{ c: number | null }>('SELECT sum(cost_usd) AS c FROM consult_ledger')[0]?.c ?? 0;
+    cost = watcher?.costUsd() ?? 0;
     watcher?.close();
     await model?.close();
     zulipMessages = zulip?.messages.length ?? null;

@@ -4,7 +4,10 @@
  * written by another process.
  */
 import Database from 'better-sqlite3';
-import { tableExists } from '../store/index.js';
+import { allConsultations, ledgerCostBetween } from '../consult/index.js';
+import { fixEventsAfter, gateStepsAfter } from '../fixes/index.js';
+import { decisionsAfter } from '../patterns/index.js';
+import { allDeploys } from '../supervise/index.js';
 
 /** Something that happened, read from the store. */
 export type StoryEvent =
@@ -52,132 +55,73 @@ export class StoreWatcher {
     const db = this.#open();
     if (!db) return [];
     const events: StoryEvent[] = [];
-    if (tableExists(db, 'decisions')) {
-      const rows = db
-        .prepare(
-          "SELECT id, at, rule, template_id, reason FROM decisions WHERE id > ? AND outcome = 'fire' ORDER BY id",
-        )
-        .all(this.#lastDecision) as Array<{
-        id: number;
-        at: number;
-        rule: string;
-        template_id: number | null;
-        reason: string;
-      }>;
-      for (const r of rows) {
-        this.#lastDecision = r.id;
-        events.push({ type: 'decision', at: r.at, rule: r.rule, templateId: r.template_id, reason: r.reason });
-      }
+    for (const r of decisionsAfter(db, this.#lastDecision, { outcome: 'fire' })) {
+      this.#lastDecision = r.id;
+      events.push({ type: 'decision', at: r.at, rule: r.rule, templateId: r.templateId, reason: r.reason });
     }
-    if (tableExists(db, 'consultations')) {
-      const rows = db
-        .prepare('SELECT id, created_at, finished_at, status, outcome_kind, error FROM consultations ORDER BY id')
-        .all() as Array<{
-        id: number;
-        created_at: number;
-        finished_at: number | null;
-        status: string;
-        outcome_kind: string | null;
-        error: string | null;
-      }>;
-      for (const r of rows) {
-        if (this.#consultations.get(r.id) === r.status) continue;
-        this.#consultations.set(r.id, r.status);
-        events.push({
-          type: 'consultation',
-          at: r.finished_at ?? r.created_at,
-          id: r.id,
-          status: r.status,
-          outcome: r.outcome_kind,
-          error: r.error,
-        });
-      }
+    for (const r of allConsultations(db)) {
+      if (this.#consultations.get(r.id) === r.status) continue;
+      this.#consultations.set(r.id, r.status);
+      events.push({
+        type: 'consultation',
+        at: r.finishedAt ?? r.createdAt,
+        id: r.id,
+        status: r.status,
+        outcome: r.outcomeKind,
+        error: r.error,
+      });
     }
-    if (tableExists(db, 'gate_steps')) {
-      const rows = db
-        .prepare('SELECT id, fix_id, name, ok, duration_ms, note, started_at FROM gate_steps WHERE id > ? ORDER BY id')
-        .all(this.#lastGate) as Array<{
-        id: number;
-        fix_id: number;
-        name: string;
-        ok: number;
-        duration_ms: number;
-        note: string | null;
-        started_at: number;
-      }>;
-      for (const r of rows) {
-        this.#lastGate = r.id;
-        events.push({
-          type: 'gate',
-          at: r.started_at + r.duration_ms,
-          fixId: r.fix_id,
-          name: r.name,
-          ok: r.ok === 1,
-          durationMs: r.duration_ms,
-          note: r.note,
-        });
-      }
+    for (const r of gateStepsAfter(db, this.#lastGate)) {
+      this.#lastGate = r.id;
+      events.push({
+        type: 'gate',
+        at: r.startedAt + r.durationMs,
+        fixId: r.fixId,
+        name: r.name,
+        ok: r.ok,
+        durationMs: r.durationMs,
+        note: r.note,
+      });
     }
-    if (tableExists(db, 'fix_events')) {
-      const rows = db
-        .prepare('SELECT id, fix_id, ts, from_state, to_state, actor, reason FROM fix_events WHERE id > ? ORDER BY id')
-        .all(this.#lastFixEvent) as Array<{
-        id: number;
-        fix_id: number;
-        ts: number;
-        from_state: string | null;
-        to_state: string;
-        actor: string;
-        reason: string;
-      }>;
-      for (const r of rows) {
-        this.#lastFixEvent = r.id;
-        events.push({
-          type: 'fix',
-          at: r.ts,
-          fixId: r.fix_id,
-          from: r.from_state,
-          to: r.to_state,
-          actor: r.actor,
-          reason: r.reason,
-        });
-      }
+    for (const r of fixEventsAfter(db, this.#lastFixEvent)) {
+      this.#lastFixEvent = r.id;
+      events.push({
+        type: 'fix',
+        at: r.ts,
+        fixId: r.fixId,
+        from: r.fromState,
+        to: r.toState,
+        actor: r.actor,
+        reason: r.reason,
+      });
     }
-    if (tableExists(db, 'deploys')) {
-      const rows = db
-        .prepare('SELECT id, kind, status, reason, fix_id, started_at, ready_at, finished_at FROM deploys ORDER BY id')
-        .all() as Array<{
-        id: number;
-        kind: string;
-        status: string;
-        reason: string | null;
-        fix_id: number | null;
-        started_at: number;
-        ready_at: number | null;
-        finished_at: number | null;
-      }>;
-      for (const r of rows) {
-        if (this.#deploys.get(r.id) === r.status) continue;
-        this.#deploys.set(r.id, r.status);
-        events.push({
-          type: 'deploy',
-          at: r.finished_at ?? r.ready_at ?? r.started_at,
-          id: r.id,
-          kind: r.kind,
-          status: r.status,
-          reason: r.reason,
-          fixId: r.fix_id,
-        });
-      }
+    for (const r of allDeploys(db)) {
+      if (this.#deploys.get(r.id) === r.status) continue;
+      this.#deploys.set(r.id, r.status);
+      events.push({
+        type: 'deploy',
+        at: r.finishedAt ?? r.readyAt ?? r.startedAt,
+        id: r.id,
+        kind: r.kind,
+        status: r.status,
+        reason: r.reason,
+        fixId: r.fixId,
+      });
     }
     return events.sort((a, b) => a.at - b.at);
   }
 
-  /** Run a read query (the summary reads costs and verdicts). */
+  /** Run a read query (the tests' harnesses read the store through the same connection). */
   query<T>(sql: string, ...params: unknown[]): T[] {
     const db = this.#open();
     if (!db) return [];
     return db.prepare(sql).all(...params) as T[];
+  }
+
+  /** What the consultations cost so far (USD; 0 before the store exists). */
+  costUsd(): number {
+    const db = this.#open();
+    return db ? ledgerCostBetween(db) : 0;
   }
 
   close(): void {

@@ -4,6 +4,7 @@
  * ({@link collectChangelog}); building and rendering are pure ({@link buildChangelog},
  * {@link renderChangelog}).
  */
+import { templateCountBetween } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
 import { tableExists } from '../store/index.js';
 import { git } from './git.js';
@@ -288,20 +289,13 @@ export function patternRates(
   windowMinutes = 60,
 ): { before: number; after: number; windowMinutes: number } | undefined {
   const templateId = Number(fix.patternId);
-  if (!Number.isInteger(templateId) || !tableExists(db, 'template_buckets')) return undefined;
+  if (!Number.isInteger(templateId)) return undefined;
   const merged = events.find((e) => e.event === 'deploy');
   if (!merged) return undefined;
   const rolled = events.find((e) => e.event === 'rollback');
   const m = Math.floor(merged.ts / 60_000);
   const end = Math.min(m + windowMinutes, Math.floor((rolled?.ts ?? nowMs) / 60_000));
-  const sum = (from: number, to: number) =>
-    (
-      db
-        .prepare(
-          'SELECT COALESCE(SUM(count), 0) AS n FROM template_buckets WHERE template_id = ? AND minute >= ? AND minute < ?',
-        )
-        .get(templateId, from, to) as { n: number }
-    ).n;
+  const sum = (from: number, to: number) => templateCountBetween(db, templateId, from, to);
   const afterMinutes = Math.max(1, end - m);
   const beforeCount = sum(m - windowMinutes, m);
   const afterCount = sum(m, m + afterMinutes);
@@ -316,37 +310,36 @@ export function patternRates(
  * tell before from after when both fall in the same minutes. Undefined when no verdict has it.
  */
 export function deployEfficacy(
-  db: Db,
-  fixId: number,
+  verdicts: readonly unknown[],
 ): { before: number; after: number; windowMinutes: number } | undefined {
-  if (!tableExists(db, 'deploys')) return undefined;
-  const rows = db
-    .prepare("SELECT verdict FROM deploys WHERE fix_id = ? AND kind = 'deploy' AND verdict IS NOT NULL ORDER BY id")
-    .all(fixId) as Array<{ verdict: string }>;
-  for (const row of rows.reverse()) {
-    try {
-      const v = JSON.parse(row.verdict) as {
-        efficacy?: { beforePerMinute?: number; afterPerMinute?: number };
-        baseline?: { durationMs?: number };
-      };
-      const e = v.efficacy;
-      if (e && typeof e.beforePerMinute === 'number' && typeof e.afterPerMinute === 'number') {
-        const minutes = Math.max(1, Math.round((v.baseline?.durationMs ?? 60_000) / 60_000));
-        return { before: e.beforePerMinute, after: e.afterPerMinute, windowMinutes: minutes };
-      }
-    } catch {
-      // A verdict that is not JSON says nothing about efficacy; fall back to the buckets.
+  // Newest first; a verdict without figures (or not JSON: null) says nothing, so the buckets decide.
+  for (const verdict of [...verdicts].reverse()) {
+    if (typeof verdict !== 'object' || verdict === null) continue;
+    const v = verdict as {
+      efficacy?: { beforePerMinute?: number; afterPerMinute?: number };
+      baseline?: { durationMs?: number };
+    };
+    const e = v.efficacy;
+    if (e && typeof e.beforePerMinute === 'number' && typeof e.afterPerMinute === 'number') {
+      const minutes = Math.max(1, Math.round((v.baseline?.durationMs ?? 60_000) / 60_000));
+      return { before: e.beforePerMinute, after: e.afterPerMinute, windowMinutes: minutes };
     }
   }
   return undefined;
 }
 
-/** Gather everything for {@link buildChangelog} from the store and the repository. */
+/**
+ * Gather everything for {@link buildChangelog} from the store and the repository.
+ * `deployVerdicts` answers the verdicts of a fix's deploys, oldest first (the supervisor's
+ * `fixDeployVerdicts`, which this stage cannot import: supervise lies above fixes); without it
+ * the rates come from the pattern's buckets alone.
+ */
 export async function collectChangelog(
   db: Db | undefined,
   repo: string | undefined,
   nowMs: number,
   mainRef = 'HEAD',
+  deployVerdicts?: (fixId: number) => readonly unknown[],
 ): Promise<ChangelogSources> {
   const fixes = db && tableExists(db, 'fixes') ? listFixes(db, { ascending: true }) : [];
   const events = new Map<number, FixEventRecord[]>();
@@ -370,7 +363,7 @@ export async function collectChangelog(
         failedSteps.set(fix.id, { name: failed.name, lastLine: lastLine.slice(0, 200) });
       }
     }
-    const rate = deployEfficacy(db, fix.id) ?? patternRates(db, fix, ev, nowMs);
+    const rate = deployEfficacy(deployVerdicts?.(fix.id) ?? []) ?? patternRates(db, fix, ev, nowMs);
     if (rate) rates.set(fix.id, rate);
   }
   const commits = repo ? await gitFixCommits(repo, mainRef) : [];

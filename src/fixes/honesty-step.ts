@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FixesConfig } from '../config/index.js';
 import { matchesGlob } from '../consult/index.js';
 import type { Db } from '../store/index.js';
+import { latestErrorOfTemplate } from '../store/index.js';
 import {
   type ChangeCoverage,
   changedLines,
@@ -240,12 +241,7 @@ export async function runHonesty(input: HonestyStepInput): Promise<HonestyResult
 /** The pattern's own error (type and message of its newest record with one), for the regression check. */
 export function patternErrorOf(db: Db, patternId: string): PatternError | undefined {
   if (!/^\d+$/.test(patternId)) return undefined;
-  const row = db
-    .prepare(
-      `SELECT err_type AS type, err_message AS message FROM logs
-       WHERE template_id = ? AND (err_type IS NOT NULL OR err_message IS NOT NULL) ORDER BY id DESC LIMIT 1`,
-    )
-    .get(Number(patternId)) as { type: string | null; message: string | null } | undefined;
+  const row = latestErrorOfTemplate(db, Number(patternId));
   if (!row) return undefined;
   return { type: row.type ?? undefined, message: row.message ?? undefined };
 }

@@ -100,17 +100,26 @@ export function judgeHonesty(input: HonestyInput): HonestyVerdict {
 
 /**
  * Assertions written in a test file: `assert(`, `assert.x(`, `expect(`, `t.equal(`-style calls,
- * `should.`, pytest's `assert `. Comments are not counted. What is counted is the same on both
+ * `should.`, pytest's `assert ` and `pytest.raises(`, unittest's `self.assertX(`, Go's
+ * `t.Error(`/`t.Fatal(` (and their `f` forms) and testify's `require.X(`. Comments are not
+ * counted (a line starting with `#` is a Python comment). What is counted is the same on both
  * sides, so only a drop matters.
  */
 export function countAssertions(source: string): number {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
+  const code = source
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1')
+    .replace(/^\s*#.*$/gm, '');
   const calls =
     code.match(
       /\bassert(?:\.\w+)*\s*\(|\bexpect\s*\(|\bexpect\.\w+\s*\(|\bt\.(?:assert|equal|ok|notOk|deepEqual|strictEqual|notEqual|throws|rejects|match|same|is|not|true|false|pass|fail)\w*\s*\(|\.should\b/g,
     ) ?? [];
   const py = code.match(/^\s*assert\s+[^(=]/gm) ?? [];
-  return calls.length + py.length;
+  const more =
+    code.match(
+      /\bself\.assert\w*\s*\(|\bpytest\.raises\s*\(|\bt\.(?:Error|Errorf|Fatal|Fatalf|Fail|FailNow)\s*\(|\brequire\.\w+\s*\(/g,
+    ) ?? [];
+  return calls.length + py.length + more.length;
 }
 
 /** The `scripts` of two package.json texts that differ (added, removed or changed). */

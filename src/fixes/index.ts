@@ -56,6 +56,22 @@ export {
 } from './policy.js';
 export { startPushRemote } from './push-remote.js';
 export {
+  type FixEventRow,
+  type FixSearch,
+  fixEventsAfter,
+  fixesCreatedBetween,
+  fixesEnteringState,
+  fixHistoryRows,
+  fixOfCommitPrefix,
+  type GateStepRow,
+  gateStepsAfter,
+  lastFixEvent,
+  lastFixEventId,
+  type StoredFixRow,
+  storedFixRow,
+  storedFixRows,
+} from './reads.js';
+export {
   type FixEventRecord,
   type FixRecord,
   fixCountsByState,

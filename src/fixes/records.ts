@@ -275,7 +275,12 @@ export function applyEvent(db: Db, id: number, t: Transition, now: number): FixR
 /** Every transition of a fix, oldest first. */
 export function fixEvents(db: Db, id: number): FixEventRecord[] {
   const rows = db.prepare('SELECT * FROM fix_events WHERE fix_id = ? ORDER BY id').all(id) as Record<string, unknown>[];
-  return rows.map((r) => ({
+  return rows.map(toFixEvent);
+}
+
+/** A `fix_events` row as the store returns it, typed. */
+export function toFixEvent(r: Record<string, unknown>): FixEventRecord {
+  return {
     id: r.id as number,
     fixId: r.fix_id as number,
     ts: r.ts as number,
@@ -285,7 +290,7 @@ export function fixEvents(db: Db, id: number): FixEventRecord[] {
     actor: r.actor as Actor,
     reason: r.reason as string,
     details: r.details ? (JSON.parse(r.details as string) as Record<string, unknown>) : null,
-  }));
+  };
 }
 
 /** Store one gate step result. */
@@ -322,7 +327,12 @@ export function gateSteps(db: Db, fixId: number): GateStepRecord[] {
     string,
     unknown
   >[];
-  return rows.map((r) => ({
+  return rows.map(toGateStep);
+}
+
+/** A `gate_steps` row as the store returns it, typed. */
+export function toGateStep(r: Record<string, unknown>): GateStepRecord {
+  return {
     id: r.id as number,
     fixId: r.fix_id as number,
     round: r.round as number,
@@ -339,7 +349,7 @@ export function gateSteps(db: Db, fixId: number): GateStepRecord[] {
     startedAt: r.started_at as number,
     status: (r.status as GateStepRecord['status'] | null) ?? (r.ok === 1 ? 'passed' : 'failed'),
     details: r.details ? (JSON.parse(r.details as string) as Record<string, unknown>) : null,
-  }));
+  };
 }
 
 /** Record a request to retry `fixId` (the supervisor picks it up). */

@@ -1,9 +1,10 @@
 /**
  * Test results from the runner's own report (pure parsing), per test file: how many tests, passes,
- * failures, skips and todos. Three formats: `node` (Dancer's reporter for `node --test`, one JSON
+ * failures, skips and todos. Five formats: `node` (Dancer's reporter for `node --test`, one JSON
  * event per line, with the file of each test), `tap` (any TAP 13 producer; per file when the
- * top-level subtests are files, else one bucket) and `json` (Jest's and Vitest's `--json`
- * shape: `testResults[].name` and `assertionResults[].status`).
+ * top-level subtests are files, else one bucket), `json` (Jest's and Vitest's `--json`
+ * shape: `testResults[].name` and `assertionResults[].status`), `junit` (JUnit XML: pytest
+ * `--junitxml`, and the many runners that write it) and `go-json` (`go test -json`, per package).
  */
 
 /** Counts of one file (or of a whole run). */
@@ -22,7 +23,7 @@ export interface TestReport {
 }
 
 /** The report formats Dancer reads. */
-export type ReportFormat = 'node' | 'tap' | 'json';
+export type ReportFormat = 'node' | 'tap' | 'json' | 'junit' | 'go-json';
 
 /** Counts with every field zero. */
 export function emptyCounts(): TestCounts {
@@ -180,11 +181,132 @@ export function parseJsonReport(text: string, root?: string): TestReport {
   return report;
 }
 
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function xmlText(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (whole, e: string) => {
+    if (e[0] === '#') {
+      const code = e[1] === 'x' || e[1] === 'X' ? Number.parseInt(e.slice(2), 16) : Number(e.slice(1));
+      return Number.isFinite(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return XML_ENTITIES[e.toLowerCase()] ?? whole;
+  });
+}
+
+function xmlAttributes(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of s.matchAll(/([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
+    out[m[1] as string] = xmlText(m[2] ?? m[3] ?? '');
+  }
+  return out;
+}
+
+/**
+ * The file a JUnit test case belongs to: its `file` attribute when the runner wrote one (pytest
+ * with `junit_family=xunit1`, many others), else, for pytest, the module of its `classname`
+ * (`tests.test_prices.TestTable` is tests/test_prices.py), else the classname itself.
+ */
+function junitFile(attrs: Record<string, string>, pytest: boolean, root: string | undefined): string {
+  if (attrs.file) return relative(attrs.file, root);
+  const cls = attrs.classname ?? '';
+  if (!cls) return '(unknown)';
+  if (!pytest) return cls;
+  const parts = cls.split('.');
+  while (parts.length > 1 && /^[A-Z]/.test(parts.at(-1) as string)) parts.pop();
+  return `${parts.join('/')}.py`;
+}
+
+/**
+ * Parse JUnit XML (pytest `--junitxml`, Maven Surefire, go-junit-report, jest-junit, ...): every
+ * `<testcase>` counts; one with `<failure>` or `<error>` failed, one with `<skipped>` was skipped
+ * (pytest writes its xfail as a skip too: a test that does not run as a pass). Comments and CDATA
+ * (failure output) are blanked first so their text is never read as markup.
+ */
+export function parseJunitXml(text: string, root?: string): TestReport {
+  const report: TestReport = { files: {}, total: emptyCounts() };
+  const xml = text.replace(/<!--[\s\S]*?-->/g, '').replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '');
+  const pytest = /<testsuite\b[^>]*\bname\s*=\s*["']pytest["']/.test(xml);
+  const caseRe = /<testcase\b((?:[^>"']|"[^"]*"|'[^']*')*?)(\/?)>/g;
+  for (let m = caseRe.exec(xml); m; m = caseRe.exec(xml)) {
+    const attrs = xmlAttributes(m[1] as string);
+    let body = '';
+    if (m[2] !== '/') {
+      const end = xml.indexOf('</testcase>', caseRe.lastIndex);
+      body = xml.slice(caseRe.lastIndex, end === -1 ? xml.length : end);
+      if (end !== -1) caseRe.lastIndex = end + '</testcase>'.length;
+    }
+    const outcome = /<(?:failure|error)\b/.test(body) ? 'fail' : /<skipped\b/.test(body) ? 'skip' : 'pass';
+    add(report, junitFile(attrs, pytest, root), outcome);
+  }
+  return report;
+}
+
+/** One event of `go test -json` (test2json). */
+interface GoTestEvent {
+  Action?: string;
+  Package?: string;
+  Test?: string;
+}
+
+/**
+ * Parse `go test -json` (test2json events, one JSON object per line; other lines ignored), per
+ * package: each test's last `pass`, `fail` or `skip`. A test with subtests is a suite (its
+ * subtests are the tests); a package that failed without any test result (it did not build) is
+ * one failing test named after the package.
+ */
+export function parseGoTestJson(text: string): TestReport {
+  const report: TestReport = { files: {}, total: emptyCounts() };
+  const outcomes = new Map<string, Map<string, 'pass' | 'fail' | 'skip'>>();
+  const packageFailed = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let e: GoTestEvent;
+    try {
+      e = JSON.parse(line) as GoTestEvent;
+    } catch {
+      continue;
+    }
+    const pkg = e.Package ?? '(unknown)';
+    const action = e.Action;
+    if (action !== 'pass' && action !== 'fail' && action !== 'skip') continue;
+    if (!e.Test) {
+      if (action === 'fail') packageFailed.add(pkg);
+      continue;
+    }
+    let tests = outcomes.get(pkg);
+    if (!tests) {
+      tests = new Map();
+      outcomes.set(pkg, tests);
+    }
+    tests.set(e.Test, action);
+  }
+  for (const [pkg, tests] of outcomes) {
+    const names = [...tests.keys()];
+    for (const [name, outcome] of tests) {
+      const children = names.filter((n) => n.startsWith(`${name}/`));
+      // A parent counts only for a failure of its own (its subtests all passed).
+      if (children.length > 0 && (outcome !== 'fail' || children.some((c) => tests.get(c) === 'fail'))) continue;
+      add(report, pkg, outcome);
+    }
+  }
+  for (const pkg of packageFailed) if (!outcomes.has(pkg)) add(report, pkg, 'fail');
+  return report;
+}
+
 /** Parse a report in `format`. */
 export function parseReport(format: ReportFormat, text: string, root?: string): TestReport {
-  if (format === 'node') {
-    const { files, total } = parseNodeReport(text, root);
-    return { files, total };
+  switch (format) {
+    case 'node': {
+      const { files, total } = parseNodeReport(text, root);
+      return { files, total };
+    }
+    case 'tap':
+      return parseTap(text, root);
+    case 'json':
+      return parseJsonReport(text, root);
+    case 'junit':
+      return parseJunitXml(text, root);
+    case 'go-json':
+      return parseGoTestJson(text);
   }
-  return format === 'tap' ? parseTap(text, root) : parseJsonReport(text, root);
 }

@@ -11,6 +11,7 @@ import type { FleetPool } from './connect.js';
 import { renewLeases } from './leases.js';
 import { dropFleetEvents, fleetLocal, localCountsSince, pendingFleetEvents, setFleetLocal } from './local.js';
 import { fleetTemplateIds, heartbeatHost, recordAudit, recordDecision, shipCounts } from './queries.js';
+import { insertVoice, wakeVoice } from './voice.js';
 
 /** Options of {@link startFleetAgent}. */
 export interface FleetAgentOptions {
@@ -25,6 +26,8 @@ export interface FleetAgentOptions {
   release?: () => string | undefined;
   log?: (message: string) => void;
   now?: () => number;
+  /** After each heartbeat that reached PostgreSQL (e.g. refresh the fleet-wide counts). Errors are logged. */
+  onBeat?: () => Promise<void>;
 }
 
 /** A running fleet agent. */
@@ -33,7 +36,7 @@ export interface FleetAgent {
   connected(): boolean;
   /** May this host take fleet actions (leases, rollouts)? Only while connected and its leases fresh. */
   canAct(): boolean;
-  /** One heartbeat now (tests, and right after start). Never throws. */
+  /** One heartbeat now (tests, and right after start); one more after it when one is running. Never throws. */
   tick(): Promise<boolean>;
   /** Local template id → fleet template id, for templates already shipped. */
   fleetTemplateId(localId: number): number | undefined;
@@ -101,9 +104,10 @@ export function startFleetAgent(o: FleetAgentOptions): FleetAgent {
   };
 
   const flushOutbox = async () => {
+    let spoke = false;
     for (;;) {
       const events = pendingFleetEvents(o.db);
-      if (events.length === 0) return;
+      if (events.length === 0) break;
       for (const e of events) {
         const p = e.payload as {
           kind: string;
@@ -115,8 +119,13 @@ export function startFleetAgent(o: FleetAgentOptions): FleetAgent {
           target?: string;
           fixId: number;
           event: string;
+          channel: string;
+          payload: unknown;
         };
-        if (e.kind === 'decision') {
+        if (e.kind === 'voice') {
+          await insertVoice(o.pool, { host: o.host, channel: p.channel, payload: p.payload, at: e.createdAt });
+          spoke = true;
+        } else if (e.kind === 'decision') {
           await recordDecision(o.pool, {
             host: o.host,
             kind: p.kind,
@@ -143,6 +152,7 @@ export function startFleetAgent(o: FleetAgentOptions): FleetAgent {
         dropFleetEvents(o.db, e.id);
       }
     }
+    if (spoke) await wakeVoice(o.pool, o.host);
   };
 
   const beat = async (): Promise<boolean> => {
@@ -153,6 +163,7 @@ export function startFleetAgent(o: FleetAgentOptions): FleetAgent {
       setConnected(true);
       await shipAllCounts();
       await flushOutbox();
+      if (o.onBeat) await o.onBeat().catch((e) => log(`after heartbeat: ${errorMessage(e)}`));
       return true;
     } catch (error) {
       setConnected(false, errorMessage(error));
@@ -160,9 +171,19 @@ export function startFleetAgent(o: FleetAgentOptions): FleetAgent {
     }
   };
 
-  const tick = () => {
-    running ??= beat().finally(() => {
+  let rerun = false;
+  const tick = (): Promise<boolean> => {
+    if (running) {
+      // Events queued during a running beat go out in the next one, right after.
+      rerun = true;
+      return running;
+    }
+    running = beat().finally(() => {
       running = undefined;
+      if (rerun && !stopped) {
+        rerun = false;
+        void tick();
+      }
     });
     return running;
   };

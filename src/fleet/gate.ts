@@ -11,6 +11,7 @@ import type { FleetPool } from './connect.js';
 import { acquireLease, type Lease, saveLease } from './leases.js';
 import { enqueueFleetEvent } from './local.js';
 import { fleetCooldownUntil, fleetStop, fleetTemplateIds } from './queries.js';
+import type { FleetPipeline } from './rollout-handoff.js';
 
 /** The pattern a local trigger is about. */
 export interface FleetTriggerInput {
@@ -27,7 +28,7 @@ export type FleetGateDecision =
       kind: 'consult';
       patternKey: string;
       lease: Lease;
-      /** Record the end of this host's work on the pattern (the lease is released as done/failed). */
+      /** Record the end of this host's work on the pattern (the lease is released as done/failed). Idempotent. */
       finish(outcome: { ok: boolean; details?: Record<string, unknown> }): Promise<void>;
     };
 
@@ -42,6 +43,11 @@ export interface FleetGateOptions {
   cooldownMinutes: number;
   now?: () => number;
   log?: (message: string) => void;
+  /**
+   * The lease holder's hand-off to the rollout (src/fleet/rollout-handoff.ts): told of each lease
+   * taken, and asked to resume a dead holder's work from its persisted stage.
+   */
+  pipeline?: Pick<FleetPipeline, 'claimed' | 'resumeLease'> | undefined;
 }
 
 /** The gate a host's healing loop asks before it consults. Never throws: a failure is a skip. */
@@ -79,6 +85,15 @@ export function createFleetGate(o: FleetGateOptions): (input: FleetTriggerInput)
       if (r.kind === 'finished')
         return skip(`fleet: pattern ${patternKey} was already handled (${r.stage}) by the fleet`);
       const lease = r.lease;
+      const late = lease.stage === 'gating' || lease.stage === 'merged' || lease.stage === 'rolling_out';
+      if (late && !lease.tookOverFrom) {
+        return skip(`fleet: this host already works on pattern ${patternKey} (${lease.stage})`);
+      }
+      if (late && o.pipeline) {
+        // A dead holder got as far as a merge: finish its work rather than consult again.
+        const resumedWork = await o.pipeline.resumeLease(lease);
+        if (resumedWork) return skip(resumedWork);
+      }
       const resumed = lease.tookOverFrom
         ? ` (took over from ${lease.tookOverFrom}, which stopped at ${lease.stage})`
         : '';
@@ -105,11 +120,14 @@ export function createFleetGate(o: FleetGateOptions): (input: FleetTriggerInput)
         { kind: 'consult', reason: `lease taken on pattern ${patternKey}${resumed}` },
         now(),
       );
-      return {
+      let finished = false;
+      const decision: FleetGateDecision = {
         kind: 'consult',
         patternKey,
         lease,
         async finish(outcome) {
+          if (finished) return;
+          finished = true;
           await o.pool.query(`UPDATE fleet_consultations SET finished_at = now(), outcome = $2 WHERE id = $1`, [
             consultationId,
             outcome.ok ? 'done' : 'failed',
@@ -123,6 +141,8 @@ export function createFleetGate(o: FleetGateOptions): (input: FleetTriggerInput)
           });
         },
       };
+      await o.pipeline?.claimed(input.patternId, decision);
+      return decision;
     } catch (error) {
       return skip(`fleet: no fleet action, the control plane failed: ${errorMessage(error)}`);
     }

@@ -13,7 +13,15 @@ export {
   type Queryable,
   toFleetError,
 } from './connect.js';
+export { createRemoteCounts, type RemoteCountsCache } from './counts.js';
 export { createFleetGate, type FleetGateDecision, type FleetGateOptions, type FleetTriggerInput } from './gate.js';
+export {
+  fleetFixServedBy,
+  humanFleetRollback,
+  humanFleetStop,
+  type RoutedFixCommand,
+  routeFixCommand,
+} from './human.js';
 export { LEADER_LOCK, type LeaderElection, type LeaderOptions, startLeaderElection } from './leader.js';
 export {
   type AcquireResult,
@@ -59,9 +67,19 @@ export {
   rollbackFleetFix,
 } from './rollout.js';
 export {
+  type ClaimedPattern,
+  createFleetPipeline,
+  type FleetPipeline,
+  type FleetPipelineOptions,
+  type PipelineDeployFunctions,
+  type PipelineDeployRequest,
+  type PipelineFix,
+} from './rollout-handoff.js';
+export {
   type HostDeployer,
   type RolloutWorker,
   type RolloutWorkerOptions,
+  type SupervisorDeployerOptions,
   startRolloutWorker,
   supervisorDeployer,
 } from './rollout-worker.js';
@@ -77,4 +95,14 @@ export {
 } from './signals.js';
 export { type FleetStatus, readFleetStatus, renderFleetStatus } from './status.js';
 export { mirrorStop, setFleetWideStop, syncStop } from './stop.js';
+export {
+  insertVoice,
+  publishVoice,
+  startVoiceRelay,
+  type VoiceChannel,
+  type VoiceEvent,
+  type VoiceRelay,
+  type VoiceRelayOptions,
+  voiceOwnerOfFix,
+} from './voice.js';
 export { type HostDeployState, nextRolloutStep, planWaves, type RolloutStep } from './waves.js';

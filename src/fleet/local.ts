@@ -2,13 +2,14 @@
  * The fleet's local side in the host's SQLite: the outbox of events waiting for PostgreSQL, the
  * cursor of counts shipped, and the per-minute counts read from the store's template buckets.
  */
+import { type TemplateMinute, templateIdentity, templateMinutesSince } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
 
 /** An event waiting to reach the control plane. */
 export interface OutboxEvent {
   id: number;
   createdAt: number;
-  kind: 'decision' | 'audit' | 'fix_event';
+  kind: 'decision' | 'audit' | 'fix_event' | 'voice';
   payload: Record<string, unknown>;
 }
 
@@ -52,23 +53,14 @@ export function setFleetLocal(db: Db, key: string, value: string): void {
 }
 
 /** A local per-minute count with the template it belongs to. */
-export interface LocalCount {
-  localId: number;
-  text: string;
-  fingerprint: string;
-  minute: number;
-  count: number;
-  errors: number;
-}
+export type LocalCount = TemplateMinute;
 
 /** Local counts from minute `sinceMinute` on (the store's template buckets, never pruned). */
 export function localCountsSince(db: Db, sinceMinute: number, limit = 5000): LocalCount[] {
-  return db
-    .prepare(
-      `SELECT b.template_id AS localId, t.text AS text, t.fingerprint AS fingerprint, b.minute AS minute,
-              b.count AS count, b.n_error + b.n_fatal AS errors
-       FROM template_buckets b JOIN templates t ON t.id = b.template_id
-       WHERE b.template_id > 0 AND b.minute >= ? ORDER BY b.minute, b.template_id LIMIT ?`,
-    )
-    .all(sinceMinute, limit) as LocalCount[];
+  return templateMinutesSince(db, sinceMinute, limit);
+}
+
+/** A local template's text and stack fingerprint (the key of its fleet-wide id), if it exists. */
+export function localTemplateKey(db: Db, templateId: number): { text: string; fingerprint: string } | undefined {
+  return templateIdentity(db, templateId);
 }

@@ -153,4 +153,22 @@ export const FLEET_MIGRATIONS: readonly FleetMigration[] = [
       CREATE INDEX fleet_audit_at ON fleet_audit(at);
     `,
   },
+  {
+    version: 4,
+    name: 'voice',
+    up: `
+      -- One voice: every host's notifications (Zulip events, webhook changes) wait here until the
+      -- leader delivers them; each row is delivered by one leader, once.
+      CREATE TABLE fleet_voice (
+        id            BIGSERIAL PRIMARY KEY,
+        host          TEXT NOT NULL,               -- the host the event happened on
+        channel       TEXT NOT NULL,               -- zulip | webhook
+        payload       JSONB NOT NULL,
+        created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+        delivered_at  TIMESTAMPTZ,
+        delivered_by  TEXT
+      );
+      CREATE INDEX fleet_voice_pending ON fleet_voice(id) WHERE delivered_at IS NULL;
+    `,
+  },
 ];

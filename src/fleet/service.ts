@@ -11,11 +11,14 @@ import type { Db } from '../store/index.js';
 import type { Supervisor } from '../supervise/index.js';
 import { type FleetAgent, startFleetAgent } from './agent.js';
 import { type FleetPool, fleetHostName, fleetUrl, migrateFleet, openFleetPool } from './connect.js';
+import { createRemoteCounts } from './counts.js';
 import { createFleetGate, type FleetGateDecision, type FleetTriggerInput } from './gate.js';
 import { type LeaderElection, startLeaderElection } from './leader.js';
+import { createFleetPipeline, type FleetPipeline } from './rollout-handoff.js';
 import { type RolloutWorker, startRolloutWorker, supervisorDeployer } from './rollout-worker.js';
 import { type FleetListener, listenFleet } from './signals.js';
 import { mirrorStop, syncStop } from './stop.js';
+import { publishVoice, startVoiceRelay, type VoiceChannel, type VoiceEvent, type VoiceRelay } from './voice.js';
 
 /** Options of {@link startFleetService}. */
 export interface FleetServiceOptions {
@@ -26,6 +29,19 @@ export interface FleetServiceOptions {
   repo: string;
   remote: string;
   cooldownMinutes: number;
+  /** The longest trigger window (minutes) the fleet-wide counts must cover. Default 10. */
+  countsWindowMinutes?: number;
+  /**
+   * The fleet's one voice on this host: started when this host becomes the leader, stopped when
+   * it stops being; `deliver` takes each event of the fleet (every host's) while it leads.
+   */
+  voice?: { start(): void; stop(): Promise<void>; deliver(event: VoiceEvent): void } | undefined;
+  /** An approval or rejection a human gave on another host for a fix of this host. */
+  onFixCommand?:
+    | ((c: { name: 'approve' | 'reject' | 'rollback'; fixId: number; actor: string; reason?: string }) => Promise<void>)
+    | undefined;
+  /** The branch fixes merge into (`fixes.mainBranch`); default: the checkout's current branch. */
+  mainBranch?: string | undefined;
   env?: NodeJS.ProcessEnv;
   log?: (message: string) => void;
 }
@@ -36,7 +52,17 @@ export interface FleetService {
   pool: FleetPool;
   /** The gate the healing loop asks before consulting (a skip while the fleet is not ready). */
   gate(input: FleetTriggerInput): Promise<FleetGateDecision>;
+  /**
+   * The lease holder's hand-off to the rollout, for the healing loop: its deploy and observe go
+   * through the fleet (push, `createRollout`, this host the canary) and each fix transition
+   * persists the lease's stage. See src/fleet/rollout-handoff.ts.
+   */
+  pipeline: FleetPipeline;
   isLeader(): boolean;
+  /** Other hosts' counts of a local template (the detector's fleet-wide counts). */
+  remoteCounts(templateId: number, fromMinute: number, toMinute: number): { count: number; errors: number } | undefined;
+  /** Queue something for the fleet's one voice (shipped at once when PostgreSQL answers). */
+  publish(channel: VoiceChannel, payload: unknown): void;
   /** Resolves once the schema is migrated and every part runs. */
   ready(): Promise<void>;
   stop(): Promise<void>;
@@ -53,9 +79,27 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
   let leader: LeaderElection | undefined;
   let worker: RolloutWorker | undefined;
   let gate: ((i: FleetTriggerInput) => Promise<FleetGateDecision>) | undefined;
+  let relay: VoiceRelay | undefined;
+  const counts = createRemoteCounts({ db: o.db, host, windowMinutes: o.countsWindowMinutes ?? 10 });
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
+  let sweep: NodeJS.Timeout | undefined;
   let markReady: () => void = () => undefined;
+  const pipeline = createFleetPipeline({
+    pool,
+    db: o.db,
+    host,
+    leaseSeconds: o.settings.leaseSeconds,
+    canary: o.settings.canary,
+    waveSize: o.settings.waveSize,
+    cooldownMinutes: o.cooldownMinutes,
+    repo: o.repo,
+    remote: o.remote,
+    mainBranch: o.mainBranch,
+    canAct: () => agent?.canAct() ?? false,
+    onRollout: () => void worker?.poke(),
+    log,
+  });
   const readyPromise = new Promise<void>((resolve) => {
     markReady = resolve;
   });
@@ -68,12 +112,20 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
       leaseSeconds: o.settings.leaseSeconds,
       release: () => o.supervisor.currentRelease(),
       log,
+      onBeat: () => counts.refresh(pool),
     });
     const a = agent;
     worker = startRolloutWorker({
       pool,
       host,
-      deployer: supervisorDeployer({ supervisor: o.supervisor, repo: o.repo, remote: o.remote }),
+      deployer: supervisorDeployer({
+        supervisor: o.supervisor,
+        repo: o.repo,
+        remote: o.remote,
+        mainBranch: o.mainBranch,
+        localFix: (commit) => pipeline.localFixFor(commit),
+        log,
+      }),
       canAct: () => a.canAct(),
       log,
     });
@@ -89,7 +141,13 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
             );
           }
         } else if (s.kind === 'command') {
-          log(`command from ${s.actor} via ${s.from}: ${s.text}`);
+          if (s.name && s.fixId !== undefined && s.host === host && o.onFixCommand) {
+            log(`${s.name} of fix ${s.fixId} from ${s.actor} via ${s.from}`);
+            const c = { name: s.name, fixId: s.fixId, actor: s.actor, ...(s.reason ? { reason: s.reason } : {}) };
+            o.onFixCommand(c).catch((e) => log(`${s.name} of fix ${s.fixId} failed: ${errorMessage(e)}`));
+          }
+        } else if (s.kind === 'voice') {
+          void relay?.poke();
         } else {
           w.onSignal(s);
         }
@@ -99,7 +157,31 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
         void w.poke();
       },
     });
-    leader = startLeaderElection({ url, host, leaseSeconds: o.settings.leaseSeconds, log, onChange: () => undefined });
+    const voice = o.voice;
+    if (voice) {
+      relay = startVoiceRelay({
+        pool,
+        host,
+        isLeader: () => leader?.isLeader() ?? false,
+        deliver: (e) => voice.deliver(e),
+        log,
+      });
+    }
+    leader = startLeaderElection({
+      url,
+      host,
+      leaseSeconds: o.settings.leaseSeconds,
+      log,
+      onChange: (isLeader) => {
+        if (!voice) return;
+        if (isLeader) {
+          voice.start();
+          void relay?.poke();
+        } else {
+          voice.stop().catch((e) => log(`voice stop: ${errorMessage(e)}`));
+        }
+      },
+    });
     gate = createFleetGate({
       pool,
       db: o.db,
@@ -108,7 +190,14 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
       leaseSeconds: o.settings.leaseSeconds,
       cooldownMinutes: o.cooldownMinutes,
       log,
+      pipeline,
     });
+    // A dead lease holder's merged fix is rolled out by a live host even without a new trigger.
+    sweep = setInterval(
+      () => void pipeline.resumeOrphans().catch((e) => log(`resuming orphaned work: ${errorMessage(e)}`)),
+      Math.min(5000, (o.settings.leaseSeconds * 1000) / 2),
+    );
+    sweep.unref();
     markReady();
   };
 
@@ -134,11 +223,19 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
     pool,
     gate: (input) =>
       gate ? gate(input) : Promise.resolve({ kind: 'skip', reason: 'fleet: not connected to the control plane yet' }),
+    pipeline,
     isLeader: () => leader?.isLeader() ?? false,
+    remoteCounts: (id, from, to) => counts.counts(id, from, to),
+    publish(channel, payload) {
+      publishVoice(o.db, channel, payload);
+      void agent?.tick();
+    },
     ready: () => readyPromise,
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
+      await relay?.stop();
+      if (sweep) clearInterval(sweep);
       await worker?.stop();
       await listener?.stop();
       await leader?.stop();

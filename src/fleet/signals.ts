@@ -17,7 +17,17 @@ export type FleetSignal =
   | { kind: 'resume'; actor: string; reason: string }
   | { kind: 'rollback'; actor: string; reason: string; fixId?: number | undefined; host?: string | undefined }
   | { kind: 'rollout'; fixId: number }
-  | { kind: 'command'; actor: string; text: string };
+  | {
+      kind: 'command';
+      actor: string;
+      text: string;
+      /** A fix command routed to the host that owns the fix (see human.ts). */
+      name?: 'approve' | 'reject' | 'rollback' | undefined;
+      fixId?: number | undefined;
+      host?: string | undefined;
+      reason?: string | undefined;
+    }
+  | { kind: 'voice' };
 
 /** A signal as received, with the host that sent it. */
 export type ReceivedSignal = FleetSignal & { from: string; sentAt: number };

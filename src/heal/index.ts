@@ -5,12 +5,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
-import type { ZulipBot } from '../notify/index.js';
+import type { BotActions, NotifyFeed, ZulipBot } from '../notify/index.js';
 import { createFixFeed, createNotifyHub, createZulipBot, type NotifyHub } from '../notify/index.js';
 import type { Alert } from '../supervise/index.js';
 import { createLiveActions } from './live-actions.js';
 import { type HealingLoop, type HealingLoopOptions, startHealingLoop } from './loop.js';
 
+export { consultReads } from './consult-reads.js';
 export { templateStatusAfter, triggerToFixTrigger } from './decide.js';
 export {
   createLiveActions,
@@ -19,7 +20,13 @@ export {
   utcDayStart,
   watchEmergencyStop,
 } from './live-actions.js';
-export { type HealingLoop, type HealingLoopOptions, startHealingLoop } from './loop.js';
+export {
+  type FleetGateHook,
+  type FleetPipelineHook,
+  type HealingLoop,
+  type HealingLoopOptions,
+  startHealingLoop,
+} from './loop.js';
 export { type Oversight, type OversightOptions, resumedBy, startOversight, stopResumeEvent } from './oversight.js';
 export { type CrashReport, type RunningService, type RunServiceOptions, runService } from './run-service.js';
 
@@ -48,15 +55,28 @@ export interface Healing {
   hub: NotifyHub;
   /** Hand a supervisor alert to the notifications. */
   onAlert(alert: Alert): void;
+  /**
+   * Start the Zulip bot on `feed` (when `notify.zulip.site` is set and it is not running). With
+   * `voice: 'deferred'` (a fleet) the fleet's leader calls this; otherwise it ran at start.
+   */
+  startBot(feed: NotifyFeed, wrap?: (actions: BotActions) => BotActions): ZulipBot | undefined;
+  /** Stop the bot (a leader that steps down). Its pending messages stay in the outbox. */
+  stopBot(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Options of {@link startHealing}. */
+export type HealingOptions = HealingLoopOptions & {
+  /** `deferred`: do not start the Zulip bot; the caller starts it (the fleet's leader). Default `local`. */
+  voice?: 'local' | 'deferred';
+};
 
 /**
  * Start the healing loop (when possible) and, when `notify.zulip.site` is set, the Zulip bot
  * with the same actions and a feed of every fix's life. A bot that cannot start (missing key,
  * bad .zuliprc) is reported and left off: the service and the loop run regardless.
  */
-export function startHealing(options: HealingLoopOptions): Healing {
+export function startHealing(options: HealingOptions): Healing {
   const log = options.log ?? ((m: string) => process.stderr.write(`dancer: ${m}\n`));
   const hub = options.hub ?? createNotifyHub();
   const loop = startHealingIfPossible({ ...options, hub, log });
@@ -64,9 +84,10 @@ export function startHealing(options: HealingLoopOptions): Healing {
   const zulip = options.loaded.config.notify.zulip;
   const alertFeed = createFixFeed({ db, hub });
   let bot: ZulipBot | undefined;
-  if (zulip?.site) {
+  const startBot = (feed: NotifyFeed, wrap?: (actions: BotActions) => BotActions): ZulipBot | undefined => {
+    if (!zulip?.site || bot) return bot;
     try {
-      const actions =
+      const actions: BotActions =
         loop?.actions ??
         createLiveActions({
           db,
@@ -79,8 +100,8 @@ export function startHealing(options: HealingLoopOptions): Healing {
         baseDir: options.loaded.dir,
         env: options.env ?? process.env,
         db,
-        actions,
-        feed: hub,
+        actions: wrap ? wrap(actions) : actions,
+        feed,
         onError: (error, context) => log(`zulip ${context}: ${errorMessage(error)}`),
       });
       bot.start();
@@ -89,15 +110,26 @@ export function startHealing(options: HealingLoopOptions): Healing {
       log(`zulip is off: ${errorMessage(error)}`);
       bot = undefined;
     }
-  }
+    return bot;
+  };
+  const stopBot = async () => {
+    const b = bot;
+    bot = undefined;
+    await b?.stop();
+  };
+  if (options.voice !== 'deferred') startBot(hub);
   return {
     loop,
-    bot,
+    get bot() {
+      return bot;
+    },
     hub,
     onAlert: (alert) => alertFeed.onAlert(alert),
+    startBot,
+    stopBot,
     async stop() {
       await loop?.stop();
-      await bot?.stop();
+      await stopBot();
     },
   };
 }

@@ -9,12 +9,21 @@
  * back to the previous release, no build, no deploy) and `resume`.
  */
 import type { ConsultConfig } from '../config/index.js';
-import { hasConsultTables, spendSince } from '../consult/index.js';
+import {
+  consultationsCreatedBetween,
+  hasConsultTables,
+  ledgerCostBetween,
+  runningConsultation,
+  spendSince,
+} from '../consult/index.js';
 import { DancerError, errorMessage, isDancerError } from '../errors.js';
 import {
   advanceFix,
   approveFix,
   type FixRecord,
+  type FixState,
+  fixesCreatedBetween,
+  fixesEnteringState,
   getFix,
   IN_FLIGHT_STATES,
   listFixes,
@@ -202,16 +211,10 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
         };
       }
     }
-    if (hasConsultTables(db)) {
-      const row = db
-        .prepare(
-          "SELECT id, template_id AS templateId, created_at AS createdAt FROM consultations WHERE status = 'running' ORDER BY id DESC LIMIT 1",
-        )
-        .get() as { id: number; templateId: number | null; createdAt: number } | undefined;
-      if (row) {
-        const pattern = row.templateId !== null ? patternInfoFor(db, String(row.templateId)).summary : 'no pattern';
-        info.consultation = { id: row.id, pattern, startedAt: row.createdAt };
-      }
+    const row = runningConsultation(db);
+    if (row) {
+      const pattern = row.templateId !== null ? patternInfoFor(db, String(row.templateId)).summary : 'no pattern';
+      info.consultation = { id: row.id, pattern, startedAt: row.createdAt };
     }
     const open = listFixes(db, { states: IN_FLIGHT_STATES });
     info.openFixes = open.length;
@@ -423,19 +426,8 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
   };
 
   const digest = (from: number, to: number): DigestInfo => {
-    const count = (toState: string) =>
-      (
-        db
-          .prepare('SELECT COUNT(DISTINCT fix_id) AS n FROM fix_events WHERE to_state = ? AND ts >= ? AND ts < ?')
-          .get(toState, from, to) as { n: number }
-      ).n;
-    const proposed = (
-      db
-        .prepare("SELECT COUNT(*) AS n FROM fix_events WHERE event = 'create' AND ts >= ? AND ts < ?")
-        .get(from, to) as {
-        n: number;
-      }
-    ).n;
+    const count = (toState: FixState) => fixesEnteringState(db, toState, from, to);
+    const proposed = fixesCreatedBetween(db, from, to);
     const info: DigestInfo = {
       from,
       to,
@@ -453,20 +445,8 @@ export function createLiveActions(options: LiveActionsOptions): LiveActions {
       ),
     };
     if (hasConsultTables(db)) {
-      info.costUsd = (
-        db
-          .prepare('SELECT COALESCE(SUM(cost_usd), 0) AS c FROM consult_ledger WHERE ts >= ? AND ts < ?')
-          .get(from, to) as {
-          c: number;
-        }
-      ).c;
-      info.consultations = (
-        db
-          .prepare('SELECT COUNT(*) AS n FROM consultations WHERE created_at >= ? AND created_at < ?')
-          .get(from, to) as {
-          n: number;
-        }
-      ).n;
+      info.costUsd = ledgerCostBetween(db, from, to);
+      info.consultations = consultationsCreatedBetween(db, from, to);
     }
     if (options.consult) info.budgetUsd = options.consult.budget.perDayUsd;
     return info;

@@ -15,10 +15,11 @@ import type { LoadedConfig } from '../config/index.js';
 import type { ConsultationResult } from '../consult/index.js';
 import { createFixAgent } from '../consult/index.js';
 import { errorMessage } from '../errors.js';
-import type { Transition } from '../fixes/index.js';
+import type { DeployFn, ObserveFn, Transition } from '../fixes/index.js';
 import {
   consultPolicy,
   type FixRecord,
+  IN_FLIGHT_STATES,
   listFixes,
   type PipelineDeps,
   processRetryRequests,
@@ -27,10 +28,12 @@ import {
   startFix,
 } from '../fixes/index.js';
 import type { NotifyHub } from '../notify/index.js';
-import { createFixFeed, patternInfoFor } from '../notify/index.js';
+import { createFixFeed, patternInfoFor, recordAudit } from '../notify/index.js';
 import type { TriggerEvent } from '../patterns/index.js';
-import { addCodeRoots, setTemplateStatus } from '../patterns/index.js';
+import { addCodeRoots, setTemplateStatus, templateIdentity } from '../patterns/index.js';
+import { latestErrorOfTemplate } from '../store/index.js';
 import { emergencyStop, fixDeployFunctions, supervisorPaths } from '../supervise/index.js';
+import { consultReads } from './consult-reads.js';
 import { type TemplateLike, templateStatusAfter, triggerToFixTrigger } from './decide.js';
 import { createLiveActions, type LiveActions, watchEmergencyStop } from './live-actions.js';
 import { startRollbackRecorder } from './rollback-recorder.js';
@@ -59,6 +62,23 @@ export interface HealingLoopOptions {
    * fleet-wide; src/fleet). `finish` is called once this host's fix is settled.
    */
   fleetGate?: FleetGateHook | undefined;
+  /**
+   * With a `fleet:` section: the lease holder's hand-off to the fleet rollout (src/fleet). The
+   * pipeline's deploy and observe go through it (push to the shared remote, the fleet rollout
+   * with this host as the canary), and every fix transition is reported to it.
+   */
+  fleetPipeline?: FleetPipelineHook | undefined;
+}
+
+/** The narrow seam between the fix pipeline and the fleet rollout (see src/fleet/rollout-handoff.ts). */
+export interface FleetPipelineHook {
+  /** Wrap this host's deploy and observe (the supervisor's) with the fleet's. */
+  deployFunctions(local: { deploy: DeployFn; observe: ObserveFn }): { deploy: DeployFn; observe: ObserveFn };
+  /**
+   * After every recorded transition of a local fix. Never throws. Resolves with a line for the
+   * audit log when the fix ended after reaching the fleet (what became of its rollout).
+   */
+  onTransition(fix: FixRecord): Promise<string | undefined>;
 }
 
 /** The narrow seam between the healing loop and the fleet (see src/fleet/gate.ts). */
@@ -98,7 +118,8 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   const repo = loaded.resolve(config.fixes.repo);
   const configPath = loaded.file ? relativeInside(repo, loaded.file) : undefined;
   const stateDir = supervisorPaths(loaded).stateDir;
-  const deployFns = fixDeployFunctions(running.supervisor);
+  const localDeploy = fixDeployFunctions(running.supervisor);
+  const deployFns = options.fleetPipeline ? options.fleetPipeline.deployFunctions(localDeploy) : localDeploy;
   addCodeRoots({ roots: [repo], containers: [resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)] });
 
   let controller = new AbortController();
@@ -117,6 +138,19 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       } catch (error) {
         log(`pattern ${templateId}: status not updated: ${errorMessage(error)}`);
       }
+    }
+    const fleetNote = await options.fleetPipeline?.onTransition(fix);
+    if (fleetNote) {
+      log(`fix ${fix.id}: ${fleetNote}`);
+      recordAudit(db, {
+        ts: now(),
+        actor: 'fleet',
+        source: 'system',
+        action: 'fleet_rollout',
+        target: `fix:${fix.id}`,
+        outcome: 'ok',
+        detail: fleetNote,
+      });
     }
     await feed?.onTransition(fix, t);
     await options.onTransition?.(fix, t);
@@ -139,6 +173,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       onResult: options.onConsultation,
       sandboxConfig: config.fixes.sandbox,
       hide: [stateDir, resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)],
+      reads: consultReads(),
     });
     return {
       db,
@@ -261,9 +296,7 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
     const template =
       trigger.templateId === undefined
         ? undefined
-        : (db.prepare('SELECT text, fingerprint FROM templates WHERE id = ?').get(trigger.templateId) as
-            | TemplateLike
-            | undefined);
+        : (templateIdentity(db, trigger.templateId) as TemplateLike | undefined);
     const fixTrigger = triggerToFixTrigger(
       trigger,
       template && { ...template, text: describePattern(db, trigger.templateId as number, template.text) },
@@ -305,9 +338,16 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
         log(`consulting on pattern ${fixTrigger.patternId}: ${trigger.reason}`);
         const fix = await startFix(makeDeps(), fixTrigger, { actor: 'detector' });
         log(`fix ${fix.id} is ${fix.state}`);
-        await fleet
-          ?.finish({ ok: fix.state !== 'failed', details: { fixState: fix.state, branch: fix.branch } })
-          .catch((error) => log(`fleet: ${errorMessage(error)}`));
+        // A fix still in flight (awaiting approval) keeps the lease; the fleet's hand-off
+        // finishes it when the fix ends.
+        if (!IN_FLIGHT_STATES.includes(fix.state)) {
+          await fleet
+            ?.finish({
+              ok: fix.state !== 'failed' && fix.state !== 'rolled_back',
+              details: { fixState: fix.state, branch: fix.branch },
+            })
+            .catch((error) => log(`fleet: ${errorMessage(error)}`));
+        }
       } finally {
         running.detector?.complete(trigger.id);
       }
@@ -393,13 +433,9 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
  * error's type and message too (a generic "request failed" says little; the error says what).
  */
 function describePattern(db: RunningService['db'], templateId: number, text: string): string {
-  const row = db
-    .prepare(
-      'SELECT err_type, err_message FROM logs WHERE template_id = ? AND err_message IS NOT NULL ORDER BY id DESC LIMIT 1',
-    )
-    .get(templateId) as { err_type: string | null; err_message: string } | undefined;
-  if (!row || text.includes(row.err_message)) return text;
-  return `${text}: ${row.err_type ? `${row.err_type}: ` : ''}${row.err_message}`;
+  const row = latestErrorOfTemplate(db, templateId, 'message');
+  if (!row?.message || text.includes(row.message)) return text;
+  return `${text}: ${row.type ? `${row.type}: ` : ''}${row.message}`;
 }
 
 function hashText(text: string): string {

@@ -7,11 +7,11 @@
  * and left off.
  */
 import type { LoadedConfig } from '../config/index.js';
-import { type Dashboard, startDashboard } from '../dashboard/index.js';
+import { type Dashboard, type StartDashboardOptions, startDashboard } from '../dashboard/index.js';
 import { errorMessage } from '../errors.js';
 import { startPushRemote } from '../fixes/index.js';
 import type { BotActions, NotifyHub } from '../notify/index.js';
-import { latestAuditActor, type StoreChange, startWebhooks, watchStore } from '../notify/index.js';
+import { latestAuditActor, type StoreChange, type StoreWatcher, startWebhooks, watchStore } from '../notify/index.js';
 import type { Db } from '../store/index.js';
 import { createLiveActions } from './live-actions.js';
 import type { RunningService } from './run-service.js';
@@ -26,11 +26,21 @@ export interface OversightOptions {
   hub?: NotifyHub | undefined;
   env?: NodeJS.ProcessEnv;
   log?: (message: string) => void;
+  /** `deferred`: do not start the webhook sender; the caller starts it (the fleet's leader). Default `local`. */
+  webhooks?: 'local' | 'deferred';
+  /** Extra data for the dashboard (the fleet view when `fleet:` is configured). */
+  fleetView?: StartDashboardOptions['fleetView'];
 }
 
 /** The running oversight parts. */
 export interface Oversight {
   dashboard: Dashboard | undefined;
+  /** The watcher over this host's store that every part follows. */
+  watcher: StoreWatcher;
+  /** Start the webhook sender on `watcher` (when `notify.webhooks` is set and it is not running). */
+  startWebhooks(watcher: StoreWatcher): void;
+  /** Stop the webhook sender (a leader that steps down). Pending deliveries stay queued. */
+  stopWebhooks(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -71,22 +81,30 @@ export async function startOversight(options: OversightOptions): Promise<Oversig
     stops.push(unsubscribe);
   }
 
-  if (config.notify.webhooks.length > 0) {
+  let hooks: { stop(): Promise<void> } | undefined;
+  const startHooks = (source: StoreWatcher) => {
+    if (config.notify.webhooks.length === 0 || hooks) return;
     try {
-      const hooks = startWebhooks({
+      hooks = startWebhooks({
         db,
         webhooks: config.notify.webhooks,
-        watcher,
+        watcher: source,
         service: running.supervisor.status().service,
         env: options.env ?? process.env,
         onError: (error) => log(`webhook: ${errorMessage(error)}`),
       });
-      stops.push(() => hooks.stop());
       log(`webhooks: ${config.notify.webhooks.length} endpoint(s)`);
     } catch (error) {
       log(`webhooks are off: ${errorMessage(error)}`);
     }
-  }
+  };
+  const stopHooks = async () => {
+    const h = hooks;
+    hooks = undefined;
+    await h?.stop();
+  };
+  stops.push(stopHooks);
+  if (options.webhooks !== 'deferred') startHooks(watcher);
 
   if (config.fixes.pushRemote) {
     const push = startPushRemote({
@@ -120,6 +138,7 @@ export async function startOversight(options: OversightOptions): Promise<Oversig
         env: options.env ?? process.env,
         watcher,
         onError: (e) => log(`dashboard: ${errorMessage(e)}`),
+        ...(options.fleetView ? { fleetView: options.fleetView } : {}),
       });
       const started = dashboard;
       stops.unshift(() => started.close());
@@ -131,6 +150,9 @@ export async function startOversight(options: OversightOptions): Promise<Oversig
 
   return {
     dashboard,
+    watcher,
+    startWebhooks: startHooks,
+    stopWebhooks: stopHooks,
     async stop() {
       for (const stop of stops) await stop();
     },

@@ -5,7 +5,7 @@
  */
 import { addHold, attemptsFor, decideAttempt, holdsFor } from '../fixes/index.js';
 import type { Db } from '../store/index.js';
-import { isRolledBackRelease, releasesThatLogged } from '../supervise/index.js';
+import { fixDeployedTo, isRolledBackRelease, releasesThatLogged } from '../supervise/index.js';
 
 /** The loop's answer to a trigger. */
 export type TriggerGate =
@@ -19,14 +19,7 @@ export type TriggerGate =
 export function rolledBackOwner(db: Db, templateId: number): number | undefined {
   const releases = releasesThatLogged(db, templateId);
   if (releases.length === 0 || releases.some((r) => r === undefined || !isRolledBackRelease(db, r))) return undefined;
-  const marks = releases.map(() => '?').join(',');
-  const row = db
-    .prepare(
-      `SELECT fix_id AS f FROM deploys WHERE kind = 'deploy' AND fix_id IS NOT NULL AND to_release IN (${marks})
-       ORDER BY id DESC LIMIT 1`,
-    )
-    .get(...(releases as string[])) as { f: number } | undefined;
-  return row?.f ?? -1;
+  return fixDeployedTo(db, releases as string[]) ?? -1;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { Redactor } from '../consult/index.js';
+import type { ConsultReads, Redactor } from '../consult/index.js';
 import {
   checkOutcome,
   finishConsultation,
@@ -25,6 +25,8 @@ export interface McpServerOptions {
   consultationId?: number | undefined;
   version?: string | undefined;
   now?: (() => number) | undefined;
+  /** Earlier fixes and metrics (the CLI passes heal's `consultReads()`); without them those tools have none. */
+  reads?: ConsultReads | undefined;
 }
 
 /** Build the MCP server (not connected). */
@@ -52,7 +54,11 @@ export function createMcpServer(options: McpServerOptions): McpServer {
         annotations: { readOnlyHint: true, openWorldHint: false },
       },
       async (args: unknown) => {
-        const result = runStoreTool(tool, { db: options.db, redactor: options.redactor, now, scope }, args);
+        const result = runStoreTool(
+          tool,
+          { db: options.db, redactor: options.redactor, now, scope, reads: options.reads },
+          args,
+        );
         return {
           content: [{ type: 'text' as const, text: result.text }],
           ...(result.isError ? { isError: true } : { structuredContent: result.data }),

@@ -145,9 +145,6 @@ export type NotifyEvent =
   | { type: 'resumed'; at: number; by: string }
   | { type: 'digest'; at: number; digest: DigestInfo };
 
-/** The `type` of a {@link NotifyEvent}. */
-export type NotifyEventType = NotifyEvent['type'];
-
 /** Subscribe to events; returns the unsubscribe function. */
 export interface NotifyFeed {
   subscribe(listener: (event: NotifyEvent) => void): () => void;

@@ -4,11 +4,10 @@
  * ({@link fixTransitionToEvents}, {@link alertToEvents}); {@link fixInfoFromRecord} reads the
  * store for the snapshot; {@link createFixFeed} wires both to a hub and adds the diff.
  */
-import { type FixRecord, gateSteps, gitOut, parseDiff, type Transition } from '../fixes/index.js';
+import { type FixRecord, gateSteps, gitOut, lastFixEvent, parseDiff, type Transition } from '../fixes/index.js';
 import { templateById } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
-import { tableExists } from '../store/index.js';
-import type { Alert } from '../supervise/index.js';
+import { type Alert, fixDeployVerdicts, fixOfDeploy } from '../supervise/index.js';
 import { beforeAfterOf } from './before-after.js';
 import type { FixInfo, GateResult, MetricsSnapshot, NotifyEvent, NotifyHub, PatternInfo } from './events.js';
 
@@ -207,14 +206,8 @@ export function fixTransitionToEvents(fix: FixRecord, t: Transition, ctx: Transi
  * observation window that just passed or failed), or undefined.
  */
 export function deployFigures(db: Db, fixId: number): { before: MetricsSnapshot; after: MetricsSnapshot } | undefined {
-  if (!tableExists(db, 'deploys')) return undefined;
-  const rows = db
-    .prepare(
-      "SELECT verdict FROM deploys WHERE fix_id = ? AND verdict IS NOT NULL AND kind = 'deploy' ORDER BY id DESC LIMIT 3",
-    )
-    .all(fixId) as Array<{ verdict: string }>;
-  for (const r of rows) {
-    const ba = beforeAfterOf(JSON.parse(r.verdict) as unknown);
+  for (const verdict of fixDeployVerdicts(db, fixId, 3)) {
+    const ba = beforeAfterOf(verdict);
     if (ba) return { before: ba.before, after: ba.after };
   }
   return undefined;
@@ -222,10 +215,8 @@ export function deployFigures(db: Db, fixId: number): { before: MetricsSnapshot;
 
 /** The state a fix left in its last recorded transition (the row `onTransition` follows). */
 export function lastFromState(db: Db, fixId: number): { from: string; at: number } | undefined {
-  const row = db
-    .prepare('SELECT from_state AS fromState, ts FROM fix_events WHERE fix_id = ? ORDER BY id DESC LIMIT 1')
-    .get(fixId) as { fromState: string | null; ts: number } | undefined;
-  return row ? { from: row.fromState ?? 'new', at: row.ts } : undefined;
+  const event = lastFixEvent(db, fixId);
+  return event ? { from: event.fromState ?? 'new', at: event.ts } : undefined;
 }
 
 /**
@@ -302,13 +293,7 @@ export function createFixFeed(options: FixFeedOptions): {
     },
     onAlert(alert) {
       const deployId = typeof alert.details?.deployId === 'number' ? alert.details.deployId : undefined;
-      let fixId: number | undefined;
-      if (deployId !== undefined) {
-        const row = db.prepare('SELECT fix_id AS fixId FROM deploys WHERE id = ?').get(deployId) as
-          | { fixId: number | null }
-          | undefined;
-        fixId = row?.fixId ?? undefined;
-      }
+      const fixId = deployId === undefined ? undefined : fixOfDeploy(db, deployId);
       for (const e of alertToEvents(alert, now(), fixId)) hub.publish(e);
     },
   };

@@ -16,12 +16,14 @@ import { type CredentialSources, resolveCredentials } from './zulip/credentials.
 export type { ActionResult, BotActions, BudgetInfo, StatusInfo, StopResult } from './actions.js';
 export {
   type AuditEntry,
+  type AuditFilter,
   type AuditOutcome,
   type AuditRow,
   type AuditSource,
   latestAuditActor,
   listAudit,
   recordAudit,
+  searchAudit,
 } from './audit.js';
 export {
   createNotifyHub,
@@ -31,7 +33,6 @@ export {
   type GateResult,
   type MetricsSnapshot,
   type NotifyEvent,
-  type NotifyEventType,
   type NotifyFeed,
   type NotifyHub,
   type PatternInfo,
@@ -101,5 +102,5 @@ export function createZulipBot(options: CreateZulipBotOptions): ZulipBot {
 export { beforeAfterOf, beforeAfterRows } from './before-after.js';
 export { createFixFeed, fixDiff, fixInfoFromRecord, patternInfoFor } from './feed.js';
 export { type StoreChange, type StoreWatcher, watchStore } from './store-watch.js';
-export { startWebhooks } from './webhooks/index.js';
+export { startWebhooks, webhookEventOf } from './webhooks/index.js';
 export type { ZulipSuccess } from './zulip/client.js';

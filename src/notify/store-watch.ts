@@ -7,8 +7,11 @@
  * It polls cheap indexed queries (the highest rowids of append-only tables, the last few deploys,
  * one flag row), so a change made by another process is seen within one interval.
  */
+import { fixEventsAfter, lastFixEventId } from '../fixes/index.js';
+import { decisionsAfter, lastDecisionId } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
 import { tableExists } from '../store/index.js';
+import { type DeployRow, emergencyStop, latestDeploys } from '../supervise/index.js';
 
 /** One thing that changed in the store. `at` is ms since epoch (the row's own time). */
 export type StoreChange =
@@ -59,9 +62,6 @@ export type StoreChange =
       detail: string | null;
     };
 
-/** The `type` of a {@link StoreChange}. */
-export type StoreChangeType = StoreChange['type'];
-
 /** Where the watcher stands: the last row seen of each table. */
 export interface WatchCursor {
   fixEvents: number;
@@ -73,51 +73,23 @@ export interface WatchCursor {
   stopSetAt: number | null;
 }
 
-const maxId = (db: Db, table: string): number =>
-  tableExists(db, table) ? (db.prepare(`SELECT COALESCE(MAX(id), 0) AS m FROM ${table}`).get() as { m: number }).m : 0;
+const maxAuditId = (db: Db): number =>
+  tableExists(db, 'audit') ? (db.prepare('SELECT COALESCE(MAX(id), 0) AS m FROM audit').get() as { m: number }).m : 0;
 
 const RECENT_DEPLOYS = 20;
 
-interface DeployRowRaw {
-  id: number;
-  kind: string;
-  status: string;
-  fix_id: number | null;
-  from_release: string | null;
-  to_release: string;
-  reason: string | null;
-  actor: string | null;
-  started_at: number;
-  finished_at: number | null;
-  ready_at: number | null;
-}
-
-function recentDeploys(db: Db): DeployRowRaw[] {
-  if (!tableExists(db, 'deploys')) return [];
-  return db
-    .prepare(
-      'SELECT id, kind, status, fix_id, from_release, to_release, reason, actor, started_at, finished_at, ready_at FROM deploys ORDER BY id DESC LIMIT ?',
-    )
-    .all(RECENT_DEPLOYS) as DeployRowRaw[];
-}
-
-function stopFlag(db: Db): { setAt: number; setBy: string | null; reason: string | null } | undefined {
-  if (!tableExists(db, 'flags')) return undefined;
-  return db.prepare("SELECT set_at AS setAt, set_by AS setBy, reason FROM flags WHERE name = 'emergency_stop'").get() as
-    | { setAt: number; setBy: string | null; reason: string | null }
-    | undefined;
-}
+const recentDeploys = (db: Db): DeployRow[] => latestDeploys(db, RECENT_DEPLOYS);
 
 /** The cursor at the store's present: a watcher started from it reports only what comes next. */
 export function cursorNow(db: Db): WatchCursor {
   const deploys = new Map<number, string>();
   for (const d of recentDeploys(db)) deploys.set(d.id, d.status);
   return {
-    fixEvents: maxId(db, 'fix_events'),
-    decisions: maxId(db, 'decisions'),
-    audit: maxId(db, 'audit'),
+    fixEvents: lastFixEventId(db),
+    decisions: lastDecisionId(db),
+    audit: maxAuditId(db),
     deploys,
-    stopSetAt: stopFlag(db)?.setAt ?? null,
+    stopSetAt: emergencyStop(db)?.setAt ?? null,
   };
 }
 
@@ -127,35 +99,19 @@ export function cursorNow(db: Db): WatchCursor {
  */
 export function changesSince(db: Db, cursor: WatchCursor, limit = 500): StoreChange[] {
   const out: StoreChange[] = [];
-  if (tableExists(db, 'fix_events')) {
-    const rows = db
-      .prepare(
-        'SELECT id, fix_id, ts, from_state, to_state, event, actor, reason FROM fix_events WHERE id > ? ORDER BY id LIMIT ?',
-      )
-      .all(cursor.fixEvents, limit) as Array<{
-      id: number;
-      fix_id: number;
-      ts: number;
-      from_state: string | null;
-      to_state: string;
-      event: string;
-      actor: string;
-      reason: string;
-    }>;
-    for (const r of rows) {
-      out.push({
-        type: 'fix_state',
-        at: r.ts,
-        eventId: r.id,
-        fixId: r.fix_id,
-        from: r.from_state,
-        to: r.to_state,
-        event: r.event,
-        actor: r.actor,
-        reason: r.reason,
-      });
-      cursor.fixEvents = r.id;
-    }
+  for (const r of fixEventsAfter(db, cursor.fixEvents, limit)) {
+    out.push({
+      type: 'fix_state',
+      at: r.ts,
+      eventId: r.id,
+      fixId: r.fixId,
+      from: r.fromState,
+      to: r.toState,
+      event: r.event,
+      actor: r.actor,
+      reason: r.reason,
+    });
+    cursor.fixEvents = r.id;
   }
   const deploys = recentDeploys(db).reverse();
   for (const d of deploys) {
@@ -164,13 +120,13 @@ export function changesSince(db: Db, cursor: WatchCursor, limit = 500): StoreCha
     const isRollback = d.kind === 'rollback' || d.status === 'rolled_back';
     out.push({
       type: isRollback ? 'rollback' : 'deploy',
-      at: d.finished_at ?? d.ready_at ?? d.started_at,
+      at: d.finishedAt ?? d.readyAt ?? d.startedAt,
       deployId: d.id,
       kind: d.kind,
       status: d.status,
-      fixId: d.fix_id,
-      fromRelease: d.from_release,
-      toRelease: d.to_release,
+      fixId: d.fixId,
+      fromRelease: d.fromRelease,
+      toRelease: d.toRelease,
       reason: d.reason,
       actor: d.actor,
     });
@@ -179,35 +135,20 @@ export function changesSince(db: Db, cursor: WatchCursor, limit = 500): StoreCha
     const keep = new Set(deploys.map((d) => d.id));
     for (const id of cursor.deploys.keys()) if (!keep.has(id)) cursor.deploys.delete(id);
   }
-  if (tableExists(db, 'decisions')) {
-    const rows = db
-      .prepare(
-        'SELECT id, at, rule, outcome, template_id, reason_code, reason FROM decisions WHERE id > ? ORDER BY id LIMIT ?',
-      )
-      .all(cursor.decisions, limit) as Array<{
-      id: number;
-      at: number;
-      rule: string;
-      outcome: 'fire' | 'suppress';
-      template_id: number | null;
-      reason_code: string;
-      reason: string;
-    }>;
-    for (const r of rows) {
-      out.push({
-        type: 'decision',
-        at: r.at,
-        decisionId: r.id,
-        rule: r.rule,
-        outcome: r.outcome,
-        templateId: r.template_id,
-        reasonCode: r.reason_code,
-        reason: r.reason,
-      });
-      cursor.decisions = r.id;
-    }
+  for (const r of decisionsAfter(db, cursor.decisions, { limit })) {
+    out.push({
+      type: 'decision',
+      at: r.at,
+      decisionId: r.id,
+      rule: r.rule,
+      outcome: r.outcome,
+      templateId: r.templateId,
+      reasonCode: r.reasonCode,
+      reason: r.reason,
+    });
+    cursor.decisions = r.id;
   }
-  const flag = stopFlag(db);
+  const flag = emergencyStop(db);
   if (flag && flag.setAt !== cursor.stopSetAt) {
     // A resume and a new stop between two polls: the stop that holds now is what matters.
     out.push({ type: 'stop', at: flag.setAt, by: flag.setBy, reason: flag.reason });

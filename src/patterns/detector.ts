@@ -70,6 +70,17 @@ export interface TriggerEvent {
   decisionId: number;
 }
 
+/**
+ * Occurrences of a template that other hosts of a fleet saw in minutes `from..to` (src/fleet),
+ * added to this host's own in the new-pattern window. Spikes stay per host: a host's count is
+ * compared with its own baseline.
+ */
+export type RemoteCounts = (
+  templateId: number,
+  fromMinute: number,
+  toMinute: number,
+) => { count: number; errors: number } | undefined;
+
 /** Options for {@link Detector}. */
 export interface DetectorOptions {
   /** The store (the same database the writer writes). */
@@ -87,6 +98,8 @@ export interface DetectorOptions {
   onError?: (error: DancerError) => void;
   /** Timer period for baselines and reviews, ms. Default 5000. */
   tickMs?: number;
+  /** Fleet-wide counts (see {@link RemoteCounts}); also settable later with `setRemoteCounts`. */
+  remoteCounts?: RemoteCounts | undefined;
 }
 
 /** Events of a {@link Detector}. */
@@ -106,6 +119,7 @@ export class Detector extends EventEmitter<DetectorEvents> {
   readonly #activeFn: (() => readonly ActiveConsultation[]) | undefined;
   readonly #onError: (error: DancerError) => void;
   readonly #tickMs: number;
+  #remoteCounts: RemoteCounts | undefined;
   readonly #active = new Map<string, ActiveConsultation>();
   /** One-shot signals (crash, review) held back by the concurrency limit, by key. */
   readonly #pending = new Map<string, Signal>();
@@ -132,6 +146,7 @@ export class Detector extends EventEmitter<DetectorEvents> {
     this.#activeFn = options.activeConsultations;
     this.#onError = options.onError ?? ((e) => process.emitWarning(`${e.code}: ${e.message}`));
     this.#tickMs = options.tickMs ?? 5000;
+    this.#remoteCounts = options.remoteCounts;
     this.#recent = new RecentBuckets(
       this.#db,
       Math.max(options.config.newPattern.windowMinutes, options.config.spike.windowMinutes),
@@ -216,7 +231,7 @@ export class Detector extends EventEmitter<DetectorEvents> {
     // Only templates whose window counts could pass a rule need their row and the rules.
     const windows = new Map<number, { newWindow: BucketCounts; spikeWindow: BucketCounts }>();
     for (const id of ids) {
-      const newWindow = this.#recent.template(id, nw.from, nw.to);
+      const newWindow = withRemote(this.#recent.template(id, nw.from, nw.to), this.#remoteCounts?.(id, nw.from, nw.to));
       const spikeWindow = this.#recent.template(id, sw.from, sw.to);
       const maybeNew =
         config.newPattern.enabled && countAtLeast(newWindow, config.newPattern.minLevel) > config.newPattern.minCount;
@@ -294,6 +309,11 @@ export class Detector extends EventEmitter<DetectorEvents> {
       if (review !== null) out.push(...this.#decideAndStore([review], now, new Map()));
       return out;
     });
+  }
+
+  /** Use fleet-wide counts from now on (undefined: this host's own only). */
+  setRemoteCounts(counts: RemoteCounts | undefined): void {
+    this.#remoteCounts = counts;
   }
 
   /** A consultation started by trigger `id` ended: free its slot (and retry held triggers). */
@@ -483,5 +503,17 @@ function toEvent(d: Decision & { id: number }, triggerId: string): TriggerEvent 
     reason: d.reason,
     at: d.at,
     decisionId: d.id,
+  };
+}
+
+/** `local` plus other hosts' occurrences (their errors counted at level error, the rest at info). */
+function withRemote(local: BucketCounts, remote: { count: number; errors: number } | undefined): BucketCounts {
+  if (!remote || remote.count <= 0) return local;
+  const errors = Math.min(remote.errors, remote.count);
+  return {
+    ...local,
+    count: local.count + remote.count,
+    error: local.error + errors,
+    info: local.info + remote.count - errors,
   };
 }

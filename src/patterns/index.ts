@@ -22,7 +22,13 @@ export {
   recordIgnore,
   type StoredDecision,
 } from './decisions-store.js';
-export { Detector, type DetectorEvents, type DetectorOptions, type TriggerEvent } from './detector.js';
+export {
+  Detector,
+  type DetectorEvents,
+  type DetectorOptions,
+  type RemoteCounts,
+  type TriggerEvent,
+} from './detector.js';
 export { createPatternsPipeline, ingestPatternsStages, type PatternsPipeline } from './detector-pipeline.js';
 export { loadBaselines } from './detector-store.js';
 export {
@@ -57,6 +63,19 @@ export {
   withMergedIds,
 } from './pattern-queries.js';
 export { type PatternTextInput, patternText } from './pattern-text.js';
+export {
+  type DecisionHead,
+  decisionsAfter,
+  lastDecisionId,
+  type TemplateMinute,
+  type TemplatesSeenFilter,
+  templateCountBetween,
+  templateExists,
+  templateIdentity,
+  templateMinuteCounts,
+  templateMinutesSince,
+  templatesSeenSince,
+} from './reads.js';
 export { minerPlugin, recordFrames, TemplateStore, type TemplateTouch } from './template-store.js';
 export { tokenize } from './tokenize.js';
 export {

@@ -3,7 +3,7 @@
  * `dancer patterns` CLI need, plus status changes made by the detector and the CLI.
  */
 import type { Db } from '../store/index.js';
-import { tableExists } from '../store/index.js';
+import { newestLogsOfTemplate, tableExists } from '../store/index.js';
 import { decisionById, type StoredDecision } from './decisions-store.js';
 import type { TemplateStatus } from './triggers.js';
 
@@ -127,10 +127,7 @@ export function templateExamples(
   limit = 5,
   parametersOf?: (message: string, templateId: number) => string[] | undefined,
 ): TemplateExample[] {
-  const rows = db
-    .prepare('SELECT id, ts, level, count, message FROM logs WHERE template_id = ? ORDER BY ts DESC, id DESC LIMIT ?')
-    .all(template.id, limit) as Array<Omit<TemplateExample, 'parameters'>>;
-  return rows.map((r) => ({
+  return newestLogsOfTemplate(db, template.id, limit).map((r) => ({
     ...r,
     parameters: parametersOf?.(r.message, template.id) ?? templateParameters(template.text, r.message),
   }));

@@ -5,6 +5,7 @@
  */
 import { DancerError } from '../errors.js';
 import type { BatchPlugin, Db, LogRecord, WrittenRow } from '../store/index.js';
+import { prepareTemplateRelink } from '../store/index.js';
 import { type MinerOptions, type TemplateInfo, TemplateMiner } from './miner.js';
 import { patternText } from './pattern-text.js';
 
@@ -62,7 +63,7 @@ export class TemplateStore {
     this.#touch = db.prepare('UPDATE templates SET max_level = MAX(max_level, ?) WHERE id = ?');
     this.#examples = db.prepare('SELECT example_log_ids FROM templates WHERE id = ?').pluck();
     this.#setExamples = db.prepare('UPDATE templates SET example_log_ids = ? WHERE id = ?');
-    this.#relink = db.prepare('UPDATE logs SET template_id = ? WHERE template_id = ?');
+    this.#relink = prepareTemplateRelink(db);
     this.#level = db.prepare('SELECT max_level FROM templates WHERE id = ?').pluck();
   }
 
@@ -108,7 +109,7 @@ export class TemplateStore {
         });
         if (c.mergedInto !== undefined) {
           const into = miner.resolveId(c.id) ?? c.mergedInto;
-          this.#relink.run(into, c.id);
+          this.#relink(into, c.id);
           this.#touch.run((this.#level.get(c.id) as number | undefined) ?? 0, into);
         }
       }

@@ -33,6 +33,27 @@ export {
   searchLogs,
   searchLogsLenient,
 } from './log-queries.js';
+export {
+  durationsBetween,
+  type ErrorKind,
+  errorKindsBetween,
+  firstLogTsBetween,
+  type LoggedAnswer,
+  type LoggedPattern,
+  latestErrorOfTemplate,
+  loggedAnswers,
+  loggedPattern,
+  loggedPatterns,
+  logMinuteCounts,
+  newestLogsOfTemplate,
+  oldestLogsOfTemplate,
+  periodLogCounts,
+  prepareTemplateRelink,
+  requestHasTemplate,
+  requestRowCount,
+  type TemplateLogRow,
+  templateHasLogs,
+} from './log-reads.js';
 export { LOG_COLUMNS, LOG_SELECT, rowToStoredLog } from './log-rows.js';
 export {
   type BatchPlugin,

@@ -439,8 +439,8 @@ export class Deployer {
       h.store.updateDeploy(id, { status: 'succeeded', readyAt, finishedAt: readyAt, verdict: { readyMs } });
       h.hooks.onAlert?.({
         kind: 'rolled_back',
-        message: `${h.name} rolled back to ${short(target)} (${o.reason})`,
-        details: { reason: o.reason, deployId: bad?.id, fixId: bad?.fixId },
+        message: `${h.name} rolled back to ${short(target)} (${why})`,
+        details: { reason: why, deployId: bad?.id, fixId: bad?.fixId },
       });
       h.log(`rolled back to ${short(target)} in ${readyMs} ms (${o.reason})`);
       const outcome: RollbackOutcome = {

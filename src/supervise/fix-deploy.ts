@@ -38,7 +38,9 @@ export function fixDeployFunctions(supervisor: Supervisor): { deploy: DeployFn; 
       const outcome = await supervisor.observation(id);
       if (outcome.status === 'succeeded' || outcome.status === 'accepted')
         return { verdict: 'healthy', reason: outcome.reasons.join('; ') };
-      return { verdict: 'rollback', reason: `${outcome.status}: ${outcome.reasons.join('; ')}` };
+      // The trigger leads the reason (`inconclusive: error rate ...`), as in the rollback row.
+      const why = outcome.verdict?.verdict === 'rollback' ? outcome.verdict.triggers.join(',') : outcome.status;
+      return { verdict: 'rollback', reason: `${why}: ${outcome.reasons.join('; ')}` };
     },
   };
 }

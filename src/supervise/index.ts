@@ -12,6 +12,24 @@ export { createNotifyReceiver, parseNotify, sdNotify } from './notify.js';
 export { nextObservationStep, type ObservationInput, type ObservationStep } from './observation.js';
 export { newErrorPatterns, periodStats } from './observe.js';
 export { type ServiceConfig, type SupervisorPaths, serviceOf, supervisorPaths } from './paths.js';
+export {
+  allDeploys,
+  deploysOfFixOrReleases,
+  fixDeployedTo,
+  fixDeployVerdicts,
+  fixOfDeploy,
+  fixOfReleasePrefix,
+  latestDeploys,
+  latestServiceName,
+  type MetricBucket,
+  type MetricSample,
+  type MetricSummary,
+  metricBuckets,
+  metricSummaries,
+  recentDeploys,
+  recentReleases,
+  workerMetricsSince,
+} from './reads.js';
 export { isRolledBackRelease, ReleaseQuality, releasesThatLogged } from './release-quality.js';
 export { buildRelease, resolveCommit, resolveRelease, WORKTREE_RELEASE } from './releases.js';
 export {

@@ -1,5 +1,12 @@
+import { hasTemplatesTable, templateById } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
-import { tableExists } from '../store/index.js';
+import {
+  durationsBetween,
+  errorKindsBetween,
+  firstLogTsBetween,
+  periodLogCounts,
+  tableExists,
+} from '../store/index.js';
 import { type NewPattern, type PeriodStats, p95 } from './verdict.js';
 
 /** What to measure for one period. */
@@ -25,35 +32,16 @@ export function periodStats(db: Db, q: PeriodQuery): PeriodStats {
   let targetCount: number | undefined;
   let latency: number | undefined;
   if (tableExists(db, 'logs')) {
-    // A row may stand for a run of identical records spread over [ts, last_ts] (the writer
-    // collapses them): count the share of each run that falls inside the period.
-    const share = `count * (CASE WHEN last_ts > ts
-        THEN (MIN(last_ts, @to) - MAX(ts, @from)) * 1.0 / (last_ts - ts) ELSE 1.0 END)`;
-    const overlap = 'ts >= @from - 60000 AND ts < @to AND last_ts >= @from';
-    const row = db
-      .prepare(
-        `SELECT COALESCE(SUM(${share}),0) AS records,
-                COALESCE(SUM(CASE WHEN level >= ${ERROR_LEVEL} THEN ${share} ELSE 0 END),0) AS errors
-         FROM logs WHERE ${overlap}`,
-      )
-      .get({ from: q.from, to: q.to }) as { records: number; errors: number };
-    records = Math.round(row.records);
-    errors = Math.round(row.errors);
-    if (q.targetTemplateId !== undefined && q.targetTemplateId !== null) {
-      targetCount = Math.round(
-        (
-          db
-            .prepare(`SELECT COALESCE(SUM(${share}),0) AS n FROM logs WHERE template_id = @t AND ${overlap}`)
-            .get({ t: q.targetTemplateId, from: q.from, to: q.to }) as { n: number }
-        ).n,
-      );
-    }
-    const durations = (
-      db
-        .prepare('SELECT duration_ms AS d FROM logs WHERE duration_ms IS NOT NULL AND ts >= ? AND ts < ? LIMIT 50000')
-        .all(q.from, q.to) as Array<{ d: number }>
-    ).map((r) => r.d);
-    latency = p95(durations);
+    const counts = periodLogCounts(db, {
+      from: q.from,
+      to: q.to,
+      errorLevel: ERROR_LEVEL,
+      templateId: q.targetTemplateId,
+    });
+    records = Math.round(counts.records);
+    errors = Math.round(counts.errors);
+    if (counts.template !== undefined) targetCount = Math.round(counts.template);
+    latency = p95(durationsBetween(db, q.from, q.to));
   }
   let maxRssBytes: number | undefined;
   let meanRssBytes: number | undefined;
@@ -94,28 +82,17 @@ export function periodStats(db: Db, q: PeriodQuery): PeriodStats {
  * when the miner set one, else by error hash, else by message.
  */
 export function newErrorPatterns(db: Db, from: number, to: number, before = from): NewPattern[] {
-  if (!tableExists(db, 'logs')) return [];
-  const rows = db
-    .prepare(
-      `SELECT template_id AS t, err_hash AS h, message AS m, SUM(count) AS n FROM logs
-       WHERE level >= ${ERROR_LEVEL} AND ts >= ? - 60000 AND ts < ? AND last_ts >= ?
-       GROUP BY COALESCE(CAST(template_id AS TEXT), err_hash, message)`,
-    )
-    .all(from, to, from) as Array<{ t: number | null; h: string | null; m: string; n: number }>;
-  const seen = {
-    t: db.prepare(`SELECT 1 FROM logs WHERE template_id = ? AND ts < ? LIMIT 1`),
-    h: db.prepare(`SELECT 1 FROM logs WHERE template_id IS NULL AND err_hash = ? AND ts < ? LIMIT 1`),
-    m: db.prepare(
-      `SELECT 1 FROM logs WHERE template_id IS NULL AND err_hash IS NULL AND message = ? AND ts < ? LIMIT 1`,
-    ),
-  };
+  const { kinds, seenBefore } = errorKindsBetween(db, from, to, ERROR_LEVEL);
   const out: NewPattern[] = [];
-  for (const r of rows) {
-    const known =
-      r.t !== null ? seen.t.get(r.t, before) : r.h !== null ? seen.h.get(r.h, before) : seen.m.get(r.m, before);
-    if (known) continue;
-    const key = r.t !== null ? `template:${r.t}` : r.h !== null ? `error:${r.h}` : `message:${r.m.slice(0, 80)}`;
-    out.push({ key, count: r.n, example: r.m.slice(0, 200) });
+  for (const k of kinds) {
+    if (seenBefore(k, before)) continue;
+    const key =
+      k.templateId !== null
+        ? `template:${k.templateId}`
+        : k.errHash !== null
+          ? `error:${k.errHash}`
+          : `message:${k.message.slice(0, 80)}`;
+    out.push({ key, count: k.count, example: k.message.slice(0, 200) });
   }
   return out;
 }
@@ -131,23 +108,13 @@ export function servedSince(db: Db, service: string, before: number, lookbackMs:
       .prepare('SELECT MAX(ready_at) AS t FROM deploys WHERE service = ? AND ready_at IS NOT NULL AND ready_at < ?')
       .get(service, before) as { t: number | null }
   ).t;
-  let first: number | null = null;
-  if (tableExists(db, 'logs')) {
-    first = (
-      db.prepare('SELECT MIN(ts) AS t FROM logs WHERE ts >= ? AND ts < ?').get(before - lookbackMs, before) as {
-        t: number | null;
-      }
-    ).t;
-  }
+  const first = firstLogTsBetween(db, before - lookbackMs, before);
   const candidates = [handoff, first].filter((t): t is number => t !== null);
   return candidates.length > 0 ? Math.max(...candidates) : undefined;
 }
 
 /** When template `templateId` was first seen (the bug's own onset), if known. */
 export function templateOnset(db: Db, templateId: number): number | undefined {
-  if (!tableExists(db, 'templates')) return undefined;
-  const row = db.prepare('SELECT first_seen AS t FROM templates WHERE id = ?').get(templateId) as
-    | { t: number | null }
-    | undefined;
-  return row?.t ?? undefined;
+  if (!hasTemplatesTable(db)) return undefined;
+  return templateById(db, templateId)?.firstSeen ?? undefined;
 }

@@ -4,7 +4,7 @@ import { consultationCount } from '../consult/index.js';
 import { fixCountsByState } from '../fixes/index.js';
 import { templateCountsByStatus } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
-import { tableExists } from '../store/index.js';
+import { lastLogId, tableExists } from '../store/index.js';
 
 /** Figures the supervisor knows in memory, read at scrape time. */
 export interface LiveFigures {
@@ -79,7 +79,7 @@ export function buildRegistry(db: Db, live: () => LiveFigures): Registry {
   });
   g('dancer_log_records', 'Log rows in the store.', [], (gauge) => {
     if (!tableExists(db, 'logs')) return;
-    gauge.set((db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM logs').get() as { n: number }).n);
+    gauge.set(lastLogId(db));
   });
   g('dancer_patterns', 'Mined patterns by status.', ['status'], (gauge) => {
     for (const r of templateCountsByStatus(db)) gauge.set({ status: r.status }, r.count);

@@ -4,7 +4,7 @@
  * {@link observedAnswers}, which reads them from the store.
  */
 import { existsSync } from 'node:fs';
-import { openStore } from '../store/index.js';
+import { loggedAnswers, openStore } from '../store/index.js';
 
 /** How often a route answered a status. */
 export interface ObservedAnswer {
@@ -54,13 +54,7 @@ export function observedAnswers(dbPath: string): ObservedAnswer[] {
   if (!existsSync(dbPath)) return [];
   const db = openStore(dbPath, { readonly: true });
   try {
-    return db
-      .prepare(
-        `SELECT http_method AS method, http_route AS path, http_status AS status, SUM(count) AS count FROM logs
-         WHERE http_method IS NOT NULL AND http_route IS NOT NULL AND http_status IS NOT NULL
-         GROUP BY http_method, http_route, http_status`,
-      )
-      .all() as ObservedAnswer[];
+    return loggedAnswers(db);
   } finally {
     db.close();
   }

@@ -291,7 +291,8 @@ export function emergencyStop(db: Db): FlagRow | undefined {
   return new SuperviseStore(db).getFlag(EMERGENCY_STOP_FLAG);
 }
 
-function toRelease(row: Record<string, unknown>): ReleaseRow {
+/** A `releases` row as the store returns it, typed. */
+export function toRelease(row: Record<string, unknown>): ReleaseRow {
   return {
     service: row.service as string,
     id: row.id as string,
@@ -304,7 +305,8 @@ function toRelease(row: Record<string, unknown>): ReleaseRow {
   };
 }
 
-function toDeploy(row: Record<string, unknown>): DeployRow {
+/** A `deploys` row as the store returns it, typed (the verdict parsed). */
+export function toDeploy(row: Record<string, unknown>): DeployRow {
   return {
     id: row.id as number,
     service: row.service as string,

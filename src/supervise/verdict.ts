@@ -96,6 +96,69 @@ export function rateIncrease(
   return { significant: pValue < alpha, pValue };
 }
 
+const perMinute = (count: number, durationMs: number): number => (durationMs > 0 ? (count * 60_000) / durationMs : 0);
+
+/** P(X >= k) for X ~ Poisson(mean), summed over the upper tail (accurate for small tails). */
+export function poissonTail(k: number, mean: number): number {
+  if (k <= 0) return 1;
+  if (mean <= 0) return 0;
+  const lm = Math.log(mean);
+  let sum = 0;
+  for (let i = k; ; i++) {
+    const term = Math.exp(-mean + i * lm - logFactorial(i));
+    sum += term;
+    if (i > mean && term <= sum * 1e-15) break;
+    if (i > k + 50 && term === 0) break;
+  }
+  return Math.min(1, sum);
+}
+
+/** What one rate (all errors, or the target pattern) says about the window so far. */
+export interface RateEvidence {
+  /** Measured rates, per minute. */
+  basePerMinute: number;
+  winPerMinute: number;
+  /** The conditional test of {@link rateIncrease}. */
+  pValue: number;
+  significant: boolean;
+  /**
+   * The point estimate is above the threshold: the window's rate over the baseline's is more than
+   * `1 + increase`, each count read with half a count added (so an empty baseline is not a rate of 0).
+   */
+  above: boolean;
+  /**
+   * Waiting cannot decide it: the window alone is significantly above `1 + increase` times the
+   * baseline's measured rate (a longer window will not bring the estimate under the threshold),
+   * yet even a window known exactly would leave the test short of significance, because the
+   * baseline holds too few counts (the previous release served that long, the pattern began then).
+   */
+  windowSettled: boolean;
+}
+
+/** Weigh one rate of the window against its baseline (see {@link RateEvidence}). */
+export function rateEvidence(
+  base: { count: number; ms: number },
+  win: { count: number; ms: number },
+  increase: number,
+  alpha = RATE_ALPHA,
+): RateEvidence {
+  const test = rateIncrease(base, win, increase, alpha);
+  const basePerMinute = perMinute(base.count, base.ms);
+  const winPerMinute = perMinute(win.count, win.ms);
+  if (base.ms <= 0 || win.ms <= 0) {
+    return { basePerMinute, winPerMinute, ...test, above: false, windowSettled: false };
+  }
+  const baseRate = (base.count + 0.5) / base.ms;
+  const above = (win.count + 0.5) / win.ms > baseRate * (1 + increase);
+  const windowSettled =
+    above &&
+    !test.significant &&
+    poissonTail(win.count, baseRate * (1 + increase) * win.ms) < alpha &&
+    // P(baseline count <= its value) with the window's rate taken as exact: the test's limit
+    1 - poissonTail(base.count + 1, (base.ms * (win.count / win.ms)) / (1 + increase)) >= alpha;
+  return { basePerMinute, winPerMinute, pValue: test.pValue, significant: test.significant, above, windowSettled };
+}
+
 /** Everything {@link judgeWindow} looks at. */
 export interface VerdictInput {
   baseline: PeriodStats;
@@ -120,7 +183,9 @@ export type RollbackReason =
   | 'memory_limit'
   | 'new_error_pattern'
   | 'latency'
-  | 'target_pattern_worse';
+  | 'target_pattern_worse'
+  /** The error rate (or the target's) is above the threshold but the window cannot tell it from noise. */
+  | 'inconclusive';
 
 /** The outcome of one evaluation. */
 export type Verdict =
@@ -143,8 +208,6 @@ export interface Efficacy {
   reduction: number;
 }
 
-const perMinute = (count: number, durationMs: number): number => (durationMs > 0 ? (count * 60_000) / durationMs : 0);
-
 /** The target pattern's efficacy, when the deploy has a target. */
 export function efficacyOf(baseline: PeriodStats, window: PeriodStats): Efficacy | undefined {
   if (baseline.targetCount === undefined || window.targetCount === undefined) return undefined;
@@ -157,9 +220,12 @@ export function efficacyOf(baseline: PeriodStats, window: PeriodStats): Efficacy
 /**
  * Judge the window so far. Rollback triggers are checked at every evaluation (a memory spike
  * or crash loop need not wait for the end); rate triggers need `minErrors` errors in the window
- * so a single early error does not roll back. At the end of the window: `pass` with enough
- * traffic, otherwise `extend` until `maxExtensions`, then `inconclusive`. Never passes silently
- * without traffic.
+ * so a single early error does not roll back. A rate above the threshold that the test cannot
+ * yet tell from noise does not pass: the window is extended (up to `maxExtensions`), and a rate
+ * still undecided then, or one that only a longer baseline could decide, rolls back as
+ * `inconclusive` (the safe default). At the end of the window: `pass` with enough traffic,
+ * otherwise `extend` until `maxExtensions`, then `inconclusive` (a human decides). Never passes
+ * silently without traffic.
  */
 export function judgeWindow(input: VerdictInput): Verdict {
   const { baseline, window, thresholds: t } = input;
@@ -172,18 +238,18 @@ export function judgeWindow(input: VerdictInput): Verdict {
     reasons.push(`crash loop: ${window.crashes} crashes in the window`);
   }
 
-  const baseRate = perMinute(baseline.errors, baseline.durationMs);
-  const winRate = perMinute(window.errors, window.durationMs);
-  const errorTest = rateIncrease(
+  const served = `over ${Math.round(baseline.durationMs / 1000)} s served`;
+  const errorEv = rateEvidence(
     { count: baseline.errors, ms: baseline.durationMs },
     { count: window.errors, ms: window.durationMs },
     t.errorRateIncrease,
     t.alpha,
   );
-  if (window.errors >= t.minErrors && errorTest.significant) {
+  const errorText = `error rate ${errorEv.winPerMinute.toFixed(2)}/min vs baseline ${errorEv.basePerMinute.toFixed(2)}/min ${served}`;
+  if (window.errors >= t.minErrors && errorEv.significant) {
     triggers.push('error_rate');
     reasons.push(
-      `error rate ${winRate.toFixed(2)}/min vs baseline ${baseRate.toFixed(2)}/min over ${Math.round(baseline.durationMs / 1000)} s served (more than +${Math.round(t.errorRateIncrease * 100)}%, p=${errorTest.pValue.toPrecision(2)})`,
+      `${errorText} (more than +${Math.round(t.errorRateIncrease * 100)}%, p=${errorEv.pValue.toPrecision(2)})`,
     );
   }
 
@@ -222,28 +288,63 @@ export function judgeWindow(input: VerdictInput): Verdict {
     reasons.push(`p95 latency ${window.p95LatencyMs.toFixed(1)} ms vs baseline ${baseline.p95LatencyMs.toFixed(1)} ms`);
   }
 
-  if (
-    efficacy &&
-    baseline.targetCount !== undefined &&
-    window.targetCount !== undefined &&
-    window.targetCount >= t.minErrors &&
-    rateIncrease(
-      { count: baseline.targetCount, ms: baseline.targetDurationMs ?? baseline.durationMs },
+  // Rates the test cannot decide yet: above the threshold, not significantly.
+  const undecided: Array<{ text: string; ev: RateEvidence }> = [];
+  if (window.errors >= t.minErrors && !errorEv.significant && errorEv.above) {
+    undecided.push({ text: errorText, ev: errorEv });
+  }
+  if (efficacy && baseline.targetCount !== undefined && window.targetCount !== undefined) {
+    const targetMs = baseline.targetDurationMs ?? baseline.durationMs;
+    const targetEv = rateEvidence(
+      { count: baseline.targetCount, ms: targetMs },
       { count: window.targetCount, ms: window.durationMs },
       t.errorRateIncrease,
       t.alpha,
-    ).significant
-  ) {
-    triggers.push('target_pattern_worse');
-    reasons.push(
-      `target pattern ${efficacy.afterPerMinute.toFixed(2)}/min vs ${efficacy.beforePerMinute.toFixed(2)}/min before`,
     );
+    const targetText = `target pattern ${efficacy.afterPerMinute.toFixed(2)}/min vs ${efficacy.beforePerMinute.toFixed(2)}/min before (over ${Math.round(targetMs / 1000)} s)`;
+    if (window.targetCount >= t.minErrors && targetEv.significant) {
+      triggers.push('target_pattern_worse');
+      reasons.push(targetText);
+    } else if (window.targetCount >= t.minErrors && targetEv.above) {
+      undecided.push({ text: targetText, ev: targetEv });
+    }
   }
 
   if (triggers.length > 0) return { verdict: 'rollback', reasons, triggers, efficacy };
 
+  const threshold = `+${Math.round(t.errorRateIncrease * 100)}%`;
+  const describe = (u: { text: string; ev: RateEvidence }) =>
+    `${u.text}, p=${u.ev.pValue.toPrecision(2)}, after ${input.extensions} extension${input.extensions === 1 ? '' : 's'}`;
+  const settled = undecided.filter((u) => u.ev.windowSettled);
+  if (settled.length > 0) {
+    return {
+      verdict: 'rollback',
+      triggers: ['inconclusive'],
+      reasons: settled.map(
+        (u) =>
+          `${describe(u)}: above the ${threshold} threshold, not significantly, and a longer window cannot tell (the baseline is too short); not passed`,
+      ),
+      efficacy,
+    };
+  }
+
   const windowOver = input.elapsedMs >= input.windowMs * (1 + input.extensions);
   if (!windowOver) return { verdict: 'continue', reasons: [], efficacy };
+  if (undecided.length > 0) {
+    if (input.extensions < t.maxExtensions) {
+      return {
+        verdict: 'extend',
+        reasons: undecided.map((u) => `${describe(u)}: above the ${threshold} threshold, not yet significantly`),
+        efficacy,
+      };
+    }
+    return {
+      verdict: 'rollback',
+      triggers: ['inconclusive'],
+      reasons: undecided.map((u) => `${describe(u)}: above the ${threshold} threshold, not significantly; not passed`),
+      efficacy,
+    };
+  }
   if (window.records < t.minRecords) {
     const why = `too little traffic: ${window.records} records in the window (need ${t.minRecords})`;
     if (input.extensions < t.maxExtensions) return { verdict: 'extend', reasons: [why], efficacy };
@@ -253,7 +354,9 @@ export function judgeWindow(input: VerdictInput): Verdict {
       efficacy,
     };
   }
-  const summary = [`error rate ${winRate.toFixed(2)}/min vs baseline ${baseRate.toFixed(2)}/min`];
+  const summary = [
+    `error rate ${errorEv.winPerMinute.toFixed(2)}/min vs baseline ${errorEv.basePerMinute.toFixed(2)}/min`,
+  ];
   if (efficacy)
     summary.push(`target pattern ${efficacy.beforePerMinute.toFixed(2)} -> ${efficacy.afterPerMinute.toFixed(2)}/min`);
   return { verdict: 'pass', reasons: summary, efficacy };

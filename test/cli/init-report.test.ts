@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,8 @@ import { NODE_REPORTER_SOURCE, parseReport } from '../../src/fixes/test-report.j
 import { loadConfigText } from './init-helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+/** Go is optional here (Debian golang-go); without it the Go report is tested on hand-written events. */
+const hasGo = spawnSync('go', ['version']).status === 0;
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -30,14 +32,14 @@ function project(files: Record<string, string>, linkModules = false): string {
 }
 
 /** Run the report command `dancer init` wrote, as the gate does (sh, {reporter} and {output} filled). */
-function runReport(dir: string, yaml: string) {
+function runReport(dir: string, yaml: string, env: Record<string, string> = {}) {
   const report = loadConfigText(yaml).config.fixes.gate.report;
   const reporter = path.join(dir, 'reporter.mjs');
   const output = path.join(dir, 'report.out');
   writeFileSync(reporter, NODE_REPORTER_SOURCE);
   const command = report.command.replaceAll('{reporter}', reporter).replaceAll('{output}', output);
   try {
-    execFileSync('/bin/sh', ['-c', command], { cwd: dir, stdio: 'pipe', env: { ...process.env, CI: '1' } });
+    execFileSync('/bin/sh', ['-c', command], { cwd: dir, stdio: 'pipe', env: { ...process.env, CI: '1', ...env } });
   } catch {
     // a failing suite exits non-zero; the report is what counts
   }
@@ -107,7 +109,7 @@ describe('dancer init: a test report for the runner', () => {
     expect(config).toMatchObject({ command: 'npx jest --ci --json --outputFile={output}', format: 'json' });
   });
 
-  it('recognises runners from scripts and dependencies, and says what pytest needs', () => {
+  it('recognises runners from scripts and dependencies', () => {
     const plan = (testScript: string, dependencies: string[] = []) => nodeReportPlan({ testScript, dependencies });
     expect(plan('mocha --recursive')?.format).toBe('tap');
     expect(plan('npm run build && NODE_ENV=test vitest run')?.runner).toBe('vitest');
@@ -118,17 +120,94 @@ describe('dancer init: a test report for the runner', () => {
     expect(plan('run-s test:*', ['mocha'])?.runner).toBe('mocha');
     expect(plan('make check')).toBeUndefined();
     expect(plan('echo jester')).toBeUndefined();
-
-    const py = project({
-      'app.py': "if __name__ == '__main__':\n    pass\n",
-      'test_app.py': 'import pytest\n\ndef test_a():\n    assert True\n',
-    });
-    const pyPlan = detectProject(scanProject(py));
-    expect(pyPlan.report?.runner).toBe('pytest');
-    expect(pyPlan.report?.command).toBeUndefined();
-    expect(pyPlan.todo.join('\n')).toMatch(/pytest-tap/);
-    expect(renderDancerYaml(pyPlan)).toMatch(/# pytest has no TAP or JSON reporter/);
   });
+
+  it('a real pytest project: the written JUnit XML report runs and counts tests per file', () => {
+    const dir = project({
+      'app.py': "if __name__ == '__main__':\n    pass\n",
+      'prices.py': "def price(sku):\n    return {'a1': 10}[sku.lower()]\n",
+      'tests/test_prices.py': [
+        'import pytest',
+        'from prices import price',
+        '',
+        'def test_a1():',
+        "    assert price('a1') == 10",
+        '',
+        'def test_upper():',
+        "    assert price('A1') == 10",
+        '',
+        "@pytest.mark.skip(reason='later')",
+        'def test_later():',
+        "    assert price('b2') == 20",
+        '',
+        'def test_fails():',
+        "    assert price('a1') == 11",
+        '',
+        'class TestTable:',
+        '    def test_unknown(self):',
+        '        with pytest.raises(KeyError):',
+        "            price('zz')",
+        '',
+        '    @pytest.mark.xfail',
+        '    def test_someday(self):',
+        "        assert price('b2') == 20",
+      ].join('\n'),
+      'test_root.py': 'def test_root():\n    assert 1 + 1 == 2\n',
+    });
+    const plan = detectProject(scanProject(dir));
+    expect(plan.report).toMatchObject({ runner: 'pytest', format: 'junit' });
+    expect(plan.todo.join('\n')).not.toMatch(/pytest/);
+    const yaml = renderDancerYaml(plan);
+    expect(yaml).toContain(
+      'report: { command: "python3 -m pytest -q -p no:cacheprovider --junitxml={output}", format: junit }',
+    );
+    const report = runReport(dir, yaml);
+    expect(report.files).toEqual({
+      'tests/test_prices.py': { tests: 6, pass: 3, fail: 1, skip: 2, todo: 0 },
+      'test_root.py': { tests: 1, pass: 1, fail: 0, skip: 0, todo: 0 },
+    });
+  }, 60_000);
+
+  it.skipIf(!hasGo)(
+    'a real Go module: the written go test -json report runs and counts tests per package',
+    () => {
+      const dir = project({
+        'go.mod': 'module example.com/shop\n\ngo 1.19\n',
+        'main.go':
+          'package main\n\nimport "example.com/shop/pricing"\n\nfunc main() { println(pricing.Price("a1")) }\n',
+        'pricing/pricing.go':
+          'package pricing\n\nimport "strings"\n\nfunc Price(sku string) int { return map[string]int{"a1": 10}[strings.ToLower(sku)] }\n',
+        'pricing/pricing_test.go': [
+          'package pricing',
+          '',
+          'import "testing"',
+          '',
+          'func TestA1(t *testing.T) { if Price("a1") != 10 { t.Fatal("a1") } }',
+          'func TestLater(t *testing.T) { t.Skip("later") }',
+          'func TestFails(t *testing.T) { if Price("a1") != 11 { t.Errorf("want 11") } }',
+          'func TestTable(t *testing.T) {',
+          '\tfor _, sku := range []string{"a1", "A1"} {',
+          '\t\tt.Run(sku, func(t *testing.T) { if Price(sku) != 10 { t.Fatal(sku) } })',
+          '\t}',
+          '}',
+        ].join('\n'),
+        'empty/empty.go': 'package empty\n',
+      });
+      const plan = detectProject(scanProject(dir));
+      const yaml = renderDancerYaml(plan);
+      expect(loadConfigText(yaml).config.fixes.gate.report).toMatchObject({
+        command: 'go test -json ./... > {output}',
+        format: 'go-json',
+      });
+      expect(plan.todo.join('\n')).not.toMatch(/go test/);
+      const gocache = mkdtempSync(path.join(tmpdir(), 'dancer-gocache-'));
+      dirs.push(gocache);
+      const report = runReport(dir, yaml, { GOCACHE: gocache, GOPROXY: 'off', GOFLAGS: '-mod=mod' });
+      // TestTable is a suite: its two subtests are the tests
+      expect(report.files).toEqual({ 'example.com/shop/pricing': { tests: 5, pass: 3, fail: 1, skip: 1, todo: 0 } });
+    },
+    180_000,
+  );
 });
 
 describe('honesty: the base is built before its report', () => {

@@ -8,6 +8,7 @@ import { createRedactor } from '../../src/consult/redact.js';
 import { parseStack } from '../../src/consult/stack.js';
 import { finishConsultation, insertConsultation } from '../../src/consult/store.js';
 import { estimateTokens } from '../../src/consult/tokens.js';
+import { consultReads } from '../../src/heal/consult-reads.js';
 import { insertLogs, makeWorkspace, paymentRows, type Workspace } from './helpers.js';
 
 const AT = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -112,6 +113,7 @@ function brief(maxTokens = 12_000) {
     boundary,
     toolNames: ['search_logs', 'get_pattern'],
     allowedCommands: ['npm test'],
+    reads: consultReads(),
   });
 }
 

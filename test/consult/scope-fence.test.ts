@@ -6,6 +6,7 @@ import { fixContext } from '../../src/consult/fix-agent.js';
 import { createRedactor, newBoundary } from '../../src/consult/redact.js';
 import { runStoreTool, STORE_TOOLS, type ToolContext } from '../../src/consult/tools/definitions.js';
 import { createFix } from '../../src/fixes/records.js';
+import { consultReads } from '../../src/heal/consult-reads.js';
 import { type Db, openStore } from '../../src/store/open.js';
 import { insertLogs } from './helpers.js';
 
@@ -37,7 +38,12 @@ function call(ctx: ToolContext, name: string, args: Record<string, unknown>) {
 }
 
 describe("store tools scoped to the consultation's pattern", () => {
-  const scoped: ToolContext = { db: undefined as unknown as Db, redactor: createRedactor(), now: () => T0 + 60_000 };
+  const scoped: ToolContext = {
+    db: undefined as unknown as Db,
+    redactor: createRedactor(),
+    now: () => T0 + 60_000,
+    reads: consultReads(),
+  };
   beforeAll(() => {
     scoped.db = db;
     scoped.scope = { templateId: 1 };
@@ -73,7 +79,7 @@ describe("store tools scoped to the consultation's pattern", () => {
   });
 
   it('unscoped (dancer mcp without a consultation) answers about everything', () => {
-    const open: ToolContext = { db, redactor: createRedactor(), now: () => T0 + 60_000 };
+    const open: ToolContext = { db, redactor: createRedactor(), now: () => T0 + 60_000, reads: consultReads() };
     expect(call(open, 'get_pattern', { id: 2 }).isError).toBe(false);
     expect(call(open, 'get_fix', { id: 2 }).isError).toBe(false);
   });

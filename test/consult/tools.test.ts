@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedactor } from '../../src/consult/redact.js';
 import { MAX_TOOL_CHARS, runStoreTool, STORE_TOOLS, type ToolContext } from '../../src/consult/tools/definitions.js';
+import { consultReads } from '../../src/heal/consult-reads.js';
 import { migration001Logs } from '../../src/store/migrations/001-logs.js';
 import { openStore } from '../../src/store/open.js';
 import { insertLogs, makeWorkspace, paymentRows, type Workspace } from './helpers.js';
@@ -22,7 +23,7 @@ beforeAll(() => {
     extra: { cart: { items: 3 } },
   }));
   insertLogs(ws.db, rows);
-  ctx = { db: ws.db, redactor: createRedactor(), now: () => AT };
+  ctx = { db: ws.db, redactor: createRedactor(), now: () => AT, reads: consultReads() };
 });
 afterAll(() => ws?.db.close());
 
@@ -50,6 +51,22 @@ describe('store tools', () => {
     expect(call('search_logs', { since: 'yesterday-ish' }).text).toMatch(/DANCER_TIME_INVALID/);
     expect(call('get_pattern', { id: 12345 }).text).toMatch(/DANCER_NOT_FOUND.*list_patterns/);
     expect(call('pattern_timeline', { id: 7, since: '30d', bucket_minutes: 1 }).text).toMatch(/at most 500 buckets/);
+  });
+
+  it('without the reads of fixes and metrics (stages above consult), says so instead of reading their tables', () => {
+    const c = { ...ctx, reads: undefined };
+    for (const [name, args] of [
+      ['list_fixes', {}],
+      ['get_fix', { id: 1 }],
+      ['get_metrics', {}],
+    ] as const) {
+      const r = call(name, args, c);
+      expect(r.isError).toBe(false);
+      expect(r.data).toMatchObject({ items: [] });
+      expect(String(r.data.note)).toMatch(/available/);
+    }
+    // The same store with the reads answers from the fixes stage (no such note).
+    expect(String(call('list_fixes', {}).data.note ?? '')).not.toMatch(/available/);
   });
 
   it('answers with an empty result and a note when a table does not exist yet', () => {

@@ -185,6 +185,18 @@ export interface FixRow {
   reason: string | null;
 }
 
+/** Options of {@link ShopStack.create} for a stack that is one of several (test/fleet/cluster.ts). */
+export interface ShopStackOptions {
+  /** A model server shared with other stacks (not closed by {@link ShopStack.stop}). */
+  model?: ModelServer;
+  /** Clone the shop from this git remote (e.g. a shared bare repository) instead of copying the template. */
+  cloneFrom?: string;
+  /** Make the stack's folder under this one. */
+  parentDir?: string;
+  /** Config overrides that need the stack's own folder (e.g. `fixes.worktreeBase`). */
+  overridesFor?: (root: string) => Record<string, unknown>;
+}
+
 /** One scenario's stack. */
 export class ShopStack {
   supervisor: ChildProcess | undefined;
@@ -201,9 +213,12 @@ export class ShopStack {
     readonly port: number,
     readonly model: ModelServer,
     overrides: Record<string, unknown>,
+    private readonly ownsModel: boolean = true,
+    cloneFrom?: string,
   ) {
     this.repo = path.join(root, 'shop');
-    cpSync(templateRepo(), this.repo, { recursive: true });
+    if (cloneFrom) git(root, ['clone', '-q', cloneFrom, this.repo]);
+    else cpSync(templateRepo(), this.repo, { recursive: true });
     const modules = path.join(this.repo, 'node_modules');
     mkdirSync(modules);
     symlinkSync(path.join(DANCER_ROOT, 'node_modules', 'pino'), path.join(modules, 'pino'));
@@ -216,10 +231,21 @@ export class ShopStack {
   }
 
   /** A stack for one scenario (the supervisor is not started). */
-  static async create(scenario: ScenarioInput, overrides: Record<string, unknown> = {}): Promise<ShopStack> {
-    const root = mkdtempSync(path.join(tmpdir(), 'dancer-faults-'));
-    const model = await startModelServer({ scenario, recordFile: path.join(root, 'model-requests.jsonl') });
-    return new ShopStack(root, await freePort(), model, overrides);
+  static async create(
+    scenario: ScenarioInput,
+    overrides: Record<string, unknown> = {},
+    options: ShopStackOptions = {},
+  ): Promise<ShopStack> {
+    const root = mkdtempSync(path.join(options.parentDir ?? tmpdir(), 'dancer-faults-'));
+    const model =
+      options.model ?? (await startModelServer({ scenario, recordFile: path.join(root, 'model-requests.jsonl') }));
+    const all = options.overridesFor ? merge(overrides, options.overridesFor(root)) : overrides;
+    return new ShopStack(root, await freePort(), model, all, !options.model, options.cloneFrom);
+  }
+
+  /** The shop's template repository (one per process), e.g. to make a shared remote from. */
+  static templateRepo(): string {
+    return templateRepo();
   }
 
   git(args: string[]): string {
@@ -400,7 +426,7 @@ export class ShopStack {
     this.held?.close();
     this.held = undefined;
     this.watcher.close();
-    await this.model.close();
+    if (this.ownsModel) await this.model.close();
     const stray = await strayProcesses(this.root);
     killAll(stray);
     if (!process.env.DANCER_FAULTS_KEEP) rmSync(this.root, { recursive: true, force: true });

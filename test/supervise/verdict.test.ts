@@ -49,8 +49,10 @@ describe('judgeWindow', () => {
     expect(v.verdict).toBe('rollback');
     if (v.verdict === 'rollback') expect(v.triggers).toEqual(['error_rate']);
     expect(judgeWindow(input({ baseline: stats({ errors: 0 }), window: stats({ errors: 4 }) })).verdict).toBe('pass');
-    // 16 against 10 in the same time is within noise of +50%: a bare ratio would have rolled back
-    expect(judgeWindow(input({ window: stats({ errors: 16 }) })).verdict).toBe('pass');
+    // 16 against 10 in the same time is within noise of +50%: a bare ratio would have rolled back;
+    // above the threshold but not significant, it is not a pass either: the window goes on
+    expect(judgeWindow(input({ window: stats({ errors: 16 }) })).verdict).toBe('extend');
+    expect(judgeWindow(input({ window: stats({ errors: 14 }) })).verdict).toBe('pass');
     // no baseline served yet: no evidence of an increase
     expect(
       judgeWindow(input({ baseline: stats({ durationMs: 0, errors: 0 }), window: stats({ errors: 30 }) })).verdict,

@@ -108,5 +108,3 @@ export const consultSchema = z
 
 /** The validated `consult:` section. */
 export type ConsultConfig = z.infer<typeof consultSchema>;
-/** One entry of `consult.redact.patterns`. */
-export type RedactPatternConfig = z.infer<typeof redactPatternSchema>;

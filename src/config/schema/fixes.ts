@@ -43,9 +43,11 @@ const reportSchema = z
         "Runs the whole test suite with a machine-readable reporter. {reporter}: Dancer's reporter for node --test; {output}: the file the report must be written to.",
       ),
     format: z
-      .enum(['node', 'tap', 'json'])
+      .enum(['node', 'tap', 'json', 'junit', 'go-json'])
       .default('node')
-      .describe("The report's format: node (Dancer's node --test reporter), tap (TAP 13), json (Jest/Vitest --json)."),
+      .describe(
+        "The report's format: node (Dancer's node --test reporter), tap (TAP 13), json (Jest/Vitest --json), junit (JUnit XML: pytest --junitxml and others), go-json (go test -json).",
+      ),
     coverage: z
       .boolean()
       .default(true)
@@ -62,7 +64,16 @@ const regressionSchema = z
       .describe('Command template that runs one test file; {file} is replaced by its quoted path.'),
     testGlobs: z
       .array(z.string())
-      .default(['**/*.test.*', '**/*.spec.*', 'test/**', 'tests/**', '**/__tests__/**'])
+      .default([
+        '**/*.test.*',
+        '**/*.spec.*',
+        'test/**',
+        'tests/**',
+        '**/__tests__/**',
+        '**/test_*.py',
+        '**/*_test.py',
+        '**/*_test.go',
+      ])
       .describe('Which added files count as tests when the agent does not name its regression test.'),
     requireForImproveLogging: z
       .boolean()

@@ -65,7 +65,14 @@ const observeSchema = z
       .nonnegative()
       .default(20)
       .describe('Fewer log records than this in the window is too little traffic: inconclusive.'),
-    maxExtensions: z.number().int().nonnegative().default(2).describe('Inconclusive windows are extended this often.'),
+    maxExtensions: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(2)
+      .describe(
+        "A window that cannot decide is extended by windowSeconds this often: too little traffic (then a human decides), or an error rate (or the target pattern's) above errorRateIncrease that the rate test cannot yet tell from noise (then it rolls back to the last good release as `inconclusive`: an observation that cannot tell does not pass).",
+      ),
   })
   .prefault({});
 

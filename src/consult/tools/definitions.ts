@@ -7,7 +7,13 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { DancerError, isDancerError } from '../../errors.js';
-import { patternText } from '../../patterns/index.js';
+import {
+  patternText,
+  type TemplateStatus,
+  templateById,
+  templateMinuteCounts,
+  templatesSeenSince,
+} from '../../patterns/index.js';
 import { gitSync } from '../../process/index.js';
 import type { Db } from '../../store/index.js';
 import {
@@ -15,6 +21,9 @@ import {
   type LevelName,
   levelName,
   listLogs,
+  loggedPattern,
+  loggedPatterns,
+  logMinuteCounts,
   parseTimeArg,
   SEARCH_HINT,
   type StoredLog,
@@ -23,6 +32,7 @@ import {
 } from '../../store/index.js';
 import { diverseSample, recordLine, redactedRecord } from '../brief.js';
 import { type Redactor, redactedParams, redactTemplate } from '../redact.js';
+import type { ConsultReads } from '../types.js';
 import { checkFix, checkPattern, checkRequest, scopedTemplate, type ToolScope } from './scope.js';
 
 /** What a tool handler gets. */
@@ -33,6 +43,8 @@ export interface ToolContext {
   now: () => number;
   /** The consultation's pattern and its fixes; unset for `dancer mcp` without a consultation. */
   scope?: ToolScope | undefined;
+  /** Reads of the fixes and metrics (stages above consult own them); without them those tools have none. */
+  reads?: ConsultReads | undefined;
 }
 
 /** What a tool returns before redaction and limits: structured data (a JSON object). */
@@ -56,6 +68,10 @@ const MINUTE = 60_000;
 
 function missingTable(name: string, what: string): ToolData {
   return { items: [], note: `No ${what} recorded yet (the ${name} table does not exist in this database).` };
+}
+
+function unreadable(what: string): ToolData {
+  return { items: [], note: `No ${what} available here (this server was started without access to them).` };
 }
 
 function time(value: string | undefined, ctx: ToolContext): number | undefined {
@@ -129,25 +145,20 @@ const searchLogsTool: StoreTool = {
 interface TemplateLike {
   id: number;
   text: string;
-  first_seen?: number;
-  last_seen?: number;
+  firstSeen?: number;
+  lastSeen?: number;
   count?: number;
-  max_level?: number;
+  maxLevel?: number;
   status?: string;
 }
 
 function templateRow(db: Db, id: number): TemplateLike | undefined {
   if (tableExists(db, 'templates')) {
-    const t = db.prepare('SELECT * FROM templates WHERE id = ?').get(id) as TemplateLike | undefined;
+    const t = templateById(db, id);
     if (t) return t;
   }
   // Not mined (yet): describe the pattern from its records.
-  const row = db
-    .prepare(
-      'SELECT template_id AS id, MAX(message) AS text, MIN(ts) AS first_seen, MAX(last_ts) AS last_seen, SUM(count) AS count, MAX(level) AS max_level FROM logs WHERE template_id = ?',
-    )
-    .get(id) as TemplateLike | undefined;
-  return row?.id === null || row?.id === undefined ? undefined : row;
+  return loggedPattern(db, id);
 }
 
 /** A pattern for a tool result: its text redacted as a template (a wildcard cannot hide half a key). */
@@ -157,9 +168,9 @@ function templateView(t: TemplateLike, redactor: Redactor): Record<string, unkno
     text: redactTemplate(t.text, redactor),
     status: t.status ?? null,
     count: t.count ?? null,
-    level: t.max_level !== undefined ? levelName(t.max_level) : null,
-    first_seen: iso(t.first_seen),
-    last_seen: iso(t.last_seen),
+    level: t.maxLevel !== undefined ? levelName(t.maxLevel) : null,
+    first_seen: iso(t.firstSeen),
+    last_seen: iso(t.lastSeen),
   };
 }
 
@@ -184,21 +195,15 @@ const listPatternsTool: StoreTool = {
       return { items: t ? [templateView(t, ctx.redactor)] : [], note: "Only this consultation's pattern is in scope." };
     }
     if (tableExists(ctx.db, 'templates')) {
-      const rows = ctx.db
-        .prepare(
-          `SELECT * FROM templates WHERE max_level >= ? AND last_seen >= ? AND (? IS NULL OR status = ?)
-           ORDER BY count DESC, id LIMIT ?`,
-        )
-        .all(minLevel, since, a.status ?? null, a.status ?? null, limit) as TemplateLike[];
+      const rows = templatesSeenSince(ctx.db, {
+        minLevel,
+        since,
+        status: a.status as TemplateStatus | undefined,
+        limit,
+      });
       return { items: rows.map((t) => templateView(t, ctx.redactor)) };
     }
-    const rows = ctx.db
-      .prepare(
-        `SELECT template_id AS id, MAX(message) AS text, MIN(ts) AS first_seen, MAX(last_ts) AS last_seen,
-           SUM(count) AS count, MAX(level) AS max_level FROM logs
-         WHERE template_id IS NOT NULL AND level >= ? AND ts >= ? GROUP BY template_id ORDER BY count DESC LIMIT ?`,
-      )
-      .all(minLevel, since, limit) as TemplateLike[];
+    const rows = loggedPatterns(ctx.db, { minLevel, since, limit });
     return {
       items: rows.map((t) => templateView(t, ctx.redactor)),
       note: 'No templates table yet: patterns derived from the logs.',
@@ -274,19 +279,8 @@ const patternTimelineTool: StoreTool = {
     const until = time(a.until, ctx) ?? ctx.now();
     const since = time(a.since ?? '24h', ctx) ?? until - 24 * HOUR;
     const width = a.bucket_minutes ?? 60;
-    let rows: Array<{ minute: number; n: number }> = [];
-    if (tableExists(ctx.db, 'template_buckets')) {
-      rows = ctx.db
-        .prepare('SELECT minute, count AS n FROM template_buckets WHERE template_id = ? AND minute BETWEEN ? AND ?')
-        .all(a.id, Math.floor(since / MINUTE), Math.floor(until / MINUTE)) as Array<{ minute: number; n: number }>;
-    }
-    if (rows.length === 0) {
-      rows = ctx.db
-        .prepare(
-          `SELECT ts / ${MINUTE} AS minute, SUM(count) AS n FROM logs WHERE template_id = ? AND ts BETWEEN ? AND ? GROUP BY minute`,
-        )
-        .all(a.id, since, until) as Array<{ minute: number; n: number }>;
-    }
+    let rows = templateMinuteCounts(ctx.db, a.id, Math.floor(since / MINUTE), Math.floor(until / MINUTE));
+    if (rows.length === 0) rows = logMinuteCounts(ctx.db, a.id, since, until);
     const buckets = new Map<number, number>();
     for (const r of rows) {
       const b = Math.floor((r.minute * MINUTE - since) / (width * MINUTE));
@@ -338,33 +332,42 @@ const getMetricsTool: StoreTool = {
   run(ctx, args) {
     const a = args as { name?: string; since?: string; until?: string; bucket_minutes?: number };
     if (!tableExists(ctx.db, 'metrics')) return missingTable('metrics', 'metrics');
+    if (!ctx.reads) return unreadable('metrics');
     const until = time(a.until, ctx) ?? ctx.now();
     const since = time(a.since ?? '1h', ctx) ?? until - HOUR;
     if (!a.name) {
-      const names = ctx.db
-        .prepare('SELECT name, COUNT(*) AS samples FROM metrics WHERE ts BETWEEN ? AND ? GROUP BY name ORDER BY name')
-        .all(since, until);
+      const names = ctx.reads.metricSummaries(ctx.db, since, until).map((m) => ({ name: m.name, samples: m.samples }));
       return { items: names, note: 'Call again with name for the values.' };
     }
     const width = (a.bucket_minutes ?? 5) * MINUTE;
-    const rows = ctx.db
-      .prepare(
-        `SELECT (ts - ?) / ? AS b, MIN(value) AS min, AVG(value) AS avg, MAX(value) AS max, COUNT(*) AS n FROM metrics
-         WHERE name = ? AND ts BETWEEN ? AND ? GROUP BY b ORDER BY b LIMIT 500`,
-      )
-      .all(since, width, a.name, since, until) as Array<{
-      b: number;
-      min: number;
-      avg: number;
-      max: number;
-      n: number;
-    }>;
+    const rows = ctx.reads.metricBuckets(ctx.db, a.name, since, until, width);
     return {
       name: a.name,
-      items: rows.map((r) => ({ start: iso(since + r.b * width), min: r.min, avg: r.avg, max: r.max, samples: r.n })),
+      items: rows.map((r) => ({
+        start: iso(since + r.bucket * width),
+        min: r.min,
+        avg: r.avg,
+        max: r.max,
+        samples: r.samples,
+      })),
     };
   },
 };
+
+/** The columns `list_fixes` shows of each fix (`get_fix` shows them all). */
+const LIST_FIX_COLUMNS = [
+  'id',
+  'pattern_id',
+  'kind',
+  'state',
+  'summary',
+  'risk',
+  'confidence',
+  'failed_step',
+  'reason',
+  'created_at',
+  'updated_at',
+] as const;
 
 const listFixesTool: StoreTool = {
   name: 'list_fixes',
@@ -380,22 +383,16 @@ const listFixesTool: StoreTool = {
     const a = args as { pattern_id?: number; state?: string; limit?: number };
     if (!tableExists(ctx.db, 'fixes')) return missingTable('fixes', 'fixes');
     if (ctx.scope?.templateId === null) return { items: [], note: 'This consultation has no pattern, so no fixes.' };
+    if (!ctx.reads) return unreadable('fixes');
     if (ctx.scope) a.pattern_id = scopedTemplate(ctx.scope, a.pattern_id);
-    const rows = ctx.db
-      .prepare(
-        `SELECT id, pattern_id, kind, state, summary, risk, confidence, failed_step, reason, created_at, updated_at
-         FROM fixes WHERE (? IS NULL OR pattern_id = ?) AND (? IS NULL OR state = ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
-      )
-      .all(
-        a.pattern_id === undefined ? null : String(a.pattern_id),
-        a.pattern_id === undefined ? null : String(a.pattern_id),
-        a.state ?? null,
-        a.state ?? null,
-        a.limit ?? 20,
-      ) as Array<Record<string, unknown>>;
+    const rows = ctx.reads.fixRows(ctx.db, {
+      patternId: a.pattern_id === undefined ? undefined : String(a.pattern_id),
+      state: a.state,
+      limit: a.limit ?? 20,
+    });
     return {
       items: rows.map((r) => ({
-        ...r,
+        ...Object.fromEntries(LIST_FIX_COLUMNS.map((c) => [c, r[c]])),
         created_at: iso(r.created_at as number),
         updated_at: iso(r.updated_at as number),
       })),
@@ -433,21 +430,11 @@ const getFixTool: StoreTool = {
   run(ctx, args) {
     const a = args as { id: number };
     if (!tableExists(ctx.db, 'fixes')) return missingTable('fixes', 'fixes');
-    const fix = ctx.db.prepare('SELECT * FROM fixes WHERE id = ?').get(a.id) as Record<string, unknown> | undefined;
+    if (!ctx.reads) return unreadable('fixes');
+    const fix = ctx.reads.fixRow(ctx.db, a.id);
     if (!fix) throw new DancerError('DANCER_NOT_FOUND', `No fix ${a.id}. Call list_fixes to see the ids.`);
     checkFix(ctx.scope, a.id, fix.pattern_id);
-    const events = tableExists(ctx.db, 'fix_events')
-      ? (ctx.db
-          .prepare('SELECT ts, from_state, to_state, event, actor, reason FROM fix_events WHERE fix_id = ? ORDER BY id')
-          .all(a.id) as Array<Record<string, unknown>>)
-      : [];
-    const gate = tableExists(ctx.db, 'gate_steps')
-      ? (ctx.db
-          .prepare(
-            'SELECT round, seq, name, command, ok, exit_code, timed_out, duration_ms, output_tail FROM gate_steps WHERE fix_id = ? ORDER BY round, seq',
-          )
-          .all(a.id) as Array<Record<string, unknown>>)
-      : [];
+    const { events, gate } = ctx.reads.fixHistory(ctx.db, a.id);
     // Redacted whole, before any cut: a secret cut in half no longer matches its rule.
     const raw = gitDiff(fix.worktree, fix.base_commit, fix.head_commit);
     const diff = raw === null ? null : ctx.redactor.redact(raw);

@@ -5,6 +5,7 @@
  */
 import { DancerError } from '../../errors.js';
 import type { Db } from '../../store/index.js';
+import { requestHasTemplate } from '../../store/index.js';
 
 /** What a consultation's tools may answer about. */
 export interface ToolScope {
@@ -41,8 +42,6 @@ export function checkFix(scope: ToolScope | undefined, fixId: number, patternId:
 /** Refuse a request that holds no record of the scope's pattern. */
 export function checkRequest(db: Db, scope: ToolScope | undefined, requestId: string): void {
   if (!scope || scope.templateId === null) return;
-  const hit = db
-    .prepare('SELECT 1 FROM logs WHERE request_id = ? AND template_id = ? LIMIT 1')
-    .get(requestId, scope.templateId);
-  if (!hit) throw outOfScope(`Request ${JSON.stringify(requestId)}`, scope);
+  if (!requestHasTemplate(db, requestId, scope.templateId))
+    throw outOfScope(`Request ${JSON.stringify(requestId)}`, scope);
 }

@@ -5,6 +5,7 @@
 import type { SdkMcpToolDefinition } from '@anthropic-ai/claude-agent-sdk';
 import type { Db } from '../../store/index.js';
 import type { Redactor } from '../redact.js';
+import type { ConsultReads } from '../types.js';
 import { runStoreTool, STORE_TOOLS } from './definitions.js';
 import type { ToolScope } from './scope.js';
 
@@ -20,6 +21,7 @@ export async function sdkStoreTools(
   redactor: Redactor,
   now: () => number = Date.now,
   scope?: ToolScope,
+  reads?: ConsultReads,
   // biome-ignore lint/suspicious/noExplicitAny: tools of different shapes share one list.
 ): Promise<SdkMcpToolDefinition<any>[]> {
   const { tool } = await import('@anthropic-ai/claude-agent-sdk');
@@ -29,7 +31,7 @@ export async function sdkStoreTools(
       t.description,
       t.shape,
       async (args) => {
-        const result = runStoreTool(t, { db, redactor, now, scope }, args);
+        const result = runStoreTool(t, { db, redactor, now, scope, reads }, args);
         return { content: [{ type: 'text', text: result.text }], ...(result.isError ? { isError: true } : {}) };
       },
       { annotations: { title: t.title, readOnlyHint: true, openWorldHint: false } },
