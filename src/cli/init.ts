@@ -3,7 +3,15 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { DancerError } from '../errors.js';
-import { observedAnswers, proposeSmoke, smokeYaml, systemdUnit } from '../supervise/index.js';
+import {
+  canSocketActivate,
+  observedAnswers,
+  proposeSmoke,
+  smokeYaml,
+  socketUnitName,
+  systemdSocketUnit,
+  systemdUnit,
+} from '../supervise/index.js';
 import { withConfigOption } from './common.js';
 import { detectProject, type ProjectPlan } from './init-detect.js';
 import { sandboxUserStep } from './init-sandbox.js';
@@ -37,7 +45,10 @@ export function register(program: Command): void {
       ),
   )
     .option('-y, --yes', 'write dancer.yaml without asking (for scripts)')
-    .option('--systemd', 'write a systemd unit (Type=notify, WatchdogSec, Restart=on-failure, KillMode=mixed)')
+    .option(
+      '--systemd',
+      'write a systemd unit (Type=notify, WatchdogSec, Restart=on-failure); in socket mode with fixed ports also the .socket unit that holds the sockets, so the service answers through a supervisor crash',
+    )
     .option(
       '-o, --output <file>',
       'where to write the unit (default: dancer-<service>.service beside dancer.yaml; - for stdout)',
@@ -123,6 +134,7 @@ function showPlan(plan: ProjectPlan, file: string): void {
 function initSystemd(opts: InitOptions): void {
   const { loaded, name } = supervisedService(opts.config);
   const service = loaded.config.service!;
+  const listen = service.mode === 'socket' ? service.listen : undefined;
   const unit = systemdUnit({
     service: name,
     configFile: loaded.file!,
@@ -132,18 +144,27 @@ function initSystemd(opts: InitOptions): void {
     watchdogSeconds: service.watchdogSeconds,
     drainSeconds: service.drainSeconds,
     user: opts.user,
+    listen,
   });
+  const socketUnit = canSocketActivate(listen) ? systemdSocketUnit({ service: name, listen }) : undefined;
   if (opts.output === '-') {
-    process.stdout.write(unit);
+    process.stdout.write(socketUnit ? `${unit}\n# ---- ${socketUnitName(name)} ----\n${socketUnit}` : unit);
     return;
   }
   const file = path.resolve(opts.output ?? path.join(loaded.dir, `dancer-${name}.service`));
-  if (existsSync(file) && !opts.force)
-    throw new DancerError('DANCER_USAGE', `${file} exists; pass --force to overwrite it.`);
+  const socketFile = socketUnit ? path.join(path.dirname(file), socketUnitName(name)) : undefined;
+  for (const f of [file, socketFile]) {
+    if (f && existsSync(f) && !opts.force)
+      throw new DancerError('DANCER_USAGE', `${f} exists; pass --force to overwrite it.`);
+  }
   writeFileSync(file, unit);
-  if (opts.json) printJson({ written: file, unit });
-  else
+  if (socketFile && socketUnit) writeFileSync(socketFile, socketUnit);
+  if (opts.json) printJson({ written: file, unit, socketWritten: socketFile ?? null, socketUnit: socketUnit ?? null });
+  else {
+    const files = [file, socketFile].filter(Boolean).join(' ');
+    const enable = socketFile ? path.basename(socketFile) : path.basename(file);
     progress(
-      `wrote ${file}\ninstall: cp ${file} /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now ${path.basename(file)}`,
+      `wrote ${files}\ninstall: cp ${files} /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now ${enable}${socketFile ? ` ${path.basename(file)}` : ''}`,
     );
+  }
 }

@@ -60,7 +60,7 @@ export {
   type SupervisorOptions,
   statusFromStore,
 } from './supervisor.js';
-export { systemdUnit, type UnitOptions } from './systemd.js';
+export { canSocketActivate, socketUnitName, systemdSocketUnit, systemdUnit, type UnitOptions } from './systemd.js';
 export {
   efficacyOf,
   judgeWindow,

@@ -10,6 +10,8 @@ export interface HeldSocket {
   port: number;
   /** The file descriptor, passed to workers as an inherited fd. */
   fd: number;
+  /** True when passed down by `dancer run`'s launcher (socket activation): it outlives the supervisor. */
+  inherited?: boolean | undefined;
   close(): void;
 }
 

@@ -23,7 +23,9 @@ export interface PersistedWorker {
   startedAt: number;
   /** Process start time in clock ticks since boot, guards against pid reuse. */
   startTicks?: number | undefined;
-  role: 'current' | 'candidate' | 'draining';
+  role: 'current' | 'candidate' | 'draining' | 'orphan';
+  /** The start time (ms) of the supervisor that started it: its generation. */
+  generation?: number | undefined;
 }
 
 /** A row of `releases`. */

@@ -7,6 +7,7 @@ import { type ControlServer, startControlServer } from './control.js';
 import { dispatchControl } from './control-dispatch.js';
 import { Deployer, type DeployHost } from './deployer.js';
 import { createNotifyReceiver, type NotifyReceiver, sdNotify, startWatchdog } from './notify.js';
+import { type Orphans, workerRecord } from './orphans.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import { readStat } from './proc.js';
 import { buildRegistry, type MetricsServer, startMetricsServer } from './prometheus.js';
@@ -16,7 +17,6 @@ import {
   assertNoLiveSupervisor,
   finishPendingRollback,
   pendingRollback,
-  reapLeftovers,
   settleUnfinishedDeploys,
   startRelease,
 } from './reconcile.js';
@@ -24,9 +24,10 @@ import { ReleaseQuality } from './release-quality.js';
 import { WORKTREE_RELEASE } from './releases.js';
 import { decideRestart, NO_RESTARTS, type RestartHistory, recentRestarts, restartPolicyOf } from './restart-policy.js';
 import { Sampler } from './sampler.js';
-import { assertPortsFree, bindSockets, type HeldSocket } from './sockets.js';
+import type { HeldSocket } from './sockets.js';
 import { type PersistedWorker, SuperviseStore } from './state-store.js';
 import { type StatusReport, statusFromStore } from './status.js';
+import { takeOver } from './takeover.js';
 import {
   type DeployOptions,
   type DeployOutcome,
@@ -73,6 +74,8 @@ export class Supervisor implements DeployHost {
   /** Workers started but not yet ready (killed on shutdown). */
   private readonly candidates = new Set<Worker>();
   private sockets: HeldSocket[] = [];
+  /** Workers a killed supervisor left serving on the inherited sockets. */
+  private orphans: Orphans | undefined;
   private history: RestartHistory = NO_RESTARTS;
   private restartsTotal = 0;
   private readonly crashes: number[] = [];
@@ -180,18 +183,12 @@ export class Supervisor implements DeployHost {
     }
     const previous = this.store.getState(this.name);
     assertNoLiveSupervisor(previous, this.options.control !== false);
-    await reapLeftovers(previous?.workers ?? [], {
-      drainMs: svc.drainSeconds * 1000,
-      clock: this.clock,
-      timers: this.timers,
-      log: (m) => this.log(m),
-    });
     try {
-      if (svc.mode === 'socket') {
-        const specs = svc.listen.map((l) => ({ name: l.name, host: l.host, port: l.port }));
-        await assertPortsFree(specs);
-        this.sockets = bindSockets(specs);
-      }
+      const o = { drainMs: svc.drainSeconds * 1000, clock: this.clock, timers: this.timers };
+      ({ sockets: this.sockets, orphans: this.orphans } = await takeOver(svc, previous?.workers ?? [], {
+        ...o,
+        log: (m) => this.log(m),
+      }));
       if (svc.readiness.notify) this.notify = await createNotifyReceiver(paths.notifySocket);
     } catch (error) {
       await this.closeEndpoints();
@@ -205,7 +202,7 @@ export class Supervisor implements DeployHost {
       previousRelease: previous?.previousRelease ?? null,
       lastGoodRelease: previous?.lastGoodRelease ?? null,
       restarts: 0,
-      workers: [],
+      workers: this.orphans?.records() ?? [],
     });
     this.sampler.start();
     if (svc.metrics.port !== undefined) {
@@ -302,6 +299,7 @@ export class Supervisor implements DeployHost {
       env: { ...svc.env, ...this.options.workerEnv, DANCER_SERVICE: this.name },
       withholdEnv: this.withholdEnv,
       sockets: this.sockets,
+      outliveSupervisor: this.sockets.some((s) => s.inherited),
       port: svc.mode === 'port' ? svc.listen[0]?.port : undefined,
       notifySocket: this.notify?.path,
     });
@@ -334,6 +332,7 @@ export class Supervisor implements DeployHost {
   private adopt(worker: Worker): void {
     this.current = worker;
     this.sampler.follow(worker.pgid);
+    void this.orphans?.drainServing().then(() => this.persist());
     void worker.exited.then((exit) => {
       if (this.current === worker && !exit.requested) this.handleCrash(worker, exit);
     });
@@ -467,17 +466,9 @@ export class Supervisor implements DeployHost {
   /** Save the lifecycle state and the running workers (for reconciliation after a crash). */
   persist(extra: Worker[] = []): void {
     if (this.state === 'stopped') return;
-    const workers: PersistedWorker[] = [];
+    const workers: PersistedWorker[] = this.orphans?.records() ?? [];
     const add = (w: Worker, role: PersistedWorker['role']) => {
-      if (w.exit) return;
-      workers.push({
-        pid: w.pid,
-        pgid: w.pgid,
-        release: w.release,
-        startedAt: w.startedAt,
-        startTicks: readStat(w.pid)?.startTicks,
-        role,
-      });
+      if (!w.exit) workers.push(workerRecord(w, role, this.startedAt));
     };
     if (this.current) add(this.current, 'current');
     for (const w of this.draining) add(w, 'draining');
@@ -580,7 +571,11 @@ export class Supervisor implements DeployHost {
     this.deployer.wake();
     const drainMs = this.service.drainSeconds * 1000;
     const workers = [this.current, ...this.draining].filter((w): w is Worker => w !== undefined);
-    await Promise.all([...workers.map((w) => w.stop(drainMs)), ...[...this.candidates].map((w) => w.kill())]);
+    await Promise.all([
+      ...workers.map((w) => w.stop(drainMs)),
+      ...[...this.candidates].map((w) => w.kill()),
+      this.orphans?.drainServing(),
+    ]);
     this.current = undefined;
     await this.closeEndpoints();
     await this.hooks.flush?.();
@@ -591,6 +586,7 @@ export class Supervisor implements DeployHost {
   /** Second signal: SIGKILL every worker group now. */
   forceStop(): void {
     for (const w of [this.current, ...this.draining, ...this.candidates]) w?.signal('SIGKILL');
+    this.orphans?.killAll();
     try {
       this.store.saveState(this.name, { state: 'stopped', workers: [], supervisorPid: null });
     } catch {

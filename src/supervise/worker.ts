@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { DancerError } from '../errors.js';
@@ -32,6 +32,12 @@ export interface WorkerSpec {
   notifySocket?: string | undefined;
   /** Variables of the supervisor's environment the worker does not inherit (Dancer's secrets). */
   withholdEnv?: readonly string[] | undefined;
+  /**
+   * Keep serving when the supervisor dies (its sockets were inherited, so they outlive it): no
+   * parent-death signal, and the output goes through a relay that survives the supervisor's end
+   * of the pipe (see {@link outputRelay}), so the worker never writes into a broken pipe.
+   */
+  outliveSupervisor?: boolean | undefined;
 }
 
 /** A running worker process (the leader of its own process group). */
@@ -57,6 +63,27 @@ export interface Worker {
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
+let teeRelay: boolean | undefined;
+/** True when GNU `tee -p` (keeps going when its stdout pipe breaks) is available. */
+function hasTeeRelay(): boolean {
+  teeRelay ??= spawnSync('tee', ['-p', '/dev/null'], { input: '', stdio: ['pipe', 'ignore', 'ignore'] }).status === 0;
+  return teeRelay;
+}
+
+/**
+ * A relay between a worker's stdout or stderr and the supervisor: `tee -p /dev/null` in its own
+ * session. While the supervisor reads, lines pass through; once it is gone (killed -9) the relay
+ * writes to /dev/null only, so the worker's writes never meet EPIPE (which kills a Go service
+ * with SIGPIPE and a Node one with an unhandled 'error'). It exits when the worker's group has
+ * closed the pipe. Undefined when GNU tee is missing (the worker then writes to the pipe itself).
+ */
+export function outputRelay(cwd: string): ChildProcess | undefined {
+  if (!hasTeeRelay()) return undefined;
+  const relay = spawn('tee', ['-p', '/dev/null'], { cwd, detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
+  relay.on('error', () => {});
+  return relay.pid === undefined ? undefined : relay;
+}
+
 /** Shell script that sets LISTEN_PID to the service's own pid (via `exec` when the command is simple). */
 export function startScript(command: string, withListenPid: boolean): string {
   const simple = !/[;&|`\n()<>]|\$\(/.test(command) && !/^\s*[A-Za-z_][A-Za-z0-9_]*=/.test(command);
@@ -68,7 +95,8 @@ export function startScript(command: string, withListenPid: boolean): string {
  * Start a worker: `/bin/sh -c` the command in its own session and process group, with the held
  * sockets as fds 3.. (systemd convention: LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES). When
  * util-linux `setpriv` exists the worker gets a parent-death signal (SIGTERM), so a supervisor
- * killed with -9 leaves no orphan behind.
+ * killed with -9 leaves no orphan behind, unless `outliveSupervisor` (inherited sockets): then
+ * it keeps serving until a restarted supervisor adopts and drains it.
  *
  * @throws {DancerError} `DANCER_SPAWN_FAILED` when the process cannot be created.
  */
@@ -89,16 +117,19 @@ export function startWorker(spec: WorkerSpec): Worker {
   env.DANCER_RELEASE = spec.release;
 
   const script = startScript(spec.command, withSockets);
-  const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'TERM', '--', '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
+  const pdeath = SETPRIV && !spec.outliveSupervisor;
+  const argv = pdeath ? [SETPRIV, '--pdeathsig', 'TERM', '--', '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
+  const relays = spec.outliveSupervisor ? [outputRelay(spec.cwd), outputRelay(spec.cwd)] : [];
   let child: ChildProcess;
   try {
     child = spawn(argv[0] as string, argv.slice(1), {
       cwd: spec.cwd,
       env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', ...spec.sockets.map((s) => s.fd)],
+      stdio: ['ignore', relays[0]?.stdin ?? 'pipe', relays[1]?.stdin ?? 'pipe', ...spec.sockets.map((s) => s.fd)],
     });
   } catch (error) {
+    for (const r of relays) r?.kill('SIGKILL');
     throw new DancerError('DANCER_SPAWN_FAILED', `Cannot start "${spec.command}": ${(error as Error).message}`, {
       cause: error,
       details: { command: spec.command, cwd: spec.cwd },
@@ -107,6 +138,8 @@ export function startWorker(spec: WorkerSpec): Worker {
   // Errors after a successful spawn are reported through 'exit'; a failed spawn (missing cwd,
   // no /bin/sh) has no pid and is thrown below. Either way the event must not go unhandled.
   child.on('error', () => {});
+  // Only the worker holds the relays' write ends: they end when its group has exited.
+  for (const r of relays) r?.stdin?.destroy();
   if (child.pid === undefined) {
     // spawn failed asynchronously (ENOENT cwd, ...): surface it as a thrown error now.
     throw new DancerError('DANCER_SPAWN_FAILED', `Cannot start "${spec.command}" in ${spec.cwd}`, {
@@ -132,8 +165,8 @@ export function startWorker(spec: WorkerSpec): Worker {
     pgid: pid,
     release: spec.release,
     startedAt: Date.now(),
-    stdout: child.stdout as Readable,
-    stderr: child.stderr as Readable,
+    stdout: (relays[0]?.stdout ?? child.stdout) as Readable,
+    stderr: (relays[1]?.stdout ?? child.stderr) as Readable,
     exited,
     exit: undefined,
     signal: signalGroup,

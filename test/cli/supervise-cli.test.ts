@@ -125,6 +125,22 @@ describe('dancer run / status / reload / stop / resume (built CLI, real processe
     expect(dancer(['init', '--systemd', '--config', path.join(dir, 'dancer.yaml')]).code).toBe(2);
   });
 
+  it('dancer init --systemd in socket mode with a fixed port also writes the .socket unit', () => {
+    const dir = makeServiceDir({ start: 'node server.js', listen: [{ name: 'web', port: 8123, host: '127.0.0.1' }] });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const r = dancer(['init', '--systemd', '--config', path.join(dir, 'dancer.yaml'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { socketWritten: string };
+    expect(out.socketWritten).toBe(path.join(dir, 'dancer-svc.socket'));
+    const socket = readFileSync(path.join(dir, 'dancer-svc.socket'), 'utf8');
+    expect(socket).toMatch(/^ListenStream=127\.0\.0\.1:8123$/m);
+    expect(socket).toMatch(/^FileDescriptorName=web$/m);
+    const unit = readFileSync(path.join(dir, 'dancer-svc.service'), 'utf8');
+    expect(unit).toMatch(/^Requires=dancer-svc\.socket$/m);
+    expect(unit).toMatch(/^KillMode=process$/m);
+    expect(dancer(['init', '--systemd', '--config', path.join(dir, 'dancer.yaml')]).code).toBe(2);
+  });
+
   it('kill -9 of the supervisor mid-deploy: workers go with it, and a restart resumes the window', async () => {
     const dir = makeServiceDir({
       start: 'node app.mjs',

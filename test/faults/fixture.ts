@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { freePort, isListening, startTraffic, type Traffic, type TrafficRequest } from '../../src/demo/traffic.js';
 import { StoreWatcher } from '../../src/demo/watch.js';
+import { bindSockets, type HeldSocket } from '../../src/supervise/sockets.js';
 import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
 import { killAll, type StrayProcess, strayProcesses, waitFor } from '../e2e/helpers.js';
@@ -254,6 +255,14 @@ export class ShopStack {
   /** Extra environment of `dancer run` and the CLI (e.g. a Zulip key). */
   extraEnv: Record<string, string> = {};
 
+  /**
+   * Socket activation, as systemd's .socket unit does it: the stack binds the listening socket
+   * once and every `dancer run` is started with it as fd 3 (LISTEN_FDS=1, LISTEN_PID its own
+   * pid, LISTEN_FDNAMES=http), so the socket outlives a supervisor killed with -9.
+   */
+  socketActivated = false;
+  private held: HeldSocket | undefined;
+
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, NO_COLOR: '1', ANTHROPIC_API_KEY: 'sk-scripted-faults-key', ...this.extraEnv };
   }
@@ -261,11 +270,24 @@ export class ShopStack {
   /** Start `dancer run` and wait until the service answers. */
   async startSupervisor(): Promise<ChildProcess> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [BIN, 'run', '--config', this.configFile], {
-      cwd: this.repo,
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    let child: ChildProcess;
+    if (this.socketActivated) {
+      this.held ??= bindSockets([{ name: 'http', host: '127.0.0.1', port: this.port }])[0]!;
+      // The launcher: `exec` keeps the shell's pid, so LISTEN_PID=$$ names dancer run itself.
+      const launcher =
+        'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=http; export LISTEN_PID LISTEN_FDS LISTEN_FDNAMES; exec "$0" "$@"';
+      child = spawn('/bin/sh', ['-c', launcher, process.execPath, BIN, 'run', '--config', this.configFile], {
+        cwd: this.repo,
+        env: this.env,
+        stdio: ['ignore', 'pipe', 'pipe', this.held.fd],
+      });
+    } else {
+      child = spawn(process.execPath, [BIN, 'run', '--config', this.configFile], {
+        cwd: this.repo,
+        env: this.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    }
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     this.supervisor = child;
@@ -401,6 +423,8 @@ export class ShopStack {
   async stop(): Promise<StrayProcess[]> {
     await this.traffic?.stop();
     await this.stopSupervisor();
+    this.held?.close();
+    this.held = undefined;
     this.watcher.close();
     if (this.ownsModel) await this.model.close();
     const stray = await strayProcesses(this.root);
