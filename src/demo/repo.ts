@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync 
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { DancerError } from '../errors.js';
+import { gitSync } from '../process/index.js';
 
 /** Options of {@link prepareDemoRepo}. */
 export interface DemoRepoOptions {
@@ -89,17 +90,14 @@ export function demoConfig(options: Pick<DemoRepoOptions, 'port' | 'windowSecond
 }
 
 function git(repo: string, args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: repo,
-    encoding: 'utf8',
+  return gitSync(repo, args, {
     env: {
-      ...process.env,
       GIT_AUTHOR_NAME: 'Demo Developer',
       GIT_AUTHOR_EMAIL: 'dev@example.invalid',
       GIT_COMMITTER_NAME: 'Demo Developer',
       GIT_COMMITTER_EMAIL: 'dev@example.invalid',
     },
-  }).trim();
+  }).stdout.trim();
 }
 
 /**

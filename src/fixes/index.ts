@@ -40,7 +40,6 @@ export {
   pruneRetained,
   type RollbackOptions,
   rejectFix,
-  resumeFix,
   resumePipeline,
   retryFix,
   rollbackFix,

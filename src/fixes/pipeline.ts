@@ -133,9 +133,6 @@ export async function advanceFix(deps: PipelineDeps, id: number): Promise<FixRec
   }
 }
 
-/** Resume one fix after a restart. Same as {@link advanceFix}. */
-export const resumeFix = advanceFix;
-
 /**
  * Resume every fix that was in flight (after a restart), oldest first, then start pending retry
  * requests. Returns the fixes as they ended.

@@ -127,22 +127,6 @@ export function perTemplateWindow(db: Db, from: number, to: number): Map<number,
   return out;
 }
 
-/** Per-template sums over `from..to` for the given template ids (ids without buckets are absent). */
-export function templateWindows(db: Db, ids: readonly number[], from: number, to: number): Map<number, BucketCounts> {
-  const out = new Map<number, BucketCounts>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
-    const rows = db
-      .prepare(
-        `SELECT template_id AS templateId, ${SUMS} FROM template_buckets
-         WHERE template_id IN (${chunk.map(() => '?').join(',')}) AND minute BETWEEN ? AND ? GROUP BY template_id`,
-      )
-      .all(...chunk, from, to) as Array<Record<string, unknown>>;
-    for (const row of rows) out.set(Number(row.templateId), normalise(row));
-  }
-  return out;
-}
-
 /** Bucket rows of the given templates from minute `from` on. */
 export function bucketRowsFor(db: Db, ids: readonly number[], from: number): BucketRow[] {
   const out: BucketRow[] = [];

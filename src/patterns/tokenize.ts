@@ -2,7 +2,6 @@
  * Tokenising: a masked message is split on runs of whitespace. Leading and trailing whitespace
  * is dropped, so a template is its tokens joined by single spaces. Pure functions.
  */
-import { WILDCARD } from './masks.js';
 
 /** Split a (masked) message into tokens on runs of whitespace. */
 export function tokenize(masked: string): string[] {
@@ -23,11 +22,6 @@ export function tokenize(masked: string): string[] {
     i = j;
   }
   return out;
-}
-
-/** Does a token contain a variable part (`<*>` anywhere in it)? */
-export function hasWildcard(token: string): boolean {
-  return token.includes(WILDCARD);
 }
 
 /** Join template tokens into the template text. */

@@ -69,13 +69,6 @@ export function addCounts(a: BucketCounts, b: BucketCounts): BucketCounts {
   return a;
 }
 
-/** Sum of many buckets. */
-export function sumCounts(buckets: Iterable<BucketCounts>): BucketCounts {
-  const total = emptyCounts();
-  for (const b of buckets) addCounts(total, b);
-  return total;
-}
-
 const ORDER: readonly LevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 /** Records at `level` or above in `counts` (e.g. errors and fatals for `'error'`). */

@@ -1,9 +1,6 @@
 import { errorMessage } from '../errors.js';
-import type { DeployFn, DeployRequest, ObserveFn } from '../fixes/index.js';
+import type { DeployFn, ObserveFn } from '../fixes/index.js';
 import type { Supervisor } from './supervisor.js';
-
-/** What the fix pipeline asks for (its `DeployRequest`). */
-export type FixDeployRequest = DeployRequest;
 
 /**
  * The deploy and observe functions the fix pipeline takes (`PipelineDeps.deploy` / `.observe`),

@@ -7,7 +7,7 @@
 export { type Clock, REAL_TIMERS, type Timers } from './clock.js';
 export { type ControlRequest, type ControlResponse, controlRequest, startControlServer } from './control.js';
 export { clearEmergencyStop, emergencyStop, refuseWhileStopped, setEmergencyStop } from './emergency.js';
-export { type FixDeployRequest, fixDeployFunctions } from './fix-deploy.js';
+export { fixDeployFunctions } from './fix-deploy.js';
 export { createNotifyReceiver, parseNotify, sdNotify } from './notify.js';
 export { nextObservationStep, type ObservationInput, type ObservationStep } from './observation.js';
 export { newErrorPatterns, periodStats } from './observe.js';

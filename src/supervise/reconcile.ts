@@ -3,9 +3,9 @@
  * behind. Leftover workers are stopped (pid-reuse safe, every wait bounded) and deploys it never
  * finished are settled.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { DancerError } from '../errors.js';
+import { gitSync } from '../process/index.js';
 import { type Clock, type Timers, waitUntil } from './clock.js';
 import type { ServiceConfig, SupervisorPaths } from './paths.js';
 import { isAlive, readStat } from './proc.js';
@@ -130,11 +130,8 @@ export async function startRelease(host: StartReleaseHost, o: { cleanStop: boole
     if (row?.status === 'ready' && existsSync(row.dir)) return stored;
   }
   const { commit, tree } = resolveRelease(paths.repo, 'HEAD');
-  const dirty = spawnSync('git', ['status', '--porcelain=v1', '--untracked-files=no'], {
-    cwd: paths.repo,
-    encoding: 'utf8',
-  });
-  if (dirty.status === 0 && dirty.stdout.trim() !== '') {
+  const dirty = gitSync(paths.repo, ['status', '--porcelain=v1', '--untracked-files=no'], { allowFail: true });
+  if (dirty.exitCode === 0 && dirty.stdout.trim() !== '') {
     host.log(`the checkout has uncommitted changes: they are not served (serving commit ${shortRelease(commit)})`);
   }
   host.log(`release from HEAD ${shortRelease(commit)} (tree ${shortRelease(tree)})`);
