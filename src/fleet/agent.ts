@@ -171,19 +171,19 @@ export function startFleetAgent(o: FleetAgentOptions): FleetAgent {
     }
   };
 
-  let rerun = false;
+  let next: Promise<boolean> | undefined;
   const tick = (): Promise<boolean> => {
     if (running) {
-      // Events queued during a running beat go out in the next one, right after.
-      rerun = true;
-      return running;
+      // A beat is running: events queued during it go out in the next one, right after, and the
+      // caller gets that beat's answer (not the running one's, which may predate a reconnect).
+      next ??= running.then(() => {
+        next = undefined;
+        return stopped ? false : tick();
+      });
+      return next;
     }
     running = beat().finally(() => {
       running = undefined;
-      if (rerun && !stopped) {
-        rerun = false;
-        void tick();
-      }
     });
     return running;
   };
