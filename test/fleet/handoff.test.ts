@@ -6,7 +6,7 @@
  * refuses the rollout, and nothing is pushed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,40 +18,19 @@ import { createFleetPipeline, type PipelineDeployFunctions } from '../../src/fle
 import { type HostDeployer, startRolloutWorker } from '../../src/fleet/rollout-worker.js';
 import { openStore } from '../../src/store/open.js';
 import { startPostgres, type TestPostgres } from '../../src/testing/postgres.js';
+import { seedRemote, sh } from './git-remote.js';
 
 let server: TestPostgres;
 let pool: FleetPool;
 let dir: string;
 let bare: string;
 
-function sh(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@x',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@x',
-    },
-  }).trim();
-}
-
 beforeAll(async () => {
   server = await startPostgres();
   pool = openFleetPool(await server.createDatabase('handoff_test'));
   await migrateFleet(pool);
   dir = mkdtempSync(path.join(tmpdir(), 'dancer-fleet-handoff-'));
-  bare = path.join(dir, 'remote.git');
-  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
-  const seed = path.join(dir, 'seed');
-  mkdirSync(seed);
-  sh(seed, 'init', '-q', '-b', 'main');
-  writeFileSync(path.join(seed, 'app.js'), 'console.log(1)\n');
-  sh(seed, 'add', '.');
-  sh(seed, 'commit', '-qm', 'base');
-  sh(seed, 'push', '-q', bare, 'main');
+  bare = seedRemote(dir);
   for (const h of ['h1', 'h2', 'h3']) await heartbeatHost(pool, h);
 }, 60_000);
 

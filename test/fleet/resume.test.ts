@@ -6,7 +6,7 @@
  * deploy rather than deploying twice.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import { createFleetPipeline } from '../../src/fleet/rollout-handoff.js';
 import { type HostDeployer, startRolloutWorker } from '../../src/fleet/rollout-worker.js';
 import { openStore } from '../../src/store/open.js';
 import { startPostgres, type TestPostgres } from '../../src/testing/postgres.js';
+import { seedRemote, sh } from './git-remote.js';
 
 let server: TestPostgres;
 let pool: FleetPool;
@@ -28,34 +29,13 @@ let clone: string;
 let pushed: string;
 let unpushed: string;
 
-function sh(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@x',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@x',
-    },
-  }).trim();
-}
-
 beforeAll(async () => {
   server = await startPostgres();
   pool = openFleetPool(await server.createDatabase('resume_test'));
   await migrateFleet(pool);
   dir = mkdtempSync(path.join(tmpdir(), 'dancer-fleet-resume-'));
-  bare = path.join(dir, 'remote.git');
-  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
+  bare = seedRemote(dir);
   const seed = path.join(dir, 'seed');
-  mkdirSync(seed);
-  sh(seed, 'init', '-q', '-b', 'main');
-  writeFileSync(path.join(seed, 'app.js'), 'console.log(1)\n');
-  sh(seed, 'add', '.');
-  sh(seed, 'commit', '-qm', 'base');
-  sh(seed, 'push', '-q', bare, 'main');
   clone = path.join(dir, 'h2');
   execFileSync('git', ['clone', '-q', bare, clone]);
   // The dead holder's merge, pushed before it died...

@@ -9,6 +9,7 @@ import { type HostDeployer, type RolloutWorker, startRolloutWorker } from '../..
 import { type FleetListener, listenFleet } from '../../src/fleet/signals.js';
 import { nextRolloutStep, planWaves } from '../../src/fleet/waves.js';
 import { startPostgres, type TestPostgres } from '../../src/testing/postgres.js';
+import { sh } from './git-remote.js';
 
 describe('planWaves and nextRolloutStep (pure)', () => {
   it('puts the preferred canary first, then waves of waveSize in name order', () => {
@@ -52,20 +53,6 @@ let pool: FleetPool;
 let dir: string;
 let fixCommit: string;
 const clones: Record<string, string> = {};
-
-function sh(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@x',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@x',
-    },
-  }).trim();
-}
 
 beforeAll(async () => {
   server = await startPostgres();
