@@ -67,6 +67,7 @@ writeFileSync(
   observe: { windowSeconds: 1, checkEverySeconds: 0.25, minRecords: 0 }
 store: { path: .dancer/dancer.db }
 capture: { tee: none }
+fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dancer as root
 `,
 );
 writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');

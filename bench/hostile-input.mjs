@@ -146,6 +146,7 @@ async function runPhase(mode) {
   mode: port
 store: { path: .dancer/dancer.db }
 capture: { tee: none }
+fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dancer as root
 `,
   );
   const started = Date.now();

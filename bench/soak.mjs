@@ -101,6 +101,7 @@ store:
   path: .dancer/dancer.db
   retention: { maxBytes: ${maxDbBytes}, intervalSeconds: 30 }
 capture: { tee: none }
+fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dancer as root
 `,
 );
 writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
