@@ -24,11 +24,14 @@ const b = ${JSON.stringify(behaviour)};
 if (b.exitAtStart) { console.error('fatal: cannot start'); process.exit(2); }
 const log = (level, msg, extra = {}) => process.stdout.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg, ...extra }) + '\\n');
 let crashing = false;
+let leaking = false;
 const server = http.createServer((req, res) => {
   if (req.url === '/healthz') {
     res.writeHead(b.health ?? 200).end();
     // crash loop: crash a moment after the first health check passed (whatever the machine load)
     if (b.crashAfterReadyMs && !crashing) { crashing = true; setTimeout(() => { log(60, 'boom'); process.exit(1); }, b.crashAfterReadyMs); }
+    // leak: only once the health check passed, so a loaded machine cannot starve readiness
+    if (b.leakMb && !leaking) { leaking = true; const hoard = []; setInterval(() => hoard.push(Buffer.alloc(b.leakMb * 1048576, 1)), 100); }
     return;
   }
   if (b.error) log(50, b.error + ' for ' + req.url, { err: { type: 'TypeError', message: b.error } });
@@ -36,7 +39,6 @@ const server = http.createServer((req, res) => {
   log(30, 'request done', { responseTime: 1 });
 });
 await listen(server);
-if (b.leakMb) { const hoard = []; setInterval(() => hoard.push(Buffer.alloc(b.leakMb * 1048576, 1)), 100); }
 `;
 }
 
@@ -222,15 +224,17 @@ describe('deploys, the observation window and rollback', () => {
   const triggerCases: Array<[string, Parameters<typeof app>[0], Record<string, unknown>, RegExp]> = [
     ['error rate +50%', { error: 'db timeout' }, { newPatternMin: 100000 }, /error_rate/],
     ['a new error pattern', { error: 'brand new failure' }, { minErrors: 100000 }, /new_error_pattern/],
-    ['a memory spike', { leakMb: 16 }, {}, /memory_(spike|limit)/],
+    ['a memory spike', { leakMb: 8 }, {}, /memory_(spike|limit)/],
     ['a crash loop', { crashAfterReadyMs: 300 }, { windowSeconds: 10 }, /crash_loop/],
   ];
   for (const [name, behaviour, observe, reason] of triggerCases) {
     it(`rolls back on ${name} and records why`, async () => {
       const env = await setup(observe);
       const t = traffic(env);
-      // a baseline: some traffic and metric samples before the deploy
-      await waitFor(() => t.ok() >= 20, 10_000, 'baseline traffic');
+      // a baseline: some traffic and metric samples before the deploy, over long enough a time
+      // that the window's rise is significant against it (a 1 s baseline cannot show one)
+      const since = Date.now();
+      await waitFor(() => t.ok() >= 20 && Date.now() - since >= 5000, 15_000, 'baseline traffic');
       env.branch('bad', behaviour);
       const outcome = await env.run.supervisor.deploy('bad');
       expect(outcome.status).toBe('rolled_back');
@@ -245,7 +249,7 @@ describe('deploys, the observation window and rollback', () => {
       await t.end();
       if (!name.includes('crash')) expect(t.failures).toEqual([]);
       expect((await get(env.port, '/x')).status).toBe(200);
-    }, 30_000);
+    }, 40_000);
   }
 
   it('a manual rollback during the window ends it and records the reason', async () => {
