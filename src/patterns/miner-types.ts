@@ -87,6 +87,8 @@ export interface Cluster {
   lastSeen?: number;
   mergedInto?: number;
   leaf?: string;
+  /** The leaf's path in the index (root key, then one key per level), as indexed. */
+  path?: string[];
   anchors?: string[];
   siblingKeys?: string[];
   text?: string;

@@ -13,11 +13,18 @@ import {
   isKeyword,
   isVariablePosition,
 } from './evidence.js';
+import { groupOfRoot, plantLeaf, releaseChildren, removeFromSets, SEP, STAR, uprootLeaf } from './index-upkeep.js';
 import { WILDCARD } from './masks.js';
 import type { Cluster } from './miner-types.js';
+import {
+  type IndexParts,
+  type IndexSnapshot,
+  type IndexStats,
+  indexSnapshot,
+  indexStats,
+} from './template-index-stats.js';
 import { allWild, anchorsOf, flexCovers, tokenCovers } from './template-match.js';
 
-const STAR = '*';
 /** Leaves with more templates than this are searched through a probe index first. */
 const PROBE_MIN = 16;
 
@@ -29,20 +36,19 @@ interface Best {
   st: number;
 }
 
-interface Probe {
+export interface Probe {
   /** position → token → templates whose first constant token outside the keys is there. */
   byPosition: Map<number, Map<string, Cluster[]>>;
   rest: Cluster[];
 }
-const SEP = '\u0001';
 
 /** A leaf of the lookup tree: its key in `leaves` and its templates (the same array). */
-interface LeafEntry {
+export interface LeafEntry {
   key: string;
   list: Cluster[];
 }
 /** One level of the lookup tree: index key (a token or `*`) → next level, or the leaf at the last. */
-type TreeNode = Map<string, TreeNode | LeafEntry>;
+export type TreeNode = Map<string, TreeNode | LeafEntry>;
 
 /** The lookup structures of a {@link TemplateMiner}'s live templates. */
 export class TemplateIndex {
@@ -67,8 +73,11 @@ export class TemplateIndex {
   private readonly probes = new Map<string, Probe>();
   /** group key (fingerprint + length) → leaf keys in it. */
   private readonly groups = new Map<string, Set<string>>();
-  /** group key + position → distinct keys seen there (for maxChildren). */
-  private readonly children = new Map<string, Set<string>>();
+  /**
+   * group key + position → distinct keys there (for maxChildren), each with the number of live
+   * templates whose path holds it, so a key goes when its last template does.
+   */
+  private readonly children = new Map<string, Map<string, number>>();
   /** group + leading keys with one position left out → live clusters (variable leading words). */
   private readonly siblings = new Map<string, Set<Cluster>>();
   /** fingerprint + anchor token → live clusters, for matching across token counts. */
@@ -139,45 +148,18 @@ export class TemplateIndex {
         const slot = `${key}${SEP}#${i}`;
         let seen = this.children.get(slot);
         if (!seen) {
-          seen = new Set();
+          seen = new Map();
           this.children.set(slot, seen);
         }
-        if (!seen.has(k)) {
-          if (seen.size >= this.maxChildren) k = STAR;
-          else seen.add(k);
-        }
+        const refs = seen.get(k);
+        if (refs !== undefined) seen.set(k, refs + 1);
+        else if (seen.size >= this.maxChildren) k = STAR;
+        else seen.set(k, 1);
       }
       path?.push(k);
       key = `${key}${SEP}${k}`;
     }
     return key;
-  }
-
-  /** Add a new leaf to the lookup tree under `path` (root key, then one key per depth level). */
-  private plant(path: readonly string[], entry: LeafEntry, c: Cluster): void {
-    if (path.length < 2) return; // depth 0: search looks leaves up by key
-    const root = path[0] as string;
-    let node = this.tree.get(root);
-    if (!node) {
-      node = new Map();
-      this.tree.set(root, node);
-      let byLength = this.roots.get(c.fingerprint);
-      if (!byLength) {
-        byLength = new Map();
-        this.roots.set(c.fingerprint, byLength);
-      }
-      byLength.set(c.tokens.length * 2 + this.offsetOf(c.tokens), node);
-    }
-    for (let i = 1; i < path.length - 1; i++) {
-      const k = path[i] as string;
-      let next = node.get(k) as TreeNode | undefined;
-      if (!next) {
-        next = new Map();
-        node.set(k, next);
-      }
-      node = next;
-    }
-    node.set(path[path.length - 1] as string, entry);
   }
 
   /**
@@ -228,11 +210,19 @@ export class TemplateIndex {
     const path: string[] = [];
     const leaf = this.leafKeyOf(c, path);
     c.leaf = leaf;
+    c.path = path;
     let list = this.leaves.get(leaf);
     if (!list) {
       list = [];
       this.leaves.set(leaf, list);
-      this.plant(path, { key: leaf, list }, c);
+      plantLeaf(
+        this.tree,
+        this.roots,
+        path,
+        { key: leaf, list },
+        c.fingerprint,
+        c.tokens.length * 2 + this.offsetOf(c.tokens),
+      );
       const group = this.groupKey(c.fingerprint, c.tokens.length);
       let set = this.groups.get(group);
       if (!set) {
@@ -272,20 +262,56 @@ export class TemplateIndex {
     }
   }
 
+  /**
+   * Remove a template from every structure, and every entry that only it kept there (an emptied
+   * leaf, its branch of the lookup tree, its group entry, its `children` keys, emptied sibling and
+   * anchor sets): an index holds nothing of a template it no longer has. Works from what
+   * {@link index} recorded on the template (`leaf`, `path`, keys), not from its current tokens,
+   * which may have changed since.
+   */
   unindex(c: Cluster): void {
     if (c.leaf !== undefined) {
-      const list = this.leaves.get(c.leaf);
+      const leaf = c.leaf;
+      const list = this.leaves.get(leaf);
       if (list) {
         const i = list.indexOf(c);
         if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.dropLeaf(leaf, c.path);
       }
-      this.probes.delete(c.leaf);
+      this.probes.delete(leaf);
+      if (c.path) releaseChildren(this.children, c.path);
       c.leaf = undefined;
+      c.path = undefined;
     }
-    for (const k of c.siblingKeys ?? []) this.siblings.get(k)?.delete(c);
+    this.dropSiblings(c);
     c.siblingKeys = undefined;
-    for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
+    this.dropAnchors(c);
     c.anchors = undefined;
+  }
+
+  /** Forget an emptied leaf: its entry, its group's entry and its branch of the lookup tree. */
+  private dropLeaf(leaf: string, path: readonly string[] | undefined): void {
+    this.leaves.delete(leaf);
+    if (!path) return;
+    const group = groupOfRoot(path[0] as string);
+    const set = this.groups.get(group);
+    if (set) {
+      set.delete(leaf);
+      if (set.size === 0) this.groups.delete(group);
+    }
+    uprootLeaf(this.tree, this.roots, path);
+  }
+
+  private dropSiblings(c: Cluster): void {
+    removeFromSets(this.siblings, c.siblingKeys ?? [], c);
+  }
+
+  private dropAnchors(c: Cluster): void {
+    removeFromSets(
+      this.anchors,
+      (c.anchors ?? []).map((a) => `${c.fingerprint}${SEP}${a}`),
+      c,
+    );
   }
 
   /**
@@ -471,10 +497,40 @@ export class TemplateIndex {
       return;
     }
     if (c.leaf !== undefined) this.probes.delete(c.leaf);
-    for (const k of c.siblingKeys ?? []) this.siblings.get(k)?.delete(c);
+    this.dropSiblings(c);
     this.addSiblings(c);
-    for (const a of c.anchors ?? []) this.anchors.get(`${c.fingerprint}${SEP}${a}`)?.delete(c);
+    this.dropAnchors(c);
     this.addAnchors(c);
+  }
+
+  /**
+   * How many entries each structure holds: all zero once every template is unindexed (tests, and
+   * the miner's status for a bounded memory).
+   */
+  stats(): IndexStats {
+    return indexStats(this.parts());
+  }
+
+  /**
+   * The index's content as sorted plain data: two indexes of the same live templates give equal
+   * snapshots whatever the order of adds and removes. For tests.
+   */
+  snapshot(): IndexSnapshot {
+    return indexSnapshot(this.parts());
+  }
+
+  private parts(): IndexParts {
+    return {
+      depth: this.depth,
+      leaves: this.leaves,
+      tree: this.tree,
+      roots: this.roots,
+      groups: this.groups,
+      children: this.children,
+      siblings: this.siblings,
+      anchors: this.anchors,
+      probes: this.probes,
+    };
   }
 
   candidatesSharingAnchors(c: Cluster): Cluster[] {
