@@ -57,11 +57,12 @@ export interface ThreadedIngestStats {
 
 /**
  * Stands in for the worker's miner when the main thread saves templates: `TemplateStore.save`
- * and the miner plugin's `inTransaction` read only `takeDirty`, `raw` and `resolveId`, answered
+ * and the miner plugin's `inTransaction` read only `takeDirty`, `raw`, `resolveId` and `takeEvicted`, answered
  * here from the snapshot the worker took right after mining the batch being written.
  */
-class SnapshotMiner implements Pick<TemplateMiner, 'takeDirty' | 'raw' | 'resolveId'> {
+class SnapshotMiner implements Pick<TemplateMiner, 'takeDirty' | 'raw' | 'resolveId' | 'takeEvicted'> {
   #dirty: TemplateInfo[] = [];
+  #evicted = 0;
   #byId = new Map<number, TemplateInfo>();
   #resolve = new Map<number, number | undefined>();
 
@@ -69,6 +70,13 @@ class SnapshotMiner implements Pick<TemplateMiner, 'takeDirty' | 'raw' | 'resolv
     this.#dirty = snapshot.dirty;
     this.#byId = new Map(snapshot.dirty.map((t) => [t.id, t]));
     this.#resolve = new Map(snapshot.resolve);
+    this.#evicted = snapshot.evicted;
+  }
+
+  takeEvicted(): number {
+    const n = this.#evicted;
+    this.#evicted = 0;
+    return n;
   }
 
   takeDirty(): number[] {

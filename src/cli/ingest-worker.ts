@@ -43,6 +43,8 @@ export interface MinerSnapshot {
   dirty: TemplateInfo[];
   /** `resolveId(id)` for every id the save may ask about. */
   resolve: Array<[number, number | undefined]>;
+  /** `takeEvicted()`: templates evicted from the worker's miner since the last batch. */
+  evicted: number;
 }
 
 /** Worker -> main thread. */
@@ -119,7 +121,7 @@ function main(): void {
     post({
       type: 'batch',
       records,
-      miner: { dirty, resolve },
+      miner: { dirty, resolve, evicted: miner.takeEvicted() },
       inputBytes: unreported,
       lines: capture.stats.lines,
     });

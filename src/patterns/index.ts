@@ -46,6 +46,7 @@ export {
   DEFAULT_MINER_OPTIONS,
   type MatchResult,
   type MinerOptions,
+  type MinerStats,
   type TemplateInfo,
   TemplateMiner,
 } from './miner.js';
@@ -76,7 +77,7 @@ export {
   templateMinutesSince,
   templatesSeenSince,
 } from './reads.js';
-export { minerPlugin, recordFrames, TemplateStore, type TemplateTouch } from './template-store.js';
+export { minerEvictions, minerPlugin, recordFrames, TemplateStore, type TemplateTouch } from './template-store.js';
 export { tokenize } from './tokenize.js';
 export {
   type CrashInput,

@@ -9,6 +9,7 @@ export function minerOptionsFromConfig(config: Pick<DancerConfig, 'patterns'>): 
     depth: miner.depth,
     maxChildren: miner.maxChildren,
     maxFrames: miner.maxFrames,
+    maxTemplates: miner.maxTemplates,
     masks: { disable: masks.disable, custom: masks.custom },
   };
 }

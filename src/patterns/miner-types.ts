@@ -22,6 +22,17 @@ export interface MinerOptions {
    * off. Answers only, never state: a cache is cleared whenever a template changes. Default 100000.
    */
   cacheSize?: number;
+  /**
+   * Live templates kept in memory; past it the least valuable saved template is evicted (see
+   * miner.ts). 0: no limit. Default in {@link DEFAULT_MINER_OPTIONS}.
+   */
+  maxTemplates?: number;
+  /**
+   * Asked before a template is evicted; true keeps it for good (pinned): a template that
+   * triggered, is being fixed, was fixed or ignored keeps its id. The store answers it
+   * (template-store.ts).
+   */
+  mustKeep?: (templateId: number) => boolean;
   /** When a word position becomes a variable (evidence.ts). Not a config key: fixed for every system. */
   evidence?: Partial<EvidenceRule>;
 }
@@ -89,6 +100,14 @@ export interface Cluster {
   leaf?: string;
   /** The leaf's path in the index (root key, then one key per level), as indexed. */
   path?: string[];
+  /** Eviction order (template-lru.ts): the list it is in (1 probation, 2 main), its neighbours. */
+  lru?: 1 | 2;
+  lruPrev?: Cluster;
+  lruNext?: Cluster;
+  /** Never evicted (see MinerOptions.mustKeep). */
+  pinned?: boolean;
+  /** Ids of the templates merged into this one (they leave memory with it). */
+  absorbed?: number[];
   anchors?: string[];
   siblingKeys?: string[];
   text?: string;

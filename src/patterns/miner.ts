@@ -10,6 +10,13 @@
  * templates of other lengths whose wildcards can absorb the extra tokens are tried (variable parts
  * that change the token count). Ids are stable: a template keeps its id as it generalises; when it
  * comes to cover another template, the other one is merged into it and records `mergedInto`.
+ *
+ * Memory is bounded by `maxTemplates` live templates: past it, the least valuable template goes
+ * (template-lru.ts: least recently seen, one seen once before one seen again), with every entry
+ * it had in the index and the templates merged into it. Never one with unsaved changes (its row
+ * must be written first: ids handed out stay valid in the store), nor one `mustKeep` pins (a
+ * pattern that triggered or has a fix). A message of an evicted shape later makes a new template.
+ * Evictions are counted ({@link TemplateMiner.stats}, {@link TemplateMiner.takeEvicted}).
  */
 import { DEFAULT_EVIDENCE, type EvidenceRule } from './evidence.js';
 import { fingerprintFrames } from './fingerprint.js';
@@ -24,7 +31,9 @@ import {
   type TemplateInfo,
 } from './miner-types.js';
 import { TemplateIndex } from './template-index.js';
-import { covers, coversTemplate, generalize, templateRegex, tokenCovers } from './template-match.js';
+import type { IndexStats } from './template-index-stats.js';
+import { TemplateLru } from './template-lru.js';
+import { covers, coversTemplate, generalize, templateParameters, tokenCovers } from './template-match.js';
 import { joinTokens } from './tokenize.js';
 
 export { isKeyword } from './evidence.js';
@@ -62,6 +71,22 @@ class Assignment implements AddResult {
 
 const SEP = '\u0001';
 
+/** The miner's memory figures (see {@link TemplateMiner.stats}). */
+export interface MinerStats {
+  /** Live templates (not merged) in memory. */
+  live: number;
+  /** Merged templates still in memory (they leave with the template that absorbed them). */
+  merged: number;
+  /** Live templates that are never evicted (see `mustKeep`). */
+  pinned: number;
+  /** Templates evicted by this miner (since it was made). */
+  evicted: number;
+  /** The cap (0: none). */
+  maxTemplates: number;
+  /** Entries of the index's structures. */
+  index: IndexStats;
+}
+
 /** The online template miner. See the module comment. */
 export class TemplateMiner {
   private readonly masker: Masker;
@@ -77,8 +102,19 @@ export class TemplateMiner {
   private readonly rawCache = new Map<string, Cluster>();
   private readonly maskedCache = new Map<string, Cluster>();
   private readonly scratch: string[] = [];
+  private readonly maxTemplates: number;
+  private readonly mustKeep: ((id: number) => boolean) | undefined;
+  private readonly lru = new TemplateLru();
+  private live = 0;
+  private pinned = 0;
+  private evicted = 0;
+  private evictedUntaken = 0;
+  /** Restored merged templates whose target is not restored yet: target id → their ids. */
+  private readonly orphans = new Map<number, number[]>();
 
   constructor(options: MinerOptions = {}) {
+    this.maxTemplates = options.maxTemplates ?? DEFAULT_MINER_OPTIONS.maxTemplates;
+    this.mustKeep = options.mustKeep;
     this.masker = createMasker(options.masks);
     this.st = options.similarityThreshold ?? DEFAULT_MINER_OPTIONS.similarityThreshold;
     this.idx = new TemplateIndex(
@@ -194,6 +230,7 @@ export class TemplateMiner {
       this.remember(rawKey, maskedKey, cluster);
     }
     this.seen(cluster, opts?.ts);
+    if (created) this.enforceCap();
     this.lastCreated = created;
     this.lastChanged = changed;
     return cluster;
@@ -201,6 +238,7 @@ export class TemplateMiner {
 
   private seen(cluster: Cluster, ts: number | undefined): void {
     cluster.count++;
+    this.lru.touch(cluster);
     if (ts !== undefined) {
       if (cluster.firstSeen === undefined || ts < cluster.firstSeen) cluster.firstSeen = ts;
       if (cluster.lastSeen === undefined || ts > cluster.lastSeen) cluster.lastSeen = ts;
@@ -274,19 +312,38 @@ export class TemplateMiner {
 
   /**
    * The values of `message` for the `<*>` of template `templateId` (after merges), in order, or
-   * undefined when the message does not fit the template.
+   * undefined when the message does not fit the template (or the template is not in memory).
+   * A very long template is read word by word (see `templateParameters`), never by a regex too
+   * large to build.
    */
   parametersOf(message: string, templateId: number): string[] | undefined {
     const c = this.resolve(templateId);
     if (!c) return undefined;
     const text = this.text(c);
-    if (!c.paramRe || c.paramReText !== text) {
-      c.paramRe = templateRegex(c.tokens);
+    if (c.paramReText !== text) {
+      c.paramRe = undefined;
       c.paramReText = text;
     }
-    const m = c.paramRe.exec(message);
-    if (!m) return undefined;
-    return m.slice(1).map((v) => v ?? '');
+    return templateParameters(c, message);
+  }
+
+  /** Memory figures: live, merged and pinned templates, evictions, the index's entries. */
+  stats(): MinerStats {
+    return {
+      live: this.live,
+      merged: this.clusters.size - this.live,
+      pinned: this.pinned,
+      evicted: this.evicted,
+      maxTemplates: this.maxTemplates,
+      index: this.idx.stats(),
+    };
+  }
+
+  /** Templates evicted since the last call (the store adds them to its running total). */
+  takeEvicted(): number {
+    const n = this.evictedUntaken;
+    this.evictedUntaken = 0;
+    return n;
   }
 
   /** Ids changed since the last {@link takeDirty} (for incremental persistence). */
@@ -312,13 +369,71 @@ export class TemplateMiner {
       mergedInto: t.mergedInto,
     };
     this.clusters.set(c.id, c);
-    if (c.mergedInto === undefined) this.idx.index(c);
+    if (c.mergedInto === undefined) {
+      this.idx.index(c);
+      this.live++;
+      this.lru.add(c);
+    } else {
+      const into = this.clusters.get(c.mergedInto);
+      if (into) addAbsorbed(into, [c.id]);
+      else this.orphans.set(c.mergedInto, [...(this.orphans.get(c.mergedInto) ?? []), c.id]);
+    }
+    const orphans = this.orphans.get(c.id);
+    if (orphans) {
+      addAbsorbed(c, orphans);
+      this.orphans.delete(c.id);
+    }
     if (c.id >= this.nextId) this.nextId = c.id + 1;
     this.rawCache.clear();
     this.maskedCache.clear();
   }
 
+  /**
+   * New template ids start above `id` (a store that did not load every template it holds: an id
+   * in the store is never given to another template).
+   */
+  reserveIds(id: number): void {
+    if (id >= this.nextId) this.nextId = id + 1;
+  }
+
   // ---- internals -------------------------------------------------------------------------
+
+  /** Evict the least valuable templates while there are more live ones than the cap. */
+  private enforceCap(): void {
+    if (this.maxTemplates <= 0) return;
+    while (this.live > this.maxTemplates) {
+      const c = this.lru.victim((x) => this.dirty.has(x.id));
+      if (!c) return; // every candidate has unsaved changes: after the next save
+      if (this.mustKeep?.(c.id)) {
+        this.pin(c);
+        continue;
+      }
+      this.evict(c);
+    }
+  }
+
+  private pin(c: Cluster): void {
+    this.lru.remove(c);
+    c.pinned = true;
+    this.pinned++;
+  }
+
+  /** Forget a live template: its index entries and the templates merged into it. */
+  private evict(c: Cluster): void {
+    this.idx.unindex(c);
+    this.lru.remove(c);
+    this.live--;
+    const stack = [c];
+    for (let x = stack.pop(); x !== undefined; x = stack.pop()) {
+      this.clusters.delete(x.id);
+      for (const id of x.absorbed ?? []) {
+        const y = this.clusters.get(id);
+        if (y) stack.push(y);
+      }
+    }
+    this.evicted++;
+    this.evictedUntaken++;
+  }
 
   private resolve(id: number): Cluster | undefined {
     let c = this.clusters.get(id);
@@ -375,6 +490,8 @@ export class TemplateMiner {
     }
     this.clusters.set(c.id, c);
     this.idx.index(c);
+    this.live++;
+    this.lru.add(c);
     return c;
   }
 
@@ -430,6 +547,15 @@ export class TemplateMiner {
 
   private mergeInto(gone: Cluster, keep: Cluster): void {
     this.idx.unindex(gone);
+    this.lru.remove(gone);
+    this.live--;
+    addAbsorbed(keep, [gone.id]);
+    if (gone.pinned) {
+      // What the pinned template stood for is the kept one now.
+      gone.pinned = undefined;
+      this.pinned--;
+      if (!keep.pinned) this.pin(keep);
+    }
     gone.mergedInto = keep.id;
     keep.count += gone.count;
     if (gone.firstSeen !== undefined && (keep.firstSeen === undefined || gone.firstSeen < keep.firstSeen)) {
@@ -440,7 +566,13 @@ export class TemplateMiner {
     }
     this.dirty.add(gone.id);
     this.dirty.add(keep.id);
+    this.lru.touch(keep);
   }
+}
+
+function addAbsorbed(c: Cluster, ids: readonly number[]): void {
+  if (c.absorbed) c.absorbed.push(...ids);
+  else c.absorbed = [...ids];
 }
 
 /**

@@ -134,3 +134,68 @@ export function templateRegex(tokens: readonly string[]): RegExp {
   const parts = tokens.map((t) => t.split(WILDCARD).map(escapeRegex).join('(.*?)'));
   return new RegExp(`^\\s*${parts.join('\\s+')}\\s*$`, 's');
 }
+
+/**
+ * Templates longer than this (tokens) are read word by word: V8 cannot build a regex of ~5,000
+ * tokens (stack overflow) or of ~100,000 characters (too large).
+ */
+export const MAX_REGEX_TOKENS = 1000;
+/** Templates longer than this (characters of tokens) are read word by word too. */
+export const MAX_REGEX_CHARS = 20_000;
+
+/**
+ * The values of a raw message for a template's `<*>`, in order, or undefined when the message does
+ * not fit. Up to {@link MAX_REGEX_TOKENS} tokens and {@link MAX_REGEX_CHARS} characters, by the
+ * template's regex (cached on `t.paramRe`; a `<*>` may span words). Past that, word by word: the
+ * message's words must pair one to one with the template's tokens (a `<*>` takes one word), so a
+ * message whose variable part spans words gives undefined there. Linear in the message, never a
+ * throw.
+ */
+export function templateParameters(
+  t: { tokens: readonly string[]; paramRe?: RegExp },
+  message: string,
+): string[] | undefined {
+  const tokens = t.tokens;
+  let chars = 0;
+  for (const x of tokens) chars += x.length + 1;
+  if (tokens.length <= MAX_REGEX_TOKENS && chars <= MAX_REGEX_CHARS) {
+    t.paramRe ??= templateRegex(tokens);
+    const m = t.paramRe.exec(message);
+    return m ? m.slice(1).map((v) => v ?? '') : undefined;
+  }
+  const words = message.trim().split(/\s+/);
+  if (words.length !== tokens.length) return undefined;
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const tt = tokens[i] as string;
+    const w = words[i] as string;
+    if (tt === WILDCARD) out.push(w);
+    else if (!tt.includes(WILDCARD)) {
+      if (tt !== w) return undefined;
+    } else if (!tokenParameters(tt, w, out)) return undefined;
+  }
+  return out;
+}
+
+/**
+ * The values of one word for a token with `<*>` in it (`id=<*>,`), appended to `out`; false when
+ * the word does not fit. Each `<*>` takes as little as it can, as the regex's `(.*?)` does.
+ */
+function tokenParameters(tt: string, w: string, out: string[]): boolean {
+  const pieces = tt.split(WILDCARD);
+  const first = pieces[0] as string;
+  const last = pieces[pieces.length - 1] as string;
+  if (!w.startsWith(first) || w.length < first.length + last.length) return false;
+  const end = w.length - last.length;
+  if (!w.endsWith(last)) return false;
+  let at = first.length;
+  for (let p = 1; p < pieces.length - 1; p++) {
+    const piece = pieces[p] as string;
+    const found = w.indexOf(piece, at);
+    if (found < 0 || found + piece.length > end) return false;
+    out.push(w.slice(at, found));
+    at = found + piece.length;
+  }
+  out.push(w.slice(at, end));
+  return true;
+}

@@ -6,7 +6,7 @@
 import { DancerError } from '../errors.js';
 import type { BatchPlugin, Db, LogRecord, WrittenRow } from '../store/index.js';
 import { prepareTemplateRelink } from '../store/index.js';
-import { type MinerOptions, type TemplateInfo, TemplateMiner } from './miner.js';
+import { DEFAULT_MINER_OPTIONS, type MinerOptions, type TemplateInfo, TemplateMiner } from './miner.js';
 import { patternText } from './pattern-text.js';
 
 interface TemplateDbRow {
@@ -48,6 +48,7 @@ export class TemplateStore {
   readonly #setExamples;
   readonly #relink;
   readonly #level;
+  readonly #mustKeep;
 
   constructor(db: Db, options: TemplateStoreOptions = {}) {
     this.#db = db;
@@ -65,16 +66,79 @@ export class TemplateStore {
     this.#setExamples = db.prepare('UPDATE templates SET example_log_ids = ? WHERE id = ?');
     this.#relink = prepareTemplateRelink(db);
     this.#level = db.prepare('SELECT max_level FROM templates WHERE id = ?').pluck();
+    this.#mustKeep = db
+      .prepare(
+        `SELECT 1 FROM templates WHERE id = @id AND status IN ${KEPT_STATUSES}
+         UNION ALL SELECT 1 FROM decisions WHERE template_id = @id AND outcome = 'fire'
+         UNION ALL SELECT 1 FROM pattern_ignores WHERE template_id = @id
+         LIMIT 1`,
+      )
+      .pluck();
   }
 
   /**
-   * A miner holding every persisted template, ids as stored.
+   * May the miner never evict this template? True when its pattern triggered (a fired decision),
+   * is ignored, or is being fixed, fixed or ignored by a fix: the detector, the fixes and humans
+   * know it by this id, so its shape must keep it.
+   */
+  mustKeep(id: number): boolean {
+    return this.#mustKeep.get({ id }) !== undefined;
+  }
+
+  /**
+   * A miner holding the persisted templates, ids as stored, that evicts through
+   * {@link mustKeep}. With a cap (`maxTemplates`), at most that many live templates are loaded,
+   * the most recently seen, plus every one {@link mustKeep} pins, and the merged ones that point
+   * at them; new ids start above every stored one.
    *
    * @throws {DancerError} `DANCER_MINER_STATE_INVALID` when a row cannot be read back.
    */
   loadMiner(options: MinerOptions = {}): TemplateMiner {
-    const miner = new TemplateMiner(options);
-    for (const t of this.all()) miner.restore(t);
+    const miner = new TemplateMiner({ mustKeep: (id) => this.mustKeep(id), ...options });
+    const cap = options.maxTemplates ?? DEFAULT_MINER_OPTIONS.maxTemplates;
+    if (cap <= 0) {
+      for (const t of this.all()) miner.restore(t);
+      return miner;
+    }
+    const rows = (sql: string, ...params: unknown[]) =>
+      (this.#db.prepare(sql).all(...params) as TemplateDbRow[]).map(rowToInfo);
+    const live = rows(
+      'SELECT * FROM templates WHERE merged_into IS NULL ORDER BY last_seen DESC, id DESC LIMIT ?',
+      cap,
+    );
+    const loaded = new Set(live.map((t) => t.id));
+    const pinned = this.#db
+      .prepare(
+        `SELECT id FROM templates WHERE merged_into IS NULL AND (status IN ${KEPT_STATUSES}
+           OR id IN (SELECT template_id FROM decisions WHERE outcome = 'fire')
+           OR id IN (SELECT template_id FROM pattern_ignores))`,
+      )
+      .pluck()
+      .all() as number[];
+    for (const id of pinned) {
+      if (loaded.has(id)) continue;
+      live.push(...rows('SELECT * FROM templates WHERE id = ?', id));
+      loaded.add(id);
+    }
+    // Oldest first, so the most recently seen ends first in the eviction order.
+    for (const t of live.reverse()) miner.restore(t);
+    // Merged templates whose chain ends at a loaded one.
+    const into = new Map(
+      (
+        this.#db.prepare('SELECT id, merged_into FROM templates WHERE merged_into IS NOT NULL').raw().all() as Array<
+          [number, number]
+        >
+      ).map(([id, to]) => [id, to]),
+    );
+    const rootOf = (id: number): number => {
+      let at = id;
+      for (let hops = 0; into.has(at) && hops < 1000; hops++) at = into.get(at) as number;
+      return at;
+    };
+    const merged = [...into.keys()].filter((id) => loaded.has(rootOf(id))).sort((a, b) => a - b);
+    for (const id of merged) for (const t of rows('SELECT * FROM templates WHERE id = ?', id)) miner.restore(t);
+    const max = this.#db.prepare('SELECT MAX(id) FROM templates').pluck().get() as number | null;
+    if (max !== null) miner.reserveIds(max);
     return miner;
   }
 
@@ -92,7 +156,9 @@ export class TemplateStore {
    */
   save(miner: TemplateMiner, touched: ReadonlyMap<number, TemplateTouch> = new Map(), now = Date.now()): number {
     const ids = miner.takeDirty();
+    const evicted = miner.takeEvicted();
     const write = () => {
+      if (evicted > 0) addEvictions(this.#db, evicted);
       for (const id of ids) {
         const c = miner.raw(id);
         if (!c) continue;
@@ -126,6 +192,28 @@ export class TemplateStore {
     else this.#db.transaction(write).immediate();
     return ids.length;
   }
+}
+
+/** Statuses whose templates the miner never evicts (see {@link TemplateStore.mustKeep}). */
+const KEPT_STATUSES = "('fixing', 'fixed', 'ignored')";
+const EVICTED_KEY = 'miner_evicted_templates';
+
+function addEvictions(db: Db, n: number): void {
+  db.prepare(
+    `INSERT INTO detector_state (key, value) VALUES (?, ?)
+     ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER) AS TEXT)`,
+  ).run(EVICTED_KEY, String(n));
+}
+
+/**
+ * Templates the miner evicted from memory to stay under `patterns.miner.maxTemplates`, over the
+ * store's life (their rows stay).
+ */
+export function minerEvictions(db: Db): number {
+  const row = db.prepare('SELECT value FROM detector_state WHERE key = ?').pluck().get(EVICTED_KEY) as
+    | string
+    | undefined;
+  return row === undefined ? 0 : Number(row);
 }
 
 /** The stack lines of a record, for the fingerprint (the message line itself is skipped there). */

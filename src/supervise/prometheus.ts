@@ -2,7 +2,7 @@ import http from 'node:http';
 import { Gauge, Registry } from 'prom-client';
 import { consultationCount } from '../consult/index.js';
 import { fixCountsByState } from '../fixes/index.js';
-import { templateCountsByStatus } from '../patterns/index.js';
+import { minerEvictions, templateCountsByStatus } from '../patterns/index.js';
 import type { Db } from '../store/index.js';
 import { lastLogId, tableExists } from '../store/index.js';
 
@@ -84,6 +84,14 @@ export function buildRegistry(db: Db, live: () => LiveFigures): Registry {
   g('dancer_patterns', 'Mined patterns by status.', ['status'], (gauge) => {
     for (const r of templateCountsByStatus(db)) gauge.set({ status: r.status }, r.count);
   });
+  g(
+    'dancer_patterns_evicted_total',
+    'Templates the miner evicted from memory to stay under patterns.miner.maxTemplates (their rows stay).',
+    [],
+    (gauge) => {
+      if (tableExists(db, 'detector_state')) gauge.set(minerEvictions(db));
+    },
+  );
   g('dancer_consultations', 'Consultations recorded.', [], (gauge) => {
     if (tableExists(db, 'consultations')) gauge.set(consultationCount(db));
   });

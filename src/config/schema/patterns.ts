@@ -137,6 +137,7 @@ export const MINER_DEFAULTS = Object.freeze({
   depth: 2,
   maxChildren: 1_000_000,
   maxFrames: 3,
+  maxTemplates: 10_000,
 });
 
 const builtinMaskName = z.enum(BUILTIN_MASK_NAMES);
@@ -198,6 +199,14 @@ export const minerSchema = z
       .min(0)
       .default(MINER_DEFAULTS.maxFrames)
       .describe('In-application stack frames in an error pattern fingerprint (0: ignore stacks).'),
+    maxTemplates: z
+      .number()
+      .int()
+      .min(0)
+      .default(MINER_DEFAULTS.maxTemplates)
+      .describe(
+        "Live templates the miner keeps in memory (0: no limit). Past it, the least recently seen saved template is evicted (one seen once before one seen again; never one that triggered, is being fixed, fixed or ignored): its row and ids stay in the store, and a message of its shape later gets a new template. Evictions are counted (metric dancer_patterns_evicted_total). Bounds the miner's memory under floods of unique lines.",
+      ),
   })
   .strict();
 
