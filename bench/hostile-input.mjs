@@ -5,10 +5,13 @@
 // -> transport dedupe -> redaction -> LogWriter -> SQLite). Every line carries an id (`hx<n>.`);
 // afterwards every stored row is read back and the ids found are counted, so the figures are an
 // exact account: generated = found in the store + counted in the `dropped` table, by reason.
-// A second phase runs the same number of ordinary lines (same sizes of run, same supervisor) as
-// the baseline for peak RSS.
+// The run starts with a baseline of `--baseline` ordinary lines through the same supervisor; the
+// supervisor's RSS is sampled every second against the lines written, and reported when the
+// baseline is done and at 25/50/75/100 % of the hostile lines (RSS bounded = a plateau, not a
+// climb). `--phase both` adds a second supervisor that runs as many ordinary lines as the whole
+// run, for a peak-to-peak ratio.
 //
-//   npm run build && node bench/hostile-input.mjs [--lines 1000000] [--big 20] [--words 20000] [--phase both|hostile|ordinary]
+//   npm run build && node bench/hostile-input.mjs [--lines 1000000] [--baseline 100000] [--big 20] [--words 20000] [--phase hostile|both|ordinary]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,25 +28,31 @@ const { values: args } = parseArgs({
     // Words in the "many_words" lines. Thousands of words make the pattern miner quadratic
     // (see bench/RESULTS.md): the default shows it; --words 200 measures the rest.
     words: { type: 'string', default: '20000' },
-    phase: { type: 'string', default: 'both' },
+    phase: { type: 'string', default: 'hostile' },
+    baseline: { type: 'string', default: '100000' },
     keep: { type: 'boolean', default: false },
+    samples: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.lines);
 const BIG = Number(args.big);
 const WORDS = Number(args.words);
+const BASE = Number(args.baseline);
 
 // The generator: deterministic, writes with backpressure, then stays alive (a restart would
 // generate again). Kinds by i % 100 so the mix is fixed and countable.
 const GENERATOR = String.raw`
-const N = Number(process.env.HX_LINES);
+const BASE = Number(process.env.HX_BASELINE);
+const N = Number(process.env.HX_LINES) + BASE;
 const BIG = Number(process.env.HX_BIG);
+const fs = require('node:fs');
+const progressFile = process.env.HX_PROGRESS;
 const WORDS = Number(process.env.HX_WORDS);
 const ordinary = process.env.HX_MODE === 'ordinary';
 const out = process.stdout;
 const ESC = '\x1b';
 const kinds = {};
-const bigEvery = Math.max(1, Math.floor(N / Math.max(1, BIG)));
+const bigEvery = Math.max(1, Math.floor((N - BASE) / Math.max(1, BIG)));
 function deep(depth, id) {
   return '{"level":50,"msg":"deep ' + id + '","a":' + '['.repeat(depth) + ']'.repeat(depth) + '}';
 }
@@ -55,12 +64,13 @@ function huge(id) {
 }
 function line(i) {
   const id = 'hx' + i + '.';
-  if (ordinary) {
+  if (ordinary || i < BASE) {
     kinds.ordinary = (kinds.ordinary ?? 0) + 1;
     if (i % 2) return JSON.stringify({ level: 30, time: Date.now(), pid: 7, msg: 'request ' + id, path: '/api/items/' + (i % 977), ms: i % 91 }) + '\n';
     return 'INFO worker ' + (i % 13) + ' handled job ' + id + ' in ' + (i % 500) + ' ms\n';
   }
-  if (BIG > 0 && i % bigEvery === bigEvery - 1) {
+  const h = i - BASE;
+  if (BIG > 0 && h % bigEvery === bigEvery - 1) {
     kinds.line10mb = (kinds.line10mb ?? 0) + 1;
     return Buffer.concat([Buffer.from('BIG ' + id + ' '), Buffer.alloc(10 * 1024 * 1024, 0x61), Buffer.from(' end\n')]);
   }
@@ -127,8 +137,10 @@ let i = 0;
 function pump() {
   while (i < N) {
     const ok = out.write(line(i++));
+    if (i % 1000 === 0 && progressFile) fs.writeFileSync(progressFile, String(i));
     if (!ok) return out.once('drain', pump);
   }
+  if (progressFile) fs.writeFileSync(progressFile, String(i));
   out.write('HXDONE ' + JSON.stringify(kinds) + '\n', () => {});
 }
 pump();
@@ -137,6 +149,9 @@ setInterval(() => {}, 1 << 30);
 
 async function runPhase(mode) {
   const dir = mkdtempSync(path.join(tmpdir(), `dancer-bench-hostile-${mode}-`));
+  const base = mode === 'hostile' ? BASE : 0;
+  const total = N + BASE;
+  const progressFile = path.join(dir, 'progress');
   writeFileSync(path.join(dir, 'gen.cjs'), GENERATOR);
   writeFileSync(
     path.join(dir, 'dancer.yaml'),
@@ -155,7 +170,15 @@ fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dan
     [path.join(ROOT, 'bin/dancer.js'), 'run', '--config', path.join(dir, 'dancer.yaml')],
     {
       cwd: dir,
-      env: { ...process.env, HX_LINES: String(N), HX_BIG: String(BIG), HX_WORDS: String(WORDS), HX_MODE: mode },
+      env: {
+        ...process.env,
+        HX_LINES: String(total - base),
+        HX_BASELINE: String(base),
+        HX_BIG: String(BIG),
+        HX_WORDS: String(WORDS),
+        HX_MODE: mode,
+        HX_PROGRESS: progressFile,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
@@ -176,16 +199,36 @@ fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dan
   };
   let peak = 0;
   let hwm = 0;
+  const written = () => {
+    try {
+      return Number(readFileSync(progressFile, 'utf8')) || 0;
+    } catch {
+      return 0;
+    }
+  };
+  // RSS against lines written, every second (the pipe's backpressure keeps written close to stored).
+  const samples = [];
+  let lastSample = 0;
   const timer = setInterval(() => {
     const r = rssOf();
     peak = Math.max(peak, r.rss);
     hwm = Math.max(hwm, r.hwm);
+    if (Date.now() - lastSample >= 1000) {
+      lastSample = Date.now();
+      samples.push({
+        s: +((Date.now() - started) / 1000).toFixed(1),
+        written: written(),
+        rssMiB: +(r.rss / 1048576).toFixed(1),
+      });
+    }
   }, 200);
   const dbPath = path.join(dir, '.dancer/dancer.db');
   let done = null;
   for (;;) {
     await delay(2000);
     if (supervisor.exitCode !== null) break;
+    // The end marker is looked for (a scan of the logs) only once every line was written.
+    if (written() < total) continue;
     // A fresh read-only connection each time (one opened before the schema existed may not see it).
     let db;
     try {
@@ -220,7 +263,7 @@ fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dan
     }
   }
   // --- the account -----------------------------------------------------------------------------
-  const seen = new Uint8Array(N);
+  const seen = new Uint8Array(total);
   const ro = new Database(dbPath, { readonly: true });
   let rows = 0;
   let records = 0;
@@ -235,7 +278,7 @@ fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dan
       if (!field) continue;
       for (const m of field.matchAll(idRe)) {
         const id = Number(m[1]);
-        if (id < N) seen[id] = 1;
+        if (id < total) seen[id] = 1;
       }
     }
   }
@@ -248,29 +291,55 @@ fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dan
   ro.close();
   let found = 0;
   const missing = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < total; i++) {
     if (seen[i]) found++;
     else if (missing.length < 20) missing.push(i);
   }
   const droppedTotal = Object.values(dropped).reduce((a, b) => a + b, 0);
+  // RSS at the end of the baseline and at each quarter of the hostile lines: the first sample at
+  // or past the mark, and the highest sample in the stretch before it.
+  const marks = [];
+  const points = [['baseline done', base]];
+  for (const q of [25, 50, 75, 100]) points.push([`${q}%`, base + Math.round(((total - base) * q) / 100)]);
+  let from = 0;
+  for (const [label, at] of points) {
+    let i = samples.findIndex((x) => x.written >= at);
+    if (i < 0) i = samples.length - 1;
+    const stretch = samples.slice(from, i + 1);
+    marks.push({
+      mark: label,
+      linesWritten: samples[i]?.written,
+      s: samples[i]?.s,
+      rssMiB: samples[i]?.rssMiB,
+      maxRssMiBInStretch: Math.max(0, ...stretch.map((x) => x.rssMiB)),
+    });
+    from = i + 1;
+  }
+  const endRss = +(r.rss / 1048576).toFixed(1);
+  const afterBaseline = marks[0]?.rssMiB;
   const result = {
     mode,
-    lines: N,
+    lines: total,
+    baselineLines: base,
+    hostileLines: total - base,
+    rssMarks: marks,
+    rssEndOverBaseline: base > 0 && afterBaseline ? +(endRss / afterBaseline).toFixed(2) : undefined,
     kinds: done,
     supervisorAlive: alive,
     finished: done !== null,
     seconds: +seconds.toFixed(1),
-    linesPerSecond: Math.round(N / seconds),
+    linesPerSecond: Math.round(total / seconds),
     rows,
     records,
     idsFound: found,
     dropped,
-    unaccounted: N - found - droppedTotal,
+    unaccounted: total - found - droppedTotal,
     firstMissing: missing,
     flags,
     peakRssMiB: +(Math.max(peak, hwm) / 1048576).toFixed(1),
-    endRssMiB: +(r.rss / 1048576).toFixed(1),
+    endRssMiB: endRss,
   };
+  if (args.samples) result.samples = samples;
   if (!alive || !done) result.supervisorStderr = err.slice(-4000);
   if (!args.keep) rmSync(dir, { recursive: true, force: true });
   else result.dir = dir;
