@@ -245,7 +245,8 @@ function showCommand(rawId: string, options: ListOptions): void {
     const day = trend(db, id, now);
     const hour = seriesOf(db, id, minuteOf(now) - 59, minuteOf(now));
     const baseline = loadBaselines(db).get(templateKey(id)) ?? null;
-    const miner = new TemplateStore(db).loadMiner();
+    // Every template (no cap): the one shown may be older than the miner's in-memory cap.
+    const miner = new TemplateStore(db).loadMiner({ maxTemplates: 0 });
     const examples = templateExamples(db, t, 5, (message, templateId) => miner.parametersOf(message, templateId));
     const decisions = decisionsForTemplate(db, id, 3);
     if (options.json) {
