@@ -159,7 +159,9 @@ async function runPhase(mode) {
   name: hostile
   start: node gen.cjs
   mode: port
-store: { path: .dancer/dancer.db }
+# Retention off in practice (64 GiB): a million hostile lines make a >1 GiB store, and rows that
+# retention deletes would be missing from the account.
+store: { path: .dancer/dancer.db, retention: { maxBytes: 68719476736 } }
 capture: { tee: none }
 fixes: { worktreeBase: .dancer/worktrees } # in the bench's folder, not /var/dancer as root
 `,
