@@ -10,7 +10,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { freePort, isListening } from '../../src/demo/traffic.js';
 import { StoreWatcher } from '../../src/demo/watch.js';
 import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
+import { get } from '../supervise/helpers.js';
 import { killAll, strayProcesses, waitFor } from './helpers.js';
 import { initPricingRepo, REGRESSION_TEST, WRONG_PRICING } from './pricing-service.js';
 
@@ -242,21 +242,6 @@ async function start(script: ScenarioInput): Promise<Run> {
     expect(stray, 'processes left under the test dir').toEqual([]);
   });
   return run;
-}
-
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-  });
 }
 
 interface FixRow {

@@ -13,7 +13,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +26,7 @@ import type { TriggerEvent } from '../../src/patterns/detector.js';
 import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
 import { startPostgres, type TestPostgres } from '../../src/testing/postgres.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
-import { expectGone, waitFor } from '../supervise/helpers.js';
+import { expectGone, get, waitFor } from '../supervise/helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const LISTEN = path.join(ROOT, 'dist/supervise/listen.js');
@@ -132,21 +131,6 @@ function sh(cwd: string, ...args: string[]): string {
       GIT_COMMITTER_EMAIL: 't@e',
     },
   }).trim();
-}
-
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-  });
 }
 
 interface Host {
