@@ -19,7 +19,7 @@ import { type ModelServer, startModelServer } from '../../src/testing/model-serv
 import type { ScenarioInput } from '../../src/testing/scenario.js';
 import { get } from '../supervise/helpers.js';
 import { killAll, strayProcesses, waitFor } from './helpers.js';
-import { initPricingRepo, REGRESSION_TEST, WRONG_PRICING } from './pricing-service.js';
+import { initPricingRepo, pricingFixScenario, WRONG_PRICING } from './pricing-service.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin', 'dancer.js');
@@ -30,47 +30,15 @@ export function price(sku) {
   return TABLE[sku.toLowerCase()] * 1;
 }
 `;
-const CWD = ['$', '{cwd}'].join('');
-
 /** What the scripted model makes the real Claude Code binary do: read, write the fix and its test, submit. */
 function scenario(pricing: string, summary: string): ScenarioInput {
-  return {
-    turns: [
-      {
-        text: 'A missing sku makes price() throw. Reading the code.',
-        tools: [
-          { name: 'Read', input: { file_path: `${CWD}/pricing.mjs` } },
-          { name: 'Read', input: { file_path: `${CWD}/server.mjs` } },
-        ],
-      },
-      {
-        text: 'Fixing price() and adding a regression test.',
-        tools: [
-          { name: 'Write', input: { file_path: `${CWD}/pricing.mjs`, content: pricing } },
-          { name: 'Write', input: { file_path: `${CWD}/test/missing-sku.test.mjs`, content: REGRESSION_TEST } },
-        ],
-      },
-      {
-        text: 'Submitting.',
-        tools: [
-          {
-            name: 'mcp__dancer__submit_outcome',
-            input: {
-              kind: 'fix',
-              summary,
-              analysis: 'price(null) calls toLowerCase on null: a TypeError answered 500.',
-              rootCause: 'The handler passes a missing sku as null.',
-              filesChanged: ['pricing.mjs', 'test/missing-sku.test.mjs'],
-              regressionTest: 'test/missing-sku.test.mjs',
-              risk: 'low',
-              confidence: 0.7,
-            },
-          },
-        ],
-      },
-      { text: 'Done.' },
-    ],
-  };
+  return pricingFixScenario({
+    pricing,
+    summary,
+    read: ['pricing.mjs', 'server.mjs'],
+    analysis: 'price(null) calls toLowerCase on null: a TypeError answered 500.',
+    rootCause: 'The handler passes a missing sku as null.',
+  });
 }
 
 interface Answer {
