@@ -46,7 +46,7 @@ const ROUNDS = Number(args.rounds);
 // GET /flood?n=N logs N lines as fast as it can; GET /work logs one line; GET /tick?rate=R logs R
 // lines/s by timer. Every line carries seq (this process's counter). It writes what it did
 // (lines, seconds, its own CPU, the longest single log call) to $RELAY_OUT/worker-<pid>.json.
-const WORKER = String.raw`
+const WORKER = `
 const http = require('node:http');
 const fs = require('node:fs');
 const pino = require(process.env.RELAY_PINO);
@@ -95,7 +95,12 @@ const server = http.createServer((req, res) => {
     return res.end(String(process.pid));
   }
   if (url.pathname === '/pid') return res.end(String(process.pid));
-  if (url.pathname === '/count') return res.end(String(written));
+  if (url.pathname === '/count') {
+    // Asked right before the kill: from here on maxCallMs is the longest call after it.
+    const before = maxCallMs;
+    maxCallMs = 0;
+    return res.end(JSON.stringify({ written, maxCallMs: before }));
+  }
   res.statusCode = 404;
   res.end();
 });
@@ -403,7 +408,7 @@ async function kill() {
     await get(run.port, `/tick?rate=${r}`);
     await delay(3000);
     // Lines written up to the kill: asked of the worker itself, right before it.
-    const atKill = { written: Number(await get(run.port, '/count')) };
+    const atKill = JSON.parse(await get(run.port, '/count'));
     run.sup.kill('SIGKILL');
     await new Promise((res) => run.sup.once('exit', res));
     const killedAt = Date.now();
@@ -437,7 +442,8 @@ async function kill() {
       orphanLinesWrittenBeforeKill: atKill.written,
       orphanLinesWrittenInGap: beforeRestart.written - atKill.written,
       orphanLinesWrittenInTotal: end.written,
-      orphanMaxLogCallMs: Number(end.maxCallMs.toFixed(2)),
+      orphanMaxLogCallMsBeforeKill: Number(atKill.maxCallMs.toFixed(2)),
+      orphanMaxLogCallMsAfterKill: Number(end.maxCallMs.toFixed(2)),
       orphanExitedCleanly: end.exitedAt !== undefined,
       drainSecondsAfterRestart: Number(((drainedAt - killedAt) / 1000 - gap).toFixed(1)),
       relaysAliveAfterDrain,
