@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Cluster } from '../../src/patterns/miner-types.js';
 import { TemplateMiner } from '../../src/patterns/miner.js';
+import type { Cluster } from '../../src/patterns/miner-types.js';
 import { TemplateIndex } from '../../src/patterns/template-index.js';
 import { minerEvictions, minerPlugin, TemplateStore } from '../../src/patterns/template-store.js';
 import { LogWriter } from '../../src/store/log-writer.js';
@@ -47,7 +47,13 @@ function freshStats(miner: TemplateMiner) {
   const idx = new TemplateIndex(2, 1_000_000);
   for (const t of miner.templates()) {
     if (t.mergedInto !== undefined) continue;
-    const c: Cluster = { id: t.id, tokens: [...t.tokens], tokenCount: t.tokenCount, fingerprint: t.fingerprint, count: 1 };
+    const c: Cluster = {
+      id: t.id,
+      tokens: [...t.tokens],
+      tokenCount: t.tokenCount,
+      fingerprint: t.fingerprint,
+      count: 1,
+    };
     idx.index(c);
   }
   const { probes: _, ...rest } = idx.stats();
@@ -184,7 +190,9 @@ describe('the template cap with the store', () => {
     expect(minerEvictions(db)).toBe(evicted);
     // Every stored record's template has its row, evicted or not.
     const dangling = db
-      .prepare('SELECT COUNT(*) FROM logs WHERE template_id IS NOT NULL AND template_id NOT IN (SELECT id FROM templates)')
+      .prepare(
+        'SELECT COUNT(*) FROM logs WHERE template_id IS NOT NULL AND template_id NOT IN (SELECT id FROM templates)',
+      )
       .pluck()
       .get();
     expect(dangling).toBe(0);
