@@ -19,7 +19,11 @@ import type { Healing, Oversight, RunningService } from '../heal/index.js';
 import {
   type BotActions,
   createNotifyHub,
+  discardOutboxRange,
   type NotifyEvent,
+  type OutboxMarks,
+  outboxMarks,
+  outboxSettled,
   type StoreChange,
   type StoreWatcher,
   webhookEventOf,
@@ -85,15 +89,26 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
         await oversight?.stopWebhooks();
       },
       deliver(e: VoiceEvent) {
+        // The receipt: the outbox rows this event became (a synchronous, durable hand-over).
+        const from = outboxMarks(running.db);
         if (e.channel === 'zulip') {
           const event = e.payload as NotifyEvent;
-          if (zulipStops.repeats(event.type === 'stopped', event.type === 'resumed')) return;
+          if (zulipStops.repeats(event.type === 'stopped', event.type === 'resumed')) return { from, to: from };
           relayHub.publish(event);
         } else {
           const change = e.payload as StoreChange;
-          if (hookStops.repeats(change.type === 'stop', change.type === 'resume')) return;
+          if (hookStops.repeats(change.type === 'stop', change.type === 'resume')) return { from, to: from };
           relayWatcher.emit({ ...change, host: e.host } as unknown as StoreChange);
         }
+        return { from, to: outboxMarks(running.db) };
+      },
+      settled: (receipt) => {
+        const r = receipt as { from: OutboxMarks; to: OutboxMarks };
+        return outboxSettled(running.db, r.from, r.to);
+      },
+      discard: (receipt) => {
+        const r = receipt as { from: OutboxMarks; to: OutboxMarks };
+        discardOutboxRange(running.db, r.from, r.to, 'superseded: the next fleet leader posted it');
       },
     },
     onFixCommand: async (c) => {

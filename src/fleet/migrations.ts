@@ -171,4 +171,21 @@ export const FLEET_MIGRATIONS: readonly FleetMigration[] = [
       CREATE INDEX fleet_voice_pending ON fleet_voice(id) WHERE delivered_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'voice-claims',
+    up: `
+      -- A leader's delivery is a claim until its outboxes posted the rows it planned (posted_at).
+      -- receipt: where those rows are in the leader's outboxes (opaque to PostgreSQL). A claim by a
+      -- host that no longer leads is taken again by the leader; abandoned lists the earlier
+      -- claims ({host, receipt}) so that host drops its leftovers before it speaks again.
+      ALTER TABLE fleet_voice ADD COLUMN receipt JSONB;
+      ALTER TABLE fleet_voice ADD COLUMN posted_at TIMESTAMPTZ;
+      ALTER TABLE fleet_voice ADD COLUMN abandoned JSONB NOT NULL DEFAULT '[]';
+      UPDATE fleet_voice SET posted_at = delivered_at WHERE delivered_at IS NOT NULL;
+      CREATE INDEX fleet_voice_unposted ON fleet_voice(id) WHERE posted_at IS NULL;
+      CREATE INDEX fleet_voice_abandoned ON fleet_voice USING gin (abandoned jsonb_path_ops)
+        WHERE abandoned <> '[]';
+    `,
+  },
 ];
