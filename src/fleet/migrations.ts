@@ -188,4 +188,19 @@ export const FLEET_MIGRATIONS: readonly FleetMigration[] = [
         WHERE abandoned <> '[]';
     `,
   },
+  {
+    version: 6,
+    name: 'fix-refs',
+    up: `
+      -- Fix ids are each host's own; Zulip needs one number per fix across the fleet. A host's
+      -- fix gets its fleet number the first time the leader relays an event naming it.
+      CREATE TABLE fleet_fix_refs (
+        id            BIGSERIAL PRIMARY KEY,
+        host          TEXT NOT NULL,
+        local_id      INTEGER NOT NULL,
+        created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+        UNIQUE (host, local_id)
+      );
+    `,
+  },
 ];

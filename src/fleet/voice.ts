@@ -15,6 +15,7 @@
 import { errorMessage } from '../errors.js';
 import type { Db } from '../store/index.js';
 import type { FleetPool, Queryable } from './connect.js';
+import { withFleetFixRefs } from './fix-refs.js';
 import { enqueueFleetEvent } from './local.js';
 import { sendFleetSignal } from './signals.js';
 
@@ -51,20 +52,6 @@ export async function insertVoice(
 /** Wake the leader's relay (after a flush that shipped voice events). */
 export async function wakeVoice(q: Queryable, host: string): Promise<void> {
   await sendFleetSignal(q, host, { kind: 'voice' });
-}
-
-/**
- * The host a fix belongs to, judged by the newest voice event that names fix `fixId` (fix ids
- * are each host's own). Undefined when no host spoke of it.
- */
-export async function voiceOwnerOfFix(q: Queryable, fixId: number): Promise<string | undefined> {
-  const r = await q.query(
-    `SELECT host FROM fleet_voice
-     WHERE channel = 'zulip' AND (payload->>'fixId' = $1 OR payload->'fix'->>'id' = $1)
-     ORDER BY id DESC LIMIT 1`,
-    [String(fixId)],
-  );
-  return r.rows[0]?.host;
 }
 
 /** Options of {@link startVoiceRelay}. */
@@ -153,7 +140,8 @@ export function startVoiceRelay(o: VoiceRelayOptions): VoiceRelay {
           id: Number(row.id),
           host: row.host,
           channel: row.channel,
-          payload: row.payload,
+          // Fix ids are each host's own: the bot gets the fix's fleet number (fix-refs.ts).
+          payload: row.channel === 'zulip' ? await withFleetFixRefs(c, row.host, row.payload) : row.payload,
           at: Number(row.at),
         };
         let receipt: unknown;
