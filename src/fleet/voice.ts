@@ -163,7 +163,7 @@ export function startVoiceRelay(o: VoiceRelayOptions): VoiceRelay {
           [
             event.id,
             o.host,
-            JSON.stringify(receipt),
+            receipt === null ? null : JSON.stringify(receipt),
             !o.settled || receipt === null,
             previous ?? null,
             JSON.stringify(row.receipt ?? null),
