@@ -31,7 +31,7 @@ import type { TriggerEvent } from '../../src/patterns/detector.js';
 import { openStore } from '../../src/store/open.js';
 import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
 import { startPostgres, type TestPostgres } from '../../src/testing/postgres.js';
-import type { ScenarioInput } from '../../src/testing/scenario.js';
+import { PRICING, PRICING_TEST, pricingFixScenario } from '../e2e/pricing-service.js';
 import { expectGone, waitFor } from '../supervise/helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -54,68 +54,12 @@ await listen(http.createServer((req, res) => {
   res.end(release + '\\n');
 }));
 `;
-const PRICING = `const TABLE = { a1: 10, b2: 20 };
-export function price(sku) {
-  return TABLE[sku.toLowerCase()];
-}
-`;
-const PRICING_TEST = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { price } from '../pricing.mjs';
-test('b2 costs 20', () => assert.equal(price('b2'), 20));
-`;
 const GOOD_PRICING = `const TABLE = { a1: 10, b2: 20 };
 export function price(sku) {
   if (!sku) return 0;
   return TABLE[sku.toLowerCase()];
 }
 `;
-const REGRESSION_TEST = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { price } from '../pricing.mjs';
-test('a missing sku costs 0', () => assert.equal(price(null), 0));
-test('b2 still costs 20', () => assert.equal(price('b2'), 20));
-`;
-
-const CWD = ['$', '{cwd}'].join('');
-
-function scenario(pricing: string, summary: string): ScenarioInput {
-  return {
-    turns: [
-      {
-        text: 'A missing sku makes price() throw. Reading the code.',
-        tools: [{ name: 'Read', input: { file_path: `${CWD}/pricing.mjs` } }],
-      },
-      {
-        text: 'Fixing price() and adding a regression test.',
-        tools: [
-          { name: 'Write', input: { file_path: `${CWD}/pricing.mjs`, content: pricing } },
-          { name: 'Write', input: { file_path: `${CWD}/test/missing-sku.test.mjs`, content: REGRESSION_TEST } },
-        ],
-      },
-      {
-        text: 'Submitting.',
-        tools: [
-          {
-            name: 'mcp__dancer__submit_outcome',
-            input: {
-              kind: 'fix',
-              summary,
-              analysis: 'price(null) calls toLowerCase on null: a TypeError in the refresh job.',
-              rootCause: 'The catalogue has an item without a sku.',
-              filesChanged: ['pricing.mjs', 'test/missing-sku.test.mjs'],
-              regressionTest: 'test/missing-sku.test.mjs',
-              risk: 'low',
-              confidence: 0.7,
-            },
-          },
-        ],
-      },
-      { text: 'Done.' },
-    ],
-  };
-}
-
 function sh(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, {
     cwd,
@@ -162,7 +106,15 @@ describe('a 6 s lease and the consultation', () => {
   it("survives its holder's consultation (the SDK was loaded before the fleet started)", {
     timeout: 300_000,
   }, async () => {
-    model.setScenario(scenario(GOOD_PRICING, 'An item without a sku costs 0'));
+    model.setScenario(
+      pricingFixScenario({
+        pricing: GOOD_PRICING,
+        summary: 'An item without a sku costs 0',
+        read: ['pricing.mjs'],
+        analysis: 'price(null) calls toLowerCase on null: a TypeError in the refresh job.',
+        rootCause: 'The catalogue has an item without a sku.',
+      }),
+    );
     const url = await pg.createDatabase('lease_stall');
     const pool = openFleetPool(url);
     await migrateFleet(pool);
