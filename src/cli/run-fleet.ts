@@ -80,6 +80,7 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
     mainBranch: config.fixes.mainBranch,
     countsWindowMinutes: Math.max(triggers.newPattern.windowMinutes, triggers.spike.windowMinutes),
     voice: {
+      ready: () => speaking,
       start() {
         leading = true;
         applyVoice();

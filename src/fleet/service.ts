@@ -43,6 +43,11 @@ export interface FleetServiceOptions {
         deliver(event: VoiceEvent): unknown;
         settled?(receipt: unknown): boolean;
         discard?(receipt: unknown): void;
+        /**
+         * Can the voice take events now (its bot and webhook sender are attached)? Until then the
+         * leader leaves the fleet's events unclaimed rather than hand them to nobody. Default: yes.
+         */
+        ready?(): boolean;
       }
     | undefined;
   /** An approval or rejection a human gave on another host for a fix of this host. */
@@ -172,6 +177,7 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
         pool,
         host,
         isLeader: () => leader?.isLeader() ?? false,
+        ready: voice.ready ? () => voice.ready?.() ?? true : undefined,
         deliver: (e) => voice.deliver(e),
         settled: voice.settled ? (r) => voice.settled?.(r) ?? true : undefined,
         discard: voice.discard ? (r) => voice.discard?.(r) : undefined,

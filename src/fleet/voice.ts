@@ -61,6 +61,11 @@ export interface VoiceRelayOptions {
   /** Deliver only while this host leads. */
   isLeader: () => boolean;
   /**
+   * Can the local voice take events now (its bot and webhook sender are attached)? Until then a
+   * leader leaves the fleet's events unclaimed rather than hand them to nobody. Default: yes.
+   */
+  ready?: (() => boolean) | undefined;
+  /**
    * Hand one event to the local voice (the bot's outbox, the webhook outbox). Synchronous and
    * durable. Returns a receipt (JSON) naming what it queued, for `settled` and `discard`.
    */
@@ -117,7 +122,7 @@ export function startVoiceRelay(o: VoiceRelayOptions): VoiceRelay {
   };
 
   const round = async (): Promise<number> => {
-    if (stopped || !o.isLeader()) return 0;
+    if (stopped || !o.isLeader() || !(o.ready?.() ?? true)) return 0;
     await acknowledge();
     const c = await o.pool.connect();
     let delivered = 0;

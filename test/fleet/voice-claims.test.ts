@@ -154,6 +154,31 @@ describe("a killed leader's claims", () => {
     d.db.close();
   });
 
+  it('a leader whose bot is not attached yet leaves events unclaimed, and delivers them once it is', async () => {
+    await insertVoice(pool, { host: 'c', channel: 'zulip', payload: { tag: 'early' }, at: Date.now() });
+    const got: VoiceEvent[] = [];
+    let ready = false;
+    const relay = startVoiceRelay({
+      pool,
+      host: 'f',
+      isLeader: () => true,
+      ready: () => ready,
+      deliver: (e) => {
+        if ((e.payload as { tag?: string }).tag === 'early') got.push(e);
+      },
+      pollMs: 60_000,
+      log: () => undefined,
+    });
+    expect(await relay.poke()).toBe(0);
+    expect(got).toEqual([]);
+    expect((await voiceRows('early'))[0]).toMatchObject({ delivered_by: null, posted: false });
+    ready = true;
+    expect(await relay.poke()).toBeGreaterThanOrEqual(1);
+    expect(got).toHaveLength(1);
+    expect((await voiceRows('early'))[0]).toMatchObject({ delivered_by: 'f', posted: true });
+    await relay.stop();
+  });
+
   it('a relay that cannot check its outboxes counts a delivery as posted (the behaviour before claims)', async () => {
     await insertVoice(pool, { host: 'c', channel: 'zulip', payload: { tag: 'plain' }, at: Date.now() });
     const got: VoiceEvent[] = [];
