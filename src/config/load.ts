@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Yaml from 'yaml';
 import type { z } from 'zod';
+import { CONFIG_FILE_NAMES } from '../defaults.js';
 import { DancerError } from '../errors.js';
 import { configSchema, type DancerConfig } from './schema/index.js';
 
@@ -17,7 +18,7 @@ function yaml(): typeof Yaml {
   return yamlModule;
 }
 
-export const CONFIG_FILE_NAMES = ['dancer.yaml', 'dancer.yml'] as const;
+export { CONFIG_FILE_NAMES };
 
 /** A validated config and where it came from. */
 export interface LoadedConfig {

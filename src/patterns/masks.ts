@@ -15,7 +15,7 @@
  *    separate values.
  */
 
-import { BUILTIN_MASK_NAMES } from '../config/index.js';
+import { BUILTIN_MASK_NAMES } from '../defaults.js';
 import { isWordChar, maskToken } from './token-rule.js';
 import { F_AT, F_COLON, F_DASH, F_DIGIT, F_DOT, F_EQ, F_SLASH, TokenScanner, tokenFlags } from './token-scan.js';
 
