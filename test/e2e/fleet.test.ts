@@ -6,6 +6,7 @@
  * Needs `npm run build` and Debian's `postgresql` package.
  */
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TrafficRequest } from '../../src/demo/traffic.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
@@ -15,7 +16,11 @@ import { Cluster } from '../fleet/cluster.js';
 
 let cluster: Cluster | undefined;
 
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // DANCER_FLEET_TRACE=dir: every host's failed requests, timestamped supervisor log and deploys.
+  const traceDir = process.env.DANCER_FLEET_TRACE;
+  if (traceDir && cluster)
+    cluster.trace(path.join(traceDir, `${Date.now()}-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`));
   await cluster?.stop();
   cluster = undefined;
 }, 120_000);
@@ -126,6 +131,7 @@ describe('fleet: a host cut off from PostgreSQL', () => {
     const stats = c.trafficStats();
     for (const h of c.hosts) expect(stats[h.name]?.failed, failedWhy(stats, h.name)).toBe(0);
     expect(stats['web-3']?.serverErrors ?? 0).toBeGreaterThan(0); // the bug did answer 500s there
+    if (process.env.DANCER_FLEET_TRACE) c.trace(path.join(process.env.DANCER_FLEET_TRACE, `${Date.now()}-cut-off`));
     const stray = await c.stop();
     cluster = undefined;
     expect(stray, 'processes left').toEqual([]);
