@@ -274,6 +274,8 @@ export class Cluster {
         sent: new Date(f.sentAt).toISOString(),
         failed: new Date(f.at).toISOString(),
         reason: f.reason,
+        reused: f.reused,
+        idleMs: f.idleMs,
       }));
       let deploys: unknown[] = [];
       try {
