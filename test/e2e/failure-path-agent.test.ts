@@ -10,7 +10,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,8 +17,9 @@ import { freePort, isListening } from '../../src/demo/traffic.js';
 import { StoreWatcher } from '../../src/demo/watch.js';
 import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
+import { get } from '../supervise/helpers.js';
 import { killAll, strayProcesses, waitFor } from './helpers.js';
-import { initPricingRepo, REGRESSION_TEST, WRONG_PRICING } from './pricing-service.js';
+import { initPricingRepo, pricingFixScenario, WRONG_PRICING } from './pricing-service.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin', 'dancer.js');
@@ -30,47 +30,15 @@ export function price(sku) {
   return TABLE[sku.toLowerCase()] * 1;
 }
 `;
-const CWD = ['$', '{cwd}'].join('');
-
 /** What the scripted model makes the real Claude Code binary do: read, write the fix and its test, submit. */
 function scenario(pricing: string, summary: string): ScenarioInput {
-  return {
-    turns: [
-      {
-        text: 'A missing sku makes price() throw. Reading the code.',
-        tools: [
-          { name: 'Read', input: { file_path: `${CWD}/pricing.mjs` } },
-          { name: 'Read', input: { file_path: `${CWD}/server.mjs` } },
-        ],
-      },
-      {
-        text: 'Fixing price() and adding a regression test.',
-        tools: [
-          { name: 'Write', input: { file_path: `${CWD}/pricing.mjs`, content: pricing } },
-          { name: 'Write', input: { file_path: `${CWD}/test/missing-sku.test.mjs`, content: REGRESSION_TEST } },
-        ],
-      },
-      {
-        text: 'Submitting.',
-        tools: [
-          {
-            name: 'mcp__dancer__submit_outcome',
-            input: {
-              kind: 'fix',
-              summary,
-              analysis: 'price(null) calls toLowerCase on null: a TypeError answered 500.',
-              rootCause: 'The handler passes a missing sku as null.',
-              filesChanged: ['pricing.mjs', 'test/missing-sku.test.mjs'],
-              regressionTest: 'test/missing-sku.test.mjs',
-              risk: 'low',
-              confidence: 0.7,
-            },
-          },
-        ],
-      },
-      { text: 'Done.' },
-    ],
-  };
+  return pricingFixScenario({
+    pricing,
+    summary,
+    read: ['pricing.mjs', 'server.mjs'],
+    analysis: 'price(null) calls toLowerCase on null: a TypeError answered 500.',
+    rootCause: 'The handler passes a missing sku as null.',
+  });
 }
 
 interface Answer {
@@ -242,21 +210,6 @@ async function start(script: ScenarioInput): Promise<Run> {
     expect(stray, 'processes left under the test dir').toEqual([]);
   });
   return run;
-}
-
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-  });
 }
 
 interface FixRow {

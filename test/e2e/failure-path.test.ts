@@ -10,7 +10,6 @@
  * observer are the real ones.
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,6 +20,7 @@ import type { AgentOutcome, RunAgent } from '../../src/fixes/types.js';
 import { startRollbackRecorder } from '../../src/heal/rollback-recorder.js';
 import { type RunningService, runService } from '../../src/heal/run-service.js';
 import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
+import { get } from '../supervise/helpers.js';
 import { initPricingRepo, REGRESSION_TEST, WRONG_PRICING } from './pricing-service.js';
 
 const wrongAgent: RunAgent = async (dir) => {
@@ -136,21 +136,6 @@ async function setup(service: Record<string, unknown> = {}): Promise<Env> {
   };
   cleanups.push(() => env.close());
   return env;
-}
-
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-  });
 }
 
 async function until<T>(what: string, ms: number, fn: () => T | undefined): Promise<T> {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import type { ScenarioInput } from '../../src/testing/scenario.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const LISTEN = path.join(ROOT, 'dist/supervise/listen.js');
@@ -89,4 +90,54 @@ export function initPricingRepo(
   git('add', '-A');
   git('commit', '-q', '-m', 'shop');
   return git;
+}
+
+const CWD = ['$', '{cwd}'].join('');
+
+/**
+ * What the scripted model makes the real Claude Code binary do about `price(null)`: read `read`,
+ * write `pricing` and {@link REGRESSION_TEST}, submit a low-risk fix saying `summary`, `analysis`
+ * and `rootCause`.
+ */
+export function pricingFixScenario(o: {
+  pricing: string;
+  summary: string;
+  read: string[];
+  analysis: string;
+  rootCause: string;
+}): ScenarioInput {
+  return {
+    turns: [
+      {
+        text: 'A missing sku makes price() throw. Reading the code.',
+        tools: o.read.map((file) => ({ name: 'Read', input: { file_path: `${CWD}/${file}` } })),
+      },
+      {
+        text: 'Fixing price() and adding a regression test.',
+        tools: [
+          { name: 'Write', input: { file_path: `${CWD}/pricing.mjs`, content: o.pricing } },
+          { name: 'Write', input: { file_path: `${CWD}/test/missing-sku.test.mjs`, content: REGRESSION_TEST } },
+        ],
+      },
+      {
+        text: 'Submitting.',
+        tools: [
+          {
+            name: 'mcp__dancer__submit_outcome',
+            input: {
+              kind: 'fix',
+              summary: o.summary,
+              analysis: o.analysis,
+              rootCause: o.rootCause,
+              filesChanged: ['pricing.mjs', 'test/missing-sku.test.mjs'],
+              regressionTest: 'test/missing-sku.test.mjs',
+              risk: 'low',
+              confidence: 0.7,
+            },
+          },
+        ],
+      },
+      { text: 'Done.' },
+    ],
+  };
 }

@@ -13,7 +13,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +26,8 @@ import type { TriggerEvent } from '../../src/patterns/detector.js';
 import { type ModelServer, startModelServer } from '../../src/testing/model-server.js';
 import { startPostgres, type TestPostgres } from '../../src/testing/postgres.js';
 import type { ScenarioInput } from '../../src/testing/scenario.js';
-import { expectGone, waitFor } from '../supervise/helpers.js';
+import { PRICING_TEST, pricingFixScenario, WRONG_PRICING } from '../e2e/pricing-service.js';
+import { expectGone, get, waitFor } from '../supervise/helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const LISTEN = path.join(ROOT, 'dist/supervise/listen.js');
@@ -55,69 +55,20 @@ export function price(sku) {
   return TABLE[sku.toLowerCase()];
 }
 `;
-const PRICING_TEST = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { price } from '../pricing.mjs';
-test('b2 costs 20', () => assert.equal(price('b2'), 20));
-`;
 const GOOD_PRICING = `const TABLE = { a1: 10, b2: 20 };
 export function price(sku) {
   if (!sku) return 0;
   return TABLE[sku.toLowerCase()];
 }
 `;
-/** Plausible and wrong: passes the gate, but every sku other than b2 now throws. */
-const WRONG_PRICING = `const TABLE = { a1: 10, b2: 20 };
-export function price(sku) {
-  if (!sku) return 0;
-  if (sku !== 'b2') throw new RangeError('no price table for ' + sku);
-  return TABLE[sku];
-}
-`;
-const REGRESSION_TEST = `import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { price } from '../pricing.mjs';
-test('a missing sku costs 0', () => assert.equal(price(null), 0));
-test('b2 still costs 20', () => assert.equal(price('b2'), 20));
-`;
-
-const CWD = ['$', '{cwd}'].join('');
-
 function scenario(pricing: string, summary: string): ScenarioInput {
-  return {
-    turns: [
-      {
-        text: 'A missing sku makes price() throw. Reading the code.',
-        tools: [{ name: 'Read', input: { file_path: `${CWD}/pricing.mjs` } }],
-      },
-      {
-        text: 'Fixing price() and adding a regression test.',
-        tools: [
-          { name: 'Write', input: { file_path: `${CWD}/pricing.mjs`, content: pricing } },
-          { name: 'Write', input: { file_path: `${CWD}/test/missing-sku.test.mjs`, content: REGRESSION_TEST } },
-        ],
-      },
-      {
-        text: 'Submitting.',
-        tools: [
-          {
-            name: 'mcp__dancer__submit_outcome',
-            input: {
-              kind: 'fix',
-              summary,
-              analysis: 'price(null) calls toLowerCase on null: a TypeError in the refresh job.',
-              rootCause: 'The catalogue has an item without a sku.',
-              filesChanged: ['pricing.mjs', 'test/missing-sku.test.mjs'],
-              regressionTest: 'test/missing-sku.test.mjs',
-              risk: 'low',
-              confidence: 0.7,
-            },
-          },
-        ],
-      },
-      { text: 'Done.' },
-    ],
-  };
+  return pricingFixScenario({
+    pricing,
+    summary,
+    read: ['pricing.mjs'],
+    analysis: 'price(null) calls toLowerCase on null: a TypeError in the refresh job.',
+    rootCause: 'The catalogue has an item without a sku.',
+  });
 }
 
 function sh(cwd: string, ...args: string[]): string {
@@ -132,21 +83,6 @@ function sh(cwd: string, ...args: string[]): string {
       GIT_COMMITTER_EMAIL: 't@e',
     },
   }).trim();
-}
-
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-  });
 }
 
 interface Host {

@@ -4,24 +4,17 @@
  * result deployed through the supervisor, the fix recorded `rolled_back` by the human who asked,
  * and audited. Real supervisor and workers, real git, real gate, the Zulip test server.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
-import { fixesSchema, policySchema } from '../../src/config/schema/fixes.js';
-import { type PipelineDeps, startFix } from '../../src/fixes/pipeline.js';
+import { startFix } from '../../src/fixes/pipeline.js';
 import { fixEvents, getFix } from '../../src/fixes/records.js';
-import { createLiveActions } from '../../src/heal/live-actions.js';
-import { startRollbackRecorder } from '../../src/heal/rollback-recorder.js';
-import { runService } from '../../src/heal/run-service.js';
 import { listAudit } from '../../src/notify/audit.js';
 import { createNotifyHub } from '../../src/notify/events.js';
 import { createZulipBot } from '../../src/notify/index.js';
-import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
 import { createZulipTestServer } from '../../src/testing/index.js';
-import { expectGone, get, makeServiceDir, waitFor } from '../supervise/helpers.js';
+import { get, waitFor } from '../supervise/helpers.js';
+import { startRollbackHarness } from './rollback-harness.js';
 
 const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
 const appSource = (tag: string) => `import http from 'node:http';
@@ -36,53 +29,12 @@ afterEach(async () => {
 
 describe('Zulip rollback ID of a fix that no longer serves', () => {
   it('reverts the fix on main and deploys the revert, recorded and audited', async () => {
-    const dir = makeServiceDir({
+    const { dir, git, sup, db, port, deps, actions } = await startRollbackHarness({
       start: 'node app.mjs',
       observe: { windowSeconds: 1, checkEverySeconds: 0.2, minRecords: 0 },
-    });
-    const worktreeBase = mkdtempSync(path.join(tmpdir(), 'dancer-zrb-wt-'));
-    const git = (...args: string[]) => {
-      const r = spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout.trim();
-    };
-    git('init', '-q', '-b', 'main');
-    git('config', 'user.name', 'T');
-    git('config', 'user.email', 't@e');
-    writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
-    writeFileSync(path.join(dir, 'app.mjs'), appSource('good'));
-    git('add', '-A');
-    git('commit', '-q', '-m', 'good');
-    const started = new Set<number>();
-    const run = await runService({
-      loaded: loadConfig({ file: path.join(dir, 'dancer.yaml') }),
-      signals: false,
-      log: (m) => {
-        const pid = /started worker pid (\d+)/.exec(m);
-        if (pid) started.add(Number(pid[1]));
-      },
-    });
-    cleanups.push(async () => {
-      await run.stop();
-      await expectGone([...started]);
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(worktreeBase, { recursive: true, force: true });
-    });
-    const sup = run.supervisor;
-    const db = sup.store.db;
-    const port = sup.boundSockets[0]!.port;
-    const hub = createNotifyHub();
-    const deps = (): PipelineDeps => ({
-      db,
-      repo: dir,
-      worktreeBase,
-      fixes: fixesSchema.parse({
-        gate: {
-          steps: [{ name: 'test', run: `${process.execPath} --test test/` }],
-          regression: { command: `${process.execPath} --test {file}` },
-        },
-      }),
-      policy: policySchema.parse({}),
+      files: { 'app.mjs': appSource('good') },
+      commit: 'good',
+      cleanups,
       runAgent: async (wt) => {
         writeFileSync(path.join(wt, 'app.mjs'), appSource('fixed'));
         mkdirSync(path.join(wt, 'test'), { recursive: true });
@@ -92,18 +44,8 @@ describe('Zulip rollback ID of a fix that no longer serves', () => {
         );
         return { kind: 'fix', summary: 'Say fixed', risk: 'low', regressionTest: 'test/fixed.test.mjs', costUsd: 0 };
       },
-      ...fixDeployFunctions(sup),
     });
-    const logs: string[] = [];
-    const recorder = startRollbackRecorder({ supervisor: sup, deps, log: (m) => logs.push(m) });
-    cleanups.push(() => recorder.stop());
-    const actions = createLiveActions({
-      db,
-      supervisor: sup,
-      pipeline: deps,
-      recordRollback: (o) => recorder.record(o),
-      rollbackFix: (id, by) => recorder.rollbackFix(id, by),
-    });
+    const hub = createNotifyHub();
 
     // fix 1 is approved, deployed and passes its window
     const fix = await startFix(deps(), { patternId: 'p1', patternHash: 'feedbeef00', patternText: 'boom' });

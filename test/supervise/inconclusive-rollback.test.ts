@@ -7,25 +7,18 @@
  * extensions") reaches the deploy rows, the fix's events, the audit row, the bot's message and the
  * changelog. Real supervisor, workers, git, gate and fix pipeline (the agent is a function).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
-import { fixesSchema, policySchema } from '../../src/config/schema/fixes.js';
 import { buildChangelog, collectChangelog, renderChangelog } from '../../src/fixes/index.js';
-import { type PipelineDeps, startFix } from '../../src/fixes/pipeline.js';
+import { startFix } from '../../src/fixes/pipeline.js';
 import { fixEvents, getFix } from '../../src/fixes/records.js';
-import { createLiveActions } from '../../src/heal/live-actions.js';
-import { startRollbackRecorder } from '../../src/heal/rollback-recorder.js';
-import { runService } from '../../src/heal/run-service.js';
 import { listAudit } from '../../src/notify/audit.js';
 import { createNotifyHub, type NotifyEvent } from '../../src/notify/events.js';
 import { createFixFeed } from '../../src/notify/feed.js';
 import { formatRollback } from '../../src/notify/zulip/format.js';
-import { fixDeployFunctions } from '../../src/supervise/fix-deploy.js';
-import { expectGone, get, makeServiceDir, waitFor } from './helpers.js';
+import { startRollbackHarness } from '../heal/rollback-harness.js';
+import { get, waitFor } from './helpers.js';
 
 const LISTEN = path.resolve(import.meta.dirname, '../../dist/supervise/listen.js');
 
@@ -47,59 +40,18 @@ afterEach(async () => {
 
 describe('a doubling on a short baseline', () => {
   it('is extended, then rolled back as inconclusive, and every record says why', async () => {
-    const dir = makeServiceDir({
-      start: 'node meter.mjs',
-      // A 4 s baseline holds ~10 failures: a doubling cannot be told from +50 % on it.
-      observe: { windowSeconds: 2, checkEverySeconds: 0.25, baselineSeconds: 4, maxExtensions: 2, minRecords: 5 },
-    });
-    const worktreeBase = mkdtempSync(path.join(tmpdir(), 'dancer-inconclusive-wt-'));
-    const git = (...args: string[]) => {
-      const r = spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout.trim();
-    };
-    git('init', '-q', '-b', 'main');
-    git('config', 'user.name', 'T');
-    git('config', 'user.email', 't@e');
-    writeFileSync(path.join(dir, '.gitignore'), '.dancer/\n');
-    writeFileSync(path.join(dir, 'meter.mjs'), meter(400));
-    git('add', '-A');
-    git('commit', '-q', '-m', 'meter');
-    const goodTree = git('rev-parse', 'HEAD^{tree}');
-    const started = new Set<number>();
-    const run = await runService({
-      loaded: loadConfig({ file: path.join(dir, 'dancer.yaml') }),
-      signals: false,
-      log: (m) => {
-        const pid = /started worker pid (\d+)/.exec(m);
-        if (pid) started.add(Number(pid[1]));
-      },
-    });
-    cleanups.push(async () => {
-      await run.stop();
-      await expectGone([...started]);
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(worktreeBase, { recursive: true, force: true });
-    });
-    const sup = run.supervisor;
-    const db = sup.store.db;
-    const port = sup.boundSockets[0]!.port;
     const hub = createNotifyHub();
     const events: NotifyEvent[] = [];
     hub.subscribe((e) => events.push(e));
-    const feed = createFixFeed({ db, hub, repo: dir });
-    const deps = (): PipelineDeps => ({
-      db,
-      repo: dir,
-      worktreeBase,
-      fixes: fixesSchema.parse({
-        gate: {
-          steps: [{ name: 'test', run: `${process.execPath} --test test/` }],
-          regression: { command: `${process.execPath} --test {file}` },
-        },
-      }),
-      policy: policySchema.parse({}),
-      onTransition: (fix, t) => feed.onTransition(fix, t),
+    let feed: ReturnType<typeof createFixFeed> | undefined;
+    const { dir, git, sup, db, port, deps, actions } = await startRollbackHarness({
+      start: 'node meter.mjs',
+      // A 4 s baseline holds ~10 failures: a doubling cannot be told from +50 % on it.
+      observe: { windowSeconds: 2, checkEverySeconds: 0.25, baselineSeconds: 4, maxExtensions: 2, minRecords: 5 },
+      files: { 'meter.mjs': meter(400) },
+      commit: 'meter',
+      cleanups,
+      onTransition: (fix, t) => feed?.onTransition(fix, t),
       runAgent: async (wt) => {
         // "Retries the flush sooner": every retry fails too, so the failures double.
         writeFileSync(path.join(wt, 'meter.mjs'), meter(200));
@@ -116,18 +68,9 @@ describe('a doubling on a short baseline', () => {
           costUsd: 0,
         };
       },
-      ...fixDeployFunctions(sup),
     });
-    const logs: string[] = [];
-    const recorder = startRollbackRecorder({ supervisor: sup, deps, log: (m) => logs.push(m) });
-    cleanups.push(() => recorder.stop());
-    const actions = createLiveActions({
-      db,
-      supervisor: sup,
-      pipeline: deps,
-      recordRollback: (o) => recorder.record(o),
-      rollbackFix: (id, by) => recorder.rollbackFix(id, by),
-    });
+    const goodTree = git('rev-parse', 'HEAD^{tree}');
+    feed = createFixFeed({ db, hub, repo: dir });
 
     const fix = await startFix(deps(), {
       patternId: 'ledger',
