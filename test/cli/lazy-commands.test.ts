@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,29 @@ describe('dancer loads only the command group it runs (fresh process, built CLI)
     expect(run.exitCode).toBe(0);
     expect(heavy(run)).toEqual([]);
     expect(run.esm.some((u) => u.endsWith('/dist/cli/ingest.js'))).toBe(true);
+  });
+
+  it('`dancer mine FILE` without a dancer.yaml never loads the YAML parser; with one it does', async () => {
+    const yaml = (loaded: Loaded) => [...loaded.esm, ...loaded.cjs].filter((f) => f.includes('/node_modules/yaml/'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'dancer-lazy-mine-'));
+    dirs.push(dir);
+    const input = path.join(dir, 'msgs.txt');
+    writeFileSync(input, 'user 1 logged in\nuser 2 logged in\n');
+    const bare = await loadsOf([bin, 'mine', '--quiet', '--assignments', input]);
+    expect(bare.exitCode).toBe(0);
+    expect(bare.stdout).toBe('1\t1\tuser <*> logged in\n2\t1\tuser <*> logged in');
+    expect(yaml(bare)).toEqual([]);
+    // A config file is still read: here it turns the numbers mask off, so the number stays.
+    const config = path.join(dir, 'dancer.yaml');
+    writeFileSync(config, 'patterns:\n  masks:\n    disable: [numbers]\n');
+    const one = path.join(dir, 'one.txt');
+    writeFileSync(one, 'took 5 ms\n');
+    const withConfig = await loadsOf([bin, 'mine', '--quiet', '--assignments', '--config', config, one]);
+    expect(withConfig.exitCode).toBe(0);
+    expect(yaml(withConfig).length).toBeGreaterThan(0);
+    expect(withConfig.stdout).toBe('1\t1\ttook 5 ms');
+    const without = await loadsOf([bin, 'mine', '--quiet', '--assignments', one]);
+    expect(without.stdout).toBe('1\t1\ttook <*> ms');
   });
 
   it('the recorder sees the SDKs when they are loaded', async () => {
