@@ -1,7 +1,8 @@
 // The fleet with three real supervisors (issue 19), for bench/fleet.mjs: test/fleet/cluster.ts
 // (loaded through Vite's module runner: it is TypeScript) runs three `dancer run` hosts, one
 // PostgreSQL and one scripted model server. Each phase runs once with the fleet off (three
-// independent hosts, no `fleet:` section) and once with it on, in the same run:
+// independent hosts, no `fleet:` section) and once with it on, in the same run, plus a baseline of
+// one host alone without the fleet (the single-host time from the first error to the fix serving):
 //   1. healthy traffic for `seconds`: each supervisor's CPU (from /proc) and the request latency
 //      of a sequential probe per host;
 //   2. the shop's latent bug on all three hosts at once: consultations (distinct fix worktrees at
@@ -52,11 +53,11 @@ const healthy = (i) =>
     : { method: 'GET', path: `/price?sku=${['a1', 'B2', 'c3'][i % 3]}`, kind: 'plain' };
 
 /** One phase (fleet on or off). */
-async function phase(mod, { fleet, seconds, fixTimeoutSeconds, log }) {
+async function phase(mod, { fleet, hosts, seconds, fixTimeoutSeconds, log }) {
   const { Cluster } = mod.cluster;
   const { goodFix } = mod.agent;
   const { shopTraffic } = mod.fixture;
-  const c = await Cluster.start({ scenario: goodFix(), noFleet: !fleet });
+  const c = await Cluster.start({ scenario: goodFix(), noFleet: !fleet, ...(hosts ? { hosts } : {}) });
   try {
     await c.startAll();
     if (fleet) await c.joined();
@@ -67,7 +68,8 @@ async function phase(mod, { fleet, seconds, fixTimeoutSeconds, log }) {
     const until = Date.now() + seconds * 1000;
     const lats = await Promise.all(c.hosts.map((h) => probe(h.stack.port, until)));
     const cpu = pids.map((p, i) => ((cpuMs(p) - cpu0[i]) * 60) / seconds);
-    log(`fleet ${fleet ? 'on' : 'off'}: healthy phase measured`);
+    const name = `${c.hosts.length} host(s), fleet ${fleet ? 'on' : 'off'}`;
+    log(`${name}: healthy phase measured`);
 
     for (const h of c.hosts) h.stack.traffic.setNext(shopTraffic);
     const deadline = Date.now() + fixTimeoutSeconds * 1000;
@@ -85,7 +87,18 @@ async function phase(mod, { fleet, seconds, fixTimeoutSeconds, log }) {
     const firstError = Math.min(...c.hosts.map((h) => h.stack.traffic.stats().firstServerErrorAt ?? Infinity));
     const stats = c.trafficStats();
     const failed = Object.values(stats).reduce((n, s) => n + (s?.failed ?? 0), 0);
+    // Every failed request (no HTTP answer) with its host, time and reason, to line up with the logs.
+    const failures = Object.entries(stats).flatMap(([host, s]) =>
+      (s?.failedAt ?? []).map(
+        (x) => `${host} ${new Date(x.sentAt).toISOString()} ${x.reason} after ${x.at - x.sentAt} ms`,
+      ),
+    );
+    log(
+      `${name}: ${allAt === undefined ? 'fix not serving everywhere' : `fix serving on all after ${(allAt - firstError) / 1000} s`}; failed requests: ${failures.join('; ') || 'none'}`,
+    );
     return {
+      hosts: c.hosts.length,
+      failures,
       cpuMsPerMin: cpu,
       lat: lats.flat(),
       consultations: c.consultationsSeen().length,
@@ -114,10 +127,11 @@ export async function clusterBench({ seconds, fixTimeoutSeconds, log = () => {} 
       agent: await runner.import('/test/faults/agent.ts'),
       fixture: await runner.import('/test/faults/fixture.ts'),
     };
+    const solo = await phase(mod, { fleet: false, hosts: ['web-1'], seconds, fixTimeoutSeconds, log });
     const off = await phase(mod, { fleet: false, seconds, fixTimeoutSeconds, log });
     const on = await phase(mod, { fleet: true, seconds, fixTimeoutSeconds, log });
     mod.fixture.removeTemplate();
-    return { off, on };
+    return { solo, off, on };
   } finally {
     await runner.close();
     await server.close();

@@ -4,9 +4,10 @@
 // Measures: consultations per bug (three hosts triggering on the same bug at once), stop/NOTIFY
 // latency to every host, leader failover, and the CPU and request latency the fleet side adds
 // per host (heartbeat + counts + listener + leader), each against a baseline in the same run.
-// Then with three real `dancer run` supervisors (bench/fleet-cluster.mjs), fleet off vs on:
-// each supervisor's CPU and the request latency, consultations per bug, and the time from the
-// first error on any host to the fix serving on all three.
+// Then with real `dancer run` supervisors (bench/fleet-cluster.mjs): the time from the first error
+// on any host to the fix serving on all three with the fleet on, beside one host alone without
+// the fleet (first error -> fix serving there) in the same run; and three hosts fleet off vs on:
+// each supervisor's CPU, the request latency, consultations per bug.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -227,7 +228,7 @@ try {
 }
 
 if (!values['skip-cluster']) {
-  const { off, on } = await clusterBench({
+  const { solo, off, on } = await clusterBench({
     seconds: Number(values['cluster-seconds']),
     fixTimeoutSeconds: Number(values['fix-timeout']),
     log: (m) => process.stderr.write(`bench: ${m}\n`),
@@ -239,17 +240,32 @@ if (!values['skip-cluster']) {
     p.fixAllSeconds === undefined
       ? `not reached in ${values['fix-timeout']} s (serving the fix at the end: ${p.servingAtEnd.join(', ') || 'none'})`
       : `${f(p.fixAllSeconds)} s`;
+  const ratio =
+    on.fixAllSeconds !== undefined && solo.fixAllSeconds !== undefined
+      ? `${f(on.fixAllSeconds / solo.fixAllSeconds)}x`
+      : '';
   console.log('');
   console.log(`three \`dancer run\` supervisors, node ${process.version}, load average ${os.loadavg()[0].toFixed(2)}`);
-  console.log('| figure | fleet off (3 independent hosts) | fleet on | ratio on/off |');
-  console.log('|---|---|---|---|');
   console.log(
-    `| supervisor CPU per host, ms per minute (mean of 3, ${values['cluster-seconds']} s of healthy traffic at 20 req/s each) | ${f(cpuOff)} | ${f(cpuOn)} | ${f(cpuOn / cpuOff)}x (+${f(cpuOn - cpuOff)} ms/min, ${f((cpuOn - cpuOff) / 600)} % of a core) |`,
+    '| figure | 1 host, no fleet (baseline) | fleet off (3 independent hosts) | fleet on (3 hosts) | ratio |',
+  );
+  console.log('|---|---|---|---|---|');
+  console.log(
+    `| first error on any host -> fix serving on all hosts | ${fixTime(solo)} | ${fixTime(off)} | ${fixTime(on)} | on/baseline ${ratio} |`,
   );
   console.log(
-    `| request latency p50 / p99, ms (sequential probe per host) | ${f(q(off.lat, 0.5))} / ${f(q(off.lat, 0.99))} | ${f(q(on.lat, 0.5))} / ${f(q(on.lat, 0.99))} | ${f(q(on.lat, 0.5) / q(off.lat, 0.5))}x / ${f(q(on.lat, 0.99) / q(off.lat, 0.99))}x |`,
+    `| consultations for the one bug (per bug) | ${solo.consultations} | ${off.consultations} | ${on.consultations} | |`,
   );
-  console.log(`| consultations for the one bug on all 3 hosts | ${off.consultations} | ${on.consultations} | |`);
-  console.log(`| first error on any host -> fix serving on all 3 hosts | ${fixTime(off)} | ${fixTime(on)} | |`);
-  console.log(`| failed requests (no HTTP answer), all hosts, whole phase | ${off.failed} | ${on.failed} | |`);
+  console.log(
+    `| supervisor CPU per host, ms per minute (mean, ${values['cluster-seconds']} s of healthy traffic at 20 req/s each) | ${f(mean(solo.cpuMsPerMin))} | ${f(cpuOff)} | ${f(cpuOn)} | on/off ${f(cpuOn / cpuOff)}x (+${f(cpuOn - cpuOff)} ms/min, ${f((cpuOn - cpuOff) / 600)} % of a core) |`,
+  );
+  console.log(
+    `| request latency p50 / p99, ms (sequential probe per host) | ${f(q(solo.lat, 0.5))} / ${f(q(solo.lat, 0.99))} | ${f(q(off.lat, 0.5))} / ${f(q(off.lat, 0.99))} | ${f(q(on.lat, 0.5))} / ${f(q(on.lat, 0.99))} | on/off ${f(q(on.lat, 0.5) / q(off.lat, 0.5))}x / ${f(q(on.lat, 0.99) / q(off.lat, 0.99))}x |`,
+  );
+  console.log(
+    `| failed requests (no HTTP answer), all hosts, whole phase | ${solo.failed} | ${off.failed} | ${on.failed} | |`,
+  );
+  for (const [name, p] of Object.entries({ solo, off, on })) {
+    for (const line of p.failures) console.log(`failed (${name}): ${line}`);
+  }
 }

@@ -1,26 +1,8 @@
 import path from 'node:path';
-import type { Command } from 'commander';
 import { type LoadedConfig, loadConfig } from '../config/index.js';
+import type { GlobalOptions } from './options.js';
 
-/** Options every command that reads config or the store accepts. */
-export interface GlobalOptions {
-  config?: string;
-  db?: string;
-  json?: boolean;
-}
-
-/** Add `--config` to a command. */
-export function withConfigOption(command: Command): Command {
-  return command.option('-c, --config <file>', 'dancer.yaml to use (default: ./dancer.yaml if present)');
-}
-
-/** Add `--db` (and `--config`) to a command. */
-export function withDbOption(command: Command): Command {
-  return withConfigOption(command).option(
-    '--db <path>',
-    'SQLite database (default: store.path from dancer.yaml, else .dancer/dancer.db)',
-  );
-}
+export { type GlobalOptions, withConfigOption, withDbOption } from './options.js';
 
 /** Load the config for a command (defaults when there is no dancer.yaml and none was asked for). */
 export function configFor(options: GlobalOptions): LoadedConfig {

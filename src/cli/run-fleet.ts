@@ -8,18 +8,24 @@ import type { LoadedConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import {
   type FleetService,
+  fleetFixRef,
   humanFleetRollback,
   humanFleetStop,
+  lastFixInfo,
   readFleetStatus,
+  resolveFleetFixRef,
   routeFixCommand,
   type VoiceEvent,
-  voiceOwnerOfFix,
 } from '../fleet/index.js';
 import type { Healing, Oversight, RunningService } from '../heal/index.js';
 import {
   type BotActions,
   createNotifyHub,
+  discardOutboxRange,
   type NotifyEvent,
+  type OutboxMarks,
+  outboxMarks,
+  outboxSettled,
   type StoreChange,
   type StoreWatcher,
   webhookEventOf,
@@ -58,7 +64,8 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
     if (!healing || !oversight || leading === speaking) return;
     speaking = leading;
     if (leading) {
-      healing.startBot(relayHub, (actions) => fleetBotActions(actions, service, log));
+      // The bot's fix ids are fleet numbers (src/fleet/fix-refs.ts).
+      healing.startBot(relayHub, (actions) => fleetBotActions(actions, service, log, 'fleet'));
       oversight.startWebhooks(relayWatcher.watcher);
     }
   };
@@ -73,6 +80,7 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
     mainBranch: config.fixes.mainBranch,
     countsWindowMinutes: Math.max(triggers.newPattern.windowMinutes, triggers.spike.windowMinutes),
     voice: {
+      ready: () => speaking,
       start() {
         leading = true;
         applyVoice();
@@ -85,15 +93,26 @@ export async function startRunFleet(running: RunningService, loaded: LoadedConfi
         await oversight?.stopWebhooks();
       },
       deliver(e: VoiceEvent) {
+        // The receipt: the outbox rows this event became (a synchronous, durable hand-over).
+        const from = outboxMarks(running.db);
         if (e.channel === 'zulip') {
           const event = e.payload as NotifyEvent;
-          if (zulipStops.repeats(event.type === 'stopped', event.type === 'resumed')) return;
+          if (zulipStops.repeats(event.type === 'stopped', event.type === 'resumed')) return { from, to: from };
           relayHub.publish(event);
         } else {
           const change = e.payload as StoreChange;
-          if (hookStops.repeats(change.type === 'stop', change.type === 'resume')) return;
+          if (hookStops.repeats(change.type === 'stop', change.type === 'resume')) return { from, to: from };
           relayWatcher.emit({ ...change, host: e.host } as unknown as StoreChange);
         }
+        return { from, to: outboxMarks(running.db) };
+      },
+      settled: (receipt) => {
+        const r = receipt as { from: OutboxMarks; to: OutboxMarks };
+        return outboxSettled(running.db, r.from, r.to);
+      },
+      discard: (receipt) => {
+        const r = receipt as { from: OutboxMarks; to: OutboxMarks };
+        discardOutboxRange(running.db, r.from, r.to, 'superseded: the next fleet leader posted it');
       },
     },
     onFixCommand: async (c) => {
@@ -164,17 +183,20 @@ function relayedWatcher(): { watcher: StoreWatcher; emit(change: StoreChange): v
 }
 
 /**
- * The bot's actions on a fleet host: a stop or resume also goes to every host; an approval,
- * rejection or rollback of a fix another host made is sent to that host; a rollback here also
- * rolls the fleet fix back on every host serving it. The allow-list is the bot's own check,
- * before any of these runs.
+ * The human actions on a fleet host: a stop or resume also goes to every host; a rollback here
+ * also rolls the fleet fix back on every host serving it. `ids`: `'local'` (the dashboard, the CLI)
+ * names this host's own fixes; `'fleet'` (the leader's Zulip bot) names fixes by their fleet
+ * number (src/fleet/fix-refs.ts), and an approval, rejection, rollback or `show` of another host's
+ * fix is sent to (or read from) that host. The allow-list is the bot's own check, before any of
+ * these runs.
  */
-export function fleetBotActions(actions: BotActions, fleet: FleetService, log: Log): BotActions {
+export function fleetBotActions(
+  actions: BotActions,
+  fleet: Pick<FleetService, 'pool' | 'host'>,
+  log: Log,
+  ids: 'local' | 'fleet' = 'local',
+): BotActions {
   const { pool, host } = fleet;
-  const ownerElsewhere = async (fixId: number) => {
-    const owner = await voiceOwnerOfFix(pool, fixId);
-    return owner !== undefined && owner !== host ? owner : undefined;
-  };
   const fleetWide = async (what: string, f: () => Promise<unknown>): Promise<string> => {
     try {
       await f();
@@ -184,35 +206,56 @@ export function fleetBotActions(actions: BotActions, fleet: FleetService, log: L
       return ` (this host only: the fleet did not answer: ${errorMessage(error)})`;
     }
   };
-  const routed = async (
+  /** A fleet number's fix: this host's own id, or a command sent to the host that made it. */
+  const route = async (
     name: 'approve' | 'reject' | 'rollback',
-    fixId: number,
+    id: number,
     by: string,
     reason?: string,
-  ): Promise<{ message: string } | undefined> => {
-    const owner = await ownerElsewhere(fixId);
-    if (!owner) return undefined;
-    await routeFixCommand(pool, host, { name, fixId, host: owner, actor: by, reason });
-    return { message: `${name} of fix ${fixId} sent to ${owner}, the host that made it` };
+  ): Promise<{ local: number } | { message: string }> => {
+    if (ids === 'local') return { local: id };
+    const target = await resolveFleetFixRef(pool, id);
+    if (!target) return { message: `No fix ${id} in the fleet.` };
+    if (target.host === host) return { local: target.localId };
+    await routeFixCommand(pool, host, { name, fixId: target.localId, host: target.host, actor: by, reason });
+    return { message: `${name} of fix ${id} (${target.host}'s fix ${target.localId}) sent to ${target.host}` };
+  };
+  const rollbackEverywhere = async (id: number | undefined, by: string) => {
+    const local = await actions.rollback(id, by);
+    const note = await fleetWide('rollback', () =>
+      humanFleetRollback(pool, host, { actor: by, reason: `rollback${id !== undefined ? ` of fix ${id}` : ''}` }),
+    );
+    return { message: `${local.message}${note}` };
   };
   return {
     ...actions,
+    async fixes() {
+      const list = await actions.fixes();
+      if (ids === 'local') return list;
+      return Promise.all(list.map(async (f) => ({ ...f, id: await fleetFixRef(pool, host, f.id) })));
+    },
+    async show(id) {
+      if (ids === 'local') return actions.show(id);
+      const target = await resolveFleetFixRef(pool, id);
+      if (!target) return undefined;
+      const info =
+        target.host === host
+          ? await actions.show(target.localId)
+          : ((await lastFixInfo(pool, target.host, target.localId)) as Awaited<ReturnType<BotActions['show']>>);
+      return info ? { ...info, id } : undefined;
+    },
     async approve(id, by) {
-      return (await routed('approve', id, by)) ?? actions.approve(id, by);
+      const r = await route('approve', id, by);
+      return 'local' in r ? actions.approve(r.local, by) : r;
     },
     async reject(id, by, reason) {
-      return (await routed('reject', id, by, reason)) ?? actions.reject(id, by, reason);
+      const r = await route('reject', id, by, reason);
+      return 'local' in r ? actions.reject(r.local, by, reason) : r;
     },
     async rollback(id, by) {
-      if (id !== undefined) {
-        const sent = await routed('rollback', id, by);
-        if (sent) return sent;
-      }
-      const local = await actions.rollback(id, by);
-      const note = await fleetWide('rollback', () =>
-        humanFleetRollback(pool, host, { actor: by, reason: `rollback${id !== undefined ? ` of fix ${id}` : ''}` }),
-      );
-      return { message: `${local.message}${note}` };
+      if (id === undefined) return rollbackEverywhere(undefined, by);
+      const r = await route('rollback', id, by);
+      return 'local' in r ? rollbackEverywhere(r.local, by) : r;
     },
     async stop(by, reason) {
       // The fleet's stop (fleet:<actor>): a fleet resume from any host lifts it here too.

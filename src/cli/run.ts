@@ -31,6 +31,13 @@ export function register(program: Command): void {
       process.stderr.write(`dancer: ${containmentLine(describeContainment(loaded.config.fixes.sandbox))}\n`);
       // A fleet without its PostgreSQL URL is a configuration error: say so before starting anything.
       if (loaded.config.fleet) (await import('../fleet/index.js')).fleetUrl(loaded.config.fleet);
+      // A fleet host loads the Agent SDK before it can hold a lease: the first import blocks the
+      // event loop in one piece, which would otherwise land in the first consultation and delay
+      // the heartbeat that renews the lease (a short leaseSeconds was lost that way).
+      if (loaded.config.fleet) {
+        const ms = await (await import('../consult/index.js')).preloadAgentSdk();
+        process.stderr.write(`dancer: fleet: agent SDK loaded in ${Math.round(ms)} ms before joining the fleet\n`);
+      }
       let healing: Healing | undefined;
       let fleet: RunFleet | undefined;
       let oversight: Oversight | undefined;

@@ -1,12 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
 import type { z } from 'zod';
+import { CONFIG_FILE_NAMES } from '../defaults.js';
 import { DancerError } from '../errors.js';
 import { configSchema, type DancerConfig } from './schema/index.js';
 
 /** Config file names looked for in the working directory, in order. */
-export const CONFIG_FILE_NAMES = ['dancer.yaml', 'dancer.yml'] as const;
+/**
+ * The YAML parser, loaded on first use: a command run without a dancer.yaml (`dancer mine` on a
+ * file, say) then never pays for loading it (about a tenth of a CPU-second of start-up).
+ */
+let yamlModule: typeof Yaml | undefined;
+function yaml(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yamlModule;
+}
+
+export { CONFIG_FILE_NAMES };
 
 /** A validated config and where it came from. */
 export interface LoadedConfig {
@@ -60,7 +72,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       });
     }
   }
-  if (file === undefined) return makeLoaded(parseConfigText('{}', '<defaults>'), undefined, cwd);
+  if (file === undefined) return makeLoaded(defaultConfig(), undefined, cwd);
   const text = readFileSync(file, 'utf8');
   return makeLoaded(parseConfigText(text, file), file, path.dirname(file));
 }
@@ -75,6 +87,7 @@ function makeLoaded(config: DancerConfig, file: string | undefined, dir: string)
  * @throws {DancerError} `DANCER_CONFIG_INVALID` with `details.problems` ({@link ConfigProblem}[]).
  */
 export function parseConfigText(text: string, source: string): DancerConfig {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -91,11 +104,21 @@ export function parseConfigText(text: string, source: string): DancerConfig {
   throw invalid(source, problems);
 }
 
-function locateIssue(
-  issue: z.core.$ZodIssue,
-  doc: ReturnType<typeof parseDocument>,
-  lines: LineCounter,
-): ConfigProblem {
+/** The config of an empty file (what `parseConfigText('{}')` gives), without the YAML parser. */
+function defaultConfig(): DancerConfig {
+  const result = configSchema.safeParse({});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => ({
+    key: issue.path.map(String).join('.'),
+    message: issue.message,
+    line: undefined,
+    column: undefined,
+  }));
+  throw invalid('<defaults>', problems);
+}
+
+function locateIssue(issue: z.core.$ZodIssue, doc: Yaml.Document, lines: Yaml.LineCounter): ConfigProblem {
+  const { isNode } = yaml();
   const keyPath = issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part));
   let key = keyPath.join('.');
   if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) {
@@ -118,6 +141,7 @@ function locateIssue(
 }
 
 function findKeyOffset(node: unknown, key: string | undefined): number | undefined {
+  const { isNode } = yaml();
   if (key === undefined || typeof node !== 'object' || node === null || !('items' in node)) return undefined;
   const items = (node as { items: Array<{ key?: unknown }> }).items;
   for (const item of items) {

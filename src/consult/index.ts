@@ -2,7 +2,13 @@
  * The consultation stage: brief, redaction, Claude Code through the Agent SDK in a worktree,
  * tools over the store, ledger and budgets, manual bundles. Other stages import from here only.
  */
-export { type AgentRunOptions, type AgentRunResult, type AgentStop, runAgent } from './agent-runner.js';
+export {
+  type AgentRunOptions,
+  type AgentRunResult,
+  type AgentStop,
+  preloadAgentSdk,
+  runAgent,
+} from './agent-runner.js';
 export { type Brief, type BriefInput, buildBrief, diverseSample, templateParams } from './brief.js';
 export { type AssembledBrief, assembleBrief, type BriefSection, type SectionReport } from './brief-assemble.js';
 export { decideMode, type ManualReason, type ModeDecision, runLimits } from './budget.js';

@@ -28,8 +28,14 @@ export interface TrafficStats {
   failed: number;
   /** Failure reasons, e.g. `{ ECONNRESET: 1 }`. */
   failures: Record<string, number>;
-  /** When each failed request was sent and when it failed (ms since epoch), with its reason. */
-  failedAt: Array<{ sentAt: number; at: number; reason: string }>;
+  /**
+   * When each failed request was sent and when it failed (ms since epoch), with its reason, and
+   * whether it went out on a reused keep-alive connection (then how long that connection had
+   * been idle, ms) or on a new one.
+   */
+  failedAt: Array<{ sentAt: number; at: number; reason: string; reused?: boolean; idleMs?: number }>;
+  /** Idle keep-alive connections closed before reuse because they were near the server's keep-alive timeout. */
+  staleClosed: number;
   /** Time of the first 5xx answer (ms since epoch). */
   firstServerErrorAt: number | undefined;
   /** 5xx answers by request kind. */
@@ -50,6 +56,53 @@ export interface TrafficOptions {
   next: (i: number) => TrafficRequest;
   /** Per-request timeout, ms (default 10 000). */
   timeoutMs?: number;
+  /**
+   * Never reuse a keep-alive connection idle longer than this, ms (default 2000: well inside
+   * Node's default server keep-alive timeout of 5 s). See {@link startTraffic}.
+   */
+  maxIdleMs?: number;
+}
+
+type PooledSocket = net.Socket & { dancerFreedAt?: number | undefined; dancerIdleMs?: number | undefined };
+
+/**
+ * A keep-alive agent that reuses its least recently used connection first (every pooled
+ * connection carries requests in turn, so none idles toward the server's keep-alive timeout) and
+ * remembers when each connection went idle.
+ */
+class TrafficAgent extends http.Agent {
+  override keepSocketAlive(socket: PooledSocket): boolean {
+    socket.dancerFreedAt = Date.now();
+    // Typed `void` in @types/node; Node returns whether the connection may be kept.
+    return (super.keepSocketAlive(socket) as unknown as boolean | undefined) !== false;
+  }
+
+  override reuseSocket(socket: PooledSocket, request: http.ClientRequest): void {
+    socket.dancerIdleMs = socket.dancerFreedAt === undefined ? undefined : Date.now() - socket.dancerFreedAt;
+    socket.dancerFreedAt = undefined;
+    super.reuseSocket(socket, request);
+  }
+
+  /**
+   * Close the idle connections idle for more than `maxIdleMs`. Called right before sending, in
+   * the same tick: a server closes an idle keep-alive connection after its timeout (Node: 5 s),
+   * and Node's agent drops it on a timer 1 s earlier; when this process's event loop stalls past
+   * that second (a loaded machine), the stalled timer loses the race and a request goes out on a
+   * connection the server has already closed (ECONNRESET; the service never saw the request).
+   * A clock check at send time cannot lose that race. Returns how many were closed.
+   */
+  closeStale(maxIdleMs: number, now: number): number {
+    let closed = 0;
+    for (const list of Object.values(this.freeSockets)) {
+      for (const socket of (list ?? []) as PooledSocket[]) {
+        if (!socket.destroyed && socket.dancerFreedAt !== undefined && now - socket.dancerFreedAt > maxIdleMs) {
+          socket.destroy();
+          closed++;
+        }
+      }
+    }
+    return closed;
+  }
 }
 
 /** A running load generator. */
@@ -61,9 +114,14 @@ export interface Traffic {
   stop(): Promise<TrafficStats>;
 }
 
-/** Start sending requests at a steady rate until {@link Traffic.stop} or `maxRequests`. */
+/**
+ * Start sending requests at a steady rate until {@link Traffic.stop} or `maxRequests`. Keep-alive
+ * connections are reused oldest first and never past `maxIdleMs` idle, so a failed request means
+ * the service (or its supervisor) lost it, not this client racing a server's idle timeout.
+ */
 export function startTraffic(options: TrafficOptions): Traffic {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections ?? 8 });
+  const agent = new TrafficAgent({ keepAlive: true, maxSockets: options.connections ?? 8, scheduling: 'fifo' });
+  const maxIdleMs = options.maxIdleMs ?? 2000;
   const rate = options.ratePerSecond ?? 40;
   const maxRequests = options.maxRequests ?? 100_000;
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -79,6 +137,7 @@ export function startTraffic(options: TrafficOptions): Traffic {
     failed: 0,
     failures: {},
     failedAt: [],
+    staleClosed: 0,
     firstServerErrorAt: undefined,
     serverErrorsByKind: {},
   };
@@ -114,12 +173,22 @@ export function startTraffic(options: TrafficOptions): Traffic {
         },
       );
       let settled = false;
+      let idleMs: number | undefined;
+      req.once('socket', (socket: PooledSocket) => {
+        idleMs = req.reusedSocket ? socket.dancerIdleMs : undefined;
+      });
       const fail = (reason: string) => {
         if (settled) return;
         settled = true;
         stats.failed++;
         stats.failures[reason] = (stats.failures[reason] ?? 0) + 1;
-        stats.failedAt.push({ sentAt, at: Date.now(), reason });
+        stats.failedAt.push({
+          sentAt,
+          at: Date.now(),
+          reason,
+          reused: req.reusedSocket,
+          ...(idleMs === undefined ? {} : { idleMs }),
+        });
         resolve();
       };
       req.on('timeout', () => {
@@ -136,6 +205,7 @@ export function startTraffic(options: TrafficOptions): Traffic {
       if (stopped) return;
       // Catch up on missed ticks so the rate stays steady under a busy event loop.
       const due = Math.floor((Date.now() - startedAt) / intervalMs) + 1;
+      if (i < due) stats.staleClosed += agent.closeStale(maxIdleMs, Date.now());
       while (i < due && i < maxRequests) {
         const p = send(next(i++));
         inFlight.add(p);

@@ -70,6 +70,7 @@ export {
   storedFixRow,
   storedFixRows,
 } from './reads.js';
+export { gateCombinedTree } from './recheck.js';
 export {
   type FixEventRecord,
   type FixRecord,

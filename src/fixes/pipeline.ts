@@ -470,6 +470,15 @@ async function deploy(deps: PipelineDeps, fix: FixRecord): Promise<FixRecord> {
       redeploy: false,
     });
   }
+  if (result.commit && result.commit !== fix.mergeCommit) {
+    return move(deps, fix.id, {
+      event: 'live',
+      actor: 'supervisor',
+      reason: `the new release is live as ${result.commit.slice(0, 12)} (the fix re-merged onto a main that moved, the gate passed again there); observing`,
+      fields: { mergeCommit: result.commit },
+      details: { mergeCommit: result.commit, mergedAs: fix.mergeCommit },
+    });
+  }
   return move(deps, fix.id, { event: 'live', actor: 'supervisor', reason: 'the new release is live; observing' });
 }
 

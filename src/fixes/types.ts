@@ -33,8 +33,12 @@ export interface DeployRequest {
   signal?: AbortSignal | undefined;
 }
 
-/** What a deploy did: live, or not (the pipeline then rolls the merge back in git). */
-export type DeployResult = { ok: true } | { ok: false; reason: string };
+/**
+ * What a deploy did: live, or not (the pipeline then rolls the merge back in git). `commit`: the
+ * fix went live as another merge commit than the one asked for (a fleet re-merged it onto a main
+ * that moved, and the main branch here points at it now); the pipeline records it as the fix's merge.
+ */
+export type DeployResult = { ok: true; commit?: string | undefined } | { ok: false; reason: string };
 
 /** Deploy `commit` (build a release, hand the sockets over). Resolves once it is live or has failed. */
 export type DeployFn = (request: DeployRequest) => Promise<DeployResult>;

@@ -14,6 +14,7 @@ export {
   toFleetError,
 } from './connect.js';
 export { createRemoteCounts, type RemoteCountsCache } from './counts.js';
+export { type FixOrigin, fleetFixRef, lastFixInfo, resolveFleetFixRef, withFleetFixRefs } from './fix-refs.js';
 export { createFleetGate, type FleetGateDecision, type FleetGateOptions, type FleetTriggerInput } from './gate.js';
 export {
   fleetFixServedBy,
@@ -103,6 +104,5 @@ export {
   type VoiceEvent,
   type VoiceRelay,
   type VoiceRelayOptions,
-  voiceOwnerOfFix,
 } from './voice.js';
 export { type HostDeployState, nextRolloutStep, planWaves, type RolloutStep } from './waves.js';

@@ -171,4 +171,36 @@ export const FLEET_MIGRATIONS: readonly FleetMigration[] = [
       CREATE INDEX fleet_voice_pending ON fleet_voice(id) WHERE delivered_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'voice-claims',
+    up: `
+      -- A leader's delivery is a claim until its outboxes posted the rows it planned (posted_at).
+      -- receipt: where those rows are in the leader's outboxes (opaque to PostgreSQL). A claim by a
+      -- host that no longer leads is taken again by the leader; abandoned lists the earlier
+      -- claims ({host, receipt}) so that host drops its leftovers before it speaks again.
+      ALTER TABLE fleet_voice ADD COLUMN receipt JSONB;
+      ALTER TABLE fleet_voice ADD COLUMN posted_at TIMESTAMPTZ;
+      ALTER TABLE fleet_voice ADD COLUMN abandoned JSONB NOT NULL DEFAULT '[]';
+      UPDATE fleet_voice SET posted_at = delivered_at WHERE delivered_at IS NOT NULL;
+      CREATE INDEX fleet_voice_unposted ON fleet_voice(id) WHERE posted_at IS NULL;
+      CREATE INDEX fleet_voice_abandoned ON fleet_voice USING gin (abandoned jsonb_path_ops)
+        WHERE abandoned <> '[]';
+    `,
+  },
+  {
+    version: 6,
+    name: 'fix-refs',
+    up: `
+      -- Fix ids are each host's own; Zulip needs one number per fix across the fleet. A host's
+      -- fix gets its fleet number the first time the leader relays an event naming it.
+      CREATE TABLE fleet_fix_refs (
+        id            BIGSERIAL PRIMARY KEY,
+        host          TEXT NOT NULL,
+        local_id      INTEGER NOT NULL,
+        created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+        UNIQUE (host, local_id)
+      );
+    `,
+  },
 ];

@@ -21,6 +21,7 @@ import type { FleetPool } from './connect.js';
 import { acquireLease, type Lease, orphanedLeases, releaseLease, saveLease } from './leases.js';
 import { localTemplateKey } from './local.js';
 import { fleetTemplateIds, liveHosts, recordAudit } from './queries.js';
+import { pushMerged, type RecheckFn } from './remerge.js';
 import { createRollout, getFleetFix, recordFixEvent, reportDeploy } from './rollout.js';
 import { fastForwardMain } from './rollout-worker.js';
 import type { HostDeployState } from './waves.js';
@@ -38,7 +39,10 @@ export interface PipelineDeployRequest {
 
 /** The pipeline's deploy and observe functions (the shapes of `DeployFn` and `ObserveFn`). */
 export interface PipelineDeployFunctions {
-  deploy(request: PipelineDeployRequest): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** `commit`: the fix went out as another merge commit (re-merged onto a main that moved). */
+  deploy(
+    request: PipelineDeployRequest,
+  ): Promise<{ ok: true; commit?: string | undefined } | { ok: false; reason: string }>;
   observe(
     request: PipelineDeployRequest,
   ): Promise<{ verdict: 'healthy'; reason?: string | undefined } | { verdict: 'rollback'; reason: string }>;
@@ -81,6 +85,8 @@ export interface FleetPipelineOptions {
   canAct: () => boolean;
   /** A rollout was created here: wake this host's rollout worker. */
   onRollout?: (() => void) | undefined;
+  /** How many times the shared remote's main may be found moved before a fix's push gives up. Default 3. */
+  pushAttempts?: number | undefined;
   /** Poll period while waiting for the canary's deploy, ms. Default 250. */
   pollMs?: number | undefined;
   log?: (message: string) => void;
@@ -91,9 +97,11 @@ export interface FleetPipeline {
   /**
    * Wrap the host's own deploy and observe: a fix deploy becomes push + fleet rollout (this host
    * the canary) and follows the canary's row; a rollback (the revert of a rolled-back fix) stays
-   * local and its revert is pushed to the shared remote.
+   * local and its revert is pushed to the shared remote. `recheck` runs the gate on a combined
+   * tree: a fix whose push finds the remote's main moved is re-merged onto it and pushed only
+   * when that gate passes (src/fleet/remerge.ts).
    */
-  deployFunctions(local: PipelineDeployFunctions): PipelineDeployFunctions;
+  deployFunctions(local: PipelineDeployFunctions, recheck?: RecheckFn): PipelineDeployFunctions;
   /**
    * After each recorded transition of a local fix: persist the stage in the lease; finish it at
    * the end. Returns, when the fix ended (deployed here, rolled back) after reaching the fleet, a
@@ -238,7 +246,10 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
     return r.rows[0] ? Number(r.rows[0].id) : undefined;
   };
 
-  const deployFix = async (request: PipelineDeployRequest): Promise<{ ok: true } | { ok: false; reason: string }> => {
+  const deployFix = async (
+    request: PipelineDeployRequest,
+    recheck: RecheckFn | undefined,
+  ): Promise<{ ok: true; commit?: string | undefined } | { ok: false; reason: string }> => {
     await untilConnected(request.signal);
     if (request.signal?.aborted) return { ok: true }; // resumed at the next start, from the lease
     // Known before the rollout exists: this host's worker may claim the canary deploy at once.
@@ -274,26 +285,53 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
     const lease = got.lease;
     const state = lease.state;
     const branch = request.branch || (typeof state.branch === 'string' ? state.branch : '');
-    let fleetFixId =
-      lease.stage === 'rolling_out' && state.commit === request.commit && typeof state.fleetFixId === 'number'
-        ? state.fleetFixId
-        : undefined;
+    // `localCommit`: the pipeline's merge when the fix went out re-merged as `commit`.
+    const resumable =
+      lease.stage === 'rolling_out' &&
+      (state.commit === request.commit || state.localCommit === request.commit) &&
+      typeof state.fleetFixId === 'number';
+    let fleetFixId = resumable ? (state.fleetFixId as number) : undefined;
+    let commit = resumable && typeof state.commit === 'string' ? state.commit : request.commit;
     try {
       if (fleetFixId === undefined) {
-        const merged = { ...state, host: o.host, localFixId: request.fixId, commit: request.commit, branch };
-        await saveLease(o.pool, {
-          patternKey,
+        let merged: Record<string, unknown> = {
+          ...state,
           host: o.host,
-          leaseSeconds: o.leaseSeconds,
-          stage: 'merged',
-          state: merged,
+          localFixId: request.fixId,
+          commit: request.commit,
+          branch,
+        };
+        const fence = (c: string) => {
+          merged = { ...merged, commit: c, ...(c !== request.commit ? { localCommit: request.commit } : {}) };
+          return saveLease(o.pool, {
+            patternKey,
+            host: o.host,
+            leaseSeconds: o.leaseSeconds,
+            stage: 'merged',
+            state: merged,
+          });
+        };
+        const pushed = await pushMerged({
+          repo: o.repo,
+          remote: o.remote,
+          main: await mainBranch(),
+          branch,
+          merge: request.commit,
+          fixId: request.fixId,
+          attempts: o.pushAttempts ?? 3,
+          recheck,
+          fence: async (c) => {
+            await fence(c);
+            localFixes.set(c, localFixes.get(request.commit) as { fixId: number });
+          },
+          signal: request.signal,
+          log,
         });
-        try {
-          await push(branch || undefined);
-        } catch (error) {
-          return { ok: false, reason: `fleet: the fix was not pushed to ${o.remote}: ${errorMessage(error)}` };
+        if (!pushed.ok) {
+          return { ok: false, reason: `fleet: the fix was not pushed to ${o.remote}: ${pushed.reason}` };
         }
-        fleetFixId = await rolloutFor(patternKey, request.commit, branch);
+        commit = pushed.commit;
+        fleetFixId = await rolloutFor(patternKey, commit, branch);
         await saveLease(o.pool, {
           patternKey,
           host: o.host,
@@ -305,6 +343,7 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
     } catch (error) {
       return { ok: false, reason: `fleet: ${errorMessage(error)}` };
     }
+    localFixes.set(commit, localFixes.get(request.commit) as { fixId: number });
     fleetFixOf.set(request.fixId, fleetFixId);
     o.onRollout?.();
     const row = await waitForRow(fleetFixId, (s) => s !== 'pending' && s !== 'deploying', request.signal);
@@ -312,7 +351,7 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
     if (row.state === 'failed' || row.state === 'skipped') {
       return { ok: false, reason: `fleet: the canary deploy on ${o.host} ${row.state}: ${row.reason}` };
     }
-    return { ok: true };
+    return commit === request.commit ? { ok: true } : { ok: true, commit };
   };
 
   const observeFix = async (request: PipelineDeployRequest) => {
@@ -484,7 +523,7 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
   };
 
   return {
-    deployFunctions(local) {
+    deployFunctions(local, recheck) {
       return {
         async deploy(request) {
           if (request.kind === 'rollback') {
@@ -495,7 +534,7 @@ export function createFleetPipeline(o: FleetPipelineOptions): FleetPipeline {
             );
             return r;
           }
-          return deployFix(request);
+          return deployFix(request, recheck);
         },
         async observe(request) {
           if (request.kind === 'rollback') return local.observe(request);

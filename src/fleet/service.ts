@@ -35,7 +35,21 @@ export interface FleetServiceOptions {
    * The fleet's one voice on this host: started when this host becomes the leader, stopped when
    * it stops being; `deliver` takes each event of the fleet (every host's) while it leads.
    */
-  voice?: { start(): void; stop(): Promise<void>; deliver(event: VoiceEvent): void } | undefined;
+  voice?:
+    | {
+        start(): void;
+        stop(): Promise<void>;
+        /** Returns a receipt (JSON) naming what it queued (see `VoiceRelayOptions.deliver`). */
+        deliver(event: VoiceEvent): unknown;
+        settled?(receipt: unknown): boolean;
+        discard?(receipt: unknown): void;
+        /**
+         * Can the voice take events now (its bot and webhook sender are attached)? Until then the
+         * leader leaves the fleet's events unclaimed rather than hand them to nobody. Default: yes.
+         */
+        ready?(): boolean;
+      }
+    | undefined;
   /** An approval or rejection a human gave on another host for a fix of this host. */
   onFixCommand?:
     | ((c: { name: 'approve' | 'reject' | 'rollback'; fixId: number; actor: string; reason?: string }) => Promise<void>)
@@ -163,7 +177,10 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
         pool,
         host,
         isLeader: () => leader?.isLeader() ?? false,
+        ready: voice.ready ? () => voice.ready?.() ?? true : undefined,
         deliver: (e) => voice.deliver(e),
+        settled: voice.settled ? (r) => voice.settled?.(r) ?? true : undefined,
+        discard: voice.discard ? (r) => voice.discard?.(r) : undefined,
         log,
       });
     }
@@ -175,8 +192,15 @@ export function startFleetService(o: FleetServiceOptions): FleetService {
       onChange: (isLeader) => {
         if (!voice) return;
         if (isLeader) {
-          voice.start();
-          void relay?.poke();
+          // What this host queued as an earlier leader and the next leader posted goes first.
+          const r = relay;
+          void (r ? r.takeOver() : Promise.resolve(0))
+            .catch((e) => log(`voice take-over: ${errorMessage(e)}`))
+            .then(() => {
+              if (!leader?.isLeader()) return;
+              voice.start();
+              void r?.poke();
+            });
         } else {
           voice.stop().catch((e) => log(`voice stop: ${errorMessage(e)}`));
         }

@@ -19,6 +19,7 @@ import type { DeployFn, ObserveFn, Transition } from '../fixes/index.js';
 import {
   consultPolicy,
   type FixRecord,
+  gateCombinedTree,
   IN_FLIGHT_STATES,
   listFixes,
   type PipelineDeps,
@@ -73,7 +74,15 @@ export interface HealingLoopOptions {
 /** The narrow seam between the fix pipeline and the fleet rollout (see src/fleet/rollout-handoff.ts). */
 export interface FleetPipelineHook {
   /** Wrap this host's deploy and observe (the supervisor's) with the fleet's. */
-  deployFunctions(local: { deploy: DeployFn; observe: ObserveFn }): { deploy: DeployFn; observe: ObserveFn };
+  deployFunctions(
+    local: { deploy: DeployFn; observe: ObserveFn },
+    recheck?: (request: {
+      fixId: number;
+      commit: string;
+      base: string;
+      signal?: AbortSignal | undefined;
+    }) => Promise<{ ok: true; summary?: string | undefined } | { ok: false; reason: string }>,
+  ): { deploy: DeployFn; observe: ObserveFn };
   /**
    * After every recorded transition of a local fix. Never throws. Resolves with a line for the
    * audit log when the fix ended after reaching the fleet (what became of its rollout).
@@ -119,7 +128,10 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   const configPath = loaded.file ? relativeInside(repo, loaded.file) : undefined;
   const stateDir = supervisorPaths(loaded).stateDir;
   const localDeploy = fixDeployFunctions(running.supervisor);
-  const deployFns = options.fleetPipeline ? options.fleetPipeline.deployFunctions(localDeploy) : localDeploy;
+  // A fleet fix re-merged onto a main another host moved passes the gate again before its push.
+  const deployFns = options.fleetPipeline
+    ? options.fleetPipeline.deployFunctions(localDeploy, (r) => gateCombinedTree(makeDeps(), r))
+    : localDeploy;
   addCodeRoots({ roots: [repo], containers: [resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)] });
 
   let controller = new AbortController();

@@ -88,8 +88,17 @@ export interface DigestInfo {
   topPatterns: PatternInfo[];
 }
 
-/** Everything the bot reports. `at` is ms since epoch. */
-export type NotifyEvent =
+/**
+ * A fleet's fix event as its leader relays it: the event's fix ids are the fix's fleet number, and
+ * `origin` names the host it happened on with that host's own fix id (the topic shows both).
+ */
+export interface FixEventOrigin {
+  host: string;
+  fixId: number;
+}
+
+/** Everything the bot reports. `at` is ms since epoch. `origin`: see {@link FixEventOrigin}. */
+export type NotifyEvent = { origin?: FixEventOrigin | undefined } & (
   | {
       type: 'consultation_started';
       at: number;
@@ -143,7 +152,8 @@ export type NotifyEvent =
   | { type: 'failure'; at: number; component: string; message: string; code?: string; fixId?: number }
   | { type: 'stopped'; at: number; by: string; reason?: string; detail?: string }
   | { type: 'resumed'; at: number; by: string }
-  | { type: 'digest'; at: number; digest: DigestInfo };
+  | { type: 'digest'; at: number; digest: DigestInfo }
+);
 
 /** Subscribe to events; returns the unsubscribe function. */
 export interface NotifyFeed {

@@ -101,6 +101,7 @@ export function createZulipBot(options: CreateZulipBotOptions): ZulipBot {
 
 export { beforeAfterOf, beforeAfterRows } from './before-after.js';
 export { createFixFeed, fixDiff, fixInfoFromRecord, patternInfoFor } from './feed.js';
+export { discardOutboxRange, type OutboxMarks, outboxMarks, outboxSettled } from './receipts.js';
 export { type StoreChange, type StoreWatcher, watchStore } from './store-watch.js';
 export { startWebhooks, webhookEventOf } from './webhooks/index.js';
 export type { ZulipSuccess } from './zulip/client.js';

@@ -6,7 +6,7 @@
  * numbers) or a different checkout, release folder or fix worktree does not split a pattern.
  * Pure functions, but for the process-wide list of code roots ({@link addCodeRoots}).
  */
-import { MINER_DEFAULTS } from '../config/index.js';
+import { MINER_DEFAULTS } from '../defaults.js';
 
 /** One parsed stack frame. */
 export interface StackFrame {

@@ -15,7 +15,7 @@
  *    separate values.
  */
 
-import { BUILTIN_MASK_NAMES } from '../config/index.js';
+import { BUILTIN_MASK_NAMES } from '../defaults.js';
 import { isWordChar, maskToken } from './token-rule.js';
 import { F_AT, F_COLON, F_DASH, F_DIGIT, F_DOT, F_EQ, F_SLASH, TokenScanner, tokenFlags } from './token-scan.js';
 
@@ -271,10 +271,11 @@ export function createMasker(config: MaskConfig = {}): Masker {
    * custom masks are set, do the whole-message masks run first and the scan read their result.
    */
   const tokensInto = (message: string, out: string[]): string[] => {
-    out.length = 0;
-    if (!custom && scanner.scan(message, out, false)) return out;
-    out.length = 0;
-    scanner.scan(maskWhole(message), out, true);
+    // The scan writes from index 0 and the length is set once: `out.length = 0` would drop the
+    // array's storage and every message would grow it again.
+    let n = custom ? -1 : scanner.scan(message, out, false);
+    if (n < 0) n = scanner.scan(maskWhole(message), out, true);
+    if (out.length !== n) out.length = n;
     return out;
   };
   return {

@@ -2,7 +2,7 @@
  * The miner's types: its options and answers (public), and a template's internal record
  * (`Cluster`, shared by the miner and its index). No logic.
  */
-import { MINER_DEFAULTS } from '../config/index.js';
+import { MINER_DEFAULTS } from '../defaults.js';
 import type { EvidenceRule } from './evidence.js';
 import type { MaskConfig } from './masks.js';
 

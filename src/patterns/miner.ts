@@ -185,12 +185,15 @@ export class TemplateMiner {
     }
     let created = false;
     let changed = false;
-    if (cluster && !covers(cluster.tokens, tokens)) {
+    // Most messages fit their template as it is: then there is nothing to absorb.
+    let fits = false;
+    if (cluster) {
+      fits = covers(cluster.tokens, tokens);
       // A template of another length that covers the message beats generalising this one.
-      cluster = this.idx.findAcrossLengths(tokens, fp) ?? cluster;
+      if (!fits) cluster = this.idx.findAcrossLengths(tokens, fp) ?? cluster;
     }
     if (cluster) {
-      changed = this.absorb(cluster, tokens);
+      changed = fits ? false : this.absorb(cluster, tokens);
       if (siblings) {
         // The word position became a variable: the other siblings are that template now.
         for (const other of siblings) {

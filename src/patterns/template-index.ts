@@ -23,7 +23,7 @@ import {
   indexSnapshot,
   indexStats,
 } from './template-index-stats.js';
-import { allWild, anchorsOf, flexCovers, tokenCovers } from './template-match.js';
+import { allWild, anchorsOf, firstAnchor, flexCovers, tokenCovers } from './template-match.js';
 
 /** Leaves with more templates than this are searched through a probe index first. */
 const PROBE_MIN = 16;
@@ -69,6 +69,11 @@ export class TemplateIndex {
   private readonly found: LeafEntry[] = [];
   private readonly crowded: Cluster[][] = [];
   private readonly best: Best = { c: undefined, sim: -1, eq: -1, st: 0 };
+  /** Scratch of leavesFor(): the index key of each leading position. */
+  private readonly walkKeys: string[] = [];
+  /** Scratch of siblingKeysOf() and searchSiblings(). */
+  private readonly suffixes: string[] = [];
+  private readonly positions: number[] = [];
   /** leaf key → probe index of a crowded leaf (see probeOf). */
   private readonly probes = new Map<string, Probe>();
   /** group key (fingerprint + length) → leaf keys in it. */
@@ -177,31 +182,35 @@ export class TemplateIndex {
     if (tokens.length === 0) return; // leafKeysFor gives a key no template is stored under
     const byLength = this.roots.get(fp);
     if (!byLength) return;
-    const first = tokens[0] as string;
+    // The index key of each position the walk reads (0 to depth), worked out once.
+    const keys = this.walkKeys;
+    for (let i = 0; i <= this.depth; i++) keys[i] = this.key(tokens[i]);
     // A one-token template is keyed at offset 0 even when that token is variable.
-    if (!first.includes(WILDCARD) || tokens.length === 1) {
+    if (keys[0] !== STAR || tokens.length === 1) {
       const root = byLength.get(tokens.length * 2);
-      if (root) this.walk(root, tokens, 0, 0, out);
+      if (root) this.walk(root, keys, 0, 0, out);
     }
     if (tokens.length > 1) {
       const root = byLength.get(tokens.length * 2 + 1);
-      if (root) this.walk(root, tokens, 1, 1, out);
+      if (root) this.walk(root, keys, 1, 1, out);
     }
   }
 
-  private walk(node: TreeNode, tokens: readonly string[], offset: number, i: number, out: LeafEntry[]): void {
-    const k = this.key(tokens[i]);
+  private walk(node: TreeNode, keys: readonly string[], offset: number, i: number, out: LeafEntry[]): void {
+    const k = keys[i] as string;
     const last = i === offset + this.depth - 1;
     const exact = node.get(k);
     if (exact) {
       if (last) out.push(exact as LeafEntry);
-      else this.walk(exact as TreeNode, tokens, offset, i + 1, out);
+      else this.walk(exact as TreeNode, keys, offset, i + 1, out);
+      // Its only branch: there is no `*` one to look up.
+      if (node.size === 1) return;
     }
     if (k !== STAR && k !== '') {
       const star = node.get(STAR);
       if (star) {
         if (last) out.push(star as LeafEntry);
-        else this.walk(star as TreeNode, tokens, offset, i + 1, out);
+        else this.walk(star as TreeNode, keys, offset, i + 1, out);
       }
     }
   }
@@ -307,9 +316,10 @@ export class TemplateIndex {
   }
 
   private dropAnchors(c: Cluster): void {
+    const fp = c.fingerprint;
     removeFromSets(
       this.anchors,
-      (c.anchors ?? []).map((a) => `${c.fingerprint}${SEP}${a}`),
+      (c.anchors ?? []).map((a) => `${fp}${SEP}${a}`),
       c,
     );
   }
@@ -318,8 +328,9 @@ export class TemplateIndex {
    * For each word position i (see evidence.ts), the key of the siblings with position i left out:
    * templates that differ from each other in that word only share it.
    */
-  siblingKeysOf(tokens: readonly string[], fp: string): string[] {
+  siblingKeysOf(tokens: readonly string[], fp: string, positions?: number[]): string[] {
     const out: string[] = [];
+    if (positions) positions.length = 0;
     // Each key holds every other token, so a message of n tokens costs n keys of n tokens: past
     // MAX_SIBLING_TOKENS (log lines are untrusted; one of 70,000 words stalled the miner) a message
     // takes no part in one-word sibling merging.
@@ -329,15 +340,27 @@ export class TemplateIndex {
     // The word and at least one other constant token.
     if (constants < 2) return out;
     const group = this.groupKey(fp, tokens.length);
+    // Every key is `group @i`, the tokens before i, i's `key=` part, the tokens after i (each
+    // after a SEP): the parts before and after are built once for all keys (see siblingKey).
+    const after = this.suffixes;
+    after.length = tokens.length + 1;
+    after[tokens.length] = '';
+    for (let j = tokens.length - 1; j >= 0; j--) after[j] = `${SEP}${tokens[j] as string}${after[j + 1] as string}`;
+    let before = '';
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i] as string;
+      const prefix = before;
+      before = `${before}${SEP}${t}`;
       if (t.includes(WILDCARD)) continue;
       const w = constantWord(t);
       // Keywords (upper-case identifiers) are constants whatever the evidence; codes (`EUR`) aside.
       if (w !== undefined && isKeyword(w) && codeLength(w) === 0) continue;
       // A word leaves its `key=` in the key; any other token (`shard3x`) is left out whole.
-      out.push(siblingKey(group, tokens, i, w === undefined ? t.length : w.length));
+      const keep = w === undefined ? '' : t.slice(0, t.length - w.length);
+      out.push(`${group}${SEP}@${i}${prefix}${SEP}${keep}${SEP}${after[i + 1] as string}`);
+      positions?.push(i);
     }
+    after.length = 0;
     return out;
   }
 
@@ -348,11 +371,12 @@ export class TemplateIndex {
    * first: the message joins the oldest, whose word becomes `<*>`, and the others merge into it.
    */
   searchSiblings(tokens: readonly string[], fp: string, evidence: EvidenceRule): Cluster[] | undefined {
-    const keys = this.siblingKeysOf(tokens, fp);
-    for (const key of keys) {
-      const set = this.siblings.get(key);
+    const positions = this.positions;
+    const keys = this.siblingKeysOf(tokens, fp, positions);
+    for (let k = 0; k < keys.length; k++) {
+      const set = this.siblings.get(keys[k] as string);
       if (!set) continue;
-      const at = siblingPosition(key);
+      const at = positions[k] as number;
       const mine = tokens[at] as string;
       const word = constantWord(mine) !== undefined;
       // A code (`EUR`) has siblings only among codes of its length; a word never among codes.
@@ -503,10 +527,7 @@ export class TemplateIndex {
     this.addAnchors(c);
   }
 
-  /**
-   * How many entries each structure holds: all zero once every template is unindexed (tests, and
-   * the miner's status for a bounded memory).
-   */
+  /** Entries per structure: all zero once every template is unindexed (tests, miner status). */
   stats(): IndexStats {
     return indexStats(this.parts());
   }
@@ -552,20 +573,18 @@ export class TemplateIndex {
    * extra tokens the message's wildcards cover), with every constant token equal.
    */
   findAcrossLengths(tokens: readonly string[], fp: string): Cluster | undefined {
-    const seen = new Set<Cluster>();
+    // One anchor (see anchorsOf), so no template is met twice.
+    const a = firstAnchor(tokens);
+    if (a === undefined) return undefined;
+    const set = this.anchors.get(`${fp}${SEP}${a}`);
+    if (!set) return undefined;
     let best: Cluster | undefined;
-    for (const a of anchorsOf(tokens)) {
-      const set = this.anchors.get(`${fp}${SEP}${a}`);
-      if (!set) continue;
-      let n = 0;
-      for (const c of set) {
-        if (n++ > 256) break;
-        if (seen.has(c)) continue;
-        seen.add(c);
-        if (c.tokens.length >= tokens.length) continue;
-        if (!flexCovers(c.tokens, tokens)) continue;
-        if (!best || c.id < best.id) best = c;
-      }
+    let n = 0;
+    for (const c of set) {
+      if (n++ > 256) break;
+      if (c.tokens.length >= tokens.length) continue;
+      if (!flexCovers(c.tokens, tokens)) continue;
+      if (!best || c.id < best.id) best = c;
     }
     return best;
   }
@@ -579,20 +598,3 @@ function codeOf(token: string): number {
 
 /** Messages longer than this (in tokens) have no sibling keys: see `siblingKeysOf`. */
 export const MAX_SIBLING_TOKENS = 256;
-
-/** The position a sibling key leaves out. */
-function siblingPosition(key: string): number {
-  const at = key.indexOf(`${SEP}@`);
-  return Number.parseInt(key.slice(at + 2), 10);
-}
-
-/** Sibling key: the group, the position left out, and every other token. */
-function siblingKey(group: string, tokens: readonly string[], at: number, wordLength: number): string {
-  let key = `${group}${SEP}@${at}`;
-  for (let j = 0; j < tokens.length; j++) {
-    const t = tokens[j] as string;
-    // The word left out; a `key=` before it stays.
-    key += j === at ? `${SEP}${t.slice(0, t.length - wordLength)}${SEP}` : `${SEP}${t}`;
-  }
-  return key;
-}

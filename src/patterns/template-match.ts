@@ -10,10 +10,16 @@ import { WILDCARD } from './masks.js';
  * find templates of other token counts. Empty when there is none.
  */
 export function anchorsOf(tokens: readonly string[]): string[] {
+  const a = firstAnchor(tokens);
+  return a === undefined ? [] : [a];
+}
+
+/** The one anchor of {@link anchorsOf}, or undefined: for a caller that allocates nothing. */
+export function firstAnchor(tokens: readonly string[]): string | undefined {
   for (const t of tokens) {
-    if (!t.includes(WILDCARD) && t.length > 1) return [t];
+    if (!t.includes(WILDCARD) && t.length > 1) return t;
   }
-  return [];
+  return undefined;
 }
 
 export function allWild(tokens: readonly string[]): boolean {

@@ -70,14 +70,15 @@ export class TokenScanner {
   }
 
   /**
-   * Push the masked tokens of `message` onto `out`. A value inside one token is masked with the
-   * token (a regex match inside a token is the same over the token as over the message: its
-   * edges are whitespace or the ends of the text, both non-word characters). Returns false, with
-   * `out` partly filled, when a spanning value could cross a space (`12 KB`, `2024-01-02 10:00`):
-   * the caller then runs the spanning regexes over the whole message and scans the result with
-   * `spanChecked` set.
+   * Write the masked tokens of `message` into `out` from index 0 and return their number (`out`
+   * keeps its old length: the caller trims it, so the array's storage is reused, never dropped
+   * and regrown). A value inside one token is masked with the token (a regex match inside a token
+   * is the same over the token as over the message: its edges are whitespace or the ends of the
+   * text, both non-word characters). Returns -1, with `out` partly written, when a spanning value
+   * could cross a space (`12 KB`, `2024-01-02 10:00`): the caller then runs the spanning regexes
+   * over the whole message and scans the result with `spanChecked` set.
    */
-  scan(message: string, out: string[], spanChecked: boolean): boolean {
+  scan(message: string, out: string[], spanChecked: boolean): number {
     const n = message.length;
     if (n <= MAX_BYTE_LINE) {
       if (this.#bytes.length < n) this.#bytes = new Uint8Array(Math.max(n, this.#bytes.length * 2));
@@ -87,7 +88,8 @@ export class TokenScanner {
     return this.#scanChars(message, out, spanChecked);
   }
 
-  #scanBytes(message: string, b: Uint8Array, n: number, out: string[], spanChecked: boolean): boolean {
+  #scanBytes(message: string, b: Uint8Array, n: number, out: string[], spanChecked: boolean): number {
+    let count = 0;
     const memo = spanChecked ? this.#bytesChecked : this.#bytesPlain;
     const sizeOn = this.#sizeOn;
     const timeOn = this.#timeOn;
@@ -129,11 +131,11 @@ export class TokenScanner {
       }
       if (run > 0 && !spanChecked && i + 1 < n && b[i] === 32) {
         const next = b[i + 1] as number;
-        if (crossesSpace(message, i, run, next, sizeOn, timeOn)) return false;
+        if (crossesSpace(message, i, run, next, sizeOn, timeOn)) return -1;
       }
       const length = i - start;
       if (split || length > MEMO_MAX_TOKEN) {
-        pushCut(out, this.#maskCut(message.slice(start, i), flags, spanIn), split);
+        count = putCut(out, count, this.#maskCut(message.slice(start, i), flags, spanIn), split);
         continue;
       }
       let masked = memo.get(b, start, length, h);
@@ -141,12 +143,13 @@ export class TokenScanner {
         masked = this.#maskCut(ownCopy(message.slice(start, i)), flags, spanIn);
         memo.set(b, start, length, h, masked);
       }
-      out.push(masked);
+      out[count++] = masked;
     }
-    return true;
+    return count;
   }
 
-  #scanChars(message: string, out: string[], spanChecked: boolean): boolean {
+  #scanChars(message: string, out: string[], spanChecked: boolean): number {
+    let count = 0;
     const memo = spanChecked ? this.#charsChecked : this.#charsPlain;
     const sizeOn = this.#sizeOn;
     const timeOn = this.#timeOn;
@@ -188,11 +191,11 @@ export class TokenScanner {
         i++;
       }
       if (run > 0 && !spanChecked && i + 1 < n && message.charCodeAt(i) === 32) {
-        if (crossesSpace(message, i, run, message.charCodeAt(i + 1), sizeOn, timeOn)) return false;
+        if (crossesSpace(message, i, run, message.charCodeAt(i + 1), sizeOn, timeOn)) return -1;
       }
       const length = i - start;
       if (split || length > MEMO_MAX_TOKEN) {
-        pushCut(out, this.#maskCut(message.slice(start, i), flags, spanIn), split);
+        count = putCut(out, count, this.#maskCut(message.slice(start, i), flags, spanIn), split);
         continue;
       }
       let masked = memo.get(message, start, length, h);
@@ -201,9 +204,9 @@ export class TokenScanner {
         masked = this.#maskCut(token, flags, spanIn);
         memo.set(token, h, masked);
       }
-      out.push(masked);
+      out[count++] = masked;
     }
-    return true;
+    return count;
   }
 }
 
@@ -233,19 +236,24 @@ function crossesSpace(message: string, at: number, run: number, next: number, si
   return time && run === 2 && next >= 48 && next <= 57 && message.charCodeAt(at - 3) === 45;
 }
 
-/** Push a masked token, split at vertical tabs and form feeds when `split` (tokenize.ts splits there too). */
-function pushCut(out: string[], token: string, split: boolean): void {
+/**
+ * Write a masked token at `out[at]`, split at vertical tabs and form feeds when `split`
+ * (tokenize.ts splits there too); returns the index after the last token written.
+ */
+function putCut(out: string[], at: number, token: string, split: boolean): number {
   if (!split) {
-    out.push(token);
-    return;
+    out[at] = token;
+    return at + 1;
   }
+  let k = at;
   let from = 0;
   for (let i = 0; i <= token.length; i++) {
     const c = i < token.length ? token.charCodeAt(i) : 11;
     if (c !== 11 && c !== 12) continue;
-    if (i > from) out.push(token.slice(from, i));
+    if (i > from) out[k++] = token.slice(from, i);
     from = i + 1;
   }
+  return k;
 }
 
 /**

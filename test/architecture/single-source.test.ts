@@ -104,7 +104,7 @@ describe('mask names: one list', () => {
   });
 
   it('has no second copy in src/', () => {
-    expect(copiesOf([BUILTIN_MASK_NAMES], 'src/config/schema/patterns.ts', 6)).toEqual([]);
+    expect(copiesOf([BUILTIN_MASK_NAMES], 'src/defaults.ts', 6)).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,51 @@ describe('dancer loads only the command group it runs (fresh process, built CLI)
     expect(run.exitCode).toBe(0);
     expect(heavy(run)).toEqual([]);
     expect(run.esm.some((u) => u.endsWith('/dist/cli/ingest.js'))).toBe(true);
+  });
+
+  it('`dancer mine FILE` without a dancer.yaml never loads the YAML parser; with one it does', async () => {
+    const yaml = (loaded: Loaded) => [...loaded.esm, ...loaded.cjs].filter((f) => f.includes('/node_modules/yaml/'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'dancer-lazy-mine-'));
+    dirs.push(dir);
+    const input = path.join(dir, 'msgs.txt');
+    writeFileSync(input, 'user 1 logged in\nuser 2 logged in\n');
+    const bare = await loadsOf([bin, 'mine', '--quiet', '--assignments', input]);
+    expect(bare.exitCode).toBe(0);
+    expect(bare.stdout).toBe('1\t1\tuser <*> logged in\n2\t1\tuser <*> logged in');
+    expect(yaml(bare)).toEqual([]);
+    // Nor the config schema (zod): the miner's defaults come from src/defaults.ts.
+    const zod = (loaded: Loaded) => [...loaded.esm, ...loaded.cjs].filter((f) => f.includes('/node_modules/zod/'));
+    expect(zod(bare)).toEqual([]);
+    expect(bare.esm.some((u) => u.endsWith('/dist/config/index.js'))).toBe(false);
+    // ... and they are an empty dancer.yaml's: the same templates for lines every mask touches.
+    const mixed = path.join(dir, 'mixed.txt');
+    writeFileSync(
+      mixed,
+      [
+        'GET /api/v1/items?id=42 took 12ms from 10.0.0.7:5521 at 2026-12-07T03:01:02Z',
+        'user "alice smith" <alice@example.com> uuid 123e4567-e89b-12d3-a456-426614174000 size 10KB',
+        'path /var/lib/x.db key=value flag=true hex 0xdeadbeef ipv6 fe80::1 took 7ms',
+        'GET /api/v1/items?id=43 took 9ms from 10.0.0.8:5522 at 2026-12-07T03:01:03Z',
+      ].join('\n'),
+    );
+    const empty = path.join(dir, 'empty.yaml');
+    writeFileSync(empty, '{}\n');
+    const defaults = await loadsOf([bin, 'mine', '--quiet', '--assignments', mixed]);
+    const fromEmpty = await loadsOf([bin, 'mine', '--quiet', '--assignments', '--config', empty, mixed]);
+    expect(zod(fromEmpty).length).toBeGreaterThan(0);
+    expect(defaults.stdout).toBe(fromEmpty.stdout);
+    expect(defaults.stdout.split('\n')).toHaveLength(4);
+    // A config file is still read: here it turns the numbers mask off, so the number stays.
+    const config = path.join(dir, 'dancer.yaml');
+    writeFileSync(config, 'patterns:\n  masks:\n    disable: [numbers]\n');
+    const one = path.join(dir, 'one.txt');
+    writeFileSync(one, 'took 5 ms\n');
+    const withConfig = await loadsOf([bin, 'mine', '--quiet', '--assignments', '--config', config, one]);
+    expect(withConfig.exitCode).toBe(0);
+    expect(yaml(withConfig).length).toBeGreaterThan(0);
+    expect(withConfig.stdout).toBe('1\t1\ttook 5 ms');
+    const without = await loadsOf([bin, 'mine', '--quiet', '--assignments', one]);
+    expect(without.stdout).toBe('1\t1\ttook <*> ms');
   });
 
   it('the recorder sees the SDKs when they are loaded', async () => {

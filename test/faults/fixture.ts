@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -252,6 +253,9 @@ export class ShopStack {
     return git(this.repo, args);
   }
 
+  /** Prefix each line of the supervisor's log with the ISO time it arrived. */
+  timestamps = false;
+
   /** Extra environment of `dancer run` and the CLI (e.g. a Zulip key). */
   extraEnv: Record<string, string> = {};
 
@@ -288,8 +292,16 @@ export class ShopStack {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
     }
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    if (this.timestamps) {
+      // Each line prefixed with the time it arrived (to line the log up with traffic failures).
+      for (const stream of [child.stdout, child.stderr]) {
+        if (!stream) continue;
+        createInterface({ input: stream }).on('line', (line) => log.write(`${new Date().toISOString()} ${line}\n`));
+      }
+    } else {
+      child.stdout?.pipe(log);
+      child.stderr?.pipe(log);
+    }
     this.supervisor = child;
     const deadline = Date.now() + 60_000;
     // The supervisor binds the socket before its first worker is ready (connections wait in the

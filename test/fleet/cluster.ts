@@ -8,7 +8,7 @@
  * requests (no HTTP answer) apart from the service's own 500s.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -109,6 +109,7 @@ export class Cluster {
             }),
           },
         );
+        stack.timestamps = true;
         stack.extraEnv = { DANCER_FLEET_URL: url.replace(`:${postgres.port}/`, `:${proxy.port}/`) };
         hosts.push({ name, stack, proxy });
       }
@@ -259,6 +260,36 @@ export class Cluster {
   /** Every host's log tail, for failure messages. */
   logs(): string {
     return this.hosts.map((h) => `--- ${h.name}\n${h.stack.log().slice(-2500)}`).join('\n');
+  }
+
+  /**
+   * Write what a dropped request needs to be explained into `dir`: every host's failed requests
+   * (sent, failed, reason), its supervisor log (timestamped lines) and its deploys rows.
+   */
+  trace(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    for (const h of this.hosts) {
+      const stats = h.stack.traffic?.stats();
+      const failed = (stats?.failedAt ?? []).map((f) => ({
+        sent: new Date(f.sentAt).toISOString(),
+        failed: new Date(f.at).toISOString(),
+        reason: f.reason,
+        reused: f.reused,
+        idleMs: f.idleMs,
+      }));
+      let deploys: unknown[] = [];
+      try {
+        deploys = h.stack.deploys();
+      } catch {
+        // no store yet
+      }
+      writeFileSync(path.join(dir, `${h.name}.json`), JSON.stringify({ failed, stats, deploys }, null, 1));
+      try {
+        writeFileSync(path.join(dir, `${h.name}.log`), readFileSync(h.stack.logFile));
+      } catch {
+        // no log yet
+      }
+    }
   }
 
   /** Stop everything; returns the processes that were still under the hosts' folders (then killed). */

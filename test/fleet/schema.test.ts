@@ -67,7 +67,7 @@ describe('fleet migrations on PostgreSQL 15', () => {
     expect(applied).toEqual(FLEET_MIGRATIONS.map((m) => m.version));
     expect(await migrateFleet(pool)).toEqual([]);
     const v = await pool.query('SELECT version FROM fleet_schema_migrations ORDER BY version');
-    expect(v.rows.map((r) => r.version)).toEqual([1, 2, 3, 4]);
+    expect(v.rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
     const tables = await pool.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'fleet_%' ORDER BY 1`,
     );
@@ -77,6 +77,7 @@ describe('fleet migrations on PostgreSQL 15', () => {
       'fleet_decisions',
       'fleet_deploys',
       'fleet_fix_events',
+      'fleet_fix_refs',
       'fleet_fixes',
       'fleet_hosts',
       'fleet_leases',

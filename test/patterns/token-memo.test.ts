@@ -73,4 +73,27 @@ describe('the masker with its memos', () => {
     expect(masker.tokensInto('user 42 logged in', out)).toBe(out);
     expect(out).toEqual(['user', '<*>', 'logged', 'in']);
   });
+
+  it('tokensInto reusing one array leaves exactly the tokens of the last line, longer or shorter', () => {
+    // The scan writes over the old tokens by index and trims once; a value that crosses a space
+    // makes it start again after writing part of the line.
+    const masker = createMasker();
+    const out: string[] = [];
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), (lines) => {
+        for (const l of lines) {
+          expect(masker.tokensInto(l, out)).toBe(out);
+          expect(out).toEqual(tokenize(masker.mask(l)));
+          expect(Object.keys(out).length).toBe(out.length); // no holes
+        }
+      }),
+      { numRuns: 1500 },
+    );
+    const long = 'a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3';
+    masker.tokensInto(long, out);
+    expect(masker.tokensInto('sent 12 KB\vto a b c d e f', out)).toEqual(
+      tokenize(masker.mask('sent 12 KB\vto a b c d e f')),
+    );
+    expect(masker.tokensInto('', out)).toEqual([]);
+  });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUILTIN_MASK_NAMES, MINER_DEFAULTS } from '../../defaults.js';
 
 const levelName = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 
@@ -107,38 +108,7 @@ export const triggersSchema = z
 /** Validated `patterns.triggers` settings. */
 export type TriggersConfig = z.infer<typeof triggersSchema>;
 
-/**
- * The names of the built-in masks, in the order they run (src/patterns/masks.ts implements one
- * mask per name). The one list: the schema's enum, the masker and docs/patterns-miner.md use it.
- */
-export const BUILTIN_MASK_NAMES = [
-  'quoted',
-  'size',
-  'timestamp',
-  'url',
-  'email',
-  'uuid',
-  'ipv6',
-  'hostport',
-  'ipv4',
-  'path',
-  'keyvalue',
-  'hex',
-  'bool',
-  'numbers',
-] as const;
-
-/**
- * The defaults of `patterns.miner` (the miner's settings that `dancer.yaml` may change): the one
- * source for the schema's defaults and the miner's own (`DEFAULT_MINER_OPTIONS` in src/patterns).
- */
-export const MINER_DEFAULTS = Object.freeze({
-  similarityThreshold: 0.7,
-  depth: 2,
-  maxChildren: 1_000_000,
-  maxFrames: 3,
-  maxTemplates: 10_000,
-});
+export { BUILTIN_MASK_NAMES, MINER_DEFAULTS };
 
 const builtinMaskName = z.enum(BUILTIN_MASK_NAMES);
 

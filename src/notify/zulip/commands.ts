@@ -131,9 +131,9 @@ export function parseCommand(text: string, context: { fixId?: number } = {}): Pa
   }
 }
 
-/** The fix id a topic belongs to (`fix 42: ...`), if any. */
+/** The fix id a topic belongs to (`fix 42: ...`, a fleet's `fix 42 (web-2 #7): ...`), if any. */
 export function fixIdFromTopic(topic: string): number | undefined {
-  const m = /^fix (\d+)(?::|$)/.exec(topic);
+  const m = /^fix (\d+)(?::| \(|$)/.exec(topic);
   return m ? Number(m[1]) : undefined;
 }
 

@@ -70,9 +70,17 @@ export function spoiler(heading: string, body: string): string {
   return fenced(body, `spoiler ${oneLine(heading, 80)}`, 4);
 }
 
-/** The topic of a fix: `fix 42: <pattern summary>`, within Zulip's 60 code points. */
-export function fixTopic(fix: { id: number; pattern?: { summary: string } | undefined }): string {
-  const head = `fix ${fix.id}`;
+/**
+ * The topic of a fix: `fix 42: <pattern summary>`, within Zulip's 60 code points. A fleet's fix
+ * (relayed by its leader, `origin` set) is `fix 42 (web-2 #7): <pattern summary>`: 42 is its
+ * fleet number (what commands take), web-2 the host and 7 that host's own fix id.
+ */
+export function fixTopic(fix: {
+  id: number;
+  pattern?: { summary: string } | undefined;
+  origin?: { host: string; fixId: number } | undefined;
+}): string {
+  const head = fix.origin ? `fix ${fix.id} (${oneLine(fix.origin.host, 30)} #${fix.origin.fixId})` : `fix ${fix.id}`;
   if (!fix.pattern?.summary) return head;
   const topic = `${head}: ${oneLine(fix.pattern.summary, 200)}`;
   if (codePointLength(topic) <= MAX_TOPIC_LENGTH) return topic;

@@ -77,7 +77,7 @@ export function planEventMessages(
   const topic =
     fixId === undefined
       ? settings.statusTopic
-      : (thread.topic ?? fixTopic({ id: fixId, pattern: fix?.pattern ?? patternOf(event) }));
+      : (thread.topic ?? fixTopic({ id: fixId, pattern: fix?.pattern ?? patternOf(event), origin: event.origin }));
   const inTopic = (content: string, extra: Partial<OutboxInput> = {}): OutboxInput => {
     const input: OutboxInput = { dest: 'stream', stream: settings.stream, topic, content, ...extra };
     if (fixId !== undefined) input.fixId = fixId;
