@@ -33,7 +33,7 @@ import {
 import { TemplateIndex } from './template-index.js';
 import type { IndexStats } from './template-index-stats.js';
 import { TemplateLru } from './template-lru.js';
-import { covers, coversTemplate, generalize, templateParameters, tokenCovers } from './template-match.js';
+import { covers, coversTemplate, generalize, templateParameters, tokenCovers, unionOf } from './template-match.js';
 import { joinTokens } from './tokenize.js';
 
 export { isKeyword } from './evidence.js';
@@ -576,28 +576,4 @@ export class TemplateMiner {
 function addAbsorbed(c: Cluster, ids: readonly number[]): void {
   if (c.absorbed) c.absorbed.push(...ids);
   else c.absorbed = [...ids];
-}
-
-/**
- * The union of two same-length templates that are compatible (every position equal, or `<*>` in
- * one of them) and each variable where the other is not; undefined otherwise.
- */
-function unionOf(a: readonly string[], b: readonly string[]): string[] | undefined {
-  if (a.length !== b.length) return undefined;
-  let aWild = false;
-  let bWild = false;
-  const out: string[] = [];
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as string;
-    const y = b[i] as string;
-    if (x === y) out.push(x);
-    else if (x === WILDCARD || tokenCovers(x, y)) {
-      aWild = true;
-      out.push(x);
-    } else if (y === WILDCARD || tokenCovers(y, x)) {
-      bWild = true;
-      out.push(y);
-    } else return undefined;
-  }
-  return aWild && bWild ? out : undefined;
 }

@@ -205,3 +205,27 @@ function tokenParameters(tt: string, w: string, out: string[]): boolean {
   out.push(w.slice(at, end));
   return true;
 }
+
+/**
+ * The union of two same-length templates that are compatible (every position equal, or `<*>` in
+ * one of them) and each variable where the other is not; undefined otherwise.
+ */
+export function unionOf(a: readonly string[], b: readonly string[]): string[] | undefined {
+  if (a.length !== b.length) return undefined;
+  let aWild = false;
+  let bWild = false;
+  const out: string[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string;
+    const y = b[i] as string;
+    if (x === y) out.push(x);
+    else if (x === WILDCARD || tokenCovers(x, y)) {
+      aWild = true;
+      out.push(x);
+    } else if (y === WILDCARD || tokenCovers(y, x)) {
+      bWild = true;
+      out.push(y);
+    } else return undefined;
+  }
+  return aWild && bWild ? out : undefined;
+}
