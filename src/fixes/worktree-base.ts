@@ -17,8 +17,17 @@ function writable(dir: string): boolean {
   }
 }
 
-/** Resolve the worktree base for a config whose relative paths resolve against `configDir`. */
-export function resolveWorktreeBase(configured: string | undefined, configDir: string, service = 'service'): string {
+/**
+ * Resolve the worktree base for a config whose relative paths resolve against `configDir`.
+ * `service` (`service.name`) is required on purpose: the default under /var/dancer is per service,
+ * and a caller that left it out once resolved another service's folder.
+ */
+export function resolveWorktreeBase(
+  configured: string | undefined,
+  configDir: string,
+  serviceName: string | undefined,
+): string {
+  const service = serviceName ?? 'service';
   if (configured) return path.resolve(configDir, configured);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   return defaultWorktreeBase({

@@ -132,7 +132,10 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
   const deployFns = options.fleetPipeline
     ? options.fleetPipeline.deployFunctions(localDeploy, (r) => gateCombinedTree(makeDeps(), r))
     : localDeploy;
-  addCodeRoots({ roots: [repo], containers: [resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)] });
+  // One base for the fix worktrees, the agent's hidden paths and the code roots: the default under
+  // /var/dancer is per service, so every use must name the service.
+  const worktreeBase = resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir, config.service?.name);
+  addCodeRoots({ roots: [repo], containers: [worktreeBase] });
 
   let controller = new AbortController();
   let stopped = false;
@@ -184,14 +187,14 @@ export function startHealingLoop(options: HealingLoopOptions): HealingLoop {
       now,
       onResult: options.onConsultation,
       sandboxConfig: config.fixes.sandbox,
-      hide: [stateDir, resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir)],
+      hide: [stateDir, worktreeBase],
       reads: consultReads(),
     });
     return {
       db,
       repo,
       hide: [stateDir],
-      worktreeBase: resolveWorktreeBase(config.fixes.worktreeBase, loaded.dir, config.service?.name),
+      worktreeBase,
       fixes: config.fixes,
       policy: config.policy,
       configPath,
