@@ -31,6 +31,8 @@ export function makeServiceDir(service: Record<string, unknown>, extra: Record<s
     store: { path: '.dancer/dancer.db' },
     capture: { tee: 'none' },
     ...extra,
+    // Fix worktrees in the temp dir, never under /var/dancer (the default outside tests).
+    fixes: { worktreeBase: '.dancer/worktrees', ...(extra.fixes as Record<string, unknown> | undefined) },
   };
   writeFileSync(path.join(dir, 'dancer.yaml'), stringify(config));
   return dir;
