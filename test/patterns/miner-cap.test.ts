@@ -5,18 +5,7 @@ import { TemplateIndex } from '../../src/patterns/template-index.js';
 import { minerEvictions, minerPlugin, TemplateStore } from '../../src/patterns/template-store.js';
 import { LogWriter } from '../../src/store/log-writer.js';
 import { tempStore } from './helpers.js';
-
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 /** A word of letters only (nothing masked), random. */
 function word(r: () => number): string {

@@ -3,18 +3,7 @@ import { WILDCARD } from '../../src/patterns/masks.js';
 import type { Cluster } from '../../src/patterns/miner-types.js';
 import { TemplateIndex } from '../../src/patterns/template-index.js';
 import type { IndexStats } from '../../src/patterns/template-index-stats.js';
-
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 // Words (sibling keys, anchors), keys with values, shapes, wildcards in and around tokens, one
 // hostile token with the index's own separator in it.
